@@ -1,0 +1,452 @@
+"""The contract of every remote operation: its script name, parameters and result.
+
+Why one module: the PowerShell scripts, the pypsrp transport, the simulator and the providers all meet
+here. A script's ``param()`` block must equal its ``Params`` model (PascalCase names), and its single
+output hashtable must validate against its ``Result`` model (camelCase keys); ``tests/scripts`` proves
+both. ``SecretStr`` parameters travel only as SecureString.
+
+Reads never change anything. Changes are idempotent and report ``changed`` with ``before``/``after``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic.alias_generators import to_camel, to_pascal
+
+
+class Params(BaseModel):
+    """Script parameters: PascalCase on the wire, as PowerShell expects."""
+
+    model_config = ConfigDict(
+        alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True, hide_input_in_errors=True
+    )
+
+    def wire(self) -> dict[str, Any]:
+        """Parameters by their PowerShell names; ``SecretStr`` values stay wrapped for the transport."""
+        return {to_pascal(name): getattr(self, name) for name in type(self).model_fields}
+
+
+class Result(BaseModel):
+    """Script output: camelCase keys of the one hashtable a script emits."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+class ChangeResult(Result, Generic[S]):
+    """What every change script returns: whether it acted, and the state before and after."""
+
+    changed: bool
+    before: S | None = None
+    after: S
+
+
+class NoParams(Params):
+    pass
+
+
+# --------------------------------------------------------------------------------------------- facts
+
+
+class EntSsoFacts(Result):
+    state: Literal["Running", "Stopped", "Absent"]
+    start_type: Literal["Automatic", "Manual", "Disabled", "None"]
+    account: str | None = None
+
+
+class SsoConfigState(Result):
+    """The SSO system a node is configured for (HKLM\\SOFTWARE\\Microsoft\\ENTSSO\\SQL)."""
+
+    server: str
+    database: str
+
+
+class LogonRightFacts(Result):
+    granted: bool  # the account holds SeServiceLogonRight on the node now
+    via_gpo: bool  # a Group Policy defines the right on this node (a local grant would be reverted)
+    gpo_includes_account: bool  # that policy itself lists the account
+
+
+class SecretServerStatus(Result):
+    """ISSOConfigOM.GetServerStatus: flags 0x2 SECRET_SERVER_RUNNING, 0x20 CLUSTER."""
+
+    flags: int
+    running: bool
+    clustered: bool
+
+
+class NodeFacts(Result):
+    computer_name: str
+    esso_installed: bool
+    esso_version: str | None = None
+    entsso: EntSsoFacts
+    sso_config: SsoConfigState | None = None
+    ssoss_msids: list[str]
+    nlb_installed: bool
+    logon_right: LogonRightFacts
+    token_has_admin_group: bool  # the current session's token carries SSO Administrators
+    cluster_node_state: str | None = None  # Up/Down/Paused/Joining; None: not a cluster member
+    dtc_cid: str | None = None  # the node's local MSDTC CID
+    secret_server_status: SecretServerStatus
+
+
+class GetNodeFactsParams(Params):
+    service_account: str  # DOMAIN\user
+    admin_group: str  # DOMAIN\SSO Administrators
+
+
+class ClusterNodeFacts(Result):
+    name: str
+    state: str
+
+
+class ClusterResourceFacts(Result):
+    name: str
+    type: str
+    group: str
+    state: str
+    parameters: dict[str, str | int]
+    dependencies: list[str]
+    possible_owners: list[str]
+
+
+class ClusterGroupFacts(Result):
+    name: str
+    owner_node: str
+    state: str
+
+
+class ClusterFacts(Result):
+    cluster_name: str
+    nodes: list[ClusterNodeFacts]
+    role: ClusterGroupFacts | None = None
+    resources: list[ClusterResourceFacts]  # the role's resources
+    msdtc: list[ClusterResourceFacts]  # every clustered Distributed Transaction Coordinator
+
+
+class GetClusterFactsParams(Params):
+    role_name: str
+
+
+class SsoDatabaseFacts(Result):
+    exists: bool
+    secret_server: str | None = None
+    admin_group: str | None = None
+    affiliate_admin_group: str | None = None
+    msid: str | None = None  # the current master secret id
+
+
+class SsoDatabaseParams(Params):
+    server: str
+    database: str
+
+
+class GroupFacts(Result):
+    name: str
+    exists: bool
+    scope: Literal["Global", "DomainLocal", "Universal"] | None = None
+    category: Literal["Security", "Distribution"] | None = None
+    members: list[str]  # sAMAccountNames
+
+
+class DomainGroupFacts(Result):
+    admin_group: GroupFacts
+    affiliate_admin_group: GroupFacts
+
+
+class DomainGroupsParams(Params):
+    admin_group: str  # group sAMAccountNames (no domain prefix)
+    affiliate_admin_group: str
+    members: list[str]  # sAMAccountNames that must be in the admin group
+
+
+class FileChunk(Result):
+    data_base64: str
+    size: int
+    sha256: str
+
+
+class ReadFileChunkParams(Params):
+    path: str
+    offset: int
+    length: int
+
+
+# -------------------------------------------------------------------------------------------- changes
+
+
+class DomainGroupsState(Result):
+    admin_group_members: list[str]
+    groups_present: list[str]
+
+
+class LogonRightState(Result):
+    granted: bool
+
+
+class AccountParams(Params):
+    account: str  # DOMAIN\user
+
+
+class InstallSsoParams(Params):
+    config_xml: str  # Configuration.exe silent XML with empty password nodes
+    server: str
+    database: str
+    service_account_password: SecretStr
+    backup_password: SecretStr
+
+
+class InstallSsoResult(ChangeResult[SsoConfigState]):
+    msid: str
+    backup_file: str
+
+
+class JoinSsoParams(Params):
+    config_xml: str
+    server: str
+    database: str
+    service_account_password: SecretStr
+
+
+class BackupParams(Params):
+    backup_file: str
+    backup_password: SecretStr
+    reminder: str
+    overwrite: bool
+
+
+class BackupState(Result):
+    file: str
+    sha256: str
+    msid: str
+
+
+class ServiceState(Result):
+    state: str
+
+
+class SecretServerParams(Params):
+    secret_server: str
+    update_xml: str  # the ssomanage -updatedb file holding only <secretServer>
+
+
+class SecretServerState(Result):
+    secret_server: str
+
+
+class ClusteredServiceParams(Params):
+    role_name: str
+    resource_name: str
+    network_name_resource: str
+
+
+class ClusteredServiceState(Result):
+    exists: bool
+    service_name: str | None = None
+    use_network_name: int | None = None
+    dependencies: list[str]
+    state: str | None = None
+
+
+class ClusteredServiceResult(ChangeResult[ClusteredServiceState]):
+    needs_cycle: bool  # a parameter changed on an online resource: it takes effect after a cycle
+
+
+class PossibleOwnersParams(Params):
+    resource_name: str
+    owners: list[str]
+
+
+class PossibleOwnersState(Result):
+    owners: list[str]
+
+
+class StartModeParams(Params):
+    start_mode: Literal["Manual"]
+
+
+class StartModeState(Result):
+    start_type: str
+
+
+class MoveRoleParams(Params):
+    role_name: str
+    node: str
+
+
+class RoleState(Result):
+    owner_node: str
+    state: str
+
+
+class ResourceParams(Params):
+    resource_name: str
+
+
+class ResourceState(Result):
+    exists: bool
+    state: str | None = None
+    owner_node: str | None = None
+
+
+class RestoreParams(Params):
+    backup_file: str
+    backup_password: SecretStr
+    expected_msid: str
+
+
+class SecretState(Result):
+    msids: list[str]
+
+
+class TempDirParams(Params):
+    run_id: str
+
+
+class PathState(Result):
+    path: str
+    exists: bool
+
+
+class PathParams(Params):
+    path: str
+
+
+class WriteFileChunkParams(Params):
+    path: str
+    data_base64: str
+    offset: int
+    final: bool
+    expected_sha256: str  # checked on the final chunk
+
+
+class WrittenFile(Result):
+    path: str
+    size: int
+    sha256: str  # of the whole file so far
+
+
+class RemoveNodeConfigParams(Params):
+    server: str
+    database: str
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+P = TypeVar("P", bound=Params)
+R = TypeVar("R", bound=Result)
+
+
+@dataclass(frozen=True)
+class Script(Generic[P, R]):
+    """One remote operation. ``name`` is the .ps1 file stem under provider/scripts/."""
+
+    name: str
+    params: type[P]
+    result: type[R]
+    changes: bool
+    second_hop: bool = False  # reaches SQL Server or a domain controller (design rule 12)
+    disruptive: bool = False  # moves the role or cycles ENTSSO: needs allowDisruption
+    scope: Literal["node", "cluster"] = "node"  # cluster scripts act on the cluster from any Up node
+
+
+GET_NODE_FACTS = Script("Get-NodeFacts", GetNodeFactsParams, NodeFacts, changes=False)
+GET_CLUSTER_FACTS = Script("Get-ClusterFacts", GetClusterFactsParams, ClusterFacts, changes=False, scope="cluster")
+GET_SSO_DATABASE_FACTS = Script(
+    "Get-SsoDatabaseFacts", SsoDatabaseParams, SsoDatabaseFacts, changes=False, second_hop=True
+)
+GET_DOMAIN_GROUP_FACTS = Script(
+    "Get-DomainGroupFacts", DomainGroupsParams, DomainGroupFacts, changes=False, second_hop=True
+)
+READ_FILE_CHUNK = Script("Read-FileChunk", ReadFileChunkParams, FileChunk, changes=False)
+
+SET_SSO_DOMAIN_GROUPS = Script(
+    "Set-SsoDomainGroups", DomainGroupsParams, ChangeResult[DomainGroupsState], changes=True, second_hop=True
+)
+GRANT_SERVICE_LOGON_RIGHT = Script(
+    "Grant-ServiceLogonRight", AccountParams, ChangeResult[LogonRightState], changes=True
+)
+INSTALL_SSO_SYSTEM = Script("Install-SsoSystem", InstallSsoParams, InstallSsoResult, changes=True, second_hop=True)
+JOIN_SSO_SYSTEM = Script(
+    "Join-SsoSystem", JoinSsoParams, ChangeResult[SsoConfigState], changes=True, second_hop=True
+)
+BACKUP_MASTER_SECRET = Script("Backup-MasterSecret", BackupParams, ChangeResult[BackupState], changes=True)
+RESTART_ENTSSO_SERVICE = Script(
+    "Restart-EntSsoService", NoParams, ChangeResult[ServiceState], changes=True, disruptive=True
+)
+SET_SECRET_SERVER_NAME = Script(
+    "Set-SecretServerName", SecretServerParams, ChangeResult[SecretServerState], changes=True, second_hop=True
+)
+SET_CLUSTERED_SSO_SERVICE = Script(
+    "Set-ClusteredSsoService", ClusteredServiceParams, ClusteredServiceResult, changes=True, scope="cluster"
+)
+SET_SSO_POSSIBLE_OWNERS = Script(
+    "Set-SsoPossibleOwners", PossibleOwnersParams, ChangeResult[PossibleOwnersState], changes=True, scope="cluster"
+)
+SET_ENTSSO_START_MODE = Script("Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True)
+MOVE_SSO_ROLE = Script(
+    "Move-SsoRole", MoveRoleParams, ChangeResult[RoleState], changes=True, disruptive=True, scope="cluster"
+)
+RESTART_SSO_CLUSTER_RESOURCE = Script(
+    "Restart-SsoClusterResource",
+    ResourceParams,
+    ChangeResult[ResourceState],
+    changes=True,
+    disruptive=True,
+    scope="cluster",
+)
+RESTORE_MASTER_SECRET = Script(
+    "Restore-MasterSecret", RestoreParams, ChangeResult[SecretState], changes=True, second_hop=True
+)
+NEW_PROTECTED_TEMP_DIR = Script("New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True)
+WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True)
+REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)
+REMOVE_SSO_NODE_CONFIGURATION = Script(
+    "Remove-SsoNodeConfiguration", RemoveNodeConfigParams, ChangeResult[SsoConfigState], changes=True
+)
+REMOVE_CLUSTERED_SSO_SERVICE = Script(
+    "Remove-ClusteredSsoService",
+    ResourceParams,
+    ChangeResult[ResourceState],
+    changes=True,
+    disruptive=True,
+    scope="cluster",
+)
+REMOVE_SSO_DATABASE = Script(
+    "Remove-SsoDatabase", SsoDatabaseParams, ChangeResult[SsoDatabaseFacts], changes=True, second_hop=True
+)
+
+SCRIPTS: dict[str, Script[Any, Any]] = {
+    s.name: s
+    for s in (
+        GET_NODE_FACTS,
+        GET_CLUSTER_FACTS,
+        GET_SSO_DATABASE_FACTS,
+        GET_DOMAIN_GROUP_FACTS,
+        READ_FILE_CHUNK,
+        SET_SSO_DOMAIN_GROUPS,
+        GRANT_SERVICE_LOGON_RIGHT,
+        INSTALL_SSO_SYSTEM,
+        JOIN_SSO_SYSTEM,
+        BACKUP_MASTER_SECRET,
+        RESTART_ENTSSO_SERVICE,
+        SET_SECRET_SERVER_NAME,
+        SET_CLUSTERED_SSO_SERVICE,
+        SET_SSO_POSSIBLE_OWNERS,
+        SET_ENTSSO_START_MODE,
+        MOVE_SSO_ROLE,
+        RESTART_SSO_CLUSTER_RESOURCE,
+        RESTORE_MASTER_SECRET,
+        NEW_PROTECTED_TEMP_DIR,
+        WRITE_FILE_CHUNK,
+        REMOVE_PROTECTED_PATH,
+        REMOVE_SSO_NODE_CONFIGURATION,
+        REMOVE_CLUSTERED_SSO_SERVICE,
+        REMOVE_SSO_DATABASE,
+    )
+}

@@ -1,0 +1,260 @@
+"""Stable error identities (``ESSO-NNN``) shared by the spec, the transports, the simulator and the providers.
+
+Why a catalogue: a platform engineer greps a failed ``pulumi up`` for the ID and finds the fix in the
+README's error table. Each entry carries the seed's own advice, so the message names the remedy, not
+only the symptom. Messages never contain secret values: callers pass names, never passwords.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """One catalogue entry: what went wrong and what a person should do about it."""
+
+    code: str
+    title: str
+    fix: str
+
+
+def _e(code: str, title: str, fix: str) -> ErrorInfo:
+    return ErrorInfo(code, title, fix)
+
+
+# The catalogue. IDs are a contract: never renumber, only append.
+CATALOGUE: dict[str, ErrorInfo] = {
+    e.code: e
+    for e in (
+        _e(
+            "ESSO-001",
+            "Network Load Balancing is present on the node",
+            "The seed's caution: the master secret server cannot be installed on an NLB cluster. "
+            "Remove the NLB feature (Uninstall-WindowsFeature NLB) or choose another node.",
+        ),
+        _e(
+            "ESSO-002",
+            "SSO group is not a domain global security group",
+            "Seed step 2: create 'SSO Administrators' and 'SSO Affiliate Administrators' as domain "
+            "global security groups (New-ADGroup -GroupScope Global -GroupCategory Security).",
+        ),
+        _e(
+            "ESSO-003",
+            "ENTSSO service account lacks SSO Administrators membership or 'Log on as a service'",
+            "Seed step 3: the service account must be in SSO Administrators and hold "
+            "SeServiceLogonRight on every node; configuration fails otherwise.",
+        ),
+        _e(
+            "ESSO-004",
+            "The configuring account's logon token does not carry SSO Administrators",
+            "Seed step 4: add the configuring account to SSO Administrators, then open a new logon "
+            "session (a token issued before the membership was added does not carry it).",
+        ),
+        _e(
+            "ESSO-005",
+            "The node is already configured for a different SSO system",
+            "Unconfigure Enterprise SSO on that node (not Configuration.exe /U, which removes every "
+            "BizTalk feature) or point the stack at the SSO database the node already uses.",
+        ),
+        _e(
+            "ESSO-006",
+            "Join refused: different SSO database or service account than the system's creator",
+            "Seed step 15: join with the same SSO database and the same domain service account that "
+            "created the system; the registry copy of the secret is bound to that account.",
+        ),
+        _e(
+            "ESSO-007",
+            "The secret server name is not the Network Name of the role that holds ENTSSO",
+            "Set cluster.networkName to the 'Name' of the role's Network Name resource; "
+            "ssomanage -updatedb accepts a file holding only <secretServer>.",
+        ),
+        _e(
+            "ESSO-008",
+            "No clustered MSDTC, or its CID is not unique",
+            "Create a clustered Distributed Transaction Coordinator first (seed: 'Improving Fault "
+            "Tolerance in BizTalk Server'); if the CID is duplicated run msdtc -uninstall/-install.",
+        ),
+        _e(
+            "ESSO-009",
+            "The cluster role lacks an IP Address or a Network Name resource",
+            "Seed step 5: use a role with an IP Address and a Network Name resource (see 'How to "
+            "Create a Cluster Group with a Disk, IP Address, and Name Resource').",
+        ),
+        _e(
+            "ESSO-010",
+            "Clustered ENTSSO without UseNetworkName=1 or without the Name dependency (0x800706D9)",
+            "Seed IMPORTANT: select 'Use Network Name for computer name' and add the dependency on the "
+            "Name: resource, or SSO clients fail with 0x800706D9 (no endpoints available).",
+        ),
+        _e(
+            "ESSO-011",
+            "Restore attempted without the role on the node and an ENTSSO offline/online cycle there",
+            "Seed restore steps 1-3: bring the role online, move it to the node, take ENTSSO offline "
+            "and online, then restore.",
+        ),
+        _e(
+            "ESSO-012",
+            "The master secret backup file or its password does not match",
+            "Use the backup taken when the SSO system was created and its password; verify the "
+            "escrowed SHA-256.",
+        ),
+        _e(
+            "ESSO-013",
+            "Failover verification failed",
+            "Seed restore step 7: the ENTSSO resource must be Online on the node, the node must hold "
+            "the database's current master secret (SSOSS) and report itself the clustered secret "
+            "server. Restore the secret on that node.",
+        ),
+        _e(
+            "ESSO-014",
+            "ENTSSO is a cluster resource: it must not be cycled with the service controller",
+            "Use Stop-ClusterResource/Start-ClusterResource; the local service controller fights "
+            "the cluster.",
+        ),
+        _e(
+            "ESSO-015",
+            "This step needs a second hop (SQL Server or a domain controller) the transport does not declare",
+            "Set transport.secondHop to 'credssp' (auth credssp) or 'kerberos-delegation' (auth "
+            "kerberos with delegation); without it the step runs as ANONYMOUS and fails.",
+        ),
+        _e(
+            "ESSO-016",
+            "Enterprise SSO is not installed, or not at the same version on every node",
+            "Seed install step 1: install the ESSO Administration Module and Master Secret Server "
+            "at the same version on every node; do not run BizTalk Configuration.",
+        ),
+        _e(
+            "ESSO-017",
+            "A configured node is not a member of the failover cluster, or is not Up",
+            "Add the node to the cluster (Add-ClusterNode) or resume it before running up.",
+        ),
+        _e(
+            "ESSO-018",
+            "'Log on as a service' is granted only by a Group Policy that would revert a local grant",
+            "Add the service account to the GPO that sets 'Log on as a service' on the nodes.",
+        ),
+        _e(
+            "ESSO-019",
+            "This change moves the role or cycles ENTSSO and the stack does not allow disruption",
+            "Set allowDisruption: true for this run (during a maintenance window) and run up again.",
+        ),
+        _e(
+            "ESSO-020",
+            "The SSO system would be replaced but it is protected",
+            "A new SSO database means a new SSO system. Set policy.protectSsoSystem: false and "
+            "allowDisruption: true, run up, and keep the old database and escrow until verified.",
+        ),
+        _e(
+            "ESSO-021",
+            "The node is unreachable and still a cluster member",
+            "Evict the node from the cluster (Remove-ClusterNode) and run up again, or bring it back.",
+        ),
+        _e(
+            "ESSO-022",
+            "The escrowed master secret backup failed its integrity check",
+            "The stored object does not match its recorded SHA-256: restore a previous version from "
+            "the escrow; nothing was restored.",
+        ),
+        _e(
+            "ESSO-023",
+            "The escrow location is not allowed",
+            "A local escrow needs an explicit persistent path (escrow.path) outside temporary "
+            "folders; use escrow.kind: s3 for shared environments.",
+        ),
+        _e(
+            "ESSO-024",
+            "The S3 escrow bucket is unsafe (no versioning or public access not fully blocked)",
+            "Enable bucket versioning and set all four PublicAccessBlock flags to true.",
+        ),
+        _e(
+            "ESSO-025",
+            "No master secret backup is available to restore",
+            "Run up with the first node reachable (it backs the secret up), or restore the escrow.",
+        ),
+        _e(
+            "ESSO-026",
+            "The node does not report itself the running, clustered secret server",
+            "Check the ENTSSO resource's UseNetworkName and the secret server name, then cycle it.",
+        ),
+        _e(
+            "ESSO-030",
+            "WinRM authentication failed",
+            "Check transport.auth and the configuring account's password (winrmPassword).",
+        ),
+        _e(
+            "ESSO-031",
+            "The node is unreachable over WinRM",
+            "Check the node's address and port, the firewall, and that WinRM listens (winrm quickconfig).",
+        ),
+        _e(
+            "ESSO-032",
+            "TLS certificate verification failed",
+            "Set transport.caBundle to the CA bundle that signed the node's WinRM certificate.",
+        ),
+        _e(
+            "ESSO-033",
+            "The WinRM operation timed out",
+            "Raise transport.readTimeout/operationTimeout, or check the node's load.",
+        ),
+        _e(
+            "ESSO-034",
+            "WinRM returned a fault",
+            "Read the fault code and reason; check the WinRM service and its quotas (MaxEnvelopeSize).",
+        ),
+        _e(
+            "ESSO-035",
+            "The remote PowerShell script raised a terminating error",
+            "Read the message, category and target; fix the node's state and run up again.",
+        ),
+        _e(
+            "ESSO-036",
+            "The remote PowerShell script reported non-terminating errors",
+            "Read each error; the step did not complete cleanly.",
+        ),
+        _e(
+            "ESSO-037",
+            "The remote script's result does not match its contract",
+            "The script and the provider disagree (a version mismatch); report it with the script name.",
+        ),
+        _e(
+            "ESSO-040",
+            "The stack configuration is invalid",
+            "Fix the named key as the message says; run python -m provider.spec check on the stack file.",
+        ),
+        _e(
+            "ESSO-041",
+            "Injected simulator fault",
+            "A test asked the simulator to fail this script on this node.",
+        ),
+    )
+}
+
+
+class EssoError(Exception):
+    """An error a person can act on: the ID, the node, the step, what happened and the fix."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        node: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        info = CATALOGUE[code]
+        self.code = code
+        self.detail = detail
+        self.node = node
+        self.step = step
+        self.fix = info.fix
+        where = ", ".join(p for p in (f"node {node}" if node else "", f"step {step}" if step else "") if p)
+        prefix = f"{code} {info.title}" + (f" ({where})" if where else "")
+        super().__init__(f"{prefix}: {detail} Fix: {info.fix}")
+
+
+def error_table_markdown() -> str:
+    """The README's error table, generated so the catalogue and the docs cannot drift apart."""
+    rows = ["| ID | What went wrong | What to do |", "|---|---|---|"]
+    rows += [f"| {e.code} | {e.title} | {e.fix} |" for e in CATALOGUE.values()]
+    return "\n".join(rows)

@@ -1,0 +1,151 @@
+"""The one interface through which providers reach Windows: run a named script, move a small file.
+
+Why an interface: the same providers run against the simulator (tests, the demo stack) and against
+real nodes over pypsrp. Both validate what a script returns with that script's result model, and both
+refuse a script that needs a second hop the transport does not declare (design rule 12) before
+anything is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from abc import ABC, abstractmethod
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from provider import contracts as c
+from provider.errors import EssoError
+
+P = TypeVar("P", bound=c.Params)
+R = TypeVar("R", bound=c.Result)
+
+# Bytes of file data per chunk: base64 grows it by 4/3 and the envelope (153,600 bytes by default)
+# also carries the CLIXML wrapping, so 64 KiB of data stays well inside one message.
+DEFAULT_CHUNK_BYTES = 64 * 1024
+
+
+class TransientRemoteError(EssoError):
+    """The connection dropped, timed out or was refused: the script may or may not have run.
+
+    Reads are retried (bounded, with backoff). A change is never re-sent: the caller re-reads the
+    facts and decides (``may_have_run`` says whether the request could have reached the node).
+    """
+
+    def __init__(self, code: str, detail: str, *, node: str, step: str, may_have_run: bool) -> None:
+        super().__init__(code, detail, node=node, step=step)
+        self.may_have_run = may_have_run
+
+
+class Remote(ABC):
+    """Runs contract scripts on named nodes. Implementations: simulator, pypsrp."""
+
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+
+    def __init__(self, *, second_hop: bool, retries: int = 2, backoff: float = 0.5) -> None:
+        self.second_hop = second_hop
+        self.retries = retries
+        self.backoff = backoff
+
+    # -- what implementations provide ------------------------------------------------------------
+    @abstractmethod
+    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+        """Run the script on the node and return its raw output (one dict)."""
+
+    @abstractmethod
+    def renew_logon(self, node: str) -> None:
+        """Start a new logon session on the node, so the token carries new group memberships (rule 13)."""
+
+    def close(self) -> None:
+        """Release connections; the default holds none."""
+
+    # -- the shared contract ---------------------------------------------------------------------
+    def run(self, node: str, script: c.Script[P, R], params: P) -> R:
+        """Run ``script`` on ``node`` and return its validated result."""
+        if not isinstance(params, script.params):
+            raise TypeError(f"{script.name} takes {script.params.__name__}, not {type(params).__name__}")
+        if script.second_hop and not self.second_hop:
+            raise EssoError(
+                "ESSO-015",
+                f"{script.name} reaches SQL Server or a domain controller from {node}, and the transport "
+                "declares no second hop.",
+                node=node,
+                step=script.name,
+            )
+        attempt = 0
+        while True:
+            try:
+                raw = self._invoke(node, script, params)
+                break
+            except TransientRemoteError:
+                if script.changes or attempt >= self.retries:
+                    raise
+                time.sleep(self.backoff * (2**attempt))
+                attempt += 1
+        return parse_result(node, script, raw)
+
+    def send_file(self, node: str, path: str, data: bytes) -> str:
+        """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""
+        digest = hashlib.sha256(data).hexdigest()
+        offsets = list(range(0, len(data), self.chunk_bytes)) or [0]
+        written: c.WrittenFile | None = None
+        for offset in offsets:
+            chunk = data[offset : offset + self.chunk_bytes]
+            written = self.run(
+                node,
+                c.WRITE_FILE_CHUNK,
+                c.WriteFileChunkParams(
+                    path=path,
+                    data_base64=base64.b64encode(chunk).decode("ascii"),
+                    offset=offset,
+                    final=offset == offsets[-1],
+                    expected_sha256=digest,
+                ),
+            )
+        assert written is not None
+        if written.size != len(data) or written.sha256 != digest:
+            raise EssoError(
+                "ESSO-022",
+                f"{path} on {node} holds {written.size} bytes with SHA-256 {written.sha256}, "
+                f"expected {len(data)} bytes with {digest}.",
+                node=node,
+                step="send-file",
+            )
+        return digest
+
+    def fetch_file(self, node: str, path: str) -> bytes:
+        """Read ``path`` from the node in chunks and verify it against the node's own SHA-256."""
+        parts: list[bytes] = []
+        offset = 0
+        while True:
+            chunk = self.run(node, c.READ_FILE_CHUNK, c.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes))
+            data = base64.b64decode(chunk.data_base64)
+            parts.append(data)
+            offset += len(data)
+            if offset >= chunk.size or not data:
+                break
+        content = b"".join(parts)
+        if hashlib.sha256(content).hexdigest() != chunk.sha256:
+            raise EssoError(
+                "ESSO-022",
+                f"{path} fetched from {node} does not match the SHA-256 the node reported.",
+                node=node,
+                step="fetch-file",
+            )
+        return content
+
+
+def parse_result(node: str, script: c.Script[Any, R], raw: Any) -> R:
+    """Validate raw script output against the script's result model (ESSO-037 on a mismatch)."""
+    try:
+        return script.result.model_validate(raw)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors())
+        raise EssoError(
+            "ESSO-037",
+            f"{script.name} on {node} returned output that does not match its contract (fields: {fields}).",
+            node=node,
+            step=script.name,
+        ) from None
