@@ -24,8 +24,38 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-demo:
-	./scripts/demo.sh
+# ---- make demo: the demo stack (simulator target, local state, local escrow) --------------------------
+PULUMI_VERSION := 3.272.0
+DEMO_DIR := $(CURDIR)/.pulumi
+DEMO_ENV := PULUMI_HOME=$(DEMO_DIR)/home PULUMI_BACKEND_URL=file://$(DEMO_DIR)/state \
+	PULUMI_CONFIG_PASSPHRASE=demo-only-passphrase PULUMI_SKIP_UPDATE_CHECK=true \
+	PATH=$(DEMO_DIR)/cli/bin:$(CURDIR)/$(VENV)/bin:$$PATH
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+demo: $(VENV)/.runtime
+	@mkdir -p $(DEMO_DIR)/state $(DEMO_DIR)/home
+	@if ! env $(DEMO_ENV) sh -c 'command -v pulumi' >/dev/null 2>&1; then \
+		echo "Pulumi CLI not found: installing $(PULUMI_VERSION) into $(DEMO_DIR)/cli"; \
+		curl -fsSL https://get.pulumi.com | sh -s -- --version $(PULUMI_VERSION) \
+			--install-root $(DEMO_DIR)/cli --no-edit-path || { \
+			echo ""; \
+			echo "Could not download the Pulumi CLI (offline?). Install Pulumi $(PULUMI_VERSION) yourself:"; \
+			echo "  https://www.pulumi.com/docs/install/  (or: brew install pulumi / choco install pulumi)"; \
+			echo "then put 'pulumi' on PATH, or unpack it so that $(DEMO_DIR)/cli/bin/pulumi exists,"; \
+			echo "and run 'make demo' again."; \
+			exit 1; }; \
+	fi
+	env $(DEMO_ENV) pulumi stack select demo --create --non-interactive
+	env $(DEMO_ENV) pulumi config set --secret serviceAccountPassword 'Demo-Svc-Pass-1!' -s demo
+	env $(DEMO_ENV) pulumi config set --secret backupPassword 'Demo-Backup-Pass-1!' -s demo
+	env $(DEMO_ENV) pulumi up --yes --skip-preview -s demo
+	env $(DEMO_ENV) pulumi stack output -s demo
+	@echo ""
+	@echo "The simulated world: $(PY) -m provider.remote.simulator show --state .state/demo-world.json"
 
 clean:
 	rm -rf $(VENV) .pulumi .state

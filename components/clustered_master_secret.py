@@ -1,0 +1,139 @@
+"""ClusteredMasterSecret: the seed's procedure for one stack, as six kinds of dynamic resource in order.
+
+Why a component: ordering, naming and outputs live in one place with no remote calls. Resource
+names carry node names (never indexes) so adding or replacing a node touches only that node's
+resources; dependents of the SSO system are replaced with it (``replace_with``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from provider.resources.clustered_service import ClusteredServiceInputs, ClusteredSsoService
+from provider.resources.domain_groups import DomainGroupsInputs, SsoDomainGroups
+from provider.resources.master_secret_restore import MasterSecretRestore, RestoreInputs
+from provider.resources.node_join import NodeJoinInputs, SsoNodeJoin
+from provider.resources.secret_server_name import SecretServerName, SecretServerNameInputs
+from provider.resources.sso_system import SsoSystem, SsoSystemInputs
+from provider.spec import ClusterSpec
+
+
+@dataclass(frozen=True)
+class ProgramSecrets:
+    """The stack's secrets as Pulumi secret Outputs: they travel as secret inputs, never as plain values."""
+
+    service_account_password: pulumi.Input[str]
+    backup_password: pulumi.Input[str] | None
+
+
+def _log_steps(resource: pulumi.CustomResource, steps: pulumi.Output[Any]) -> None:
+    """Show each provider step on its resource (the provider host cannot reach the engine's log)."""
+
+    def emit(items: list[dict[str, Any]] | None) -> None:
+        for item in items or []:
+            state = "changed" if item.get("changed") else "ok"
+            note = f" ({item['note']})" if item.get("note") else ""
+            pulumi.log.info(f"{item.get('node')} {item.get('step')}: {state}{note}", resource=resource)
+
+    steps.apply(emit)
+
+
+class ClusteredMasterSecret(pulumi.ComponentResource):
+    """The clustered ENTSSO master secret server of one environment."""
+
+    def __init__(
+        self, name: str, spec: ClusterSpec, secrets: ProgramSecrets, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("esso:index:ClusteredMasterSecret", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        nodes = list(spec.cluster.nodes)
+        first, others = nodes[0], nodes[1:]
+
+        self.groups = SsoDomainGroups("sso-domain-groups", DomainGroupsInputs.from_spec(spec), child)
+        self.system = SsoSystem(
+            "sso-system",
+            SsoSystemInputs.from_spec(spec),
+            service_account_password=secrets.service_account_password,
+            backup_password=secrets.backup_password,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.groups])),
+        )
+        follows_system = pulumi.ResourceOptions(replace_with=[self.system])
+        self.joins: dict[str, SsoNodeJoin] = {}
+        for node in others:
+            self.joins[node] = SsoNodeJoin(
+                f"sso-join-{node.lower()}",
+                NodeJoinInputs.from_spec(spec, node),
+                service_account_password=secrets.service_account_password,
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.system]))
+                ),
+            )
+        self.secret_server = SecretServerName(
+            "secret-server-name",
+            SecretServerNameInputs.from_spec(spec),
+            pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions.merge(
+                    follows_system, pulumi.ResourceOptions(depends_on=[self.system, *self.joins.values()])
+                ),
+            ),
+        )
+        self.service = ClusteredSsoService(
+            "clustered-sso-service",
+            ClusteredServiceInputs.from_spec(spec),
+            pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.secret_server]))
+            ),
+        )
+        self.restores: dict[str, MasterSecretRestore] = {}
+        previous: pulumi.Resource = self.service
+        for node in others:
+            restore = MasterSecretRestore(
+                f"master-secret-restore-{node.lower()}",
+                RestoreInputs.from_spec(spec, node),
+                backup_password=secrets.backup_password,
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions.merge(
+                        follows_system,
+                        pulumi.ResourceOptions(depends_on=[self.service, self.joins[node], previous]),
+                    ),
+                ),
+            )
+            self.restores[node] = restore
+            previous = restore
+
+        for resource in (self.groups, self.system, *self.joins.values(), self.secret_server, self.service):
+            _log_steps(resource, resource.steps)
+        for restore in self.restores.values():
+            _log_steps(restore, restore.steps)
+
+        last_restore = self.restores[others[-1]] if others else None
+        self.secret_server_name = pulumi.Output.from_input(spec.cluster.network_name)
+        self.owner_node: pulumi.Output[Any] = (
+            last_restore.owner_node if last_restore is not None else self.service.owner_node
+        )
+        self.failover_verified_at: pulumi.Output[Any] = (
+            last_restore.failover_verified_at if last_restore is not None else pulumi.Output.from_input(None)
+        )
+        self.outputs: dict[str, Any] = {
+            "secretServerName": spec.cluster.network_name,
+            "ssoDatabaseServer": spec.database.server,
+            "ssoDatabaseName": spec.database.name,
+            "ssoAdminGroup": f"{spec.domain.name}\\{spec.sso.admin_group}",
+            "ssoAffiliateAdminGroup": f"{spec.domain.name}\\{spec.sso.affiliate_admin_group}",
+            "entssoAccount": spec.sso.service_account,
+            "clusterRole": spec.cluster.role,
+            "ssoClusterResource": spec.cluster.resource_name,
+            "nodes": nodes,
+            "firstNode": first,
+            "ownerNodeLastSeen": self.owner_node,
+            "masterSecretId": self.system.msid,
+            "backupSha256": self.system.backup_sha256,
+            "escrowLocation": self.system.escrow_location,
+            "failoverVerifiedAt": self.failover_verified_at,
+        }
+        self.register_outputs(self.outputs)

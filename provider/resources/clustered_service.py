@@ -1,0 +1,155 @@
+"""ClusteredSsoService: "create the clustered Enterprise SSO resource" — a Generic Service resource for
+ENTSSO in the role, with ``UseNetworkName=1`` and a dependency on the role's Network Name resource.
+
+Without either, SSO clients fail with 0x800706D9 (rule 8), so both are verified on every read and
+repaired on the next ``up``. Possible owners are exactly the configured nodes, and ENTSSO's start mode
+is Manual on every node so that only the cluster starts it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dyn
+
+from provider import contracts as c
+from provider.remote.base import Remote
+from provider.resources import preflight
+from provider.resources.base import ClusterInputs, EssoProvider, Steps
+from provider.resources.node_join import any_up, set_owners
+from provider.spec import ClusterSpec
+
+
+class ClusteredServiceInputs(ClusterInputs):
+    resource_name: str
+
+    @classmethod
+    def from_spec(cls, spec: ClusterSpec) -> ClusteredServiceInputs:
+        return cls(**cls.cluster_fields(spec), resource_name=spec.cluster.resource_name)
+
+
+class ClusteredSsoServiceProvider(EssoProvider):
+    resource = "clustered-sso-service"
+    inputs_model = ClusteredServiceInputs
+    replace_keys = ("role", "resourceName")
+    observed_keys = (
+        "networkNameResource",
+        "useNetworkName",
+        "dependencies",
+        "possibleOwners",
+        "startTypes",
+        "ownerNode",
+        "state",
+    )
+    delete_before_replace = True
+
+    def resource_id(self, inputs: ClusteredServiceInputs) -> str:
+        return f"{inputs.role}/{inputs.resource_name}"
+
+    def converge(self, inputs: ClusteredServiceInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
+        with self.remote() as remote:
+            inputs.preflight(remote)
+            cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+            via = any_up(cluster)
+            steps.add(via, "preflight", False)
+            netname = preflight.network_name_resource(cluster, role=inputs.role, network_name=inputs.network_name)
+            service = remote.run(
+                via,
+                c.SET_CLUSTERED_SSO_SERVICE,
+                c.ClusteredServiceParams(
+                    role_name=inputs.role, resource_name=inputs.resource_name, network_name_resource=netname
+                ),
+            )
+            steps.add(via, c.SET_CLUSTERED_SSO_SERVICE.name, service.changed)
+            cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+            set_owners(remote, cluster, inputs.resource_name, list(inputs.nodes), steps)
+            for node in inputs.nodes:
+                mode = remote.run(node, c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+                steps.add(node, c.SET_ENTSSO_START_MODE.name, mode.changed)
+            if service.needs_cycle:
+                owner = cluster.role.owner_node if cluster.role else via
+                self.require_disruption("cycle ENTSSO so the repaired parameters take effect", owner)
+                cycled = remote.run(
+                    owner, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name)
+                )
+                steps.add(owner, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+            observed = self._facts(remote, inputs)
+            assert observed is not None
+            return observed
+
+    def _facts(self, remote: Remote, inputs: ClusteredServiceInputs) -> dict[str, Any] | None:
+        cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+        resource = preflight.sso_resource(cluster, inputs.resource_name)
+        if resource is None:
+            return None
+        start_types = {
+            n: preflight.node_facts(
+                remote, n, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+            ).entsso.start_type
+            for n in inputs.nodes
+        }
+        try:
+            netname: str | None = preflight.network_name_resource(
+                cluster, role=inputs.role, network_name=inputs.network_name
+            )
+        except Exception:  # the configured name is gone from the role: drift, reported below
+            netname = None
+        return {
+            "networkNameResource": netname,
+            "useNetworkName": int(resource.parameters.get("UseNetworkName", 0)),
+            "dependencies": list(resource.dependencies),
+            "possibleOwners": list(resource.possible_owners),
+            "startTypes": start_types,
+            "ownerNode": cluster.role.owner_node if cluster.role else None,
+            "state": resource.state,
+        }
+
+    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        inputs: ClusteredServiceInputs = self.stored_inputs(props)
+        with self.remote() as remote:
+            return self._facts(remote, inputs)
+
+    def drift(self, olds: dict[str, Any]) -> list[str]:
+        found = []
+        if olds.get("useNetworkName") != 1:
+            found.append("useNetworkName")
+        netname = olds.get("networkNameResource")
+        if not netname or {d.lower() for d in olds.get("dependencies") or []} != {str(netname).lower()}:
+            found.append("dependencies")
+        if {o.lower() for o in olds.get("possibleOwners") or []} != {n.lower() for n in olds.get("nodes") or []}:
+            found.append("possibleOwners")
+        if any(t != "Manual" for t in (olds.get("startTypes") or {}).values()):
+            found.append("startTypes")
+        return found
+
+    def remove(self, props: dict[str, Any], steps: Steps) -> None:
+        inputs: ClusteredServiceInputs = self.stored_inputs(props)
+        with self.remote() as remote:
+            cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+            via = any_up(cluster)
+            if preflight.sso_resource(cluster, inputs.resource_name) is not None:
+                self.require_disruption("take the clustered ENTSSO resource offline and remove it", via)
+            removed = remote.run(
+                via, c.REMOVE_CLUSTERED_SSO_SERVICE, c.ResourceParams(resource_name=inputs.resource_name)
+            )
+            steps.add(via, c.REMOVE_CLUSTERED_SSO_SERVICE.name, removed.changed)
+
+
+class ClusteredSsoService(dyn.Resource, module="esso", name="ClusteredSsoService"):
+    """ENTSSO as a Generic Service resource in the role."""
+
+    network_name_resource: pulumi.Output[str]
+    owner_node: pulumi.Output[str]
+    possible_owners: pulumi.Output[list[str]]
+    steps: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self, name: str, inputs: ClusteredServiceInputs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {
+            **inputs.props(),
+            **{k: None for k in ClusteredSsoServiceProvider.observed_keys},
+            "steps": None,
+        }
+        super().__init__(ClusteredSsoServiceProvider(), name, props, opts)

@@ -1,0 +1,122 @@
+"""SsoDomainGroups: seed install steps 2-4 — the two domain global groups, their members, and
+"Log on as a service" for the ENTSSO account on every node.
+
+Groups and memberships are never deleted: BizTalk shares them. The logon right stays too, because
+ENTSSO keeps running as that account for as long as the SSO system exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dyn
+
+from provider import contracts as c
+from provider.remote.base import Remote
+from provider.resources import preflight
+from provider.resources.base import ClusterInputs, EssoProvider, Steps
+from provider.spec import ClusterSpec
+
+
+class DomainGroupsInputs(ClusterInputs):
+    affiliate_admin_group: str
+    configuring_account: str
+
+    @classmethod
+    def from_spec(cls, spec: ClusterSpec) -> DomainGroupsInputs:
+        return cls(
+            **cls.cluster_fields(spec),
+            affiliate_admin_group=spec.sso.affiliate_admin_group,
+            configuring_account=spec.sso.configuring_account,
+        )
+
+    @property
+    def members(self) -> list[str]:
+        return [a.split("\\", 1)[-1] for a in (self.service_account, self.configuring_account)]
+
+    def group_params(self) -> c.DomainGroupsParams:
+        return c.DomainGroupsParams(
+            admin_group=self.admin_group, affiliate_admin_group=self.affiliate_admin_group, members=self.members
+        )
+
+
+class SsoDomainGroupsProvider(EssoProvider):
+    resource = "sso-domain-groups"
+    inputs_model = DomainGroupsInputs
+    quiet_keys = ("role", "networkName")
+    observed_keys = ("adminGroupMembers", "logonRightNodes", "groupScopes")
+
+    def resource_id(self, inputs: DomainGroupsInputs) -> str:
+        return inputs.qualified_admin_group
+
+    def converge(self, inputs: DomainGroupsInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
+        with self.remote() as remote:
+            facts = inputs.preflight(remote)
+            steps.add(inputs.nodes[0], "preflight", False)
+            groups = remote.run(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS, inputs.group_params())
+            steps.add(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS.name, groups.changed)
+            for node in inputs.nodes:
+                if facts[node].logon_right.granted:
+                    steps.add(node, c.GRANT_SERVICE_LOGON_RIGHT.name, False)
+                    continue
+                grant = remote.run(node, c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account=inputs.service_account))
+                steps.add(node, c.GRANT_SERVICE_LOGON_RIGHT.name, grant.changed)
+            if groups.changed:
+                # Rule 13: a session opened before the membership was added does not carry it.
+                for node in inputs.nodes:
+                    remote.renew_logon(node)
+                    steps.add(node, "renew-logon", True, "new token for SSO Administrators")
+            return self._facts(remote, inputs)
+
+    def _facts(self, remote: Remote, inputs: DomainGroupsInputs) -> dict[str, Any]:
+        groups = remote.run(inputs.nodes[0], c.GET_DOMAIN_GROUP_FACTS, inputs.group_params())
+        granted = [
+            n
+            for n in inputs.nodes
+            if preflight.node_facts(
+                remote, n, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+            ).logon_right.granted
+        ]
+        return {
+            "adminGroupMembers": sorted(m.lower() for m in groups.admin_group.members),
+            "logonRightNodes": granted,
+            "groupScopes": {
+                "admin": groups.admin_group.scope if groups.admin_group.exists else None,
+                "affiliate": groups.affiliate_admin_group.scope if groups.affiliate_admin_group.exists else None,
+            },
+        }
+
+    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        inputs: DomainGroupsInputs = self.stored_inputs(props)
+        with self.remote() as remote:
+            return self._facts(remote, inputs)
+
+    def drift(self, olds: dict[str, Any]) -> list[str]:
+        found: list[str] = []
+        members = set(olds.get("adminGroupMembers") or [])
+        wanted = {a.split("\\", 1)[-1].lower() for a in (olds.get("serviceAccount", ""), olds.get("configuringAccount", ""))}
+        if not wanted <= members:
+            found.append("adminGroupMembers")
+        if set(olds.get("logonRightNodes") or []) != set(olds.get("nodes") or []):
+            found.append("logonRightNodes")
+        scopes = olds.get("groupScopes") or {}
+        if scopes.get("admin") != "Global" or scopes.get("affiliate") != "Global":
+            found.append("groupScopes")
+        return found
+
+    def remove(self, props: dict[str, Any], steps: Steps) -> None:
+        steps.add("-", "keep-groups", False, "SSO groups, memberships and logon rights are shared with BizTalk; kept")
+
+
+class SsoDomainGroups(dyn.Resource, module="esso", name="SsoDomainGroups"):
+    """The SSO domain groups and the ENTSSO account's rights."""
+
+    admin_group_members: pulumi.Output[list[str]]
+    logon_right_nodes: pulumi.Output[list[str]]
+    steps: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(self, name: str, inputs: DomainGroupsInputs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {**inputs.props(), "adminGroupMembers": None, "logonRightNodes": None, "steps": None}
+        super().__init__(SsoDomainGroupsProvider(), name, props, opts)
+

@@ -1,0 +1,182 @@
+"""MasterSecretRestore: "restore the master secret on the second cluster node", for each other node in
+sequence — role online and moved to the node, ENTSSO offline/online there, the escrowed backup copied
+to a protected temporary folder, the secret restored, the folder removed, then failover proven.
+
+Keyed on "the node holds the database's MSID", not on the backup's hash: a node that already holds
+it is adopted without a restore. Every move and cycle needs ``allowDisruption``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dyn
+
+from provider import contracts as c
+from provider.errors import EssoError
+from provider.remote.base import Remote
+from provider.resources import preflight
+from provider.resources.base import EssoProvider, Steps, fingerprint_key, now_utc
+from provider.resources.failover import move_role, verify_failover
+from provider.resources.sso_system import EscrowInputs, database_facts
+from provider.spec import ClusterSpec
+
+BACKUP_NAME = "SSOSecret.bak"
+
+
+class RestoreInputs(EscrowInputs):
+    node: str
+    peers: list[str]  # the nodes before this one, which already hold the MSID
+    resource_name: str
+    verify_failover: bool
+
+    @classmethod
+    def from_spec(cls, spec: ClusterSpec, node: str) -> RestoreInputs:
+        nodes = list(spec.cluster.nodes)
+        return cls(
+            **cls.cluster_fields(spec),
+            **cls.escrow_fields(spec),
+            node=node,
+            peers=nodes[: nodes.index(node)],
+            resource_name=spec.cluster.resource_name,
+            verify_failover=spec.failover.verify,
+        )
+
+
+class MasterSecretRestoreProvider(EssoProvider):
+    resource = "master-secret-restore"
+    inputs_model = RestoreInputs
+    replace_keys = ("node", "server", "database")
+    quiet_keys = ("nodes", "peers", "networkName", "verifyFailover", "escrow")
+    secret_keys = ("backupPassword",)
+    observed_keys = ("msid", "holdsMsid", "restoredFrom", "failoverVerifiedAt", "verifiedNodes", "ownerNode")
+    delete_before_replace = True
+
+    def resource_id(self, inputs: RestoreInputs) -> str:
+        return inputs.node
+
+    def converge(self, inputs: RestoreInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
+        node, home = inputs.node, inputs.nodes[0]
+        with self.remote() as remote:
+            database = database_facts(remote, [home, *inputs.peers, node], inputs.server, inputs.database)
+            if not database.exists or not database.msid:
+                raise EssoError("ESSO-025", "the SSO database has no master secret yet.", node=node, step="restore")
+            msid = database.msid
+            facts = preflight.node_facts(
+                remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+            )
+            restored_from = (olds or {}).get("restoredFrom")
+            restored = msid.lower() not in {m.lower() for m in facts.ssoss_msids}
+            if restored:
+                restored_from = self._restore(remote, inputs, msid, steps)
+            else:
+                steps.add(node, c.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
+            verified: list[str] = list((olds or {}).get("verifiedNodes") or [])
+            verified_at = (olds or {}).get("failoverVerifiedAt")
+            # The proof moves the role: it runs after a restore, not when adopting a converged node.
+            if inputs.verify_failover and restored:
+                self.require_disruption("fail the role over to every node that holds the master secret", node)
+                verified = verify_failover(
+                    remote,
+                    visit=[*inputs.peers, node],
+                    home=home,
+                    role=inputs.role,
+                    resource=inputs.resource_name,
+                    msid=msid,
+                    service_account=inputs.service_account,
+                    admin_group=inputs.qualified_admin_group,
+                    steps=steps,
+                )
+                verified_at = now_utc()
+            else:
+                cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+                if cluster.role and cluster.role.owner_node.lower() != home.lower():
+                    move_role(remote, role=inputs.role, node=home, steps=steps)
+            return {
+                "msid": msid,
+                "holdsMsid": True,
+                "restoredFrom": restored_from,
+                "failoverVerifiedAt": verified_at,
+                "verifiedNodes": verified,
+                "ownerNode": home,
+            }
+
+    def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
+        node = inputs.node
+        escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+        record = escrow.latest(msid)
+        if record is None:
+            raise EssoError(
+                "ESSO-025", f"the escrow ({escrow.describe()}) holds no backup for MSID {msid}.", node=node, step="restore"
+            )
+        data = escrow.fetch(msid, record.sha256)  # verifies the SHA-256
+        password = inputs.backup_secret()
+        self.require_disruption("move the role here and take ENTSSO offline and online", node)
+        move_role(remote, role=inputs.role, node=node, steps=steps)
+        cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
+        steps.add(node, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+        folder = remote.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex)).after.path
+        try:
+            path = f"{folder}\\{BACKUP_NAME}"
+            remote.send_file(node, path, data)
+            steps.add(node, "copy-backup", True, "to a folder only Administrators can read")
+            restored = remote.run(
+                node,
+                c.RESTORE_MASTER_SECRET,
+                c.RestoreParams(backup_file=path, backup_password=password, expected_msid=msid),
+            )
+            steps.add(node, c.RESTORE_MASTER_SECRET.name, restored.changed)
+        finally:
+            removed = remote.run(node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder))
+            steps.add(node, c.REMOVE_PROTECTED_PATH.name, removed.changed)
+        return record.location
+
+    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        inputs: RestoreInputs = self.stored_inputs(props)
+        with self.remote() as remote:
+            facts = preflight.node_facts(
+                remote, inputs.node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+            )
+        msid = str(props.get("msid") or "")
+        return {"holdsMsid": bool(msid) and msid.lower() in {m.lower() for m in facts.ssoss_msids}}
+
+    def drift(self, olds: dict[str, Any]) -> list[str]:
+        return [] if olds.get("holdsMsid") else ["holdsMsid"]
+
+    def remove(self, props: dict[str, Any], steps: Steps) -> None:
+        steps.add(
+            str(props.get("node", "-")),
+            "keep-restored-secret",
+            False,
+            "the node's copy of the master secret goes with its SSO configuration (the join's delete)",
+        )
+
+
+class MasterSecretRestore(dyn.Resource, module="esso", name="MasterSecretRestore"):
+    """The master secret restored on one other node, with failover proven."""
+
+    holds_msid: pulumi.Output[bool]
+    failover_verified_at: pulumi.Output[str]
+    verified_nodes: pulumi.Output[list[str]]
+    owner_node: pulumi.Output[str]
+    steps: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self,
+        name: str,
+        inputs: RestoreInputs,
+        *,
+        backup_password: pulumi.Input[str] | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            **inputs.props(),
+            "backupPassword": backup_password,
+            **{k: None for k in MasterSecretRestoreProvider.observed_keys},
+            "steps": None,
+        }
+        secret_outputs = [fingerprint_key(k) for k in MasterSecretRestoreProvider.secret_keys]
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
+        super().__init__(MasterSecretRestoreProvider(), name, props, opts)

@@ -1,0 +1,191 @@
+"""Preconditions the seed assumes and the product verifies, never creates.
+
+Why separate: every resource that changes something first proves the world is one the seed's
+procedure can succeed in (ESSO installed at one version, cluster members Up, a clustered MSDTC with a
+unique CID, the role with an IP Address and the configured Network Name, no NLB, the second hop, a
+logon right that no GPO will revert). Each refusal carries its ESSO code and the seed's advice, and
+all of them run before the first change script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from provider import contracts as c
+from provider.errors import EssoError
+from provider.remote.base import Remote
+
+NETWORK_NAME = "Network Name"
+IP_ADDRESS = "IP Address"
+MSDTC = "Distributed Transaction Coordinator"
+GENERIC_SERVICE = "Generic Service"
+
+
+def node_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> c.NodeFacts:
+    return remote.run(
+        node, c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account=service_account, admin_group=admin_group)
+    )
+
+
+def gather_node_facts(
+    remote: Remote, nodes: Sequence[str], *, service_account: str, admin_group: str
+) -> dict[str, c.NodeFacts]:
+    return {n: node_facts(remote, n, service_account=service_account, admin_group=admin_group) for n in nodes}
+
+
+def cluster_facts(remote: Remote, nodes: Sequence[str], role: str) -> c.ClusterFacts:
+    """Cluster facts from the first node that answers (a cluster script runs on any Up node)."""
+    last: Exception | None = None
+    for node in nodes:
+        try:
+            return remote.run(node, c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name=role))
+        except EssoError as exc:
+            if exc.code not in ("ESSO-031", "ESSO-033"):
+                raise
+            last = exc
+    assert last is not None
+    raise last
+
+
+def check_second_hop(remote: Remote, step: str) -> None:
+    if not remote.second_hop:
+        raise EssoError(
+            "ESSO-015",
+            "Configuration.exe, ssomanage and the AD cmdlets reach SQL Server and a domain controller; "
+            "transport.secondHop is 'none'.",
+            step=step,
+        )
+
+
+def check_nodes(facts: dict[str, c.NodeFacts], *, service_account: str) -> None:
+    """ESSO installed at one version, no NLB, and a logon right that no Group Policy would revert."""
+    versions: dict[str, str] = {}
+    for node, f in facts.items():
+        if not f.esso_installed:
+            raise EssoError("ESSO-016", "Enterprise SSO is not installed.", node=node, step="preflight")
+        versions[node] = f.esso_version or "unknown"
+        if f.nlb_installed:
+            raise EssoError("ESSO-001", "Network Load Balancing is installed.", node=node, step="preflight")
+        if f.logon_right.via_gpo and not f.logon_right.gpo_includes_account:
+            raise EssoError(
+                "ESSO-018",
+                f"a Group Policy defines 'Log on as a service' without {service_account}; a local grant "
+                "would be reverted at the next policy refresh.",
+                node=node,
+                step="preflight",
+            )
+    if len(set(versions.values())) > 1:
+        listed = ", ".join(f"{n}={v}" for n, v in versions.items())
+        raise EssoError("ESSO-016", f"Enterprise SSO versions differ: {listed}.", step="preflight")
+
+
+def check_cluster(
+    cluster: c.ClusterFacts,
+    *,
+    nodes: Sequence[str],
+    role: str,
+    network_name: str,
+    node_cids: dict[str, str | None],
+) -> str:
+    """Verify the cluster preconditions; return the name of the role's Network Name resource."""
+    states = {n.name.lower(): n.state for n in cluster.nodes}
+    for node in nodes:
+        state = states.get(node.lower())
+        if state is None:
+            raise EssoError("ESSO-017", "the node is not a member of the cluster.", node=node, step="preflight")
+        if state != "Up":
+            raise EssoError("ESSO-017", f"the cluster node is {state}.", node=node, step="preflight")
+    if not cluster.msdtc:
+        raise EssoError("ESSO-008", "the cluster has no Distributed Transaction Coordinator resource.", step="preflight")
+    local = {cid.lower() for cid in node_cids.values() if cid}
+    for dtc in cluster.msdtc:
+        cid = str(dtc.parameters.get("CID", "")).lower()
+        if cid and cid in local:
+            raise EssoError(
+                "ESSO-008", f"the clustered MSDTC {dtc.name} shares its CID with a node's local MSDTC.", step="preflight"
+            )
+    if cluster.role is None:
+        raise EssoError("ESSO-009", f"the cluster has no role named {role}.", step="preflight")
+    kinds = {r.type for r in cluster.resources}
+    if IP_ADDRESS not in kinds or NETWORK_NAME not in kinds:
+        raise EssoError(
+            "ESSO-009", f"role {role} needs an IP Address and a Network Name resource.", step="preflight"
+        )
+    return network_name_resource(cluster, role=role, network_name=network_name)
+
+
+def network_name_resource(cluster: c.ClusterFacts, *, role: str, network_name: str) -> str:
+    names = {str(r.parameters.get("Name", "")): r.name for r in cluster.resources if r.type == NETWORK_NAME}
+    for published, resource in names.items():
+        if published.lower() == network_name.lower():
+            return resource
+    found = ", ".join(sorted(names)) or "none"
+    raise EssoError(
+        "ESSO-007",
+        f"no Network Name resource in role {role} publishes the name {network_name} (found: {found}).",
+        step="preflight",
+    )
+
+
+def sso_resource(cluster: c.ClusterFacts, resource_name: str) -> c.ClusterResourceFacts | None:
+    for r in cluster.resources:
+        if r.name.lower() == resource_name.lower():
+            return r
+    return None
+
+
+def check_token(node: str, facts: c.NodeFacts, admin_group: str) -> None:
+    if not facts.token_has_admin_group:
+        raise EssoError(
+            "ESSO-004",
+            f"the configuring account's logon session on {node} does not carry {admin_group}.",
+            node=node,
+            step="preflight",
+        )
+
+
+def check_service_account(node: str, facts: c.NodeFacts, service_account: str) -> None:
+    if not facts.logon_right.granted:
+        raise EssoError(
+            "ESSO-003",
+            f"{service_account} does not hold 'Log on as a service' on {node}.",
+            node=node,
+            step="preflight",
+        )
+
+
+def fresh_token_facts(
+    remote: Remote, node: str, *, service_account: str, admin_group: str
+) -> c.NodeFacts:
+    """Node facts from a session whose token carries SSO Administrators, opening a new one if needed (rule 13)."""
+    facts = node_facts(remote, node, service_account=service_account, admin_group=admin_group)
+    if not facts.token_has_admin_group:
+        remote.renew_logon(node)
+        facts = node_facts(remote, node, service_account=service_account, admin_group=admin_group)
+    check_token(node, facts, admin_group)
+    check_service_account(node, facts, service_account)
+    return facts
+
+
+def full(
+    remote: Remote,
+    *,
+    nodes: Sequence[str],
+    service_account: str,
+    admin_group: str,
+    role: str,
+    network_name: str,
+) -> dict[str, c.NodeFacts]:
+    """Every precondition, read-only, before the first change of the procedure; returns the node facts."""
+    check_second_hop(remote, "preflight")
+    facts = gather_node_facts(remote, nodes, service_account=service_account, admin_group=admin_group)
+    check_nodes(facts, service_account=service_account)
+    cluster = cluster_facts(remote, nodes, role)
+    check_cluster(
+        cluster,
+        nodes=nodes,
+        role=role,
+        network_name=network_name,
+        node_cids={n: f.dtc_cid for n, f in facts.items()},
+    )
+    return facts

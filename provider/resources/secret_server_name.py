@@ -1,0 +1,115 @@
+"""SecretServerName: "update the master secret server name in the SSO database" — restart ENTSSO on the
+active node, then ``ssomanage -updatedb`` with a file holding only ``<secretServer>``.
+
+The new name is the Network Name of the role that will hold ENTSSO (design rule 6). Every
+precondition is verified before ``-updatedb`` changes anything. Once ENTSSO is a cluster resource it is
+cycled through the cluster, never with the service controller (rule 11).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dyn
+
+from provider import contracts as c
+from provider import ssoxml
+from provider.resources import preflight
+from provider.resources.base import ClusterInputs, EssoProvider, Steps
+from provider.resources.sso_system import database_facts
+from provider.spec import ClusterSpec
+
+
+class SecretServerNameInputs(ClusterInputs):
+    server: str
+    database: str
+    resource_name: str
+
+    @classmethod
+    def from_spec(cls, spec: ClusterSpec) -> SecretServerNameInputs:
+        return cls(
+            **cls.cluster_fields(spec),
+            server=spec.database.server,
+            database=spec.database.name,
+            resource_name=spec.cluster.resource_name,
+        )
+
+
+class SecretServerNameProvider(EssoProvider):
+    resource = "secret-server-name"
+    inputs_model = SecretServerNameInputs
+    replace_keys = ("server", "database")
+    quiet_keys = ("nodes", "role", "resourceName")
+    observed_keys = ("secretServer",)
+    delete_before_replace = True
+
+    def resource_id(self, inputs: SecretServerNameInputs) -> str:
+        return f"{inputs.server}/{inputs.database}"
+
+    def converge(self, inputs: SecretServerNameInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
+        with self.remote() as remote:
+            inputs.preflight(remote)
+            steps.add(inputs.nodes[0], "preflight", False)
+            current = database_facts(remote, inputs.nodes, inputs.server, inputs.database)
+            if (current.secret_server or "").lower() == inputs.network_name.lower():
+                steps.add(inputs.nodes[0], c.SET_SECRET_SERVER_NAME.name, False)
+                return {"secretServer": current.secret_server}
+            cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+            clustered = preflight.sso_resource(cluster, inputs.resource_name)
+            if clustered is not None and cluster.role is not None:
+                active = cluster.role.owner_node
+                self.require_disruption("cycle the clustered ENTSSO resource before renaming", active)
+                cycled = remote.run(
+                    active, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name)
+                )
+                steps.add(active, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+            else:
+                active = inputs.nodes[0]
+                self.require_disruption("restart ENTSSO (net stop/net start entsso)", active)
+                restarted = remote.run(active, c.RESTART_ENTSSO_SERVICE, c.NoParams())
+                steps.add(active, c.RESTART_ENTSSO_SERVICE.name, restarted.changed)
+            renamed = remote.run(
+                active,
+                c.SET_SECRET_SERVER_NAME,
+                c.SecretServerParams(
+                    secret_server=inputs.network_name,
+                    update_xml=ssoxml.build_update_secret_server_xml(inputs.network_name),
+                ),
+            )
+            steps.add(active, c.SET_SECRET_SERVER_NAME.name, renamed.changed)
+            return {"secretServer": renamed.after.secret_server}
+
+    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        inputs: SecretServerNameInputs = self.stored_inputs(props)
+        with self.remote() as remote:
+            facts = database_facts(remote, inputs.nodes, inputs.server, inputs.database)
+        if not facts.exists:
+            return None
+        return {"secretServer": facts.secret_server}
+
+    def drift(self, olds: dict[str, Any]) -> list[str]:
+        if str(olds.get("secretServer") or "").lower() != str(olds.get("networkName") or "").lower():
+            return ["secretServer"]
+        return []
+
+    def remove(self, props: dict[str, Any], steps: Steps) -> None:
+        steps.add(
+            "-",
+            "keep-secret-server-name",
+            False,
+            "the database keeps the name; pointing it elsewhere is a new stack's job",
+        )
+
+
+class SecretServerName(dyn.Resource, module="esso", name="SecretServerName"):
+    """The SSO database's master secret server name, set to the cluster Network Name."""
+
+    secret_server: pulumi.Output[str]
+    steps: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self, name: str, inputs: SecretServerNameInputs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {**inputs.props(), "secretServer": None, "steps": None}
+        super().__init__(SecretServerNameProvider(), name, props, opts)

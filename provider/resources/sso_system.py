@@ -1,0 +1,248 @@
+"""SsoSystem: seed steps 5-12 on the first node — a new SSO system, its database, the master secret and
+its backup, which is fetched and kept in escrow.
+
+Identity is (SQL server, database): a new database is a new SSO system, so those two replace. The node
+that created the system is recorded and never diffed: losing node 1 means a join and a restore from
+escrow, not a new system. Protection is enforced here (ESSO-020) so that a preview already refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pulumi
+import pulumi.dynamic as dyn
+from pydantic import SecretStr
+
+from provider import contracts as c
+from provider import ssoxml
+from provider.errors import EssoError
+from provider.escrow import Escrow, backup_password_from_secrets_manager, escrow_for
+from provider.remote.base import Remote
+from provider.resources import preflight
+from provider.resources.base import ClusterInputs, EssoProvider, Steps, fingerprint_key, fingerprint_matches
+from provider.spec import ClusterSpec, EscrowSection
+
+
+class EscrowInputs(ClusterInputs):
+    """Where the master secret backup is kept, and its password (for restores and re-backups)."""
+
+    escrow: dict[str, Any]
+    server: str
+    database: str
+    backup_password: str | None = None
+
+    @staticmethod
+    def escrow_fields(spec: ClusterSpec) -> dict[str, Any]:
+        return {
+            "escrow": spec.escrow.model_dump(by_alias=True, mode="json"),
+            "server": spec.database.server,
+            "database": spec.database.name,
+        }
+
+    def escrow_store(self, *, simulator: bool) -> Escrow:
+        return escrow_for(EscrowSection.model_validate(self.escrow), allow_ephemeral=simulator)
+
+    def backup_secret(self) -> SecretStr:
+        if self.backup_password is not None:
+            return SecretStr(self.backup_password)
+        section = EscrowSection.model_validate(self.escrow)
+        if section.password_secret_id:
+            return backup_password_from_secrets_manager(section.password_secret_id, section.region)
+        raise EssoError("ESSO-040", "no backup password: set backupPassword or escrow.passwordSecretId.")
+
+
+class SsoSystemInputs(EscrowInputs):
+    node: str  # the creating node (nodes[0] at creation), never diffed
+    affiliate_admin_group: str
+    backup_path: str
+    backup_reminder: str
+    protect: bool
+    on_destroy: Literal["retain", "remove"]
+    service_account_password: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: ClusterSpec) -> SsoSystemInputs:
+        return cls(
+            **cls.cluster_fields(spec),
+            **cls.escrow_fields(spec),
+            node=spec.cluster.nodes[0],
+            affiliate_admin_group=spec.sso.affiliate_admin_group,
+            backup_path=spec.backup.path,
+            backup_reminder=spec.backup.reminder,
+            protect=spec.policy.protect_sso_system,
+            on_destroy=spec.policy.on_destroy,
+        )
+
+
+def database_facts(remote: Remote, nodes: list[str], server: str, database: str) -> c.SsoDatabaseFacts:
+    """The SSO database's global info, read from the first node that answers."""
+    last: EssoError | None = None
+    for node in nodes:
+        try:
+            return remote.run(node, c.GET_SSO_DATABASE_FACTS, c.SsoDatabaseParams(server=server, database=database))
+        except EssoError as exc:
+            if exc.code not in ("ESSO-031", "ESSO-033"):
+                raise
+            last = exc
+    assert last is not None
+    raise last
+
+
+class SsoSystemProvider(EssoProvider):
+    resource = "sso-system"
+    inputs_model = SsoSystemInputs
+    replace_keys = ("server", "database")
+    undiffed_keys = ("node",)
+    quiet_keys = ("nodes", "role", "networkName", "protect", "onDestroy")
+    secret_keys = ("serviceAccountPassword", "backupPassword")
+    observed_keys = ("msid", "escrowedMsid", "backupSha256", "escrowLocation", "createdBy", "databaseExists")
+    delete_before_replace = True
+
+    def resource_id(self, inputs: SsoSystemInputs) -> str:
+        return f"{inputs.server}/{inputs.database}"
+
+    def guard_replacement(self, olds: dict[str, Any], news: dict[str, Any], replaces: list[str]) -> None:
+        what = ", ".join(replaces)
+        if olds.get("protect", True) or news.get("protect", True):
+            raise EssoError(
+                "ESSO-020",
+                f"changing {what} means a new SSO system (old: {olds.get('server')}/{olds.get('database')}, "
+                f"new: {news.get('server')}/{news.get('database')}).",
+                step="diff",
+            )
+        if getattr(self, "_spec", None) is not None and not self.spec.allow_disruption:
+            raise EssoError("ESSO-019", f"replacing the SSO system ({what}) reconfigures every node.", step="diff")
+
+    def converge(self, inputs: SsoSystemInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
+        node = olds["node"] if olds and olds.get("node") else inputs.node
+        simulator = self.spec.target == "simulator"
+        with self.remote() as remote:
+            inputs.preflight(remote)
+            steps.add(node, "preflight", False)
+            preflight.fresh_token_facts(
+                remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+            )
+            backup_password = inputs.backup_secret()
+            xml = ssoxml.build_create_xml(
+                server=inputs.server,
+                database=inputs.database,
+                service_account=inputs.service_account,
+                admin_group=inputs.admin_group,
+                affiliate_admin_group=inputs.affiliate_admin_group,
+                backup_file=inputs.backup_path,
+                reminder=inputs.backup_reminder,
+            )
+            installed = remote.run(
+                node,
+                c.INSTALL_SSO_SYSTEM,
+                c.InstallSsoParams(
+                    config_xml=xml,
+                    server=inputs.server,
+                    database=inputs.database,
+                    service_account_password=SecretStr(inputs.service_account_password or ""),
+                    backup_password=backup_password,
+                ),
+            )
+            steps.add(node, c.INSTALL_SSO_SYSTEM.name, installed.changed)
+            escrow = inputs.escrow_store(simulator=simulator)
+            rebackup = olds is not None and not fingerprint_matches(
+                backup_password.get_secret_value(), olds.get(fingerprint_key("backupPassword"))
+            )
+            record = None if rebackup else escrow.latest(installed.msid)
+            if record is None:
+                backup_file = installed.backup_file
+                backup = remote.run(
+                    node,
+                    c.BACKUP_MASTER_SECRET,
+                    c.BackupParams(
+                        backup_file=backup_file,
+                        backup_password=backup_password,
+                        reminder=inputs.backup_reminder,
+                        overwrite=rebackup,
+                    ),
+                )
+                steps.add(node, c.BACKUP_MASTER_SECRET.name, backup.changed)
+                data = remote.fetch_file(node, backup_file)
+                steps.add(node, "fetch-backup", False)
+                record = escrow.store(installed.msid, data, cluster=inputs.network_name)
+                steps.add(node, "escrow-backup", True, escrow.describe())
+            return {
+                "msid": installed.msid,
+                "escrowedMsid": record.msid,
+                "backupSha256": record.sha256,
+                "escrowLocation": record.location,
+                "createdBy": node,
+                "databaseExists": True,
+            }
+
+    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        inputs: SsoSystemInputs = self.stored_inputs(props)
+        order = [props.get("node") or inputs.node, *[n for n in inputs.nodes if n != props.get("node")]]
+        with self.remote() as remote:
+            facts = database_facts(remote, order, inputs.server, inputs.database)
+        if not facts.exists:
+            return None
+        return {"msid": facts.msid, "databaseExists": True}
+
+    def drift(self, olds: dict[str, Any]) -> list[str]:
+        if olds.get("msid") and olds.get("msid") != olds.get("escrowedMsid"):
+            return ["escrowedMsid"]
+        return []
+
+    def remove(self, props: dict[str, Any], steps: Steps) -> None:
+        inputs: SsoSystemInputs = self.stored_inputs(props)
+        node = props.get("node") or inputs.node
+        if inputs.protect:
+            steps.add(
+                node,
+                "keep-sso-system",
+                False,
+                "protected: the SSO system, its database, the master secret and the escrow are kept",
+            )
+            return
+        with self.remote() as remote:
+            unconfigured = remote.run(
+                node,
+                c.REMOVE_SSO_NODE_CONFIGURATION,
+                c.RemoveNodeConfigParams(server=inputs.server, database=inputs.database),
+            )
+            steps.add(node, c.REMOVE_SSO_NODE_CONFIGURATION.name, unconfigured.changed)
+            if inputs.on_destroy == "remove":
+                dropped = remote.run(
+                    node, c.REMOVE_SSO_DATABASE, c.SsoDatabaseParams(server=inputs.server, database=inputs.database)
+                )
+                steps.add(node, c.REMOVE_SSO_DATABASE.name, dropped.changed)
+            else:
+                steps.add(node, "keep-database", False, "policy onDestroy=retain: the SSO database is kept")
+        steps.add(node, "keep-escrow", False, "the escrowed master secret backup is never deleted")
+
+
+class SsoSystem(dyn.Resource, module="esso", name="SsoSystem"):
+    """A new SSO system created on the first node, with its master secret escrowed."""
+
+    msid: pulumi.Output[str]
+    backup_sha256: pulumi.Output[str]
+    escrow_location: pulumi.Output[str]
+    created_by: pulumi.Output[str]
+    steps: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self,
+        name: str,
+        inputs: SsoSystemInputs,
+        *,
+        service_account_password: pulumi.Input[str],
+        backup_password: pulumi.Input[str] | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            **inputs.props(),
+            "serviceAccountPassword": service_account_password,
+            "backupPassword": backup_password,
+            **{k: None for k in SsoSystemProvider.observed_keys},
+            "steps": None,
+        }
+        secret_outputs = [fingerprint_key(k) for k in SsoSystemProvider.secret_keys]
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
+        super().__init__(SsoSystemProvider(), name, props, opts)

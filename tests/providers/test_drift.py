@@ -1,0 +1,99 @@
+"""read() reports drift made behind our back, diff() sees it, update() repairs it; errors never mean "gone"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provider.errors import EssoError
+from provider.remote.simulator import Simulator, client_can_reach_secret_server
+from provider.remote.world import Fault
+from tests.support.procedure import Procedure, demo_spec
+
+
+def _refresh_and_repair(procedure: Procedure, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    cls, inputs = next((c, i) for n, c, i in procedure.resources() if n == name)
+    provider = procedure.provider(cls)
+    olds = procedure.outputs[name]
+    read = provider.read(name, olds)
+    assert read.outs
+    refreshed = dict(read.outs)
+    diff = provider.diff(name, refreshed, inputs)
+    assert diff.changes is True and not diff.replaces
+    updated = provider.update(name, refreshed, inputs)
+    assert updated.outs is not None
+    return refreshed, dict(updated.outs)
+
+
+def test_cluster_resource_drift_is_reported_and_repaired(tmp_path: Path) -> None:
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        service = next(r for r in world.cluster.resources.values() if r.type == "Generic Service")
+        service.parameters["UseNetworkName"] = 0
+        service.dependencies = []
+        world.nodes["SSO02"].entsso_start_type = "Automatic"
+    assert not client_can_reach_secret_server(sim.load())[0]
+    refreshed, repaired = _refresh_and_repair(procedure, "clustered-sso-service")
+    assert refreshed["useNetworkName"] == 0
+    assert refreshed["dependencies"] == []
+    assert refreshed["startTypes"]["SSO02"] == "Automatic"
+    assert repaired["useNetworkName"] == 1
+    assert repaired["startTypes"]["SSO02"] == "Manual"
+    ok, why = client_can_reach_secret_server(sim.load())
+    assert ok, why
+
+
+def test_secret_server_name_drift_is_repaired(tmp_path: Path) -> None:
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        (database,) = world.databases.values()
+        database.secret_server = "SSO02"
+    refreshed, repaired = _refresh_and_repair(procedure, "secret-server-name")
+    assert refreshed["secretServer"] == "SSO02"
+    assert repaired["secretServer"] == "BIZTALKSSO"
+    (database,) = sim.load().databases.values()
+    assert database.secret_server == "BIZTALKSSO"
+
+
+def test_lost_master_secret_is_restored(tmp_path: Path) -> None:
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        world.nodes["SSO02"].ssoss.clear()
+    refreshed, repaired = _refresh_and_repair(procedure, "master-secret-restore-sso02")
+    assert refreshed["holdsMsid"] is False
+    assert repaired["holdsMsid"] is True
+    world = sim.load()
+    (database,) = world.databases.values()
+    assert database.msid in world.nodes["SSO02"].ssoss
+
+
+def test_transient_error_in_read_raises_and_never_reports_gone(tmp_path: Path) -> None:
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        world.faults.append(Fault(node="SSO02", script="Get-NodeFacts", kind="drop_before", remaining=10))
+    cls, _ = next((c, i) for n, c, i in procedure.resources() if n == "sso-join-sso02")
+    with pytest.raises(EssoError) as err:
+        procedure.provider(cls).read("SSO02", procedure.outputs["sso-join-sso02"])
+    assert err.value.code == "ESSO-031"
+
+
+def test_positive_evidence_reports_gone(tmp_path: Path) -> None:
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        world.nodes["SSO02"].sso_server = None
+        world.nodes["SSO02"].sso_database = None
+    cls, _ = next((c, i) for n, c, i in procedure.resources() if n == "sso-join-sso02")
+    read = procedure.provider(cls).read("SSO02", procedure.outputs["sso-join-sso02"])
+    assert read.id is None and read.outs == {}

@@ -1,0 +1,93 @@
+"""The seed procedure end to end through the six providers, against the simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from provider.errors import EssoError
+from provider.remote.simulator import Simulator, SimulatorRemote, client_can_reach_secret_server
+from provider.resources.failover import verify_failover
+from provider.resources.base import Steps
+from tests.support.procedure import Procedure, demo_spec
+
+
+def assert_final_world(sim: Simulator, nodes: list[str], network_name: str = "BIZTALKSSO") -> None:
+    world = sim.load()
+    role = world.cluster.groups["SSO"]
+    assert role.owner_node == nodes[0]
+    services = [r for r in world.cluster.resources.values() if r.type == "Generic Service"]
+    assert len(services) == 1
+    service = services[0]
+    assert service.group == "SSO"
+    assert service.parameters["ServiceName"] == "ENTSSO"
+    assert int(service.parameters["UseNetworkName"]) == 1
+    netname = next(
+        r for r in world.cluster.resources.values() if r.type == "Network Name" and r.group == "SSO"
+    )
+    assert service.dependencies == [netname.name]
+    assert sorted(service.possible_owners) == sorted(nodes)
+    (database,) = world.databases.values()
+    assert database.secret_server == network_name
+    for node in nodes:
+        assert database.msid in world.nodes[node].ssoss, node
+        assert world.nodes[node].entsso_start_type == "Manual"
+    ok, why = client_can_reach_secret_server(world)
+    assert ok, why
+
+
+@pytest.mark.parametrize("nodes", [("SSO01", "SSO02"), ("SSO01", "SSO02", "SSO03")])
+def test_full_procedure_reaches_the_final_world(tmp_path: Path, nodes: tuple[str, ...]) -> None:
+    spec = demo_spec(tmp_path, nodes)
+    outputs = Procedure(spec).up()
+    assert_final_world(Simulator(tmp_path / "world.json"), list(nodes))
+    for k, node in enumerate(nodes[1:], start=1):
+        restore = outputs[f"master-secret-restore-{node.lower()}"]
+        assert restore["holdsMsid"] is True
+        # each restore proves failover among the nodes that already hold the MSID, ending on nodes[0]
+        assert restore["verifiedNodes"] == list(nodes[: k + 1])
+        assert restore["failoverVerifiedAt"]
+        assert restore["ownerNode"] == nodes[0]
+    system = outputs["sso-system"]
+    assert system["createdBy"] == nodes[0]
+    assert len(system["backupSha256"]) == 64
+    assert Path(system["escrowLocation"]).exists()
+
+
+def test_verification_fails_when_a_node_lost_its_master_secret(tmp_path: Path) -> None:
+    nodes = ["SSO01", "SSO02", "SSO03"]
+    spec = demo_spec(tmp_path, tuple(nodes))
+    outputs = Procedure(spec).up()
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        world.nodes["SSO03"].ssoss.clear()
+    remote = SimulatorRemote(tmp_path / "world.json", second_hop=True, identity="CONTOSO\\esso-config")
+    with pytest.raises(EssoError) as err:
+        verify_failover(
+            remote,
+            visit=nodes,
+            home="SSO01",
+            role="SSO",
+            resource=spec.cluster.resource_name,
+            msid=outputs["sso-system"]["msid"],
+            service_account=spec.sso.service_account,
+            admin_group="CONTOSO\\SSO Administrators",
+            steps=Steps("test"),
+        )
+    assert err.value.code == "ESSO-013"
+    assert err.value.node == "SSO03"
+
+
+def test_create_on_a_converged_world_changes_nothing(tmp_path: Path) -> None:
+    spec = demo_spec(tmp_path)
+    Procedure(spec).up()
+    again = Procedure(spec).up()
+    changed = [
+        (name, step["node"], step["step"])
+        for name, outs in again.items()
+        for step in outs["steps"]
+        if step["changed"]
+    ]
+    # Adoption: every script reports changed: false, and no role moves without a restore to prove
+    assert changed == []
