@@ -8,6 +8,7 @@ escrow, not a new system. Protection is enforced here (ESSO-020) so that a previ
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import pulumi
@@ -41,7 +42,11 @@ class EscrowInputs(ClusterInputs):
         }
 
     def escrow_store(self, *, simulator: bool) -> Escrow:
-        return escrow_for(EscrowSection.model_validate(self.escrow), allow_ephemeral=simulator)
+        """The escrow; a relative or temporary folder is accepted only for the simulator (the demo)."""
+        section = EscrowSection.model_validate(self.escrow)
+        if simulator:
+            return escrow_for(section, allow_ephemeral=True, project_dir=os.getcwd())
+        return escrow_for(section, allow_ephemeral=False)
 
     def backup_secret(self) -> SecretStr:
         if self.backup_password is not None:
