@@ -60,10 +60,7 @@ class MasterSecretRestoreProvider(EssoProvider):
     def converge(self, inputs: RestoreInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
         node, home = inputs.node, inputs.nodes[0]
         with self.remote() as remote:
-            database = database_facts(remote, [home, *inputs.peers, node], inputs.server, inputs.database)
-            if not database.exists or not database.msid:
-                raise EssoError("ESSO-025", "the SSO database has no master secret yet.", node=node, step="restore")
-            msid = database.msid
+            msid = self._current_msid(remote, inputs)
             facts = preflight.node_facts(
                 remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
             )
@@ -102,6 +99,34 @@ class MasterSecretRestoreProvider(EssoProvider):
                 "verifiedNodes": verified,
                 "ownerNode": home,
             }
+
+    def _current_msid(self, remote: Remote, inputs: RestoreInputs) -> str:
+        """The master secret id to restore.
+
+        The SSO database records an MSID only on encrypted rows, so a new system may have none yet
+        ([INFERRED] from the public SSOX schema). Then the current secret is the one a node that already
+        holds it keeps in SSOSS and that the escrow holds a backup of.
+        """
+        holders = [inputs.nodes[0], *inputs.peers]
+        database = database_facts(remote, [*holders, inputs.node], inputs.server, inputs.database)
+        if not database.exists:
+            raise EssoError("ESSO-025", "the SSO database does not exist.", node=inputs.node, step="restore")
+        if database.msid:
+            return database.msid
+        escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+        for holder in holders:
+            facts = preflight.node_facts(
+                remote, holder, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+            )
+            for candidate in facts.ssoss_msids:
+                if escrow.latest(candidate) is not None:
+                    return candidate
+        raise EssoError(
+            "ESSO-025",
+            f"no node among {', '.join(holders)} holds a master secret that the escrow has a backup of.",
+            node=inputs.node,
+            step="restore",
+        )
 
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node

@@ -131,6 +131,11 @@ class SsoNodeJoinProvider(EssoProvider):
             cluster = preflight.cluster_facts(remote, [*peers, node], inputs.role)
             members = {n.name.lower() for n in cluster.nodes}
             resource = preflight.sso_resource(cluster, inputs.resource_name)
+            if resource is not None and cluster.role is not None and cluster.role.owner_node.lower() == node.lower():
+                home = any_up(cluster, exclude=(node,))
+                self.require_disruption(f"move the role from {node} to {home} before the node leaves", node)
+                moved = remote.run(home, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=inputs.role, node=home))
+                steps.add(home, c.MOVE_SSO_ROLE.name, moved.changed)
             if resource is not None and node.lower() in {o.lower() for o in resource.possible_owners}:
                 owners = [o for o in resource.possible_owners if o.lower() != node.lower()]
                 set_owners(remote, cluster, inputs.resource_name, owners, steps, avoid=node)

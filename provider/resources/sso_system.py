@@ -188,7 +188,10 @@ class SsoSystemProvider(EssoProvider):
             facts = database_facts(remote, order, inputs.server, inputs.database)
         if not facts.exists:
             return None
-        return {"msid": facts.msid, "databaseExists": True}
+        observed: dict[str, Any] = {"databaseExists": True}
+        if facts.msid:  # a new system records no MSID in the database until something is encrypted
+            observed["msid"] = facts.msid
+        return observed
 
     def drift(self, olds: dict[str, Any]) -> list[str]:
         if olds.get("msid") and olds.get("msid") != olds.get("escrowedMsid"):

@@ -49,8 +49,6 @@ OUTPUT_CMDLETS = frozenset(
         "Move-ClusterGroup",
         "Set-ClusterOwnerNode",
         "Start-Process",
-        "Import-Module",
-        "Add-Type",
     )
 )
 OUTPUT_METHODS = frozenset(
@@ -269,6 +267,28 @@ class PwshScript:
                 out.append(_problem("stray output value", statement))
         return out
 
+    def top_level_returns(self) -> list[Problem]:
+        """``return`` outside a function: a second exit, so the script would have two output points."""
+        out = []
+        for node in _walk(self.root):
+            is_return = node.type == "flow_control_statement" and node.children and node.children[0].type == "return"
+            if is_return and self._scope_of(node) == self.root:
+                out.append(_problem("top-level return", node))
+        return out
+
+    def code_text(self) -> str:
+        """The source with every comment blanked out (so rules about code ignore the prose)."""
+        data = bytearray(self.source.encode("utf-8"))
+        for node in _walk(self.root):
+            if node.type == "comment":
+                for i in range(node.start_byte, node.end_byte):
+                    if data[i] not in (0x0A, 0x0D):
+                        data[i] = 0x20
+        return data.decode("utf-8")
+
+    def nodes_of_type(self, node_type: str) -> list[Node]:
+        return [n for n in _walk(self.root) if n.type == node_type]
+
     # ----------------------------------------------------------------------------- hashtables
 
     @staticmethod
@@ -295,6 +315,10 @@ class PwshScript:
                 return current
             current = current.parent
         return self.root
+
+    def function_names(self) -> set[str]:
+        """The names (lower case) of the functions the script defines."""
+        return set(self._functions())
 
     def _functions(self) -> dict[str, Node]:
         return {

@@ -1,0 +1,213 @@
+<#
+.SYNOPSIS
+    Reads the failover cluster facts that clustering ENTSSO depends on. Changes nothing.
+
+.DESCRIPTION
+    Seed: "To create the clustered Enterprise SSO resource", steps 1 and 5 (a clustered MSDTC; a role with an
+    IP Address and a Network Name), and the state the restore section moves and cycles.
+
+    Reads (FailoverClusters module, from any Up node):
+    - Get-Cluster (name) and Get-ClusterNode (name, state);
+    - Get-ClusterGroup for RoleName (owner node, state), $null when the role does not exist;
+    - every resource of the role with its type, state, chosen private parameters (Get-ClusterParameter:
+      Name/DnsName of a Network Name; ServiceName/UseNetworkName/StartupParameters of a Generic Service;
+      Address/SubnetMask/EnableDhcp of an IP Address), its dependencies (Get-ClusterResourceDependency) and
+      possible owners (Get-ClusterOwnerNode);
+    - every resource of type "Distributed Transaction Coordinator" in the cluster, with its CID under the
+      parameter key "Cid" where it can be read.
+
+    [INFERRED]
+    - A clustered DTC's CID is read from the cluster hive, HKLM\Cluster\Resources\<resource id>\MSDTCPRIVATE\CID,
+      as the subkey whose default value is "MSDTC"; it is left out when that key is not there.
+    - Resource names are read back from the dependency expression's [brackets].
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$RoleName
+)
+
+$ErrorActionPreference = 'Stop'
+
+function Test-ClusterMember {
+    # The Cluster service runs only on a failover cluster member.
+    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
+    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
+}
+
+function Get-EntSsoClusterResource {
+    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
+    if (-not (Test-ClusterMember)) {
+        return
+    }
+    Import-Module -Name FailoverClusters
+    foreach ($resource in @(Get-ClusterResource)) {
+        if ($resource.ResourceType.Name -eq 'Generic Service') {
+            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
+            if ([string]$serviceName.Value -eq 'ENTSSO') {
+                $resource
+            }
+        }
+    }
+}
+function Get-DependencyNames {
+    # The resource names in a dependency expression such as "([Name] and [IP Address 10.0.0.5])".
+    param(
+        $Resource
+    )
+    $dependency = $Resource | Get-ClusterResourceDependency
+    $expression = [string]$dependency.DependencyExpression
+    foreach ($match in [regex]::Matches($expression, '\[([^\]]+)\]')) {
+        $match.Groups[1].Value
+    }
+}
+
+function ConvertTo-ParameterValue {
+    param(
+        $Value
+    )
+    if ($Value -is [int] -or $Value -is [long] -or $Value -is [uint32] -or $Value -is [int16] -or $Value -is [uint16] -or $Value -is [byte]) {
+        return [long]$Value
+    }
+    return [string]$Value
+}
+
+function Get-PossibleOwners {
+    param(
+        $Resource
+    )
+    $owners = Get-ClusterOwnerNode -Resource ([string]$Resource.Name)
+    foreach ($node in @($owners.OwnerNodes)) {
+        [string]$node.Name
+    }
+}
+
+function Get-ClusteredDtcCid {
+    param(
+        $Resource
+    )
+    $path = 'Cluster\Resources\{0}\MSDTCPRIVATE\CID' -f $Resource.Id
+    $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
+    try {
+        $cids = $base.OpenSubKey($path)
+        if ($null -eq $cids) {
+            return $null
+        }
+        try {
+            foreach ($name in $cids.GetSubKeyNames()) {
+                $key = $cids.OpenSubKey($name)
+                try {
+                    $description = [string]$key.GetValue('')
+                }
+                finally {
+                    $key.Close()
+                }
+                $guid = [guid]::Empty
+                if ($description -eq 'MSDTC' -and [guid]::TryParse($name, [ref]$guid)) {
+                    return $guid.ToString('D')
+                }
+            }
+        }
+        finally {
+            $cids.Close()
+        }
+    }
+    finally {
+        $base.Close()
+    }
+    return $null
+}
+
+function ConvertTo-ResourceFacts {
+    param(
+        $Resource
+    )
+    $typeName = [string]$Resource.ResourceType.Name
+    $wanted = @()
+    if ($typeName -eq 'Network Name') {
+        $wanted = @('Name', 'DnsName')
+    }
+    elseif ($typeName -eq 'Generic Service') {
+        $wanted = @('ServiceName', 'UseNetworkName', 'StartupParameters')
+    }
+    elseif ($typeName -eq 'IP Address') {
+        $wanted = @('Address', 'SubnetMask', 'EnableDhcp')
+    }
+    $parameters = @{}
+    if ($wanted.Count -gt 0) {
+        foreach ($parameter in @($Resource | Get-ClusterParameter)) {
+            if ($wanted -contains $parameter.Name) {
+                $parameters[[string]$parameter.Name] = ConvertTo-ParameterValue -Value $parameter.Value
+            }
+        }
+    }
+    if ($typeName -eq 'Distributed Transaction Coordinator') {
+        $cid = Get-ClusteredDtcCid -Resource $Resource
+        if ($null -ne $cid) {
+            $parameters['Cid'] = $cid
+        }
+    }
+    $ownerNode = $null
+    if ($null -ne $Resource.OwnerNode) {
+        $ownerNode = [string]$Resource.OwnerNode.Name
+    }
+    @{
+        name = [string]$Resource.Name
+        type = $typeName
+        group = [string]$Resource.OwnerGroup.Name
+        state = [string]$Resource.State
+        parameters = $parameters
+        dependencies = @(Get-DependencyNames -Resource $Resource)
+        possibleOwners = @(Get-PossibleOwners -Resource $Resource)
+    }
+}
+
+if (-not (Test-ClusterMember)) {
+    throw ('ESSO-017 {0} is not a running failover cluster member (the Cluster service is not running).' -f $env:COMPUTERNAME)
+}
+Import-Module -Name FailoverClusters
+
+$cluster = Get-Cluster
+$clusterNodes = @(Get-ClusterNode)
+$nodes = @(
+    foreach ($clusterNode in $clusterNodes) {
+        @{
+            name = [string]$clusterNode.Name
+            state = [string]$clusterNode.State
+        }
+    }
+)
+
+$role = $null
+$roleResources = @()
+$groups = @(Get-ClusterGroup | Where-Object { $_.Name -eq $RoleName })
+if ($groups.Count -gt 0) {
+    $group = $groups[0]
+    $role = @{
+        name = [string]$group.Name
+        ownerNode = [string]$group.OwnerNode.Name
+        state = [string]$group.State
+    }
+    $roleResources = @($group | Get-ClusterResource)
+}
+$resources = @(
+    foreach ($resource in $roleResources) {
+        ConvertTo-ResourceFacts -Resource $resource
+    }
+)
+
+$dtcResources = @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Distributed Transaction Coordinator' })
+$msdtc = @(
+    foreach ($resource in $dtcResources) {
+        ConvertTo-ResourceFacts -Resource $resource
+    }
+)
+
+@{
+    clusterName = [string]$cluster.Name
+    nodes = $nodes
+    role = $role
+    resources = $resources
+    msdtc = $msdtc
+}

@@ -1,0 +1,83 @@
+<#
+.SYNOPSIS
+    Reads the two SSO domain groups: existence, scope, category and direct members. Changes nothing.
+
+.DESCRIPTION
+    Seed: steps 2-4 (SSO Administrators and SSO Affiliate Administrators as domain groups; the service account
+    and the configuring account in SSO Administrators).
+
+    Reads, with the ActiveDirectory module against the domain's PDC emulator (one domain controller for every
+    read, so a group just created elsewhere is not missed by replication lag; a second hop, rule 12):
+    Get-ADGroup (GroupScope, GroupCategory) and Get-ADGroupMember (direct members' sAMAccountNames).
+    Members is accepted for a uniform contract with Set-SsoDomainGroups and is not needed here.
+
+    [INFERRED] Group names are sAMAccountNames without a domain prefix; the -Filter reads the name from a
+    variable (the module resolves it), so no name is ever pasted into filter text.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$AdminGroup,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$AffiliateAdminGroup,
+
+    [Parameter(Mandatory = $true)]
+    [AllowEmptyCollection()]
+    [string[]]$Members
+)
+
+$ErrorActionPreference = 'Stop'
+
+function Find-ADGroupByName {
+    param(
+        [string]$Name,
+        [string]$Server
+    )
+    $groupName = $Name
+    $found = @(Get-ADGroup -Filter 'SamAccountName -eq $groupName' -Server $Server)
+    if ($found.Count -eq 0) {
+        return $null
+    }
+    # The comma keeps PowerShell from enumerating the returned object.
+    return ,$found[0]
+}
+
+function Get-GroupFacts {
+    param(
+        [string]$Name,
+        [string]$Server
+    )
+    $group = Find-ADGroupByName -Name $Name -Server $Server
+    if ($null -eq $group) {
+        return @{
+            name = $Name
+            exists = $false
+            scope = $null
+            category = $null
+            members = @()
+        }
+    }
+    $memberNames = @(
+        foreach ($member in @(Get-ADGroupMember -Identity $group -Server $Server)) {
+            [string]$member.SamAccountName
+        }
+    )
+    @{
+        name = $Name
+        exists = $true
+        scope = [string]$group.GroupScope
+        category = [string]$group.GroupCategory
+        members = @($memberNames | Sort-Object)
+    }
+}
+
+Import-Module -Name ActiveDirectory
+$domainController = (Get-ADDomain).PDCEmulator
+
+@{
+    adminGroup = Get-GroupFacts -Name $AdminGroup -Server $domainController
+    affiliateAdminGroup = Get-GroupFacts -Name $AffiliateAdminGroup -Server $domainController
+}

@@ -1,0 +1,137 @@
+<#
+.SYNOPSIS
+    Brings the role that holds ENTSSO online on the given node (idempotent; disruptive when it moves).
+
+.DESCRIPTION
+    Seed: "To restore the master secret on the second cluster node", steps 1-2 (bring the clustered service or
+    application online; move it to the second node) and step 7 (move it to the other node and back to verify
+    failover and failback).
+
+    Reads Get-ClusterGroup RoleName (owner node, state). When the role is already Online on Node nothing
+    changes; otherwise Move-ClusterGroup -Node Node (when owned elsewhere) and Start-ClusterGroup (when not
+    Online), then reads back. Refuses (ESSO-017) a Node that is not an Up member of the cluster; a role that is
+    not Online on Node afterwards fails with ESSO-013.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$RoleName,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$Node
+)
+
+$ErrorActionPreference = 'Stop'
+
+function Test-ClusterMember {
+    # The Cluster service runs only on a failover cluster member.
+    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
+    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
+}
+
+function Get-EntSsoClusterResource {
+    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
+    if (-not (Test-ClusterMember)) {
+        return
+    }
+    Import-Module -Name FailoverClusters
+    foreach ($resource in @(Get-ClusterResource)) {
+        if ($resource.ResourceType.Name -eq 'Generic Service') {
+            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
+            if ([string]$serviceName.Value -eq 'ENTSSO') {
+                $resource
+            }
+        }
+    }
+}
+function Get-EntSsoResourceByName {
+    # The named cluster resource, which must be a Generic Service for ENTSSO (these scripts never touch another
+    # resource); $null when it does not exist.
+    param(
+        [string]$Name
+    )
+    $found = @(Get-ClusterResource | Where-Object { $_.Name -eq $Name })
+    if ($found.Count -eq 0) {
+        return $null
+    }
+    $resource = $found[0]
+    $serviceName = $null
+    if ($resource.ResourceType.Name -eq 'Generic Service') {
+        $serviceName = [string](Get-ClusterParameter -InputObject $resource -Name 'ServiceName').Value
+    }
+    if ($serviceName -ne 'ENTSSO') {
+        throw ('The cluster resource {0} is a {1}, not the Generic Service for ENTSSO; refusing to act on it.' -f $Name, $resource.ResourceType.Name)
+    }
+    return ,$resource
+}
+
+function Get-ResourceState {
+    param(
+        [string]$Name
+    )
+    $resource = Get-EntSsoResourceByName -Name $Name
+    if ($null -eq $resource) {
+        return @{
+            exists = $false
+            state = $null
+            ownerNode = $null
+        }
+    }
+    @{
+        exists = $true
+        state = [string]$resource.State
+        ownerNode = [string]$resource.OwnerNode.Name
+    }
+}
+
+function Assert-ClusterMember {
+    if (-not (Test-ClusterMember)) {
+        throw ('ESSO-017 {0} is not a running failover cluster member (the Cluster service is not running).' -f $env:COMPUTERNAME)
+    }
+    Import-Module -Name FailoverClusters
+}
+
+function Get-RoleState {
+    $groups = @(Get-ClusterGroup | Where-Object { $_.Name -eq $RoleName })
+    if ($groups.Count -eq 0) {
+        throw ('ESSO-009 The cluster role {0} does not exist.' -f $RoleName)
+    }
+    @{
+        ownerNode = [string]$groups[0].OwnerNode.Name
+        state = [string]$groups[0].State
+    }
+}
+
+Assert-ClusterMember
+$targets = @(Get-ClusterNode | Where-Object { $_.Name -eq $Node })
+if ($targets.Count -eq 0 -or [string]$targets[0].State -ne 'Up') {
+    throw ('ESSO-017 {0} is not an Up node of the cluster.' -f $Node)
+}
+
+$before = Get-RoleState
+$changed = $false
+if ($before['ownerNode'] -eq $Node -and $before['state'] -eq 'Online') {
+    $after = $before
+}
+else {
+    if ($before['ownerNode'] -ne $Node) {
+        $null = Move-ClusterGroup -Name $RoleName -Node $Node -Wait 300
+    }
+    $moved = Get-RoleState
+    if ($moved['state'] -ne 'Online') {
+        $null = Start-ClusterGroup -Name $RoleName -Wait 300
+    }
+    $changed = $true
+    $after = Get-RoleState
+    if ($after['ownerNode'] -ne $Node -or $after['state'] -ne 'Online') {
+        throw ('ESSO-013 The role {0} is {1} on {2}, not Online on {3}.' -f $RoleName, $after['state'], $after['ownerNode'], $Node)
+    }
+}
+
+@{
+    changed = $changed
+    before = $before
+    after = $after
+}

@@ -1,0 +1,154 @@
+<#
+.SYNOPSIS
+    Unconfigures Enterprise SSO on this node only, for a node that leaves the SSO system (idempotent).
+
+.DESCRIPTION
+    Undoes Join-SsoSystem.ps1 (Seed steps 13-19) when a node join is deleted. Design: unconfiguring SSO on a node
+    touches ESSO alone, never `Configuration.exe /U` (which unconfigures every BizTalk feature).
+
+    Reads HKLM\SOFTWARE\Microsoft\ENTSSO\SQL (both registry views). Nothing changes when the node is not
+    configured. Refuses (ESSO-005) a node configured for another SSO system, and (ESSO-014) a node where the
+    clustered ENTSSO resource is Online: the provider first removes the node from the possible owners and moves
+    the role away, so the cluster is never fought.
+
+    Changes: stops the local ENTSSO service, sets it to start Disabled, and deletes the Server and Database values
+    of ENTSSO\SQL (both views), so ENTSSO no longer serves this SSO system here.
+
+    [INFERRED]
+    - There is no documented per-feature silent unconfigure; this removes what makes the node a member of the SSO
+      system (its database pointer) and keeps ENTSSO from starting.
+    - The node's copy of the master secret (the SSOSS subkeys) is left in place: deleting it cannot be undone
+      and it is encrypted with the service account's key; the escrow remains the authority.
+    - The result's "after" is {server: '', database: ''}: the contract's SsoConfigState has no "unconfigured"
+      value (see the report on contracts.py).
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$Server,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$Database
+)
+
+$ErrorActionPreference = 'Stop'
+
+function Get-EssoRegistryValue {
+    # Probes the 64-bit and the 32-bit (Wow6432Node) registry views: which one ESSO uses is [NOT CONFIRMED].
+    param(
+        [string]$SubKey,
+        [string]$Name
+    )
+    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
+        try {
+            $key = $base.OpenSubKey($SubKey)
+            if ($null -ne $key) {
+                try {
+                    $value = $key.GetValue($Name)
+                    if ($null -ne $value -and [string]$value -ne '') {
+                        return [string]$value
+                    }
+                }
+                finally {
+                    $key.Close()
+                }
+            }
+        }
+        finally {
+            $base.Close()
+        }
+    }
+    return $null
+}
+
+function Get-SsoConfigState {
+    # HKLM\SOFTWARE\Microsoft\ENTSSO\SQL values Server and Database: the SSO system this node is configured for.
+    $server = Get-EssoRegistryValue -SubKey 'SOFTWARE\Microsoft\ENTSSO\SQL' -Name 'Server'
+    $database = Get-EssoRegistryValue -SubKey 'SOFTWARE\Microsoft\ENTSSO\SQL' -Name 'Database'
+    if ($null -eq $server -or $null -eq $database) {
+        return $null
+    }
+    @{
+        server = $server
+        database = $database
+    }
+}
+function Test-ClusterMember {
+    # The Cluster service runs only on a failover cluster member.
+    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
+    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
+}
+
+function Get-EntSsoClusterResource {
+    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
+    if (-not (Test-ClusterMember)) {
+        return
+    }
+    Import-Module -Name FailoverClusters
+    foreach ($resource in @(Get-ClusterResource)) {
+        if ($resource.ResourceType.Name -eq 'Generic Service') {
+            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
+            if ([string]$serviceName.Value -eq 'ENTSSO') {
+                $resource
+            }
+        }
+    }
+}
+
+function Remove-SsoDatabasePointer {
+    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
+        try {
+            $key = $base.OpenSubKey('SOFTWARE\Microsoft\ENTSSO\SQL', $true)
+            if ($null -ne $key) {
+                try {
+                    $key.DeleteValue('Server', $false)
+                    $key.DeleteValue('Database', $false)
+                }
+                finally {
+                    $key.Close()
+                }
+            }
+        }
+        finally {
+            $base.Close()
+        }
+    }
+}
+
+$before = Get-SsoConfigState
+$changed = $false
+if ($null -ne $before) {
+    if ($before['server'] -ne $Server -or $before['database'] -ne $Database) {
+        throw ('ESSO-005 {0} is configured for the SSO system {1}/{2}, not {3}/{4}; refusing to unconfigure it.' -f $env:COMPUTERNAME, $before['server'], $before['database'], $Server, $Database)
+    }
+    foreach ($resource in @(Get-EntSsoClusterResource)) {
+        if ([string]$resource.OwnerNode.Name -eq $env:COMPUTERNAME -and [string]$resource.State -ne 'Offline') {
+            throw ('ESSO-014 The ENTSSO cluster resource {0} is {1} on {2}; move the role away before unconfiguring this node.' -f $resource.Name, $resource.State, $env:COMPUTERNAME)
+        }
+    }
+    $service = Get-Service -Name 'ENTSSO' -ErrorAction SilentlyContinue
+    if ($null -ne $service) {
+        if ($service.Status -ne [System.ServiceProcess.ServiceControllerStatus]::Stopped) {
+            Stop-Service -Name 'ENTSSO' -Force
+        }
+        Set-Service -Name 'ENTSSO' -StartupType Disabled
+    }
+    Remove-SsoDatabasePointer
+    $changed = $true
+    if ($null -ne (Get-SsoConfigState)) {
+        throw ('{0} still points at an SSO database after unconfiguring.' -f $env:COMPUTERNAME)
+    }
+}
+
+@{
+    changed = $changed
+    before = $before
+    after = @{
+        server = ''
+        database = ''
+    }
+}

@@ -1,0 +1,206 @@
+<#
+.SYNOPSIS
+    Ensures ENTSSO is a Generic Service resource of the role, with UseNetworkName=1 and a dependency on the
+    role's Network Name resource (idempotent).
+
+.DESCRIPTION
+    Seed: "To create the clustered Enterprise SSO resource", steps 1, 5-12 (a clustered MSDTC; a role with an
+    IP Address and a Network Name; Add a resource > Generic Service > Enterprise Single Sign-On Service with
+    "Use Network Name for computer name"; Dependencies > Insert > the Name: resource).
+
+    Preflight (design rule 7): refuses without a clustered Distributed Transaction Coordinator (ESSO-008), without
+    the role or without NetworkNameResource as a Network Name resource of the role (ESSO-009). Refuses to adopt a
+    resource of that name that is not a Generic Service of the role.
+
+    Reads the resource (Get-ClusterResource), its ServiceName/UseNetworkName (Get-ClusterParameter) and its
+    dependencies (Get-ClusterResourceDependency). Changes only what differs:
+    - Add-ClusterResource -Name ResourceName -Group RoleName -ResourceType 'Generic Service' when missing;
+    - Set-ClusterParameter -Multiple @{ServiceName='ENTSSO'; UseNetworkName=1} (design rule 8, 0x800706D9);
+    - Add-ClusterResourceDependency on NetworkNameResource, or Set-ClusterResourceDependency when the resource
+      depends on another Network Name resource (the other dependencies are kept, joined with "and").
+    needsCycle: the resource was Online and a parameter or dependency changed; the change takes effect after an
+    offline/online cycle (Restart-SsoClusterResource), which the provider runs only with allowDisruption.
+
+    [INFERRED] The new resource is left Offline (the restore sequence brings it online on each node).
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$RoleName,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$ResourceName,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$NetworkNameResource
+)
+
+$ErrorActionPreference = 'Stop'
+
+function Test-ClusterMember {
+    # The Cluster service runs only on a failover cluster member.
+    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
+    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
+}
+
+function Get-EntSsoClusterResource {
+    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
+    if (-not (Test-ClusterMember)) {
+        return
+    }
+    Import-Module -Name FailoverClusters
+    foreach ($resource in @(Get-ClusterResource)) {
+        if ($resource.ResourceType.Name -eq 'Generic Service') {
+            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
+            if ([string]$serviceName.Value -eq 'ENTSSO') {
+                $resource
+            }
+        }
+    }
+}
+function Get-DependencyNames {
+    # The resource names in a dependency expression such as "([Name] and [IP Address 10.0.0.5])".
+    param(
+        $Resource
+    )
+    $dependency = $Resource | Get-ClusterResourceDependency
+    $expression = [string]$dependency.DependencyExpression
+    foreach ($match in [regex]::Matches($expression, '\[([^\]]+)\]')) {
+        $match.Groups[1].Value
+    }
+}
+
+function Find-ClusterResource {
+    param(
+        [string]$Name
+    )
+    $found = @(Get-ClusterResource | Where-Object { $_.Name -eq $Name })
+    if ($found.Count -eq 0) {
+        return $null
+    }
+    return ,$found[0]
+}
+
+function Get-ClusteredServiceState {
+    $resource = Find-ClusterResource -Name $ResourceName
+    if ($null -eq $resource) {
+        return @{
+            exists = $false
+            serviceName = $null
+            useNetworkName = $null
+            dependencies = @()
+            state = $null
+        }
+    }
+    $serviceName = $null
+    $useNetworkName = $null
+    foreach ($parameter in @($resource | Get-ClusterParameter)) {
+        if ($parameter.Name -eq 'ServiceName') {
+            $serviceName = [string]$parameter.Value
+        }
+        elseif ($parameter.Name -eq 'UseNetworkName') {
+            $useNetworkName = [int]$parameter.Value
+        }
+    }
+    @{
+        exists = $true
+        serviceName = $serviceName
+        useNetworkName = $useNetworkName
+        dependencies = @(Get-DependencyNames -Resource $resource)
+        state = [string]$resource.State
+    }
+}
+
+if (-not (Test-ClusterMember)) {
+    throw ('ESSO-017 {0} is not a running failover cluster member (the Cluster service is not running).' -f $env:COMPUTERNAME)
+}
+Import-Module -Name FailoverClusters
+foreach ($name in @($ResourceName, $NetworkNameResource)) {
+    if ($name.Contains('[') -or $name.Contains(']')) {
+        throw ('The cluster resource name {0} must not contain brackets (they delimit dependency expressions).' -f $name)
+    }
+}
+
+$dtc = @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Distributed Transaction Coordinator' })
+if ($dtc.Count -eq 0) {
+    throw 'ESSO-008 The cluster has no clustered Distributed Transaction Coordinator resource; create one before clustering ENTSSO.'
+}
+$roles = @(Get-ClusterGroup | Where-Object { $_.Name -eq $RoleName })
+if ($roles.Count -eq 0) {
+    throw ('ESSO-009 The cluster role {0} does not exist.' -f $RoleName)
+}
+$roleResources = @($roles[0] | Get-ClusterResource)
+$networkNames = @($roleResources | Where-Object { $_.ResourceType.Name -eq 'Network Name' })
+$ipAddresses = @($roleResources | Where-Object { $_.ResourceType.Name -eq 'IP Address' -or $_.ResourceType.Name -eq 'IPv6 Address' })
+if (@($networkNames | Where-Object { $_.Name -eq $NetworkNameResource }).Count -eq 0) {
+    throw ('ESSO-009 {0} is not a Network Name resource of the role {1}.' -f $NetworkNameResource, $RoleName)
+}
+if ($ipAddresses.Count -eq 0) {
+    throw ('ESSO-009 The role {0} has no IP Address resource.' -f $RoleName)
+}
+
+$existing = Find-ClusterResource -Name $ResourceName
+if ($null -ne $existing) {
+    if ($existing.ResourceType.Name -ne 'Generic Service' -or $existing.OwnerGroup.Name -ne $RoleName) {
+        throw ('The cluster resource {0} exists as a {1} in {2}, not as a Generic Service of the role {3}.' -f $ResourceName, $existing.ResourceType.Name, $existing.OwnerGroup.Name, $RoleName)
+    }
+}
+
+$before = Get-ClusteredServiceState
+$changed = $false
+$configChanged = $false
+
+if (-not $before['exists']) {
+    $null = Add-ClusterResource -Name $ResourceName -Group $RoleName -ResourceType 'Generic Service'
+    $changed = $true
+}
+$resource = Find-ClusterResource -Name $ResourceName
+
+if ($before['serviceName'] -ne 'ENTSSO' -or $before['useNetworkName'] -ne 1) {
+    $null = $resource | Set-ClusterParameter -Multiple @{ ServiceName = 'ENTSSO'; UseNetworkName = 1 }
+    $changed = $true
+    $configChanged = $true
+}
+
+$dependencies = @(Get-DependencyNames -Resource $resource)
+if ($dependencies -notcontains $NetworkNameResource) {
+    $otherNames = @(
+        foreach ($dependency in $dependencies) {
+            $provider = Find-ClusterResource -Name $dependency
+            if ($null -ne $provider -and $provider.ResourceType.Name -eq 'Network Name') {
+                $dependency
+            }
+        }
+    )
+    if ($otherNames.Count -eq 0) {
+        $null = Add-ClusterResourceDependency -Resource $ResourceName -Provider $NetworkNameResource
+    }
+    else {
+        $kept = @(
+            foreach ($dependency in $dependencies) {
+                if ($otherNames -notcontains $dependency) {
+                    '[{0}]' -f $dependency
+                }
+            }
+        )
+        $expression = (@($kept) + @('[{0}]' -f $NetworkNameResource)) -join ' and '
+        $null = Set-ClusterResourceDependency -Resource $ResourceName -Dependency $expression
+    }
+    $changed = $true
+    $configChanged = $true
+}
+
+$after = Get-ClusteredServiceState
+if ($after['serviceName'] -ne 'ENTSSO' -or $after['useNetworkName'] -ne 1 -or @($after['dependencies']) -notcontains $NetworkNameResource) {
+    throw ('ESSO-010 {0} is not configured with ServiceName=ENTSSO, UseNetworkName=1 and a dependency on {1} after the change.' -f $ResourceName, $NetworkNameResource)
+}
+
+@{
+    changed = $changed
+    before = $before
+    after = $after
+    needsCycle = ($configChanged -and $before['exists'] -and $before['state'] -eq 'Online')
+}
