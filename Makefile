@@ -52,7 +52,7 @@ demo: $(VENV)/.runtime
 	env $(DEMO_ENV) pulumi stack select demo --create --non-interactive
 	env $(DEMO_ENV) pulumi config set --secret serviceAccountPassword 'Demo-Svc-Pass-1!' -s demo
 	env $(DEMO_ENV) pulumi config set --secret backupPassword 'Demo-Backup-Pass-1!' -s demo
-	env $(DEMO_ENV) pulumi up --yes --skip-preview -s demo
+	env $(DEMO_ENV) pulumi up --yes -s demo
 	env $(DEMO_ENV) pulumi stack output -s demo
 	@echo ""
 	@echo "The simulated world: $(PY) -m provider.remote.simulator show --state .state/demo-world.json"

@@ -8,45 +8,32 @@ validated here with stand-ins for the secret values (their own rules are checked
 from __future__ import annotations
 
 import pulumi
+from pulumi.runtime import get_config
 
 from components.clustered_master_secret import ClusteredMasterSecret, ProgramSecrets
-from provider.spec import load_spec_from_strings
+from provider.spec import CONFIG_KEYS, SECRET_KEYS, load_spec_from_strings
 
-PLAIN_KEYS = (
-    "target",
-    "simulatorState",
-    "cluster",
-    "domain",
-    "sso",
-    "database",
-    "backup",
-    "escrow",
-    "transport",
-    "allowDisruption",
-    "failover",
-    "policy",
-)
 STAND_IN = "validated-by-the-provider"
 
 
 def main() -> None:
     config = pulumi.Config()
-    values: dict[str, str] = {k: v for k in PLAIN_KEYS if (v := config.get(k)) is not None}
-    backup_password = config.get_secret("backupPassword")
-    winrm_password = config.get_secret("winrmPassword")
-    stand_ins = {"serviceAccountPassword": STAND_IN}
-    if backup_password is not None:
-        stand_ins["backupPassword"] = STAND_IN
-    if winrm_password is not None:
-        stand_ins["winrmPassword"] = STAND_IN
-    spec = load_spec_from_strings({**values, **stand_ins})
+    plain = [k for k in CONFIG_KEYS if k not in SECRET_KEYS]
+    values: dict[str, str] = {k: v for k in plain if (v := config.get(k))}
+    # Pulumi.yaml gives optional keys a default of "": an empty secret means "not set".
+    present = [k for k in SECRET_KEYS if _is_set(config, k)]
+    spec = load_spec_from_strings({**values, **{k: STAND_IN for k in present}})
     secrets = ProgramSecrets(
         service_account_password=config.require_secret("serviceAccountPassword"),
-        backup_password=backup_password,
+        backup_password=config.get_secret("backupPassword") if "backupPassword" in present else None,
     )
     esso = ClusteredMasterSecret(pulumi.get_stack(), spec, secrets)
     for key, value in esso.outputs.items():
         pulumi.export(key, value)
 
+
+def _is_set(config: pulumi.Config, key: str) -> bool:
+    """Whether a secret key holds a value (read raw, so Pulumi does not warn; never logged)."""
+    return bool(get_config(config.full_key(key)))
 
 main()

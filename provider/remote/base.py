@@ -120,7 +120,9 @@ class Remote(ABC):
         parts: list[bytes] = []
         offset = 0
         while True:
-            chunk = self.run(node, c.READ_FILE_CHUNK, c.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes))
+            chunk = self.run(
+                node, c.READ_FILE_CHUNK, c.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes)
+            )
             data = base64.b64decode(chunk.data_base64)
             parts.append(data)
             offset += len(data)

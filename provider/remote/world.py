@@ -66,6 +66,7 @@ class Node(_W):
     files: dict[str, SimFile] = Field(default_factory=dict)  # lower-cased Windows path -> content
     tokens: dict[str, LogonToken] = Field(default_factory=dict)  # identity -> current session's token
     local_start_while_clustered: bool = False  # someone ran net start outside the cluster (0x800706D9)
+    protected_dirs: list[str] = Field(default_factory=list)  # lower-cased folders made by New-ProtectedTempDir
 
 
 class ClusterResource(_W):
@@ -76,6 +77,8 @@ class ClusterResource(_W):
     parameters: dict[str, str | int] = Field(default_factory=dict)
     dependencies: list[str] = Field(default_factory=list)
     possible_owners: list[str] = Field(default_factory=list)
+    # A parameter changed while Online: the running service still uses the old values until a cycle.
+    needs_cycle: bool = False
 
 
 class ClusterGroup(_W):
@@ -123,6 +126,7 @@ class World(_W):
     calls: dict[str, int] = Field(default_factory=dict)  # "node/script" -> count
     faults: list[Fault] = Field(default_factory=list)
     latency_ms: int = 0
+    sql_servers: list[str] = Field(default_factory=list)  # reachable SQL Server hosts; empty: any
 
     def db_key(self, server: str, database: str) -> str:
         return f"{server}/{database}".lower()

@@ -42,26 +42,9 @@ from pydantic.alias_generators import to_camel
 
 from provider.errors import EssoError
 from provider.remote.base import Remote
-from provider.spec import ClusterSpec
+from provider.spec import CONFIG_KEYS, ClusterSpec
 
 PBKDF2_ROUNDS = 60_000
-CONFIG_KEYS = (
-    "target",
-    "simulatorState",
-    "cluster",
-    "domain",
-    "sso",
-    "database",
-    "backup",
-    "escrow",
-    "transport",
-    "allowDisruption",
-    "failover",
-    "policy",
-    "serviceAccountPassword",
-    "backupPassword",
-    "winrmPassword",
-)
 
 
 class Inputs(BaseModel):
@@ -189,7 +172,7 @@ class EssoProvider(ResourceProvider):
         """Take the live stack configuration (credentials, transport, allowDisruption) from the engine."""
         from provider.spec import load_spec_from_strings
 
-        values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) is not None}
+        values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) not in (None, "")}
         self._spec = load_spec_from_strings(values)
 
     def use_spec(self, spec: ClusterSpec) -> None:

@@ -1,0 +1,587 @@
+"""Simulated node and domain scripts: facts, groups, logon right, Configuration.exe, ssomanage, ssoconfig, files.
+
+Why here: each handler is what the matching ``provider/scripts/<name>.ps1`` does on Windows, reduced to
+the World. Reads never change anything. Changes check every precondition first, then compare, act
+only on a difference and report ``changed`` with ``before``/``after``; the rules they enforce are
+listed (with their sources) in ``provider.remote.simulator``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+
+from pydantic import SecretStr
+
+from provider import contracts as c
+from provider.remote import sim_model as m
+from provider.remote.sim_model import Ctx
+from provider.remote.sim_xml import ConfigXml, SimXmlError, parse_config_xml, parse_update_xml
+from provider.remote.world import DomainGroup, Node, SimFile, SsoDatabase, secret_digest
+from provider.spec import ESSO_FOLDER
+
+BACKUP_FORMAT = "esso-sim-backup/1"
+DEFAULT_BACKUP_FILE = ESSO_FOLDER + "\\SSOSecret.bak"
+TEMP_ROOT = "C:\\Windows\\Temp"
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+def _secret(value: SecretStr | str) -> str:
+    """Secrets arrive as SecretStr (from the contract) or as plain str (a raw wire call); both mean the same."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _require_installed(ctx: Ctx) -> None:
+    if not ctx.node.esso_installed:
+        ctx.fail("ESSO-016", "Enterprise SSO is not installed on this node.")
+
+
+def _refuse_nlb(ctx: Ctx) -> None:
+    if ctx.node.nlb:
+        ctx.fail("ESSO-001", "Network Load Balancing is installed; this node cannot hold the master secret.")
+
+
+def _require_sql(ctx: Ctx, server: str) -> None:
+    reachable = {s.lower() for s in ctx.world.sql_servers}
+    if reachable and m.sql_host(server).lower() not in reachable:
+        ctx.fail("ESSO-035", f"cannot connect to SQL Server {server} (a network-related or instance-specific error).")
+
+
+def _config_state(node: Node) -> c.SsoConfigState | None:
+    if node.sso_server and node.sso_database:
+        return c.SsoConfigState(server=node.sso_server, database=node.sso_database)
+    return None
+
+
+def _same_system(state: c.SsoConfigState | None, server: str, database: str) -> bool:
+    return state is not None and (state.server.lower(), state.database.lower()) == (server.lower(), database.lower())
+
+
+def _config_xml(ctx: Ctx, text: str, mode: str, server: str, database: str, secrets: list[str]) -> ConfigXml:
+    """Parse the silent-configuration XML and refuse any that carries a secret (DESIGN "Secrets")."""
+    try:
+        xml = parse_config_xml(text)
+    except SimXmlError as exc:
+        ctx.fail("ESSO-035", f"Configuration.exe refused the XML: {exc}.")
+    if xml.filled_passwords:
+        ctx.fail(
+            "ESSO-035",
+            "the configuration XML arrived with filled password nodes "
+            f"({', '.join(xml.filled_passwords)}); passwords travel only as SecureString parameters.",
+        )
+    if any(s and s in text for s in secrets):
+        ctx.fail("ESSO-035", "the configuration XML contains a secret; passwords travel only as SecureString.")
+    if xml.mode != mode:
+        ctx.fail("ESSO-035", f"{ctx.script.name} needs an XML whose selected answer is {mode}, not {xml.mode}.")
+    if (xml.server.lower(), xml.database.lower()) != (server.lower(), database.lower()):
+        ctx.fail("ESSO-035", f"the XML names {xml.server}/{xml.database} but the parameters say {server}/{database}.")
+    return xml
+
+
+def _check_service_password(ctx: Ctx, account: str, password: str) -> None:
+    if not password:
+        ctx.fail("ESSO-035", f"no password was given for {account}; the service cannot log on.")
+    user = m.find_user(ctx.world, account)
+    if user is not None and user.password_digest is not None and user.password_digest != secret_digest(password):
+        ctx.fail("ESSO-035", f"logon failure for {account}: unknown user name or bad password.")
+
+
+def _check_rights(ctx: Ctx, account: str, admin_group: str) -> None:
+    """Rule 3: the service account in SSO Administrators with 'Log on as a service' here; the caller's token too."""
+    world, node = ctx.world, ctx.node
+    if m.find_user(world, account) is None:
+        ctx.fail("ESSO-003", f"the service account {account} does not exist in domain {world.domain.name}.")
+    if not m.is_member(world, admin_group, account):
+        ctx.fail("ESSO-003", f"the service account {account} is not a member of {admin_group}.")
+    if not m.has_logon_right(world, node, account):
+        where = "the Group Policy's list" if node.gpo_logon_right is not None else "the local policy"
+        ctx.fail("ESSO-003", f"{account} does not hold 'Log on as a service' on {node.name} ({where}).")
+    if not m.token_has_group(world, node, ctx.identity, admin_group):
+        ctx.fail(
+            "ESSO-004",
+            f"the logon token of {ctx.identity} on {node.name} does not carry {admin_group}; open a new session.",
+        )
+
+
+def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
+    """Rule 2: only domain global security groups (seed step 2)."""
+    if not name:
+        ctx.fail("ESSO-002", f"the configuration XML names no {what} group.")
+    group = m.find_domain_group(ctx.world, name)
+    if group is None:
+        ctx.fail("ESSO-002", f"the {what} group {name} does not exist in domain {ctx.world.domain.name}.")
+    if group.scope != "Global" or group.category != "Security":
+        ctx.fail("ESSO-002", f"the {what} group {name} is a {group.scope} {group.category} group.")
+
+
+def _read_file(node: Node, path: str) -> bytes | None:
+    found = node.files.get(m.path_key(path))
+    return base64.b64decode(found.data_base64) if found is not None else None
+
+
+def _protected(node: Node, key: str) -> bool:
+    return any(key == d or m.under(key, d) for d in node.protected_dirs)
+
+
+def _write_file(node: Node, path: str, data: bytes) -> None:
+    key = m.path_key(path)
+    node.files[key] = SimFile(data_base64=base64.b64encode(data).decode("ascii"), admin_only_acl=_protected(node, key))
+
+
+def _backup_blob(msid: str, password: str, reminder: str) -> bytes:
+    """The simulated backup file: the MSID and a digest of its password, never the password."""
+    blob = {"format": BACKUP_FORMAT, "msid": msid, "secretDigest": secret_digest(password, f"backup:{msid}")}
+    blob["reminder"] = reminder
+    return json.dumps(blob, sort_keys=True).encode("utf-8")
+
+
+def _parse_backup(data: bytes | None) -> dict[str, str] | None:
+    if data is None:
+        return None
+    try:
+        blob = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(blob, dict) or blob.get("format") != BACKUP_FORMAT:
+        return None
+    return {str(k): str(v) for k, v in blob.items()}
+
+
+def _backup_matches(blob: dict[str, str] | None, msid: str, password: str) -> bool:
+    return (
+        blob is not None
+        and blob.get("msid") == msid
+        and blob.get("secretDigest") == secret_digest(password, f"backup:{msid}")
+    )
+
+
+def _database_or_fail(ctx: Ctx) -> SsoDatabase:
+    db = m.node_database(ctx.world, ctx.node)
+    if db is None:
+        ctx.fail("ESSO-035", "Enterprise SSO is not configured on this node (no SSO database in ENTSSO\\SQL).")
+    return db
+
+
+# ----------------------------------------------------------------------------------------- facts
+
+
+def get_node_facts(ctx: Ctx, p: c.GetNodeFactsParams) -> c.NodeFacts:
+    world, node = ctx.world, ctx.node
+    gpo = node.gpo_logon_right
+    return c.NodeFacts(
+        computer_name=node.name,
+        esso_installed=node.esso_installed,
+        esso_version=node.esso_version if node.esso_installed else None,
+        entsso=c.EntSsoFacts(
+            state=node.entsso_state if node.esso_installed else "Absent",
+            start_type=node.entsso_start_type if node.esso_installed else "None",
+            account=node.entsso_account,
+        ),
+        sso_config=_config_state(node),
+        ssoss_msids=list(node.ssoss),
+        nlb_installed=node.nlb,
+        logon_right=c.LogonRightFacts(
+            granted=m.has_logon_right(world, node, p.service_account),
+            via_gpo=gpo is not None,
+            gpo_includes_account=gpo is not None
+            and any(m.same_account(a, p.service_account, world.domain.name) for a in gpo),
+        ),
+        token_has_admin_group=m.token_has_group(world, node, ctx.identity, p.admin_group),
+        cluster_node_state=next((s for n, s in world.cluster.nodes.items() if n.lower() == node.name.lower()), None),
+        dtc_cid=node.dtc_cid,
+        secret_server_status=m.secret_server_status(world, node),
+    )
+
+
+def get_sso_database_facts(ctx: Ctx, p: c.SsoDatabaseParams) -> c.SsoDatabaseFacts:
+    _require_sql(ctx, p.server)
+    db = ctx.world.databases.get(ctx.world.db_key(p.server, p.database))
+    if db is None:
+        return c.SsoDatabaseFacts(exists=False)
+    return c.SsoDatabaseFacts(
+        exists=True,
+        secret_server=db.secret_server,
+        admin_group=db.admin_group,
+        affiliate_admin_group=db.affiliate_admin_group,
+        msid=db.msid,
+    )
+
+
+def _group_facts(ctx: Ctx, name: str) -> c.GroupFacts:
+    group = m.find_domain_group(ctx.world, name)
+    if group is None:
+        return c.GroupFacts(name=name, exists=False, members=[])
+    return c.GroupFacts(
+        name=group.name, exists=True, scope=group.scope, category=group.category, members=list(group.members)
+    )
+
+
+def get_domain_group_facts(ctx: Ctx, p: c.DomainGroupsParams) -> c.DomainGroupFacts:
+    return c.DomainGroupFacts(
+        admin_group=_group_facts(ctx, p.admin_group), affiliate_admin_group=_group_facts(ctx, p.affiliate_admin_group)
+    )
+
+
+def read_file_chunk(ctx: Ctx, p: c.ReadFileChunkParams) -> c.FileChunk:
+    data = _read_file(ctx.node, p.path)
+    if data is None:
+        ctx.fail("ESSO-035", f"cannot find path {p.path} because it does not exist.")
+    if p.offset < 0 or p.length < 0:
+        ctx.fail("ESSO-035", "offset and length must not be negative.")
+    chunk = data[p.offset : p.offset + p.length]
+    return c.FileChunk(
+        data_base64=base64.b64encode(chunk).decode("ascii"), size=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
+
+
+# ----------------------------------------------------------------------------- domain and rights
+
+
+def set_sso_domain_groups(ctx: Ctx, p: c.DomainGroupsParams) -> c.ChangeResult[c.DomainGroupsState]:
+    world = ctx.world
+    names = (p.admin_group, p.affiliate_admin_group)
+    for name in names:  # rule 2: an existing DomainLocal/Universal or distribution group is never reused
+        group = m.find_domain_group(world, name)
+        if group is not None and (group.scope != "Global" or group.category != "Security"):
+            ctx.fail("ESSO-002", f"{name} exists as a {group.scope} {group.category} group; SSO needs Global Security.")
+    for member in p.members:
+        if m.find_user(world, member) is None:
+            ctx.fail("ESSO-035", f"cannot find an object with identity '{member}' in domain {world.domain.name}.")
+
+    def state() -> c.DomainGroupsState:
+        admin = m.find_domain_group(world, p.admin_group)
+        present = [n for n in names if m.find_domain_group(world, n) is not None]
+        return c.DomainGroupsState(admin_group_members=list(admin.members) if admin else [], groups_present=present)
+
+    before = state()
+    changed = False
+    for name in names:
+        if m.find_domain_group(world, name) is None:
+            world.domain.groups[m.sam_of(name)] = DomainGroup(name=m.sam_of(name))
+            changed = True
+    admin = m.find_domain_group(world, p.admin_group)
+    assert admin is not None
+    for member in p.members:
+        if m.sam_of(member).lower() not in {x.lower() for x in admin.members}:
+            admin.members.append(m.sam_of(member))
+            changed = True
+    return c.ChangeResult[c.DomainGroupsState](changed=changed, before=before, after=state())
+
+
+def grant_service_logon_right(ctx: Ctx, p: c.AccountParams) -> c.ChangeResult[c.LogonRightState]:
+    world, node = ctx.world, ctx.node
+    if m.find_user(world, p.account) is None:
+        ctx.fail("ESSO-035", f"{p.account} cannot be translated to a security identifier.")
+    before = c.LogonRightState(granted=m.has_logon_right(world, node, p.account))
+    if before.granted:
+        return c.ChangeResult[c.LogonRightState](changed=False, before=before, after=before)
+    if node.gpo_logon_right is not None:
+        ctx.fail("ESSO-018", f"a Group Policy defines 'Log on as a service' on {node.name} without {p.account}.")
+    node.logon_right.append(p.account)
+    return c.ChangeResult[c.LogonRightState](changed=True, before=before, after=c.LogonRightState(granted=True))
+
+
+# ------------------------------------------------------------------------------ Configuration.exe
+
+
+def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
+    world, node = ctx.world, ctx.node
+    service_pw, backup_pw = _secret(p.service_account_password), _secret(p.backup_password)
+    _require_installed(ctx)
+    _refuse_nlb(ctx)
+    xml = _config_xml(ctx, p.config_xml, "Create", p.server, p.database, [service_pw, backup_pw])
+    _require_sql(ctx, p.server)
+    current = _config_state(node)
+    if current is not None and not _same_system(current, p.server, p.database):
+        ctx.fail("ESSO-005", f"the node is configured for {current.server}/{current.database}.")
+    backup_file = xml.backup_file or DEFAULT_BACKUP_FILE
+    key = world.db_key(p.server, p.database)
+    db = world.databases.get(key)
+    if db is not None:
+        if current is not None and db.msid.lower() in {x.lower() for x in node.ssoss}:
+            return c.InstallSsoResult(
+                changed=False, before=current, after=current, msid=db.msid, backup_file=backup_file
+            )
+        ctx.fail(
+            "ESSO-035",
+            f"the SSO database {p.server}/{p.database} already exists; join it and restore the master secret instead.",
+        )
+    _check_group_kind(ctx, xml.admin_group, "SSO Administrators")
+    _check_group_kind(ctx, xml.affiliate_admin_group, "SSO Affiliate Administrators")
+    assert xml.admin_group is not None and xml.affiliate_admin_group is not None
+    _check_service_password(ctx, xml.account, service_pw)
+    _check_rights(ctx, xml.account, xml.admin_group)
+    if not backup_pw:
+        ctx.fail("ESSO-035", "the master secret backup needs a password.")
+    msid = m.new_msid()
+    world.databases[key] = SsoDatabase(
+        server=p.server,
+        name=p.database,
+        secret_server=node.name,
+        admin_group=xml.admin_group,
+        affiliate_admin_group=xml.affiliate_admin_group,
+        msid=msid,
+        service_account=xml.account,
+        created_by=node.name,
+        backup_password_digest=secret_digest(backup_pw, f"backup:{msid}"),
+    )
+    node.sso_server, node.sso_database = p.server, p.database
+    node.ssoss.append(msid)
+    node.entsso_account = xml.account
+    node.entsso_start_type = "Automatic"  # Configuration.exe's default; Set-EntSsoStartMode makes it Manual
+    node.entsso_state = "Running"
+    _write_file(node, backup_file, _backup_blob(msid, backup_pw, xml.reminder))
+    after = c.SsoConfigState(server=p.server, database=p.database)
+    return c.InstallSsoResult(changed=True, before=current, after=after, msid=msid, backup_file=backup_file)
+
+
+def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigState]:
+    world, node = ctx.world, ctx.node
+    service_pw = _secret(p.service_account_password)
+    _require_installed(ctx)
+    _refuse_nlb(ctx)
+    xml = _config_xml(ctx, p.config_xml, "Join", p.server, p.database, [service_pw])
+    _require_sql(ctx, p.server)
+    db = world.databases.get(world.db_key(p.server, p.database))
+    if db is None:
+        ctx.fail("ESSO-006", f"there is no SSO database {p.server}/{p.database} to join.")
+    current = _config_state(node)
+    if current is not None and not _same_system(current, p.server, p.database):
+        ctx.fail("ESSO-005", f"the node is configured for {current.server}/{current.database}.")
+    if not m.same_account(xml.account, db.service_account, world.domain.name):
+        ctx.fail("ESSO-006", f"the system was created with service account {db.service_account}, not {xml.account}.")
+    if (
+        current is not None
+        and node.entsso_account
+        and m.same_account(node.entsso_account, db.service_account, world.domain.name)
+    ):
+        return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
+    _check_service_password(ctx, xml.account, service_pw)
+    _check_rights(ctx, xml.account, db.admin_group)
+    node.sso_server, node.sso_database = db.server, db.name
+    node.entsso_account = xml.account
+    node.entsso_start_type = "Automatic"
+    if not m.entsso_resources(world):  # once clustered, only the cluster starts ENTSSO
+        node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
+    after = c.SsoConfigState(server=db.server, database=db.name)
+    return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=after)
+
+
+def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.ChangeResult[c.SsoConfigState]:
+    """Unconfigure ESSO on this node alone; a node configured for another system is not ours to touch."""
+    node = ctx.node
+    current = _config_state(node)
+    empty = c.SsoConfigState(server="", database="")
+    if current is None:
+        return c.ChangeResult[c.SsoConfigState](changed=False, before=None, after=empty)
+    if not _same_system(current, p.server, p.database):
+        return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
+    for resource in m.entsso_resources(ctx.world):
+        owner = m.owner_of(ctx.world, resource)
+        if resource.state == "Online" and owner is not None and owner.name.lower() == node.name.lower():
+            ctx.fail("ESSO-035", f"the clustered ENTSSO resource {resource.name} is online here; move the role first.")
+    db = m.node_database(ctx.world, node)
+    if db is not None:
+        node.ssoss = [x for x in node.ssoss if x.lower() != db.msid.lower()]
+    node.sso_server = node.sso_database = None
+    node.entsso_account = None
+    node.entsso_state = "Stopped"
+    return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=empty)
+
+
+# ------------------------------------------------------------------------- ssomanage and ssoconfig
+
+
+def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.BackupState]:
+    node = ctx.node
+    password = _secret(p.backup_password)
+    db = _database_or_fail(ctx)
+    if not m.holds_current_msid(ctx.world, node):
+        ctx.fail("ESSO-035", f"this node does not hold the current master secret {db.msid}; back it up elsewhere.")
+    if not password:
+        ctx.fail("ESSO-035", "the master secret backup needs a password.")
+    existing = _read_file(node, p.backup_file)
+    blob = _parse_backup(existing)
+    before = None
+    if existing is not None:
+        before = c.BackupState(
+            file=p.backup_file, sha256=hashlib.sha256(existing).hexdigest(), msid=(blob or {}).get("msid", "")
+        )
+    if _backup_matches(blob, db.msid, password):
+        assert before is not None
+        return c.ChangeResult[c.BackupState](changed=False, before=before, after=before)
+    if existing is not None and not p.overwrite:
+        ctx.fail("ESSO-035", f"{p.backup_file} exists and holds another backup; pass Overwrite to replace it.")
+    data = _backup_blob(db.msid, password, p.reminder)
+    _write_file(node, p.backup_file, data)
+    db.backup_password_digest = secret_digest(password, f"backup:{db.msid}")
+    after = c.BackupState(file=p.backup_file, sha256=hashlib.sha256(data).hexdigest(), msid=db.msid)
+    return c.ChangeResult[c.BackupState](changed=True, before=before, after=after)
+
+
+def restart_entsso_service(ctx: Ctx, _p: c.NoParams) -> c.ChangeResult[c.ServiceState]:
+    """net stop/net start entsso: always acts (a restart is the point), refused once ENTSSO is clustered."""
+    node = ctx.node
+    _require_installed(ctx)
+    clustered = m.entsso_resources(ctx.world)
+    if clustered:
+        ctx.fail(
+            "ESSO-014",
+            f"ENTSSO is the cluster resource {clustered[0].name}; cycle it with Stop-/Start-ClusterResource.",
+        )
+    if not node.entsso_account:
+        ctx.fail("ESSO-035", "ENTSSO is not configured on this node; the service cannot start.")
+    before = c.ServiceState(state=node.entsso_state)
+    node.entsso_state = "Running"
+    return c.ChangeResult[c.ServiceState](changed=True, before=before, after=c.ServiceState(state="Running"))
+
+
+def set_entsso_start_mode(ctx: Ctx, p: c.StartModeParams) -> c.ChangeResult[c.StartModeState]:
+    node = ctx.node
+    _require_installed(ctx)
+    before = c.StartModeState(start_type=node.entsso_start_type)
+    if node.entsso_start_type == p.start_mode:
+        return c.ChangeResult[c.StartModeState](changed=False, before=before, after=before)
+    node.entsso_start_type = p.start_mode
+    return c.ChangeResult[c.StartModeState](
+        changed=True, before=before, after=c.StartModeState(start_type=p.start_mode)
+    )
+
+
+def _is_current_secret_server(ctx: Ctx, db: SsoDatabase) -> bool:
+    if db.secret_server.lower() == ctx.node.name.lower():
+        return True
+    for resource in ctx.world.cluster.resources.values():
+        if (
+            resource.type == m.NETWORK_NAME
+            and str(resource.parameters.get("Name", "")).lower() == db.secret_server.lower()
+        ):
+            owner = m.owner_of(ctx.world, resource)
+            if owner is not None and owner.name.lower() == ctx.node.name.lower():
+                return True
+    return False
+
+
+def set_secret_server_name(ctx: Ctx, p: c.SecretServerParams) -> c.ChangeResult[c.SecretServerState]:
+    """ssomanage -updatedb (rule 6): only <secretServer> from a non-secret-server, and a real Network Name."""
+    world = ctx.world
+    db = _database_or_fail(ctx)
+    _require_sql(ctx, db.server)
+    try:
+        name, extras = parse_update_xml(p.update_xml)
+    except SimXmlError as exc:
+        ctx.fail("ESSO-035", f"ssomanage -updatedb refused the file: {exc}.")
+    if name is None or name.lower() != p.secret_server.lower():
+        ctx.fail("ESSO-035", f"the update file names secret server {name!r}, the parameter says {p.secret_server!r}.")
+    if extras and not _is_current_secret_server(ctx, db):
+        ctx.fail(
+            "ESSO-007",
+            f"from a node that is not the master secret server the update file may hold only <secretServer> "
+            f"(it also holds {', '.join(sorted(set(extras)))}).",
+        )
+    published = {
+        str(r.parameters.get("Name", "")).lower() for r in world.cluster.resources.values() if r.type == m.NETWORK_NAME
+    }
+    if p.secret_server.lower() not in published:
+        ctx.fail("ESSO-007", f"{p.secret_server} is not the Name of any Network Name resource in the cluster.")
+    before = c.SecretServerState(secret_server=db.secret_server)
+    if db.secret_server.lower() == p.secret_server.lower():
+        return c.ChangeResult[c.SecretServerState](changed=False, before=before, after=before)
+    db.secret_server = p.secret_server
+    after = c.SecretServerState(secret_server=p.secret_server)
+    return c.ChangeResult[c.SecretServerState](changed=True, before=before, after=after)
+
+
+def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.SecretState]:
+    """ssoconfig -restoresecret (rule 9): role here, ENTSSO cycled here, the right file and password."""
+    world, node = ctx.world, ctx.node
+    db = _database_or_fail(ctx)
+    before = c.SecretState(msids=list(node.ssoss))
+    if p.expected_msid.lower() in {x.lower() for x in node.ssoss}:
+        return c.ChangeResult[c.SecretState](changed=False, before=before, after=before)
+    _refuse_nlb(ctx)
+    resources = m.entsso_resources(world)
+    owners = [m.owner_of(world, r) for r in resources]
+    if not any(o is not None and o.name.lower() == node.name.lower() for o in owners):
+        where = ", ".join(sorted({o.name for o in owners if o is not None})) or "nowhere (ENTSSO is not clustered)"
+        ctx.fail("ESSO-011", f"the role holding the clustered ENTSSO is on {where}, not on {node.name}.")
+    if not world.cluster.cycled_on.get(node.name, False):
+        ctx.fail("ESSO-011", f"ENTSSO was not taken offline and online on {node.name} since the role moved here.")
+    blob = _parse_backup(_read_file(node, p.backup_file))
+    if blob is None:
+        ctx.fail("ESSO-012", f"{p.backup_file} is missing or is not a master secret backup.")
+    if blob.get("msid", "").lower() != p.expected_msid.lower() or p.expected_msid.lower() != db.msid.lower():
+        ctx.fail(
+            "ESSO-012",
+            f"the backup holds MSID {blob.get('msid')}, expected {p.expected_msid}; the database's is {db.msid}.",
+        )
+    if not _backup_matches(blob, blob["msid"], _secret(p.backup_password)):
+        ctx.fail("ESSO-012", f"the password does not open {p.backup_file}.")
+    node.ssoss.append(db.msid)
+    return c.ChangeResult[c.SecretState](changed=True, before=before, after=c.SecretState(msids=list(node.ssoss)))
+
+
+def remove_sso_database(ctx: Ctx, p: c.SsoDatabaseParams) -> c.ChangeResult[c.SsoDatabaseFacts]:
+    _require_sql(ctx, p.server)
+    before = get_sso_database_facts(ctx, p)
+    if not before.exists:
+        return c.ChangeResult[c.SsoDatabaseFacts](changed=False, before=before, after=before)
+    del ctx.world.databases[ctx.world.db_key(p.server, p.database)]
+    return c.ChangeResult[c.SsoDatabaseFacts](changed=True, before=before, after=c.SsoDatabaseFacts(exists=False))
+
+
+# ------------------------------------------------------------------------------------------ files
+
+
+def new_protected_temp_dir(ctx: Ctx, p: c.TempDirParams) -> c.ChangeResult[c.PathState]:
+    if not _RUN_ID.match(p.run_id):
+        ctx.fail("ESSO-035", "the run id may hold only letters, digits, '-' and '_'.")
+    path = f"{TEMP_ROOT}\\esso-{p.run_id}"
+    key = m.path_key(path)
+    if key in ctx.node.protected_dirs:
+        state = c.PathState(path=path, exists=True)
+        return c.ChangeResult[c.PathState](changed=False, before=state, after=state)
+    ctx.node.protected_dirs.append(key)
+    return c.ChangeResult[c.PathState](
+        changed=True, before=c.PathState(path=path, exists=False), after=c.PathState(path=path, exists=True)
+    )
+
+
+def write_file_chunk(ctx: Ctx, p: c.WriteFileChunkParams) -> c.WrittenFile:
+    node = ctx.node
+    try:
+        chunk = base64.b64decode(p.data_base64, validate=True)
+    except ValueError:
+        ctx.fail("ESSO-035", "the chunk is not valid base64.")
+    current = b"" if p.offset == 0 else _read_file(node, p.path)
+    if current is None or p.offset > len(current) or p.offset < 0:
+        have = 0 if current is None else len(current)
+        ctx.fail("ESSO-022", f"a chunk for offset {p.offset} arrived but {p.path} holds {have} bytes.")
+    data = current[: p.offset] + chunk
+    digest = hashlib.sha256(data).hexdigest()
+    if p.final and digest != p.expected_sha256.lower():
+        node.files.pop(m.path_key(p.path), None)  # never leave an unverified copy behind
+        ctx.fail("ESSO-022", f"{p.path} has SHA-256 {digest} after the last chunk, expected {p.expected_sha256}.")
+    _write_file(node, p.path, data)
+    return c.WrittenFile(path=p.path, size=len(data), sha256=digest)
+
+
+def remove_protected_path(ctx: Ctx, p: c.PathParams) -> c.ChangeResult[c.PathState]:
+    """Remove a New-ProtectedTempDir folder (or a file in one) with everything under it; nothing else."""
+    node = ctx.node
+    key = m.path_key(p.path)
+    is_dir = key in node.protected_dirs
+    exists = is_dir or key in node.files
+    gone = c.PathState(path=p.path, exists=False)
+    if not exists:
+        return c.ChangeResult[c.PathState](changed=False, before=gone, after=gone)
+    if not _protected(node, key):
+        ctx.fail("ESSO-035", f"{p.path} was not made by New-ProtectedTempDir; it is not removed.")
+    node.files = {k: v for k, v in node.files.items() if k != key and not m.under(k, key)}
+    node.protected_dirs = [d for d in node.protected_dirs if d != key and not m.under(d, key)]
+    return c.ChangeResult[c.PathState](changed=True, before=c.PathState(path=p.path, exists=True), after=gone)

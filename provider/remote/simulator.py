@@ -1,0 +1,419 @@
+"""The simulator: an in-process Windows world (domain, nodes, failover cluster, SSO databases) behind ``Remote``.
+
+Why: providers, the demo stack and most tests run the real procedure against it, so it must refuse
+what Windows and Enterprise SSO refuse. It is persisted to a JSON file (locked, replaced atomically)
+so successive ``pulumi up`` runs see the same world, counts every remote call, and injects faults
+(``World.faults``) and latency (``World.latency_ms``). It holds no secret: passwords are checked
+against salted digests, and a simulated backup file carries the MSID and such a digest only.
+
+Scripts are keyed by name (``provider.contracts.SCRIPTS``); each handler gets the WIRE parameters
+(PascalCase, secrets as ``SecretStr`` or ``str``) and returns the camelCase dict of its Result model.
+Reads never change the world (checked on every read); changes are idempotent.
+
+The rules enforced (DESIGN.md "The simulator", rules 1-13): what the simulator does, its source, its code.
+
+1. A node with NLB refuses Install-/Join-SsoSystem and Restore-MasterSecret.
+   Seed CAUTION; reference §1.6, §9. ESSO-001.
+2. Install-SsoSystem needs the XML's admin and affiliate groups to exist as domain Global Security
+   groups; Set-SsoDomainGroups never reuses an existing DomainLocal/Universal/Distribution group.
+   Seed install step 2; reference §3.1 (how-to-specify-sso-administrators...), §11. ESSO-002.
+3. Install/Join need the service account in the admin group and holding SeServiceLogonRight on the
+   node (a GPO's list replaces the local one): ESSO-003; and the caller's logon token on the node
+   carrying the admin group: ESSO-004. Seed install steps 3-4 IMPORTANT; reference §1.1, §10.2.
+4. A node configured for another server/database refuses Install/Join.
+   Reference §1.6 (how-to-move-the-master-secret-server). ESSO-005.
+5. Join needs the existing database and the creator's service account.
+   Seed steps 14-15; reference §1.2. ESSO-006.
+6. Set-SecretServerName: from a node that is not the secret server the update file holds only
+   ``<sso><globalInfo><secretServer>``; the name must be the Name of a Network Name resource.
+   Seed "update the master secret server name" NOTE; reference §3.1 IMPORTANT. ESSO-007.
+7. Set-ClusteredSsoService needs a clustered MSDTC whose CID differs from every node's local CID
+   (ESSO-008) and a role with an IP Address and the Network Name resource (ESSO-009).
+   Seed "create the clustered resource" steps 1 and 5; reference §1.6 (biztalknotes blog), §7.4.
+8. Without UseNetworkName=1 or the Name dependency (or after a local ``net start`` while clustered,
+   ``Node.local_start_while_clustered``) the clustered ENTSSO is not registered: GetServerStatus lacks
+   0x20 and ``client_can_reach_secret_server`` fails with 0x800706D9; ``require_client_reach`` raises.
+   Seed step 6 IMPORTANT; reference §8. ESSO-010.
+9. Restore-MasterSecret on node k needs the role owned by k and ENTSSO cycled on k since the role last
+   moved (``Cluster.cycled_on``): ESSO-011; the backup file there with the expected MSID and the
+   matching password: ESSO-012. Seed restore steps 1-3 NOTE and 4-6; reference §1.5.
+10. ENTSSO without the MSID runs but serves nothing: GetServerStatus has 0x2 only with the database's
+    MSID in SSOSS, and 0x20 only where the correctly clustered resource is Online.
+    Reference §1.2, §6 (events 10520/10521, GetServerStatus). Facts, checked by the failover proof.
+11. Restart-EntSsoService (net stop/net start) refuses once ENTSSO is a Generic Service resource.
+    Reference §8 (apacbiztalk blog). ESSO-014.
+12. Second-hop scripts are refused by ``Remote.run``; ``handle`` refuses them again when the
+    transport declared no second hop. Reference §7.1 (CredSSP), §11. ESSO-015.
+13. A logon token carries the groups of the moment it was issued. A ``SimulatorRemote`` opens a
+    session (a new token) on its first use of a node; ``renew_logon`` issues a new one.
+    Reference §11 ("Membership changes need a new logon token"). Seen as ESSO-004.
+
+Also: the XML must arrive with empty password nodes and without any secret in it (DESIGN "Secrets"),
+and other failures of the real tools surface as ESSO-035 (the script raised a terminating error).
+Injected faults: ``error`` raises ESSO-041 without acting, ``drop_before`` ESSO-031 without acting,
+``drop_after`` acts, saves, then raises ESSO-031 (``may_have_run``), ``hang`` ESSO-033 without acting.
+
+Command line: ``python -m provider.remote.simulator show --state FILE``,
+``init --state FILE [--nodes A,B]``, ``fault --state FILE --node N --script S [--kind K]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from provider import contracts as c
+from provider.errors import EssoError
+from provider.remote import sim_cluster as cl
+from provider.remote import sim_handlers as h
+from provider.remote.base import Remote, TransientRemoteError
+from provider.remote.sim_model import (
+    Ctx,
+    client_can_reach_secret_server,
+    demo_world,
+    find_node,
+    issue_token,
+    require_client_reach,
+    secret_server_status,
+    world_for,
+)
+from provider.remote.world import Fault, World
+
+if TYPE_CHECKING:
+    from provider.spec import ClusterSpec
+
+__all__ = [
+    "HANDLERS",
+    "Simulator",
+    "SimulatorRemote",
+    "client_can_reach_secret_server",
+    "demo_world",
+    "handle",
+    "require_client_reach",
+    "secret_server_status",
+    "world_for",
+]
+
+Handler = Callable[[Ctx, Any], c.Result]
+
+HANDLERS: dict[str, Handler] = {
+    c.GET_NODE_FACTS.name: h.get_node_facts,
+    c.GET_CLUSTER_FACTS.name: cl.get_cluster_facts,
+    c.GET_SSO_DATABASE_FACTS.name: h.get_sso_database_facts,
+    c.GET_DOMAIN_GROUP_FACTS.name: h.get_domain_group_facts,
+    c.READ_FILE_CHUNK.name: h.read_file_chunk,
+    c.SET_SSO_DOMAIN_GROUPS.name: h.set_sso_domain_groups,
+    c.GRANT_SERVICE_LOGON_RIGHT.name: h.grant_service_logon_right,
+    c.INSTALL_SSO_SYSTEM.name: h.install_sso_system,
+    c.JOIN_SSO_SYSTEM.name: h.join_sso_system,
+    c.BACKUP_MASTER_SECRET.name: h.backup_master_secret,
+    c.RESTART_ENTSSO_SERVICE.name: h.restart_entsso_service,
+    c.SET_SECRET_SERVER_NAME.name: h.set_secret_server_name,
+    c.SET_CLUSTERED_SSO_SERVICE.name: cl.set_clustered_sso_service,
+    c.SET_SSO_POSSIBLE_OWNERS.name: cl.set_sso_possible_owners,
+    c.SET_ENTSSO_START_MODE.name: h.set_entsso_start_mode,
+    c.MOVE_SSO_ROLE.name: cl.move_sso_role,
+    c.RESTART_SSO_CLUSTER_RESOURCE.name: cl.restart_sso_cluster_resource,
+    c.RESTORE_MASTER_SECRET.name: h.restore_master_secret,
+    c.NEW_PROTECTED_TEMP_DIR.name: h.new_protected_temp_dir,
+    c.WRITE_FILE_CHUNK.name: h.write_file_chunk,
+    c.REMOVE_PROTECTED_PATH.name: h.remove_protected_path,
+    c.REMOVE_SSO_NODE_CONFIGURATION.name: h.remove_sso_node_configuration,
+    c.REMOVE_CLUSTERED_SSO_SERVICE.name: cl.remove_clustered_sso_service,
+    c.REMOVE_SSO_DATABASE.name: h.remove_sso_database,
+}
+
+
+def handle(
+    world: World,
+    node: str,
+    script_name: str,
+    params: dict[str, Any],
+    *,
+    identity: str,
+    second_hop: bool = True,
+) -> dict[str, Any]:
+    """Run one script on one node of ``world`` (in place) and return its camelCase result dict."""
+    script = c.SCRIPTS.get(script_name)
+    if script is None:
+        raise EssoError("ESSO-035", f"the term '{script_name}' is not a known script.", node=node, step=script_name)
+    target = find_node(world, node)
+    if target is None:
+        raise EssoError("ESSO-031", f"no node named {node} exists.", node=node, step=script_name)
+    if script.second_hop and not second_hop:  # rule 12, again: the loopback transport may call handle() directly
+        raise EssoError(
+            "ESSO-015",
+            f"{script_name} reaches SQL Server or a domain controller and the transport declares no second hop; "
+            "it would run as ANONYMOUS.",
+            node=target.name,
+            step=script_name,
+        )
+    try:
+        typed = script.params.model_validate(params)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors())
+        raise EssoError(
+            "ESSO-035", f"cannot bind the parameters of {script_name} ({fields}).", node=target.name, step=script_name
+        ) from None
+    if identity not in target.tokens:
+        issue_token(world, target, identity)  # the first use of a node opens a logon session
+    snapshot = None if script.changes else world.model_dump()
+    result = HANDLERS[script_name](Ctx(world, target, script, identity, second_hop), typed)
+    if snapshot is not None and world.model_dump() != snapshot:
+        raise AssertionError(f"the simulator's read script {script_name} changed the world")
+    if not isinstance(result, script.result):
+        raise AssertionError(f"{script_name} returned {type(result).__name__}, not {script.result.__name__}")
+    dumped: dict[str, Any] = result.model_dump(by_alias=True, mode="json")
+    return dumped
+
+
+# ------------------------------------------------------------------------------------- persistence
+
+
+class Simulator:
+    """The persisted world: load, save and edit it under an exclusive lock (never nest these calls)."""
+
+    def __init__(self, state_path: str | Path) -> None:
+        self.path = Path(state_path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """flock on a sidecar file, so concurrent processes (engine, tests, the CLI) take turns."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def read_unlocked(self) -> World:
+        if not self.path.exists():
+            raise FileNotFoundError(f"no simulator world at {self.path}; seed it (init, seed(), or spec=)")
+        return World.model_validate_json(self.path.read_text(encoding="utf-8"))
+
+    def write_unlocked(self, world: World) -> None:
+        """Write a temporary file beside the state and rename it over: a reader never sees half a world."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(world.model_dump_json(indent=1))
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self) -> World:
+        with self.locked():
+            return self.read_unlocked()
+
+    def save(self, world: World) -> None:
+        with self.locked():
+            self.write_unlocked(world)
+
+    @contextmanager
+    def edit(self) -> Iterator[World]:
+        """``with sim.edit() as world: ...`` saves the edited world when the block ends without an error."""
+        with self.locked():
+            world = self.read_unlocked()
+            yield world
+            self.write_unlocked(world)
+
+    def seed(self, source: ClusterSpec | World, *, overwrite: bool = True) -> World:
+        """Write the world of a stack's configuration (or a given world); keeps an existing one unless told."""
+        with self.locked():
+            if self.path.exists() and not overwrite:
+                return self.read_unlocked()
+            world = source if isinstance(source, World) else world_for(source)
+            self.write_unlocked(world)
+            return world
+
+    def inject(self, node: str, script: str, kind: str = "error", remaining: int = 1) -> None:
+        """Add a fault; ``node``/``script`` may be ``*``."""
+        if script != "*" and script not in c.SCRIPTS:
+            raise ValueError(f"unknown script {script}")
+        with self.edit() as world:
+            world.faults.append(
+                Fault.model_validate({"node": node, "script": script, "kind": kind, "remaining": remaining})
+            )
+
+
+def _take_fault(world: World, node: str, script: str) -> Fault | None:
+    """The first live fault for this node and script (``*`` matches any); it is used up by one."""
+    for fault in world.faults:
+        if fault.remaining <= 0 or fault.script not in ("*", script):
+            continue
+        if fault.node == "*" or fault.node.lower() == node.lower():
+            fault.remaining -= 1
+            return fault
+    return None
+
+
+class SimulatorRemote(Remote):
+    """``Remote`` over the simulator: one state file, one identity, one logon session per node per instance."""
+
+    def __init__(
+        self,
+        state_path: str | Path,
+        *,
+        second_hop: bool = True,
+        identity: str = "CONTOSO\\esso-config",
+        retries: int = 2,
+        backoff: float = 0.0,
+        spec: ClusterSpec | None = None,
+        reuse_sessions: bool = False,
+    ) -> None:
+        super().__init__(second_hop=second_hop, retries=retries, backoff=backoff)
+        self.sim = Simulator(state_path)
+        self.identity = identity
+        # A new Remote is a new WinRM connection: its first call on a node opens a logon session whose
+        # token carries the memberships of that moment (rule 13). reuse_sessions keeps a token already
+        # in the world instead (a pooled session that outlived its Remote; tests build stale tokens so).
+        self.reuse_sessions = reuse_sessions
+        self._sessions: set[str] = set()
+        if spec is not None:
+            self.sim.seed(spec, overwrite=False)
+
+    def _open_session(self, world: World, node: str) -> None:
+        target = find_node(world, node)
+        assert target is not None
+        if target.name.lower() in self._sessions:
+            return
+        if not (self.reuse_sessions and self.identity in target.tokens):
+            issue_token(world, target, self.identity)
+        self._sessions.add(target.name.lower())
+
+    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+        with self.sim.locked():
+            world = self.sim.read_unlocked()
+            target = find_node(world, node)
+            name = target.name if target is not None else node
+            key = f"{name}/{script.name}"
+            world.calls[key] = world.calls.get(key, 0) + 1
+            world.clock += 1
+            if target is None or not target.reachable:
+                self.sim.write_unlocked(world)
+                raise TransientRemoteError(
+                    "ESSO-031", f"cannot connect to {node}.", node=node, step=script.name, may_have_run=False
+                )
+            if world.latency_ms > 0:
+                time.sleep(world.latency_ms / 1000)
+            fault = _take_fault(world, name, script.name)
+            if fault is not None and fault.kind != "drop_after":
+                self.sim.write_unlocked(world)
+                raise _fault_error(fault.kind, name, script.name)
+            self._open_session(world, name)
+            work = world.model_copy(deep=True)
+            try:
+                raw = handle(work, name, script.name, params.wire(), identity=self.identity, second_hop=self.second_hop)
+            except BaseException:
+                self.sim.write_unlocked(world)  # the call and the session count; a failed script changes nothing
+                raise
+            self.sim.write_unlocked(work)
+        if fault is not None:
+            raise _fault_error(fault.kind, name, script.name)
+        return raw
+
+    def renew_logon(self, node: str) -> None:
+        """Open a new logon session on the node: a token with the identity's current groups (rule 13)."""
+        with self.sim.locked():
+            world = self.sim.read_unlocked()
+            target = find_node(world, node)
+            if target is None or not target.reachable:
+                raise TransientRemoteError(
+                    "ESSO-031", f"cannot connect to {node}.", node=node, step="renew-logon", may_have_run=False
+                )
+            issue_token(world, target, self.identity)
+            self._sessions.add(target.name.lower())
+            self.sim.write_unlocked(world)
+
+
+def _fault_error(kind: str, node: str, script: str) -> EssoError:
+    if kind == "error":
+        return EssoError("ESSO-041", f"injected failure of {script}.", node=node, step=script)
+    if kind == "drop_before":
+        return TransientRemoteError(
+            "ESSO-031",
+            "injected: the connection dropped before the script ran.",
+            node=node,
+            step=script,
+            may_have_run=False,
+        )
+    if kind == "drop_after":
+        return TransientRemoteError(
+            "ESSO-031",
+            "injected: the connection dropped after the script ran.",
+            node=node,
+            step=script,
+            may_have_run=True,
+        )
+    return TransientRemoteError(
+        "ESSO-033", "injected: the operation timed out.", node=node, step=script, may_have_run=True
+    )
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``show`` prints the world as JSON; ``init`` seeds a demo world; ``fault`` injects a fault."""
+    parser = argparse.ArgumentParser(prog="python -m provider.remote.simulator", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="print the world as JSON")
+    show.add_argument("--state", required=True)
+    init = sub.add_parser("init", help="seed a demo world (the seed's preconditions, nothing configured)")
+    init.add_argument("--state", required=True)
+    init.add_argument("--nodes", default="SSO01,SSO02")
+    init.add_argument("--network-name", default="BIZTALKSSO")
+    init.add_argument("--role", default="SSO")
+    init.add_argument("--force", action="store_true", help="replace an existing world")
+    fault = sub.add_parser("fault", help="inject a fault")
+    fault.add_argument("--state", required=True)
+    fault.add_argument("--node", required=True)
+    fault.add_argument("--script", required=True)
+    fault.add_argument("--kind", default="error", choices=["error", "drop_before", "drop_after", "hang"])
+    fault.add_argument("--remaining", type=int, default=1)
+    args = parser.parse_args(argv)
+    sim = Simulator(args.state)
+    if args.command == "show":
+        if not sim.exists():
+            print(f"no world at {args.state}", file=sys.stderr)
+            return 1
+        print(json.dumps(sim.load().dump(), indent=2))
+    elif args.command == "init":
+        if sim.exists() and not args.force:
+            print(f"{args.state} exists; pass --force to replace it", file=sys.stderr)
+            return 1
+        nodes = [n.strip() for n in args.nodes.split(",") if n.strip()]
+        sim.seed(demo_world(nodes=nodes, network_name=args.network_name, role=args.role))
+        print(f"seeded {args.state}: nodes {', '.join(nodes)}")
+    else:
+        if not sim.exists():
+            print(f"no world at {args.state}", file=sys.stderr)
+            return 1
+        try:
+            sim.inject(args.node, args.script, args.kind, args.remaining)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        print(f"fault: {args.kind} on {args.node}/{args.script} x{args.remaining}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
