@@ -36,4 +36,5 @@ def _is_set(config: pulumi.Config, key: str) -> bool:
     """Whether a secret key holds a value (read raw, so Pulumi does not warn; never logged)."""
     return bool(get_config(config.full_key(key)))
 
+
 main()

@@ -29,8 +29,9 @@ class ProgramSecrets:
     backup_password: pulumi.Input[str] | None
 
 
-def _log_steps(resource: pulumi.CustomResource, steps: pulumi.Output[Any]) -> None:
+def _log_steps(resource: pulumi.CustomResource) -> None:
     """Show each provider step on its resource (the provider host cannot reach the engine's log)."""
+    steps: pulumi.Output[Any] = getattr(resource, "steps")  # noqa: B009 - every ESSO resource declares it
 
     def emit(items: list[dict[str, Any]] | None) -> None:
         for item in items or []:
@@ -68,7 +69,8 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
                 NodeJoinInputs.from_spec(spec, node),
                 service_account_password=secrets.service_account_password,
                 opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.system]))
+                    child,
+                    pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.system])),
                 ),
             )
         self.secret_server = SecretServerName(
@@ -85,7 +87,8 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
             "clustered-sso-service",
             ClusteredServiceInputs.from_spec(spec),
             pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.secret_server]))
+                child,
+                pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.secret_server])),
             ),
         )
         self.restores: dict[str, MasterSecretRestore] = {}
@@ -106,18 +109,23 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
             self.restores[node] = restore
             previous = restore
 
-        for resource in (self.groups, self.system, *self.joins.values(), self.secret_server, self.service):
-            _log_steps(resource, resource.steps)
-        for restore in self.restores.values():
-            _log_steps(restore, restore.steps)
+        for resource in (
+            self.groups,
+            self.system,
+            *self.joins.values(),
+            self.secret_server,
+            self.service,
+            *self.restores.values(),
+        ):
+            _log_steps(resource)
 
         last_restore = self.restores[others[-1]] if others else None
         self.secret_server_name = pulumi.Output.from_input(spec.cluster.network_name)
         self.owner_node: pulumi.Output[Any] = (
-            last_restore.owner_node if last_restore is not None else self.service.owner_node
+            last_restore.ownerNode if last_restore is not None else self.service.ownerNode
         )
         self.failover_verified_at: pulumi.Output[Any] = (
-            last_restore.failover_verified_at if last_restore is not None else pulumi.Output.from_input(None)
+            last_restore.failoverVerifiedAt if last_restore is not None else pulumi.Output.from_input(None)
         )
         self.outputs: dict[str, Any] = {
             "secretServerName": spec.cluster.network_name,
@@ -132,8 +140,8 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
             "firstNode": first,
             "ownerNodeLastSeen": self.owner_node,
             "masterSecretId": self.system.msid,
-            "backupSha256": self.system.backup_sha256,
-            "escrowLocation": self.system.escrow_location,
+            "backupSha256": self.system.backupSha256,
+            "escrowLocation": self.system.escrowLocation,
             "failoverVerifiedAt": self.failover_verified_at,
         }
         self.register_outputs(self.outputs)

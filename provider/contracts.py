@@ -372,9 +372,7 @@ GRANT_SERVICE_LOGON_RIGHT = Script(
     "Grant-ServiceLogonRight", AccountParams, ChangeResult[LogonRightState], changes=True
 )
 INSTALL_SSO_SYSTEM = Script("Install-SsoSystem", InstallSsoParams, InstallSsoResult, changes=True, second_hop=True)
-JOIN_SSO_SYSTEM = Script(
-    "Join-SsoSystem", JoinSsoParams, ChangeResult[SsoConfigState], changes=True, second_hop=True
-)
+JOIN_SSO_SYSTEM = Script("Join-SsoSystem", JoinSsoParams, ChangeResult[SsoConfigState], changes=True, second_hop=True)
 BACKUP_MASTER_SECRET = Script("Backup-MasterSecret", BackupParams, ChangeResult[BackupState], changes=True)
 RESTART_ENTSSO_SERVICE = Script(
     "Restart-EntSsoService", NoParams, ChangeResult[ServiceState], changes=True, disruptive=True

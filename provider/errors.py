@@ -96,8 +96,7 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-012",
             "The master secret backup file or its password does not match",
-            "Use the backup taken when the SSO system was created and its password; verify the "
-            "escrowed SHA-256.",
+            "Use the backup taken when the SSO system was created and its password; verify the escrowed SHA-256.",
         ),
         _e(
             "ESSO-013",
@@ -109,8 +108,7 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-014",
             "ENTSSO is a cluster resource: it must not be cycled with the service controller",
-            "Use Stop-ClusterResource/Start-ClusterResource; the local service controller fights "
-            "the cluster.",
+            "Use Stop-ClusterResource/Start-ClusterResource; the local service controller fights the cluster.",
         ),
         _e(
             "ESSO-015",

@@ -58,7 +58,7 @@ class Remote(ABC):
     def renew_logon(self, node: str) -> None:
         """Start a new logon session on the node, so the token carries new group memberships (rule 13)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: the default holds no connection
         """Release connections; the default holds none."""
 
     # -- the shared contract ---------------------------------------------------------------------

@@ -475,10 +475,15 @@ class PsrpRemote(Remote):
         max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
         configuration_name: str = "Microsoft.PowerShell",
         scripts_dir: Path = SCRIPTS_DIR,
+        second_hop: bool | None = None,
     ) -> None:
+        """``second_hop`` defaults to ``transport.secondHop != none``; only a test endpoint that serves the
+        second hop itself (the loopback simulator) has a reason to declare it otherwise."""
         validate_transport(transport, password=password)
         super().__init__(
-            second_hop=transport.second_hop != "none", retries=transport.retries, backoff=transport.backoff
+            second_hop=transport.second_hop != "none" if second_hop is None else second_hop,
+            retries=transport.retries,
+            backoff=transport.backoff,
         )
         self.transport = transport
         self.username = username
@@ -564,10 +569,20 @@ class PsrpRemote(Remote):
             _shutdown(entry, graceful=graceful)
 
     def renew_logon(self, node: str) -> None:
-        """Close the node's session: the next script logs on again and gets a fresh token (rule 13)."""
+        """Close the node's session and log on again now: the new token carries the identity's current
+        groups (rule 13). Opening it here, not lazily, reports an unreachable node at this step."""
         endpoint = self.endpoint(node)
+        password = self._password.get_secret_value() if self._password is not None else ""
+        call = _Call(node, endpoint, "renew-logon", (password,))
         with node_lock(endpoint.key):
             self._drop((endpoint.key, self.identity), graceful=True)
+            try:
+                self._pool(endpoint)
+            except EssoError:
+                raise
+            except Exception as exc:
+                self._drop((endpoint.key, self.identity), graceful=False)
+                raise _transport_error(exc, call, "connect", self.transport) from None
 
     def close(self) -> None:
         """Pools outlive a Remote (module registry); ``close_pools()`` ends them all."""
@@ -586,51 +601,25 @@ class PsrpRemote(Remote):
                 fresh = False
                 try:
                     entry, fresh = self._pool(endpoint)
-                    ps = self._build(entry.pool, text, wire, needs_keys=bool(secret_values))
+                    if secret_values:
+                        entry.pool.exchange_keys()  # before any SecureString is serialized (a no-op once done)
+                    ps = _pipeline(entry.pool, text, wire)
                     phase = "invoke"
                     ps.begin_invoke()
                     phase = "receive"
                     output = ps.end_invoke()
-                except EssoError:
-                    raise
+                except (EssoError, TypeError):
+                    raise  # configuration and programming errors are not transport failures
                 except Exception as exc:  # every transport failure: the session is not reused
                     self._drop((endpoint.key, self.identity), graceful=False)
-                    if attempt == 1 and not fresh and phase == "invoke" and _shell_gone(exc):
-                        continue  # the pooled shell expired on the node; the Command was refused, not run
+                    if attempt == 1 and not fresh and phase != "receive" and _shell_gone(exc):
+                        continue  # the pooled shell expired on the node: it refused the request, nothing ran
                     raise _transport_error(exc, call, phase, self.transport) from None
                 entry.uses += 1
-                _finish(ps)
+                if not _finish(ps):
+                    self._drop((endpoint.key, self.identity), graceful=False)  # the result stands; the session not
                 return self._result(ps, output, call, script)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _build(pool: Any, text: str, wire: Mapping[str, Any], *, needs_keys: bool) -> Any:
-        from pypsrp.complex_objects import ObjectMeta
-        from pypsrp.powershell import PowerShell
-
-        if needs_keys:
-            pool.exchange_keys()  # before any SecureString is serialized
-        ps = PowerShell(pool)
-        ps.add_script(text)
-        for name, value in wire.items():
-            if value is None:
-                continue  # $null: the script's parameter default (a None value would make a switch)
-            if isinstance(value, SecretStr):
-                ps.add_parameter(name, pool.serialize(value.get_secret_value(), ObjectMeta("SS")))
-            elif isinstance(value, bool | str):
-                ps.add_parameter(name, value)
-            elif isinstance(value, int):
-                fits = -(2**31) <= value < 2**31
-                ps.add_parameter(name, value if fits else pool.serialize(value, ObjectMeta("I64")))
-            elif isinstance(value, float):
-                ps.add_parameter(name, pool.serialize(value, ObjectMeta("Db")))
-            elif isinstance(value, list | dict):
-                if _contains_secret(value):
-                    raise TypeError(f"parameter {name}: a secret inside a collection cannot travel as SecureString")
-                ps.add_parameter(name, value)
-            else:
-                raise TypeError(f"parameter {name}: cannot send a {type(value).__name__}")
-        return ps
 
     def _result(self, ps: Any, output: list[Any], call: _Call, script: c.Script[Any, Any]) -> Any:
         errors = list(ps.streams.error)
@@ -653,6 +642,34 @@ class PsrpRemote(Remote):
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+
+def _pipeline(pool: Any, text: str, wire: Mapping[str, Any]) -> Any:
+    """A PowerShell pipeline of the script text with its parameters; secrets as SecureString (keys exchanged)."""
+    from pypsrp.complex_objects import ObjectMeta
+    from pypsrp.powershell import PowerShell
+
+    ps = PowerShell(pool)
+    ps.add_script(text)
+    for name, value in wire.items():
+        if value is None:
+            continue  # $null: the script's parameter default (a None value would make a switch)
+        if isinstance(value, SecretStr):
+            ps.add_parameter(name, pool.serialize(value.get_secret_value(), ObjectMeta("SS")))
+        elif isinstance(value, bool | str):
+            ps.add_parameter(name, value)
+        elif isinstance(value, int):
+            fits = -(2**31) <= value < 2**31
+            ps.add_parameter(name, value if fits else pool.serialize(value, ObjectMeta("I64")))
+        elif isinstance(value, float):
+            ps.add_parameter(name, pool.serialize(value, ObjectMeta("Db")))
+        elif isinstance(value, list | dict):
+            if _contains_secret(value):
+                raise TypeError(f"parameter {name}: a secret inside a collection cannot travel as SecureString")
+            ps.add_parameter(name, value)
+        else:
+            raise TypeError(f"parameter {name}: cannot send a {type(value).__name__}")
+    return ps
 
 
 def _quiet_wsman(host: str, kwargs: Mapping[str, Any]) -> Any:
@@ -695,10 +712,13 @@ def _failed(ps: Any) -> bool:
     return bool(ps.state == PSInvocationState.FAILED)
 
 
-def _finish(ps: Any) -> None:
-    """Tell the node the pipeline is done (Signal terminate) so it frees the operation; best effort."""
-    with contextlib.suppress(Exception):  # the result is already in hand
+def _finish(ps: Any) -> bool:
+    """Tell the node the pipeline is done (Signal terminate) so it frees the operation; False if that failed."""
+    try:
         ps.close()
+    except Exception:  # the result is already in hand
+        return False
+    return True
 
 
 def _shell_gone(exc: BaseException) -> bool:

@@ -1,4 +1,4 @@
-"""Simulated node and domain scripts: facts, groups, logon right, Configuration.exe, ssomanage, ssoconfig, files.
+"""Simulated node and domain scripts: facts, groups, logon right, Configuration.exe, ssomanage, ssoconfig.
 
 Why here: each handler is what the matching ``provider/scripts/<name>.ps1`` does on Windows, reduced to
 the World. Reads never change anything. Changes check every precondition first, then compare, act
@@ -8,24 +8,21 @@ listed (with their sources) in ``provider.remote.simulator``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import re
 
 from pydantic import SecretStr
 
 from provider import contracts as c
 from provider.remote import sim_model as m
+from provider.remote.sim_files import read_file, write_file
 from provider.remote.sim_model import Ctx
 from provider.remote.sim_xml import ConfigXml, SimXmlError, parse_config_xml, parse_update_xml
-from provider.remote.world import DomainGroup, Node, SimFile, SsoDatabase, secret_digest
+from provider.remote.world import DomainGroup, Node, SsoDatabase, secret_digest
 from provider.spec import ESSO_FOLDER
 
 BACKUP_FORMAT = "esso-sim-backup/1"
 DEFAULT_BACKUP_FILE = ESSO_FOLDER + "\\SSOSecret.bak"
-TEMP_ROOT = "C:\\Windows\\Temp"
-_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -119,20 +116,6 @@ def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
         ctx.fail("ESSO-002", f"the {what} group {name} is a {group.scope} {group.category} group.")
 
 
-def _read_file(node: Node, path: str) -> bytes | None:
-    found = node.files.get(m.path_key(path))
-    return base64.b64decode(found.data_base64) if found is not None else None
-
-
-def _protected(node: Node, key: str) -> bool:
-    return any(key == d or m.under(key, d) for d in node.protected_dirs)
-
-
-def _write_file(node: Node, path: str, data: bytes) -> None:
-    key = m.path_key(path)
-    node.files[key] = SimFile(data_base64=base64.b64encode(data).decode("ascii"), admin_only_acl=_protected(node, key))
-
-
 def _backup_blob(msid: str, password: str, reminder: str) -> bytes:
     """The simulated backup file: the MSID and a digest of its password, never the password."""
     blob = {"format": BACKUP_FORMAT, "msid": msid, "secretDigest": secret_digest(password, f"backup:{msid}")}
@@ -224,18 +207,6 @@ def _group_facts(ctx: Ctx, name: str) -> c.GroupFacts:
 def get_domain_group_facts(ctx: Ctx, p: c.DomainGroupsParams) -> c.DomainGroupFacts:
     return c.DomainGroupFacts(
         admin_group=_group_facts(ctx, p.admin_group), affiliate_admin_group=_group_facts(ctx, p.affiliate_admin_group)
-    )
-
-
-def read_file_chunk(ctx: Ctx, p: c.ReadFileChunkParams) -> c.FileChunk:
-    data = _read_file(ctx.node, p.path)
-    if data is None:
-        ctx.fail("ESSO-035", f"cannot find path {p.path} because it does not exist.")
-    if p.offset < 0 or p.length < 0:
-        ctx.fail("ESSO-035", "offset and length must not be negative.")
-    chunk = data[p.offset : p.offset + p.length]
-    return c.FileChunk(
-        data_base64=base64.b64encode(chunk).decode("ascii"), size=len(data), sha256=hashlib.sha256(data).hexdigest()
     )
 
 
@@ -335,7 +306,7 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     node.entsso_account = xml.account
     node.entsso_start_type = "Automatic"  # Configuration.exe's default; Set-EntSsoStartMode makes it Manual
     node.entsso_state = "Running"
-    _write_file(node, backup_file, _backup_blob(msid, backup_pw, xml.reminder))
+    write_file(node, backup_file, _backup_blob(msid, backup_pw, xml.reminder))
     after = c.SsoConfigState(server=p.server, database=p.database)
     return c.InstallSsoResult(changed=True, before=current, after=after, msid=msid, backup_file=backup_file)
 
@@ -405,7 +376,7 @@ def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.Backup
         ctx.fail("ESSO-035", f"this node does not hold the current master secret {db.msid}; back it up elsewhere.")
     if not password:
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
-    existing = _read_file(node, p.backup_file)
+    existing = read_file(node, p.backup_file)
     blob = _parse_backup(existing)
     before = None
     if existing is not None:
@@ -418,7 +389,7 @@ def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.Backup
     if existing is not None and not p.overwrite:
         ctx.fail("ESSO-035", f"{p.backup_file} exists and holds another backup; pass Overwrite to replace it.")
     data = _backup_blob(db.msid, password, p.reminder)
-    _write_file(node, p.backup_file, data)
+    write_file(node, p.backup_file, data)
     db.backup_password_digest = secret_digest(password, f"backup:{db.msid}")
     after = c.BackupState(file=p.backup_file, sha256=hashlib.sha256(data).hexdigest(), msid=db.msid)
     return c.ChangeResult[c.BackupState](changed=True, before=before, after=after)
@@ -512,7 +483,7 @@ def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.Secr
         ctx.fail("ESSO-011", f"the role holding the clustered ENTSSO is on {where}, not on {node.name}.")
     if not world.cluster.cycled_on.get(node.name, False):
         ctx.fail("ESSO-011", f"ENTSSO was not taken offline and online on {node.name} since the role moved here.")
-    blob = _parse_backup(_read_file(node, p.backup_file))
+    blob = _parse_backup(read_file(node, p.backup_file))
     if blob is None:
         ctx.fail("ESSO-012", f"{p.backup_file} is missing or is not a master secret backup.")
     if blob.get("msid", "").lower() != p.expected_msid.lower() or p.expected_msid.lower() != db.msid.lower():
@@ -533,55 +504,3 @@ def remove_sso_database(ctx: Ctx, p: c.SsoDatabaseParams) -> c.ChangeResult[c.Ss
         return c.ChangeResult[c.SsoDatabaseFacts](changed=False, before=before, after=before)
     del ctx.world.databases[ctx.world.db_key(p.server, p.database)]
     return c.ChangeResult[c.SsoDatabaseFacts](changed=True, before=before, after=c.SsoDatabaseFacts(exists=False))
-
-
-# ------------------------------------------------------------------------------------------ files
-
-
-def new_protected_temp_dir(ctx: Ctx, p: c.TempDirParams) -> c.ChangeResult[c.PathState]:
-    if not _RUN_ID.match(p.run_id):
-        ctx.fail("ESSO-035", "the run id may hold only letters, digits, '-' and '_'.")
-    path = f"{TEMP_ROOT}\\esso-{p.run_id}"
-    key = m.path_key(path)
-    if key in ctx.node.protected_dirs:
-        state = c.PathState(path=path, exists=True)
-        return c.ChangeResult[c.PathState](changed=False, before=state, after=state)
-    ctx.node.protected_dirs.append(key)
-    return c.ChangeResult[c.PathState](
-        changed=True, before=c.PathState(path=path, exists=False), after=c.PathState(path=path, exists=True)
-    )
-
-
-def write_file_chunk(ctx: Ctx, p: c.WriteFileChunkParams) -> c.WrittenFile:
-    node = ctx.node
-    try:
-        chunk = base64.b64decode(p.data_base64, validate=True)
-    except ValueError:
-        ctx.fail("ESSO-035", "the chunk is not valid base64.")
-    current = b"" if p.offset == 0 else _read_file(node, p.path)
-    if current is None or p.offset > len(current) or p.offset < 0:
-        have = 0 if current is None else len(current)
-        ctx.fail("ESSO-022", f"a chunk for offset {p.offset} arrived but {p.path} holds {have} bytes.")
-    data = current[: p.offset] + chunk
-    digest = hashlib.sha256(data).hexdigest()
-    if p.final and digest != p.expected_sha256.lower():
-        node.files.pop(m.path_key(p.path), None)  # never leave an unverified copy behind
-        ctx.fail("ESSO-022", f"{p.path} has SHA-256 {digest} after the last chunk, expected {p.expected_sha256}.")
-    _write_file(node, p.path, data)
-    return c.WrittenFile(path=p.path, size=len(data), sha256=digest)
-
-
-def remove_protected_path(ctx: Ctx, p: c.PathParams) -> c.ChangeResult[c.PathState]:
-    """Remove a New-ProtectedTempDir folder (or a file in one) with everything under it; nothing else."""
-    node = ctx.node
-    key = m.path_key(p.path)
-    is_dir = key in node.protected_dirs
-    exists = is_dir or key in node.files
-    gone = c.PathState(path=p.path, exists=False)
-    if not exists:
-        return c.ChangeResult[c.PathState](changed=False, before=gone, after=gone)
-    if not _protected(node, key):
-        ctx.fail("ESSO-035", f"{p.path} was not made by New-ProtectedTempDir; it is not removed.")
-    node.files = {k: v for k, v in node.files.items() if k != key and not m.under(k, key)}
-    node.protected_dirs = [d for d in node.protected_dirs if d != key and not m.under(d, key)]
-    return c.ChangeResult[c.PathState](changed=True, before=c.PathState(path=p.path, exists=True), after=gone)

@@ -76,6 +76,7 @@ from pydantic import ValidationError
 from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote import sim_cluster as cl
+from provider.remote import sim_files as f
 from provider.remote import sim_handlers as h
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
@@ -112,7 +113,7 @@ HANDLERS: dict[str, Handler] = {
     c.GET_CLUSTER_FACTS.name: cl.get_cluster_facts,
     c.GET_SSO_DATABASE_FACTS.name: h.get_sso_database_facts,
     c.GET_DOMAIN_GROUP_FACTS.name: h.get_domain_group_facts,
-    c.READ_FILE_CHUNK.name: h.read_file_chunk,
+    c.READ_FILE_CHUNK.name: f.read_file_chunk,
     c.SET_SSO_DOMAIN_GROUPS.name: h.set_sso_domain_groups,
     c.GRANT_SERVICE_LOGON_RIGHT.name: h.grant_service_logon_right,
     c.INSTALL_SSO_SYSTEM.name: h.install_sso_system,
@@ -126,9 +127,9 @@ HANDLERS: dict[str, Handler] = {
     c.MOVE_SSO_ROLE.name: cl.move_sso_role,
     c.RESTART_SSO_CLUSTER_RESOURCE.name: cl.restart_sso_cluster_resource,
     c.RESTORE_MASTER_SECRET.name: h.restore_master_secret,
-    c.NEW_PROTECTED_TEMP_DIR.name: h.new_protected_temp_dir,
-    c.WRITE_FILE_CHUNK.name: h.write_file_chunk,
-    c.REMOVE_PROTECTED_PATH.name: h.remove_protected_path,
+    c.NEW_PROTECTED_TEMP_DIR.name: f.new_protected_temp_dir,
+    c.WRITE_FILE_CHUNK.name: f.write_file_chunk,
+    c.REMOVE_PROTECTED_PATH.name: f.remove_protected_path,
     c.REMOVE_SSO_NODE_CONFIGURATION.name: h.remove_sso_node_configuration,
     c.REMOVE_CLUSTERED_SSO_SERVICE.name: cl.remove_clustered_sso_service,
     c.REMOVE_SSO_DATABASE.name: h.remove_sso_database,

@@ -230,14 +230,7 @@ class EssoProvider(ResourceProvider):
             if k != "__provider" and k not in self.secret_keys and k not in self.undiffed_keys and k not in replaces
         ]
         changed = [k for k in plain_keys if olds.get(k) != news.get(k)]
-        for key in self.secret_keys:
-            value = news.get(key)
-            if has_unknowns(value):
-                changed.append(key)
-            elif value is not None and not fingerprint_matches(str(value), olds.get(fingerprint_key(key))):
-                changed.append(key)
-            elif value is None and olds.get(fingerprint_key(key)):
-                changed.append(key)
+        changed += [k for k in self.secret_keys if self._secret_changed(k, olds, news)]
         if not replaces and not changed and not has_unknowns(news):
             changed = self.drift(olds)
         if replaces:
@@ -307,20 +300,28 @@ class EssoProvider(ResourceProvider):
     def _own(props: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in props.items() if k != "__provider"}
 
+    @staticmethod
+    def _secret_changed(key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+        """Whether a secret input differs from the one whose fingerprint is in state."""
+        value, stored = news.get(key), olds.get(fingerprint_key(key))
+        if has_unknowns(value):
+            return True
+        if value is None:
+            return bool(stored)
+        return not fingerprint_matches(str(value), stored)
+
     def _only_quiet_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        if self.drift(olds):
+        if self.drift(olds) or any(self._secret_changed(k, olds, news) for k in self.secret_keys):
             return False
         changed = [
             k
             for k in news
-            if k != "__provider" and k not in self.secret_keys and k not in self.undiffed_keys and olds.get(k) != news.get(k)
+            if k != "__provider"
+            and k not in self.secret_keys
+            and k not in self.undiffed_keys
+            and olds.get(k) != news.get(k)
         ]
-        secrets_changed = [
-            k
-            for k in self.secret_keys
-            if news.get(k) is not None and not fingerprint_matches(str(news[k]), olds.get(fingerprint_key(k)))
-        ]
-        return bool(changed) and not secrets_changed and all(k in self.quiet_keys for k in changed)
+        return bool(changed) and all(k in self.quiet_keys for k in changed)
 
     def _outputs(
         self,

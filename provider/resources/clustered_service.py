@@ -139,14 +139,12 @@ class ClusteredSsoServiceProvider(EssoProvider):
 class ClusteredSsoService(dyn.Resource, module="esso", name="ClusteredSsoService"):
     """ENTSSO as a Generic Service resource in the role."""
 
-    network_name_resource: pulumi.Output[str]
-    owner_node: pulumi.Output[str]
-    possible_owners: pulumi.Output[list[str]]
+    networkNameResource: pulumi.Output[str]
+    ownerNode: pulumi.Output[str]
+    possibleOwners: pulumi.Output[list[str]]
     steps: pulumi.Output[list[dict[str, Any]]]
 
-    def __init__(
-        self, name: str, inputs: ClusteredServiceInputs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, inputs: ClusteredServiceInputs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
             **inputs.props(),
             **{k: None for k in ClusteredSsoServiceProvider.observed_keys},

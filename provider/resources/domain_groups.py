@@ -95,7 +95,9 @@ class SsoDomainGroupsProvider(EssoProvider):
     def drift(self, olds: dict[str, Any]) -> list[str]:
         found: list[str] = []
         members = set(olds.get("adminGroupMembers") or [])
-        wanted = {a.split("\\", 1)[-1].lower() for a in (olds.get("serviceAccount", ""), olds.get("configuringAccount", ""))}
+        wanted = {
+            a.split("\\", 1)[-1].lower() for a in (olds.get("serviceAccount", ""), olds.get("configuringAccount", ""))
+        }
         if not wanted <= members:
             found.append("adminGroupMembers")
         if set(olds.get("logonRightNodes") or []) != set(olds.get("nodes") or []):
@@ -112,11 +114,10 @@ class SsoDomainGroupsProvider(EssoProvider):
 class SsoDomainGroups(dyn.Resource, module="esso", name="SsoDomainGroups"):
     """The SSO domain groups and the ENTSSO account's rights."""
 
-    admin_group_members: pulumi.Output[list[str]]
-    logon_right_nodes: pulumi.Output[list[str]]
+    adminGroupMembers: pulumi.Output[list[str]]
+    logonRightNodes: pulumi.Output[list[str]]
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, inputs: DomainGroupsInputs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {**inputs.props(), "adminGroupMembers": None, "logonRightNodes": None, "steps": None}
         super().__init__(SsoDomainGroupsProvider(), name, props, opts)
-

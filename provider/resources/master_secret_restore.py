@@ -134,7 +134,10 @@ class MasterSecretRestoreProvider(EssoProvider):
         record = escrow.latest(msid)
         if record is None:
             raise EssoError(
-                "ESSO-025", f"the escrow ({escrow.describe()}) holds no backup for MSID {msid}.", node=node, step="restore"
+                "ESSO-025",
+                f"the escrow ({escrow.describe()}) holds no backup for MSID {msid}.",
+                node=node,
+                step="restore",
             )
         data = escrow.fetch(msid, record.sha256)  # verifies the SHA-256
         password = inputs.backup_secret()
@@ -182,10 +185,10 @@ class MasterSecretRestoreProvider(EssoProvider):
 class MasterSecretRestore(dyn.Resource, module="esso", name="MasterSecretRestore"):
     """The master secret restored on one other node, with failover proven."""
 
-    holds_msid: pulumi.Output[bool]
-    failover_verified_at: pulumi.Output[str]
-    verified_nodes: pulumi.Output[list[str]]
-    owner_node: pulumi.Output[str]
+    holdsMsid: pulumi.Output[bool]
+    failoverVerifiedAt: pulumi.Output[str]
+    verifiedNodes: pulumi.Output[list[str]]
+    ownerNode: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(

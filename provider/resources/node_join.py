@@ -162,7 +162,7 @@ class SsoNodeJoin(dyn.Resource, module="esso", name="SsoNodeJoin"):
     """One other node joined to the SSO system."""
 
     node: pulumi.Output[str]
-    configured_server: pulumi.Output[str]
+    configuredServer: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(

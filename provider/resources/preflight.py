@@ -96,21 +96,23 @@ def check_cluster(
         if state != "Up":
             raise EssoError("ESSO-017", f"the cluster node is {state}.", node=node, step="preflight")
     if not cluster.msdtc:
-        raise EssoError("ESSO-008", "the cluster has no Distributed Transaction Coordinator resource.", step="preflight")
+        raise EssoError(
+            "ESSO-008", "the cluster has no Distributed Transaction Coordinator resource.", step="preflight"
+        )
     local = {cid.lower() for cid in node_cids.values() if cid}
     for dtc in cluster.msdtc:
         cid = str(dtc.parameters.get("CID", "")).lower()
         if cid and cid in local:
             raise EssoError(
-                "ESSO-008", f"the clustered MSDTC {dtc.name} shares its CID with a node's local MSDTC.", step="preflight"
+                "ESSO-008",
+                f"the clustered MSDTC {dtc.name} shares its CID with a node's local MSDTC.",
+                step="preflight",
             )
     if cluster.role is None:
         raise EssoError("ESSO-009", f"the cluster has no role named {role}.", step="preflight")
     kinds = {r.type for r in cluster.resources}
     if IP_ADDRESS not in kinds or NETWORK_NAME not in kinds:
-        raise EssoError(
-            "ESSO-009", f"role {role} needs an IP Address and a Network Name resource.", step="preflight"
-        )
+        raise EssoError("ESSO-009", f"role {role} needs an IP Address and a Network Name resource.", step="preflight")
     return network_name_resource(cluster, role=role, network_name=network_name)
 
 
@@ -154,9 +156,7 @@ def check_service_account(node: str, facts: c.NodeFacts, service_account: str) -
         )
 
 
-def fresh_token_facts(
-    remote: Remote, node: str, *, service_account: str, admin_group: str
-) -> c.NodeFacts:
+def fresh_token_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> c.NodeFacts:
     """Node facts from a session whose token carries SSO Administrators, opening a new one if needed (rule 13)."""
     facts = node_facts(remote, node, service_account=service_account, admin_group=admin_group)
     if not facts.token_has_admin_group:

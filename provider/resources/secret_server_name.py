@@ -105,11 +105,9 @@ class SecretServerNameProvider(EssoProvider):
 class SecretServerName(dyn.Resource, module="esso", name="SecretServerName"):
     """The SSO database's master secret server name, set to the cluster Network Name."""
 
-    secret_server: pulumi.Output[str]
+    secretServer: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]
 
-    def __init__(
-        self, name: str, inputs: SecretServerNameInputs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, inputs: SecretServerNameInputs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {**inputs.props(), "secretServer": None, "steps": None}
         super().__init__(SecretServerNameProvider(), name, props, opts)

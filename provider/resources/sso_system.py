@@ -230,9 +230,9 @@ class SsoSystem(dyn.Resource, module="esso", name="SsoSystem"):
     """A new SSO system created on the first node, with its master secret escrowed."""
 
     msid: pulumi.Output[str]
-    backup_sha256: pulumi.Output[str]
-    escrow_location: pulumi.Output[str]
-    created_by: pulumi.Output[str]
+    backupSha256: pulumi.Output[str]
+    escrowLocation: pulumi.Output[str]
+    createdBy: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(

@@ -62,7 +62,7 @@ def sso_xml(
     create = etree.SubElement(question, "Answer", Value="Create", GUID="{FB7268BE-82D4-4cad-8CFF-6930303DA7E2}")
     for ident, group in (("SSOAdminGroup", admin), ("SSOAffiliateAdminGroup", affiliate)):
         credential = etree.SubElement(create, "NTCredential", ID=ident)
-        etree.SubElement(credential, "NTAccount", **_NTACCOUNT).text = group if mode == "Create" else None
+        etree.SubElement(credential, "NTAccount", attrib=_NTACCOUNT).text = group if mode == "Create" else None
     backup = etree.SubElement(create, "FILE", ID="SSO_ID_BACKUP_SECRET_FILE")
     etree.SubElement(backup, "Value").text = backup_file if mode == "Create" else None
     for key, ident in _IDS.items():
@@ -95,7 +95,17 @@ def update_xml(name: str, extras: Sequence[tuple[str, str]] = ()) -> str:
 
 
 class Driver:
-    """The seed procedure as single script calls, so each test can stop, break or repeat any step."""
+    """The seed procedure as single script calls, so each test can stop, break or repeat any step.
+
+    Tests reach the names and XML builders through the fixture (``d.NETNAME``, ``d.sso_xml(...)``), so no
+    test module imports this conftest.
+    """
+
+    SQL, DB, NETNAME, ROLE, RESOURCE, NETNAME_RESOURCE = SQL, DB, NETNAME, ROLE, RESOURCE, NETNAME_RESOURCE
+    SERVICE, CONFIGURER, ADMIN, AFFILIATE, QUALIFIED_ADMIN = SERVICE, CONFIGURER, ADMIN, AFFILIATE, QUALIFIED_ADMIN
+    BACKUP_FILE, SERVICE_PW, BACKUP_PW = BACKUP_FILE, SERVICE_PW, BACKUP_PW
+    sso_xml = staticmethod(sso_xml)
+    update_xml = staticmethod(update_xml)
 
     def __init__(self, tmp_path: Path, nodes: Sequence[str] = ("SSO01", "SSO02"), **remote_kw: Any) -> None:
         self.state = tmp_path / "world.json"
@@ -118,7 +128,8 @@ class Driver:
         return result
 
     def cluster(self, via: str | None = None) -> c.ClusterFacts:
-        result: c.ClusterFacts = self.run(via or self.home, c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name=ROLE))
+        params = c.GetClusterFactsParams(role_name=ROLE)
+        result: c.ClusterFacts = self.run(via or self.home, c.GET_CLUSTER_FACTS, params)
         return result
 
     def database(self, via: str | None = None) -> c.SsoDatabaseFacts:

@@ -8,8 +8,8 @@ import pytest
 
 from provider.errors import EssoError
 from provider.remote.simulator import Simulator, SimulatorRemote, client_can_reach_secret_server
-from provider.resources.failover import verify_failover
 from provider.resources.base import Steps
+from provider.resources.failover import verify_failover
 from tests.support.procedure import Procedure, demo_spec
 
 
@@ -23,9 +23,7 @@ def assert_final_world(sim: Simulator, nodes: list[str], network_name: str = "BI
     assert service.group == "SSO"
     assert service.parameters["ServiceName"] == "ENTSSO"
     assert int(service.parameters["UseNetworkName"]) == 1
-    netname = next(
-        r for r in world.cluster.resources.values() if r.type == "Network Name" and r.group == "SSO"
-    )
+    netname = next(r for r in world.cluster.resources.values() if r.type == "Network Name" and r.group == "SSO")
     assert service.dependencies == [netname.name]
     assert sorted(service.possible_owners) == sorted(nodes)
     (database,) = world.databases.values()
@@ -84,10 +82,7 @@ def test_create_on_a_converged_world_changes_nothing(tmp_path: Path) -> None:
     Procedure(spec).up()
     again = Procedure(spec).up()
     changed = [
-        (name, step["node"], step["step"])
-        for name, outs in again.items()
-        for step in outs["steps"]
-        if step["changed"]
+        (name, step["node"], step["step"]) for name, outs in again.items() for step in outs["steps"] if step["changed"]
     ]
     # Adoption: every script reports changed: false, and no role moves without a restore to prove
     assert changed == []

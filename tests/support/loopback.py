@@ -127,6 +127,71 @@ class FakeBackend:
         return self.answer(node, script, params)
 
 
+class SimulatorBackend:
+    """The simulator behind the endpoint: each script runs on the world in ``state`` under the simulator's lock.
+
+    It does what ``SimulatorRemote._invoke`` does around ``handle``, in the same order, so a procedure
+    driven through the endpoint leaves the same world (calls, clock, tokens) as one driven in process:
+    count the call and tick the clock, refuse an unreachable node, sleep the world's latency, take the
+    world's injected faults (``error`` -> ESSO-041, ``drop_before``/``drop_after``/``hang`` -> the
+    connection), run ``handle`` on a copy and keep it only if the script succeeded.
+
+    Logon sessions (rule 13): a new shell is a new logon session. When the identity already holds a token
+    on the node, the new one is issued at Create (``SimulatorRemote.renew_logon`` issues it then too);
+    otherwise ``handle`` issues it at the first script, after the call is counted, as a first use does.
+    """
+
+    def __init__(self, state: Path) -> None:
+        from provider.remote.simulator import Simulator
+
+        self.sim = Simulator(state)
+
+    def logon(self, node: str, identity: str) -> None:
+        from provider.remote.sim_model import find_node, issue_token
+
+        with self.sim.locked():
+            world = self.sim.read_unlocked()
+            target = find_node(world, node)
+            if target is None or not target.reachable:
+                raise DropConnectionError()
+            if identity in target.tokens:
+                issue_token(world, target, identity)
+                self.sim.write_unlocked(world)
+
+    def run(self, node: str, script: str, params: dict[str, Any], identity: str) -> dict[str, Any]:
+        from provider.remote.sim_model import find_node
+        from provider.remote.simulator import _take_fault, handle
+
+        with self.sim.locked():
+            world = self.sim.read_unlocked()
+            target = find_node(world, node)
+            name = target.name if target is not None else node
+            key = f"{name}/{script}"
+            world.calls[key] = world.calls.get(key, 0) + 1
+            world.clock += 1
+            if target is None or not target.reachable:
+                self.sim.write_unlocked(world)
+                raise DropConnectionError()
+            if world.latency_ms > 0:
+                time.sleep(world.latency_ms / 1000)
+            fault = _take_fault(world, name, script)
+            if fault is not None and fault.kind != "drop_after":
+                self.sim.write_unlocked(world)
+                if fault.kind == "error":
+                    raise EssoError("ESSO-041", f"injected failure of {script}.", node=name, step=script)
+                raise DropConnectionError() if fault.kind == "drop_before" else NeverAnswerError()
+            work = world.model_copy(deep=True)
+            try:
+                raw = handle(work, name, script, params, identity=identity)
+            except BaseException:
+                self.sim.write_unlocked(world)  # the call counts; a failed script changes nothing
+                raise
+            self.sim.write_unlocked(work)
+        if fault is not None:
+            raise DropConnectionError()  # drop_after: it ran, the answer is lost
+        return raw
+
+
 # ------------------------------------------------------------------------------------------- faults
 
 FaultKind = Literal[
@@ -156,12 +221,12 @@ class Fault:
     errors: int = 1  # how many non-terminating errors to write
 
 
-class _DropError(Exception):
-    pass
+class DropConnectionError(Exception):
+    """Raised by the endpoint or a backend: close the connection without an answer."""
 
 
-class _HangError(Exception):
-    pass
+class NeverAnswerError(Exception):
+    """Raised by the endpoint or a backend: keep the connection open and never answer."""
 
 
 class _HttpError(Exception):
@@ -474,6 +539,9 @@ class WSManService:
                 if self.loopback.script_delay:
                     time.sleep(self.loopback.script_delay)
                 result = self.loopback.backend.run(self.node, script, params, shell.identity)
+            except (DropConnectionError, NeverAnswerError):
+                op.ended = time.monotonic()
+                raise
             except EssoError as exc:
                 _fail(pipe, f"{exc.code} {exc.detail}", ErrorCategory.OperationStopped, self.node, "RuntimeException")
             except Exception as exc:  # anything else the backend raised: a terminating error, as a throw would be
@@ -495,7 +563,7 @@ class WSManService:
         if fault is not None and fault.kind == "drop_after":
             shell.flush()
             op.ended = time.monotonic()
-            raise _DropError()
+            raise DropConnectionError()
 
     # -- actions -----------------------------------------------------------------------------------
     def _create(self, req: ET.Element, body: ET.Element, msg_id: str, identity: str, record: Exchange) -> bytes:
@@ -663,6 +731,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: NTLM authenticates the connection
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
     server: _Server
     _ctx: Any = None
     _enc: WinRMEncryption | None = None
@@ -673,15 +742,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send(self, record: Exchange, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         head = [f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}"]
+        head += [f"{key}: {value}" for key, value in (headers or {}).items()]
+        # Recorded before the client can read it: a test looks at the record as soon as its call returns.
+        record.status = status
+        record.wire_response = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        record.ended = time.monotonic()
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-            head.append(f"{key}: {value}")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        record.status = status
-        record.wire_response = ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
     def _drop(self, record: Exchange) -> None:
         record.dropped = True
@@ -771,9 +842,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 )
             else:
                 self._send(record, status, answer, {"Content-Type": "application/soap+xml;charset=UTF-8"})
-        except _DropError:
+        except DropConnectionError:
             self._drop(record)
-        except _HangError:
+        except NeverAnswerError:
             lb.stopping.wait(lb.hang_seconds)
             self._drop(record)
         except _HttpError as err:
@@ -881,9 +952,9 @@ class Loopback:
     @staticmethod
     def raise_transport(fault: Fault) -> None:
         if fault.kind == "drop_before":
-            raise _DropError()
+            raise DropConnectionError()
         if fault.kind == "hang":
-            raise _HangError()
+            raise NeverAnswerError()
         if fault.kind == "http_503":
             raise _HttpError(503, b"Service Unavailable")
         if fault.kind == "wsman_fault":
