@@ -37,12 +37,22 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from provider.errors import EssoError
 from provider.remote.base import Remote
-from provider.spec import CONFIG_KEYS, ClusterSpec
+
+# The spec's per-field rule functions: check() applies the same rules the stack file passed.
+from provider.spec import (
+    CONFIG_KEYS,
+    ClusterSpec,
+    _account_problem,
+    _computer_problem,
+    _domain_problem,
+    _group_problem,
+    _password_problem,
+)
 
 PBKDF2_ROUNDS = 60_000
 
@@ -56,6 +66,10 @@ class Inputs(BaseModel):
 
     def props(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, mode="json")
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Rules beyond types, as (camelCase key, message); the spec's own rule functions decide."""
+        return []
 
 
 class ClusterInputs(Inputs):
@@ -78,6 +92,18 @@ class ClusterInputs(Inputs):
             "service_account": spec.sso.service_account,
             "admin_group": spec.sso.admin_group,
         }
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [(f"nodes[{i}]", why) for i, n in enumerate(self.nodes) if (why := _computer_problem(n, "node name"))]
+        if len(self.nodes) < 2:
+            found.append(("nodes", "a clustered master secret server needs at least two nodes"))
+        checks = (
+            ("networkName", _computer_problem(self.network_name, "network name")),
+            ("domain", _domain_problem(self.domain)),
+            ("serviceAccount", _account_problem(self.service_account)),
+            ("adminGroup", _group_problem(self.admin_group, "SSO Administrators")),
+        )
+        return found + [(key, why) for key, why in checks if why]
 
     @property
     def qualified_admin_group(self) -> str:
@@ -214,13 +240,19 @@ class EssoProvider(ResourceProvider):
         if has_unknowns(own):
             return CheckResult(news, [])
         try:
-            self.inputs_model.model_validate(own)
+            inputs = self.inputs_model.model_validate(own)
         except ValidationError as exc:
             failures = [
                 CheckFailure(".".join(str(p) for p in err["loc"]) or self.resource, err["msg"]) for err in exc.errors()
             ]
             return CheckResult(news, failures)
-        return CheckResult(news, [])
+        problems = inputs.problems()
+        for key in self.secret_keys:
+            value = own.get(key)
+            why = _password_problem(key, SecretStr(value), None) if isinstance(value, str) else None
+            if why:
+                problems.append((key, why))
+        return CheckResult(news, [CheckFailure(key, f"{key} {why}") for key, why in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in self.replace_keys if olds.get(k) != news.get(k)]

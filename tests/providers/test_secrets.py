@@ -35,7 +35,7 @@ def test_the_scan_finds_a_planted_secret_in_every_form() -> None:
         assert form in find_secret(haystack, secret), form
     quoted = 'Q"uo\\te<d>'
     assert "json-escaped" in find_secret(json.dumps({"k": quoted}), quoted)
-    assert "xml-escaped" in find_secret("<a>Q\"uo\\te&lt;d&gt;</a>", quoted)
+    assert "xml-escaped" in find_secret('<a>Q"uo\\te&lt;d&gt;</a>', quoted)
     assert find_secret("nothing to see", secret) == []
 
 
