@@ -5,8 +5,9 @@ Why it looks like this:
 * **One session per node and identity.** A ``RunspacePool`` lives in a module-level registry keyed by
   the node's endpoint and the WinRM identity, so the provider host's threads share it. A per-node lock
   serializes everything sent to one node (one pipeline at a time, in order); different nodes run
-  concurrently. ``renew_logon`` closes the node's pool: the next script opens a new session, whose logon
-  token carries group memberships added since (design rule 13).
+  concurrently. ``renew_logon`` closes the node's pool and opens a new session, whose logon token carries
+  the group memberships added since (design rule 13). Settings or credentials that change open a new
+  session too; a session broken by a transport failure is never reused.
 * **Secrets only as SecureString.** ``exchange_keys()`` runs before the first SecureString; a
   ``SecretStr`` parameter is serialized as ``<SS>`` (AES with the pool's session key), never as text.
   Nothing else carries a secret, and every error message is scrubbed of the password and the call's
@@ -37,7 +38,6 @@ import os
 import re
 import threading
 import types
-import typing
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -865,6 +865,7 @@ __all__ = [
     "DEFAULT_MAX_ENVELOPE_SIZE",
     "Endpoint",
     "PsrpRemote",
+    "Resolver",
     "chunk_bytes_for",
     "close_pools",
     "dns_resolver",
@@ -876,6 +877,3 @@ __all__ = [
     "validate_transport",
     "wsman_kwargs",
 ]
-
-if typing.TYPE_CHECKING:  # pragma: no cover
-    _check: type[Remote] = PsrpRemote
