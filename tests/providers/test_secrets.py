@@ -25,7 +25,7 @@ def _scan(label: str, haystack: bytes | str) -> list[str]:
 
 def test_the_scan_finds_a_planted_secret_in_every_form() -> None:
     secret = SERVICE_PASSWORD
-    planted = {
+    planted: dict[str, bytes | str] = {
         "plain": f"x {secret} y",
         "utf-16le": b"xx" + secret.encode("utf-16-le") + b"yy",
         "base64(utf-8)": base64.b64encode(b"prefix-" + secret.encode()),
