@@ -18,8 +18,8 @@ from pydantic import SecretStr
 
 from provider.remote import sim_model
 from provider.remote.psrp import PsrpRemote
-from tests.providers.conftest import Driver
 from tests.support.certs import TlsFiles
+from tests.support.driver import Driver
 from tests.support.loopback import SimulatorBackend
 from tests.support.secrets_scan import find_secret
 from tests.transport.kit import PASSWORD, USER, transport
