@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -378,3 +379,23 @@ class EssoProvider(ResourceProvider):
         outs.update(observed)
         outs["steps"] = steps.items
         return outs
+
+
+def registration(
+    provider: type[EssoProvider],
+    inputs: Inputs,
+    opts: pulumi.ResourceOptions | None,
+    secrets: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], pulumi.ResourceOptions]:
+    """The props and options a resource registers with: its inputs, its secrets (as secret Outputs), every
+    observed output declared as None (so the SDK creates an attribute for it), and the fingerprints of its
+    secrets requested as secret outputs."""
+    props: dict[str, Any] = {
+        **inputs.props(),
+        **(secrets or {}),
+        **{k: None for k in provider.observed_keys},
+        "steps": None,
+    }
+    secret_outputs = [fingerprint_key(k) for k in provider.secret_keys]
+    extra = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs) if secret_outputs else None
+    return props, pulumi.ResourceOptions.merge(opts, extra)

@@ -16,7 +16,7 @@ import pulumi.dynamic as dyn
 from provider import contracts as c
 from provider.remote.base import Remote
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps
+from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
 from provider.resources.node_join import any_up, set_owners
 from provider.spec import ClusterSpec
 
@@ -145,9 +145,5 @@ class ClusteredSsoService(dyn.Resource, module="esso", name="ClusteredSsoService
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, inputs: ClusteredServiceInputs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {
-            **inputs.props(),
-            **{k: None for k in ClusteredSsoServiceProvider.observed_keys},
-            "steps": None,
-        }
+        props, opts = registration(ClusteredSsoServiceProvider, inputs, opts, None)
         super().__init__(ClusteredSsoServiceProvider(), name, props, opts)

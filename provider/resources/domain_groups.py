@@ -15,7 +15,7 @@ import pulumi.dynamic as dyn
 from provider import contracts as c
 from provider.remote.base import Remote
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps
+from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
 from provider.spec import ClusterSpec
 
 
@@ -119,5 +119,5 @@ class SsoDomainGroups(dyn.Resource, module="esso", name="SsoDomainGroups"):
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, inputs: DomainGroupsInputs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {**inputs.props(), "adminGroupMembers": None, "logonRightNodes": None, "steps": None}
+        props, opts = registration(SsoDomainGroupsProvider, inputs, opts, None)
         super().__init__(SsoDomainGroupsProvider(), name, props, opts)

@@ -18,9 +18,9 @@ from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.base import Remote
 from provider.resources import preflight
-from provider.resources.base import EssoProvider, Steps, fingerprint_key, now_utc
+from provider.resources.base import EssoProvider, Steps, now_utc, registration
 from provider.resources.failover import move_role, verify_failover
-from provider.resources.sso_system import EscrowInputs, database_facts
+from provider.resources.sso_system import EscrowInputs
 from provider.spec import ClusterSpec
 
 BACKUP_NAME = "SSOSecret.bak"
@@ -108,7 +108,7 @@ class MasterSecretRestoreProvider(EssoProvider):
         holds it keeps in SSOSS and that the escrow holds a backup of.
         """
         holders = [inputs.nodes[0], *inputs.peers]
-        database = database_facts(remote, [*holders, inputs.node], inputs.server, inputs.database)
+        database = preflight.database_facts(remote, [*holders, inputs.node], inputs.server, inputs.database)
         if not database.exists:
             raise EssoError("ESSO-025", "the SSO database does not exist.", node=inputs.node, step="restore")
         if database.msid:
@@ -199,12 +199,5 @@ class MasterSecretRestore(dyn.Resource, module="esso", name="MasterSecretRestore
         backup_password: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props: dict[str, Any] = {
-            **inputs.props(),
-            "backupPassword": backup_password,
-            **{k: None for k in MasterSecretRestoreProvider.observed_keys},
-            "steps": None,
-        }
-        secret_outputs = [fingerprint_key(k) for k in MasterSecretRestoreProvider.secret_keys]
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
+        props, opts = registration(MasterSecretRestoreProvider, inputs, opts, {"backupPassword": backup_password})
         super().__init__(MasterSecretRestoreProvider(), name, props, opts)

@@ -19,7 +19,7 @@ from provider import ssoxml
 from provider.errors import EssoError
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps, fingerprint_key
+from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
 from provider.spec import ClusterSpec
 
 
@@ -173,12 +173,7 @@ class SsoNodeJoin(dyn.Resource, module="esso", name="SsoNodeJoin"):
         service_account_password: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props: dict[str, Any] = {
-            **inputs.props(),
-            "serviceAccountPassword": service_account_password,
-            **{k: None for k in SsoNodeJoinProvider.observed_keys},
-            "steps": None,
-        }
-        secret_outputs = [fingerprint_key(k) for k in SsoNodeJoinProvider.secret_keys]
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
+        props, opts = registration(
+            SsoNodeJoinProvider, inputs, opts, {"serviceAccountPassword": service_account_password}
+        )
         super().__init__(SsoNodeJoinProvider(), name, props, opts)

@@ -9,7 +9,8 @@ all of them run before the first change script.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from provider import contracts as c
 from provider.errors import EssoError
@@ -19,6 +20,8 @@ NETWORK_NAME = "Network Name"
 IP_ADDRESS = "IP Address"
 MSDTC = "Distributed Transaction Coordinator"
 GENERIC_SERVICE = "Generic Service"
+
+T = TypeVar("T")
 
 
 def node_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> c.NodeFacts:
@@ -33,18 +36,31 @@ def gather_node_facts(
     return {n: node_facts(remote, n, service_account=service_account, admin_group=admin_group) for n in nodes}
 
 
-def cluster_facts(remote: Remote, nodes: Sequence[str], role: str) -> c.ClusterFacts:
-    """Cluster facts from the first node that answers (a cluster script runs on any Up node)."""
-    last: Exception | None = None
+def first_answer(nodes: Sequence[str], ask: Callable[[str], T]) -> T:
+    """Ask each node in turn; an unreachable or timed-out node passes the question to the next."""
+    last: EssoError | None = None
     for node in nodes:
         try:
-            return remote.run(node, c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name=role))
+            return ask(node)
         except EssoError as exc:
             if exc.code not in ("ESSO-031", "ESSO-033"):
                 raise
             last = exc
-    assert last is not None
+    if last is None:
+        raise EssoError("ESSO-017", "no node was given to ask.", step="facts")
     raise last
+
+
+def cluster_facts(remote: Remote, nodes: Sequence[str], role: str) -> c.ClusterFacts:
+    """Cluster facts from the first node that answers (a cluster script runs on any Up node)."""
+    params = c.GetClusterFactsParams(role_name=role)
+    return first_answer(nodes, lambda node: remote.run(node, c.GET_CLUSTER_FACTS, params))
+
+
+def database_facts(remote: Remote, nodes: Sequence[str], server: str, database: str) -> c.SsoDatabaseFacts:
+    """The SSO database's global info, read through the first node that answers."""
+    params = c.SsoDatabaseParams(server=server, database=database)
+    return first_answer(nodes, lambda node: remote.run(node, c.GET_SSO_DATABASE_FACTS, params))
 
 
 def check_second_hop(remote: Remote, step: str) -> None:

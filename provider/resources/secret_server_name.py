@@ -16,8 +16,7 @@ import pulumi.dynamic as dyn
 from provider import contracts as c
 from provider import ssoxml
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps
-from provider.resources.sso_system import database_facts
+from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
 from provider.spec import ClusterSpec
 
 
@@ -51,7 +50,7 @@ class SecretServerNameProvider(EssoProvider):
         with self.remote() as remote:
             inputs.preflight(remote)
             steps.add(inputs.nodes[0], "preflight", False)
-            current = database_facts(remote, inputs.nodes, inputs.server, inputs.database)
+            current = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
             if (current.secret_server or "").lower() == inputs.network_name.lower():
                 steps.add(inputs.nodes[0], c.SET_SECRET_SERVER_NAME.name, False)
                 return {"secretServer": current.secret_server}
@@ -83,7 +82,7 @@ class SecretServerNameProvider(EssoProvider):
     def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
         inputs: SecretServerNameInputs = self.stored_inputs(props)
         with self.remote() as remote:
-            facts = database_facts(remote, inputs.nodes, inputs.server, inputs.database)
+            facts = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
         if not facts.exists:
             return None
         return {"secretServer": facts.secret_server}
@@ -109,5 +108,5 @@ class SecretServerName(dyn.Resource, module="esso", name="SecretServerName"):
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(self, name: str, inputs: SecretServerNameInputs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {**inputs.props(), "secretServer": None, "steps": None}
+        props, opts = registration(SecretServerNameProvider, inputs, opts, None)
         super().__init__(SecretServerNameProvider(), name, props, opts)

@@ -19,9 +19,15 @@ from provider import contracts as c
 from provider import ssoxml
 from provider.errors import EssoError
 from provider.escrow import Escrow, backup_password_from_secrets_manager, escrow_for
-from provider.remote.base import Remote
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps, fingerprint_key, fingerprint_matches
+from provider.resources.base import (
+    ClusterInputs,
+    EssoProvider,
+    Steps,
+    fingerprint_key,
+    fingerprint_matches,
+    registration,
+)
 from provider.spec import ClusterSpec, EscrowSection
 
 
@@ -78,20 +84,6 @@ class SsoSystemInputs(EscrowInputs):
             protect=spec.policy.protect_sso_system,
             on_destroy=spec.policy.on_destroy,
         )
-
-
-def database_facts(remote: Remote, nodes: list[str], server: str, database: str) -> c.SsoDatabaseFacts:
-    """The SSO database's global info, read from the first node that answers."""
-    last: EssoError | None = None
-    for node in nodes:
-        try:
-            return remote.run(node, c.GET_SSO_DATABASE_FACTS, c.SsoDatabaseParams(server=server, database=database))
-        except EssoError as exc:
-            if exc.code not in ("ESSO-031", "ESSO-033"):
-                raise
-            last = exc
-    assert last is not None
-    raise last
 
 
 class SsoSystemProvider(EssoProvider):
@@ -185,7 +177,7 @@ class SsoSystemProvider(EssoProvider):
         inputs: SsoSystemInputs = self.stored_inputs(props)
         order = [props.get("node") or inputs.node, *[n for n in inputs.nodes if n != props.get("node")]]
         with self.remote() as remote:
-            facts = database_facts(remote, order, inputs.server, inputs.database)
+            facts = preflight.database_facts(remote, order, inputs.server, inputs.database)
         if not facts.exists:
             return None
         observed: dict[str, Any] = {"databaseExists": True}
@@ -244,13 +236,10 @@ class SsoSystem(dyn.Resource, module="esso", name="SsoSystem"):
         backup_password: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props: dict[str, Any] = {
-            **inputs.props(),
-            "serviceAccountPassword": service_account_password,
-            "backupPassword": backup_password,
-            **{k: None for k in SsoSystemProvider.observed_keys},
-            "steps": None,
-        }
-        secret_outputs = [fingerprint_key(k) for k in SsoSystemProvider.secret_keys]
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
+        props, opts = registration(
+            SsoSystemProvider,
+            inputs,
+            opts,
+            {"serviceAccountPassword": service_account_password, "backupPassword": backup_password},
+        )
         super().__init__(SsoSystemProvider(), name, props, opts)
