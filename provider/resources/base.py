@@ -6,8 +6,10 @@ Here live the rules of DESIGN.md that apply to all of them:
 * ``check()`` validates the inputs with the resource's pydantic model and skips unknowns (preview).
 * ``diff()`` is pure: replacement only on the declared config-derived keys, an update when a desired
   input changed, a secret's fingerprint changed, or ``read()`` recorded drift. ``__provider`` is ignored.
-* Secret inputs never reach outputs: a salted PBKDF2 fingerprint takes their place (and is listed in
-  ``additional_secret_outputs`` by the resource class).
+* Secret inputs never travel back: ``check()`` replaces each with a salted PBKDF2 fingerprint (reusing
+  the salt in state, so an unchanged password yields the same fingerprint), so no gRPC response, state
+  or diff carries it; the value a script needs comes from the live stack config given to ``configure()``.
+  The fingerprint is also an output, listed in ``additional_secret_outputs``.
 * The connection (target, transport, WinRM credentials) comes from the stack config handed to
   ``configure()``, never from inputs: changing it never replaces anything or touches a node by itself.
 * Each step a provider takes is recorded in a redacted ``steps`` output and printed on stderr.
@@ -133,6 +135,14 @@ def fingerprint(value: str, salt: str | None = None) -> str:
     return f"pbkdf2-sha256${PBKDF2_ROUNDS}${salt}${digest}"
 
 
+def is_fingerprint(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("pbkdf2-sha256$") and value.count("$") == 3
+
+
+def salt_of(stored: Any) -> str | None:
+    return str(stored).split("$")[2] if is_fingerprint(stored) else None
+
+
 def fingerprint_matches(value: str, stored: str | None) -> bool:
     if not stored or stored.count("$") != 3:
         return False
@@ -226,6 +236,21 @@ class EssoProvider(ResourceProvider):
         finally:
             remote.close()
 
+    def service_account_password(self) -> SecretStr:
+        """The ENTSSO account's password, from the live stack config (inputs hold only its fingerprint)."""
+        return self.spec.service_account_password
+
+    def backup_password(self) -> SecretStr:
+        """The master secret backup password: the stack's secret, or else the escrow's Secrets Manager entry."""
+        if self.spec.backup_password is not None:
+            return self.spec.backup_password
+        section = self.spec.escrow
+        if section.password_secret_id:
+            from provider.escrow import backup_password_from_secrets_manager
+
+            return backup_password_from_secrets_manager(section.password_secret_id, section.region)
+        raise EssoError("ESSO-040", "no backup password: set backupPassword or escrow.passwordSecretId.")
+
     def require_disruption(self, what: str, node: str) -> None:
         if not self.spec.allow_disruption:
             raise EssoError(
@@ -248,12 +273,16 @@ class EssoProvider(ResourceProvider):
             ]
             return CheckResult(news, failures)
         problems = inputs.problems()
+        checked = dict(news)
         for key in self.secret_keys:
             value = own.get(key)
-            why = _password_problem(key, SecretStr(value), None) if isinstance(value, str) else None
+            if not isinstance(value, str) or is_fingerprint(value):
+                continue
+            why = _password_problem(key, SecretStr(value), None)
             if why:
                 problems.append((key, why))
-        return CheckResult(news, [CheckFailure(key, f"{key} {why}") for key, why in problems])
+            checked[key] = fingerprint(value, salt_of(_olds.get(key)))
+        return CheckResult(checked, [CheckFailure(key, f"{key} {why}") for key, why in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in self.replace_keys if olds.get(k) != news.get(k)]
@@ -341,6 +370,8 @@ class EssoProvider(ResourceProvider):
             return True
         if value is None:
             return bool(stored)
+        if is_fingerprint(value):
+            return bool(value != stored)
         return not fingerprint_matches(str(value), stored)
 
     def _only_quiet_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
@@ -372,6 +403,8 @@ class EssoProvider(ResourceProvider):
             old = (previous or {}).get(fingerprint_key(key))
             if value is None:
                 outs[fingerprint_key(key)] = None
+            elif is_fingerprint(value):
+                outs[fingerprint_key(key)] = value
             elif old and fingerprint_matches(str(value), old):
                 outs[fingerprint_key(key)] = old
             else:

@@ -140,7 +140,7 @@ class MasterSecretRestoreProvider(EssoProvider):
                 step="restore",
             )
         data = escrow.fetch(msid, record.sha256)  # verifies the SHA-256
-        password = inputs.backup_secret()
+        password = self.backup_password()
         self.require_disruption("move the role here and take ENTSSO offline and online", node)
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))

@@ -12,7 +12,6 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
-from pydantic import SecretStr
 
 from provider import contracts as c
 from provider import ssoxml
@@ -87,7 +86,7 @@ class SsoNodeJoinProvider(EssoProvider):
                     config_xml=xml,
                     server=inputs.server,
                     database=inputs.database,
-                    service_account_password=SecretStr(inputs.service_account_password or ""),
+                    service_account_password=self.service_account_password(),
                 ),
             )
             steps.add(node, c.JOIN_SSO_SYSTEM.name, joined.changed)

@@ -13,12 +13,11 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi.dynamic as dyn
-from pydantic import SecretStr
 
 from provider import contracts as c
 from provider import ssoxml
 from provider.errors import EssoError
-from provider.escrow import Escrow, backup_password_from_secrets_manager, escrow_for
+from provider.escrow import Escrow, escrow_for
 from provider.resources import preflight
 from provider.resources.base import (
     ClusterInputs,
@@ -53,14 +52,6 @@ class EscrowInputs(ClusterInputs):
         if simulator:
             return escrow_for(section, allow_ephemeral=True, project_dir=os.getcwd())
         return escrow_for(section, allow_ephemeral=False)
-
-    def backup_secret(self) -> SecretStr:
-        if self.backup_password is not None:
-            return SecretStr(self.backup_password)
-        section = EscrowSection.model_validate(self.escrow)
-        if section.password_secret_id:
-            return backup_password_from_secrets_manager(section.password_secret_id, section.region)
-        raise EssoError("ESSO-040", "no backup password: set backupPassword or escrow.passwordSecretId.")
 
 
 class SsoSystemInputs(EscrowInputs):
@@ -120,7 +111,7 @@ class SsoSystemProvider(EssoProvider):
             preflight.fresh_token_facts(
                 remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
             )
-            backup_password = inputs.backup_secret()
+            backup_password = self.backup_password()
             xml = ssoxml.build_create_xml(
                 server=inputs.server,
                 database=inputs.database,
@@ -137,7 +128,7 @@ class SsoSystemProvider(EssoProvider):
                     config_xml=xml,
                     server=inputs.server,
                     database=inputs.database,
-                    service_account_password=SecretStr(inputs.service_account_password or ""),
+                    service_account_password=self.service_account_password(),
                     backup_password=backup_password,
                 ),
             )

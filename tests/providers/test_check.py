@@ -47,3 +47,17 @@ def test_check_reports_a_type_error_with_its_key(tmp_path: Path) -> None:
     inputs = {**_system_inputs(tmp_path), "protect": "maybe"}
     result = SsoSystemProvider().check({}, inputs)
     assert [f.property for f in result.failures] == ["protect"]
+
+
+def test_check_returns_a_fingerprint_never_the_password(tmp_path: Path) -> None:
+    inputs = _system_inputs(tmp_path)
+    password = str(inputs["serviceAccountPassword"])
+    first = SsoSystemProvider().check({}, inputs).inputs
+    assert first["serviceAccountPassword"] != password
+    assert password not in str(first)
+    assert str(first["serviceAccountPassword"]).startswith("pbkdf2-sha256$")
+    # with the old inputs from state, the same password yields the same fingerprint (no spurious diff)
+    again = SsoSystemProvider().check(first, inputs).inputs
+    assert again["serviceAccountPassword"] == first["serviceAccountPassword"]
+    changed = SsoSystemProvider().check(first, {**inputs, "serviceAccountPassword": "Another-Pass-1!"}).inputs
+    assert changed["serviceAccountPassword"] != first["serviceAccountPassword"]

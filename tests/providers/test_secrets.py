@@ -47,14 +47,14 @@ def test_a_full_procedure_leaks_no_secret(
     procedure = Procedure(spec)
     outputs = procedure.up()
     # an error path: a restore with the wrong backup password must not echo either password
-    _, _, inputs = next(r for r in procedure.resources() if r[0] == "master-secret-restore-sso03")
-    provider = procedure.provider(MasterSecretRestoreProvider)
-    bad_inputs = {**inputs, "backupPassword": WRONG_BACKUP_PASSWORD}
+    wrong = demo_spec(tmp_path, ("SSO01", "SSO02", "SSO03"), backupPassword=WRONG_BACKUP_PASSWORD)
+    _, _, inputs = next(r for r in Procedure(wrong).resources() if r[0] == "master-secret-restore-sso03")
+    provider = Procedure(wrong).provider(MasterSecretRestoreProvider)
     errors: list[str] = []
     with Simulator(tmp_path / "world.json").edit() as world:
         world.nodes["SSO03"].ssoss.clear()
     with pytest.raises(EssoError) as err:
-        provider.create(bad_inputs)
+        provider.create(provider.check({}, inputs).inputs)
     errors.append(str(err.value))
     errors.append(repr(err.value))
     assert err.value.code == "ESSO-012"
