@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import hashlib
 import hmac
 import os
@@ -50,9 +49,8 @@ from pydantic import BaseModel, SecretStr
 from provider import contracts as c
 from provider.errors import CATALOGUE, EssoError
 from provider.remote.base import Remote, TransientRemoteError, parse_result
+from provider.remote.script_source import SCRIPTS_DIR, ScriptSourceError, assembled
 from provider.spec import ClusterSpec, TransportSection
-
-SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "scripts"
 
 # 150 KiB: the WinRM default up to Server 2008 R2 and the floor of every later version (500 KiB).
 # A client must never announce more than the server accepts, or requests fault 0x80338111.
@@ -235,14 +233,15 @@ def wsman_kwargs(
 # ------------------------------------------------------------------------------------------ scripts
 
 
-@functools.cache
 def script_text(name: str, folder: Path = SCRIPTS_DIR) -> str:
-    """The text of ``provider/scripts/<name>.ps1``, sent verbatim (values travel only as parameters)."""
-    path = folder / f"{name}.ps1"
+    """The text sent for ``provider/scripts/<name>.ps1``: the script with its ``#esso:include`` fragments spliced
+    in (``script_source.assembled``, cached); values travel only as parameters."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return assembled(name, folder)
     except FileNotFoundError:
-        raise EssoError("ESSO-037", f"{path} is missing from this installation.", step=name) from None
+        raise EssoError("ESSO-037", f"{folder / f'{name}.ps1'} is missing from this installation.", step=name) from None
+    except ScriptSourceError as e:
+        raise EssoError("ESSO-037", f"{name}.ps1 cannot be assembled: {e}", step=name) from None
 
 
 # ----------------------------------------------------------------------------------- chunk sizing

@@ -30,38 +30,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-function Test-ClusterMember {
-    # The Cluster service runs only on a failover cluster member.
-    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
-    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
-}
-
-function Get-EntSsoClusterResource {
-    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
-    if (-not (Test-ClusterMember)) {
-        return
-    }
-    Import-Module -Name FailoverClusters
-    foreach ($resource in @(Get-ClusterResource)) {
-        if ($resource.ResourceType.Name -eq 'Generic Service') {
-            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
-            if ([string]$serviceName.Value -eq 'ENTSSO') {
-                $resource
-            }
-        }
-    }
-}
-function Get-DependencyNames {
-    # The resource names in a dependency expression such as "([Name] and [IP Address 10.0.0.5])".
-    param(
-        $Resource
-    )
-    $dependency = $Resource | Get-ClusterResourceDependency
-    $expression = [string]$dependency.DependencyExpression
-    foreach ($match in [regex]::Matches($expression, '\[([^\]]+)\]')) {
-        $match.Groups[1].Value
-    }
-}
+#esso:include Cluster, ClusterResource, Dtc
 
 function ConvertTo-ParameterValue {
     param(
@@ -81,42 +50,6 @@ function Get-PossibleOwners {
     foreach ($node in @($owners.OwnerNodes)) {
         [string]$node.Name
     }
-}
-
-function Get-ClusteredDtcCid {
-    param(
-        $Resource
-    )
-    $path = 'Cluster\Resources\{0}\MSDTCPRIVATE\CID' -f $Resource.Id
-    $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, [Microsoft.Win32.RegistryView]::Registry64)
-    try {
-        $cids = $base.OpenSubKey($path)
-        if ($null -eq $cids) {
-            return $null
-        }
-        try {
-            foreach ($name in $cids.GetSubKeyNames()) {
-                $key = $cids.OpenSubKey($name)
-                try {
-                    $description = [string]$key.GetValue('')
-                }
-                finally {
-                    $key.Close()
-                }
-                $guid = [guid]::Empty
-                if ($description -eq 'MSDTC' -and [guid]::TryParse($name, [ref]$guid)) {
-                    return $guid.ToString('D')
-                }
-            }
-        }
-        finally {
-            $cids.Close()
-        }
-    }
-    finally {
-        $base.Close()
-    }
-    return $null
 }
 
 function ConvertTo-ResourceFacts {
@@ -143,7 +76,7 @@ function ConvertTo-ResourceFacts {
         }
     }
     if ($typeName -eq 'Distributed Transaction Coordinator') {
-        $cid = Get-ClusteredDtcCid -Resource $Resource
+        $cid = Get-MsdtcCid -SubKey ('Cluster\Resources\{0}\MSDTCPRIVATE\CID' -f $Resource.Id)
         if ($null -ne $cid) {
             $parameters['Cid'] = $cid
         }
@@ -163,10 +96,7 @@ function ConvertTo-ResourceFacts {
     }
 }
 
-if (-not (Test-ClusterMember)) {
-    throw ('ESSO-017 {0} is not a running failover cluster member (the Cluster service is not running).' -f $env:COMPUTERNAME)
-}
-Import-Module -Name FailoverClusters
+Assert-ClusterMember
 
 $cluster = Get-Cluster
 $clusterNodes = @(Get-ClusterNode)

@@ -31,48 +31,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-function Find-ADGroupByName {
-    param(
-        [string]$Name,
-        [string]$Server
-    )
-    $groupName = $Name
-    $found = @(Get-ADGroup -Filter 'SamAccountName -eq $groupName' -Server $Server)
-    if ($found.Count -eq 0) {
-        return $null
-    }
-    # The comma keeps PowerShell from enumerating the returned object.
-    return ,$found[0]
-}
-
-function Get-GroupFacts {
-    param(
-        [string]$Name,
-        [string]$Server
-    )
-    $group = Find-ADGroupByName -Name $Name -Server $Server
-    if ($null -eq $group) {
-        return @{
-            name = $Name
-            exists = $false
-            scope = $null
-            category = $null
-            members = @()
-        }
-    }
-    $memberNames = @(
-        foreach ($member in @(Get-ADGroupMember -Identity $group -Server $Server)) {
-            [string]$member.SamAccountName
-        }
-    )
-    @{
-        name = $Name
-        exists = $true
-        scope = [string]$group.GroupScope
-        category = [string]$group.GroupCategory
-        members = @($memberNames | Sort-Object)
-    }
-}
+#esso:include AdGroup
 
 Import-Module -Name ActiveDirectory
 $domainController = (Get-ADDomain).PDCEmulator

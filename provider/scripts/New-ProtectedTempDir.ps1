@@ -21,59 +21,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-function New-AdminOnlyDirectorySecurity {
-    # SYSTEM and BUILTIN\Administrators full control, inheritance from the parent disabled.
-    $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
-    $security.SetAccessRuleProtection($true, $false)
-    $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
-    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
-        $identity = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $sid
-        $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList @(
-            $identity,
-            [System.Security.AccessControl.FileSystemRights]::FullControl,
-            $inherit,
-            [System.Security.AccessControl.PropagationFlags]::None,
-            [System.Security.AccessControl.AccessControlType]::Allow
-        )
-        $security.AddAccessRule($rule)
-    }
-    return $security
-}
-
-function Test-AdminOnlyAcl {
-    # True when the path's DACL is protected and allows no one but SYSTEM and BUILTIN\Administrators.
-    param(
-        [string]$Path
-    )
-    $acl = Get-Acl -LiteralPath $Path
-    if (-not $acl.AreAccessRulesProtected) {
-        return $false
-    }
-    $rules = @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]))
-    foreach ($rule in $rules) {
-        $sid = $rule.IdentityReference.Value
-        $allowed = $rule.AccessControlType -eq [System.Security.AccessControl.AccessControlType]::Allow
-        if ($allowed -and $sid -ne 'S-1-5-18' -and $sid -ne 'S-1-5-32-544') {
-            return $false
-        }
-    }
-    return ($rules.Count -gt 0)
-}
-
-function New-ProtectedDirectory {
-    # Creates a fresh directory with the Administrators-only ACL applied at creation (no window in which it
-    # inherits the parent's ACL). Refuses an existing path: a pre-created folder may belong to someone else.
-    param(
-        [string]$Path
-    )
-    if (Test-Path -LiteralPath $Path) {
-        throw ('Refusing to reuse {0}: a protected working folder must be new.' -f $Path)
-    }
-    $null = [System.IO.Directory]::CreateDirectory($Path, (New-AdminOnlyDirectorySecurity))
-    if (-not (Test-AdminOnlyAcl -Path $Path)) {
-        throw ('The ACL of {0} is not Administrators-only after creation.' -f $Path)
-    }
-}
+#esso:include ProtectedPath
 
 if ($RunId.Contains('..')) {
     throw ('RunId {0} must not contain "..".' -f $RunId)

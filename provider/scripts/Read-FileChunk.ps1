@@ -27,6 +27,8 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
+#esso:include FileHash
+
 if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) {
     throw ('File not found: {0}' -f $Path)
 }
@@ -57,7 +59,7 @@ try {
 finally {
     $stream.Dispose()
 }
-$sha256 = (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant()
+$sha256 = Get-Sha256 -Path $Path
 
 @{
     dataBase64 = $data

@@ -35,68 +35,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-function Get-EssoRegistryValue {
-    # Probes the 64-bit and the 32-bit (Wow6432Node) registry views: which one ESSO uses is [NOT CONFIRMED].
-    param(
-        [string]$SubKey,
-        [string]$Name
-    )
-    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
-        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
-        try {
-            $key = $base.OpenSubKey($SubKey)
-            if ($null -ne $key) {
-                try {
-                    $value = $key.GetValue($Name)
-                    if ($null -ne $value -and [string]$value -ne '') {
-                        return [string]$value
-                    }
-                }
-                finally {
-                    $key.Close()
-                }
-            }
-        }
-        finally {
-            $base.Close()
-        }
-    }
-    return $null
-}
-
-function Get-SsoConfigState {
-    # HKLM\SOFTWARE\Microsoft\ENTSSO\SQL values Server and Database: the SSO system this node is configured for.
-    $server = Get-EssoRegistryValue -SubKey 'SOFTWARE\Microsoft\ENTSSO\SQL' -Name 'Server'
-    $database = Get-EssoRegistryValue -SubKey 'SOFTWARE\Microsoft\ENTSSO\SQL' -Name 'Database'
-    if ($null -eq $server -or $null -eq $database) {
-        return $null
-    }
-    @{
-        server = $server
-        database = $database
-    }
-}
-function Test-ClusterMember {
-    # The Cluster service runs only on a failover cluster member.
-    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
-    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
-}
-
-function Get-EntSsoClusterResource {
-    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
-    if (-not (Test-ClusterMember)) {
-        return
-    }
-    Import-Module -Name FailoverClusters
-    foreach ($resource in @(Get-ClusterResource)) {
-        if ($resource.ResourceType.Name -eq 'Generic Service') {
-            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
-            if ([string]$serviceName.Value -eq 'ENTSSO') {
-                $resource
-            }
-        }
-    }
-}
+#esso:include EssoRegistry, Cluster
 
 function Remove-SsoDatabasePointer {
     foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {

@@ -19,27 +19,7 @@ param()
 
 $ErrorActionPreference = 'Stop'
 
-function Test-ClusterMember {
-    # The Cluster service runs only on a failover cluster member.
-    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
-    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
-}
-
-function Get-EntSsoClusterResource {
-    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
-    if (-not (Test-ClusterMember)) {
-        return
-    }
-    Import-Module -Name FailoverClusters
-    foreach ($resource in @(Get-ClusterResource)) {
-        if ($resource.ResourceType.Name -eq 'Generic Service') {
-            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
-            if ([string]$serviceName.Value -eq 'ENTSSO') {
-                $resource
-            }
-        }
-    }
-}
+#esso:include Cluster
 
 $clustered = @(Get-EntSsoClusterResource)
 if ($clustered.Count -gt 0) {

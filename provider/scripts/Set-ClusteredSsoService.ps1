@@ -40,38 +40,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-function Test-ClusterMember {
-    # The Cluster service runs only on a failover cluster member.
-    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
-    return ($null -ne $service -and $service.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running)
-}
-
-function Get-EntSsoClusterResource {
-    # Every Generic Service cluster resource whose ServiceName is ENTSSO (none when not a cluster member).
-    if (-not (Test-ClusterMember)) {
-        return
-    }
-    Import-Module -Name FailoverClusters
-    foreach ($resource in @(Get-ClusterResource)) {
-        if ($resource.ResourceType.Name -eq 'Generic Service') {
-            $serviceName = Get-ClusterParameter -InputObject $resource -Name 'ServiceName'
-            if ([string]$serviceName.Value -eq 'ENTSSO') {
-                $resource
-            }
-        }
-    }
-}
-function Get-DependencyNames {
-    # The resource names in a dependency expression such as "([Name] and [IP Address 10.0.0.5])".
-    param(
-        $Resource
-    )
-    $dependency = $Resource | Get-ClusterResourceDependency
-    $expression = [string]$dependency.DependencyExpression
-    foreach ($match in [regex]::Matches($expression, '\[([^\]]+)\]')) {
-        $match.Groups[1].Value
-    }
-}
+#esso:include Cluster, ClusterResource
 
 function Find-ClusterResource {
     param(
@@ -114,10 +83,7 @@ function Get-ClusteredServiceState {
     }
 }
 
-if (-not (Test-ClusterMember)) {
-    throw ('ESSO-017 {0} is not a running failover cluster member (the Cluster service is not running).' -f $env:COMPUTERNAME)
-}
-Import-Module -Name FailoverClusters
+Assert-ClusterMember
 foreach ($name in @($ResourceName, $NetworkNameResource)) {
     if ($name.Contains('[') -or $name.Contains(']')) {
         throw ('The cluster resource name {0} must not contain brackets (they delimit dependency expressions).' -f $name)

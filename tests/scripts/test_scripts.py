@@ -1,8 +1,10 @@
 """Every .ps1 parses, obeys the script rules, and matches its contract in provider/contracts.py.
 
 The scripts are parsed, never executed (DESIGN "Scope"): tree-sitter-pwsh reads the syntax, and the contract is
-proven on the tree. ``contract_errors`` is the checker; ``TestTheCheckerCanFail`` runs it on broken snippets so a
-checker that silently accepts everything would be caught.
+proven on the tree. What is checked is what a node receives: the script assembled with its ``#esso:include``
+fragments (``provider.remote.script_source.assembled``; the fragments themselves are checked in
+test_script_library.py). ``contract_errors`` is the checker; ``TestTheCheckerCanFail`` runs it on broken snippets
+so a checker that silently accepts everything would be caught.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import re
 import types
 import typing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +20,16 @@ from pydantic.alias_generators import to_pascal
 
 from provider.contracts import SCRIPTS, Result, Script
 from provider.errors import CATALOGUE
+from provider.remote.script_source import SCRIPTS_DIR, assembled
 from tests.support.pwsh import PwshScript
 
-SCRIPT_DIR = Path(__file__).resolve().parents[2] / "provider" / "scripts"
+SCRIPT_DIR = SCRIPTS_DIR
 NAMES = sorted(SCRIPTS)
 
 
 def load(name: str) -> PwshScript:
-    path = SCRIPT_DIR / f"{name}.ps1"
-    return PwshScript(path.read_text(encoding="utf-8"), path.name)
+    """The script as it is sent: assembled with its fragments."""
+    return PwshScript(assembled(name), f"{name}.ps1 (assembled)")
 
 
 # ------------------------------------------------------------------------------------------ the checker
@@ -134,6 +136,7 @@ def rule_errors(script: PwshScript) -> list[str]:
     errors = [str(p) for p in script.problems()]
     errors += [str(p) for p in script.try_without_handler()]
     errors += [str(p) for p in script.ps7_syntax()]
+    errors += [str(p) for p in script.calls_before_definition()]
     statements = script.top_statements()
     first = statements[0].text.decode() if statements and statements[0].text else ""
     if not re.fullmatch(r"\$ErrorActionPreference\s*=\s*'Stop'", first.strip()):
@@ -187,6 +190,7 @@ def test_header_says_what_and_which_seed_step(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_script_is_ascii(name: str) -> None:
     (SCRIPT_DIR / f"{name}.ps1").read_text(encoding="utf-8").encode("ascii")
+    assembled(name).encode("ascii")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -222,16 +226,6 @@ def test_secrets_become_plaintext_only_in_memory_and_are_freed_in_finally(name: 
         if command == "start-process":
             text = node.text.decode() if node.text else ""
             assert not re.search(r"(?i)password|bstr|secret", text), f"a secret may reach a command line: {text}"
-
-
-def test_embedded_csharp_types_are_identical_wherever_they_are_repeated() -> None:
-    seen: dict[str, tuple[str, str]] = {}
-    for name in NAMES:
-        for type_name, source in load(name).csharp_types().items():
-            if type_name in seen:
-                assert seen[type_name][1] == source, f"{type_name} differs between {seen[type_name][0]} and {name}"
-            seen[type_name] = (name, source)
-    assert {"EssoLsaRights", "EssoRegistryTime"} <= set(seen)
 
 
 @pytest.mark.parametrize(
@@ -326,6 +320,11 @@ class TestTheCheckerCanFail:
         script = PwshScript(_GOOD_SET.replace("$after = $before", line + "\n$after = $before"))
         assert any("PS7" in e for e in rule_errors(script))
 
+    def test_a_call_before_the_function_is_defined_is_reported(self) -> None:
+        early = "$ErrorActionPreference = 'Stop'\n$x = Get-RoleState"
+        script = PwshScript(_GOOD_SET.replace("$ErrorActionPreference = 'Stop'", early))
+        assert any("called before its definition" in e and "get-rolestate" in e for e in rule_errors(script))
+
     def test_missing_error_action_and_forbidden_commands_are_reported(self) -> None:
         broken = _GOOD_SET.replace("$ErrorActionPreference = 'Stop'", "iex 'x'\n& ssoconfig -restoresecret f")
         broken = broken.replace("$after = $before", "& $exe /U\n$after = $before")
@@ -414,16 +413,3 @@ def test_result_aliases_are_camel_case() -> None:
     assert "dataBase64" in result_keys(SCRIPTS["Read-FileChunk"].result)
     assert "needsCycle" in result_keys(SCRIPTS["Set-ClusteredSsoService"].result)
     assert issubclass(SCRIPTS["Get-NodeFacts"].result, Result)
-
-
-def test_helper_functions_repeated_across_scripts_are_identical() -> None:
-    """Scripts are sent whole, so helpers are repeated; a fix to one copy must reach every copy."""
-    seen: dict[str, tuple[str, str]] = {}
-    for name in NAMES:
-        for function in load(name).nodes_of_type("function_statement"):
-            text = function.text.decode() if function.text else ""
-            key = text.split("{", 1)[0].strip().lower()
-            if key in seen:
-                assert seen[key][1] == text, f"{key} differs between {seen[key][0]} and {name}"
-            seen[key] = (name, text)
-    assert "function get-essoregistryvalue" in seen

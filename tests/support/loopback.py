@@ -9,7 +9,8 @@ gets its own HTTP or HTTPS listener; a request goes through the layers a Windows
   enforced on requests (fault 0x80338111, as Windows) and honoured in Receive responses, an idle Receive
   answered with the OperationTimeout fault 0x80338029 as WinRM does.
 * **PSRP**: psrpcore's ``ServerRunspacePool`` / ``ServerPipeline`` (key exchange included). A pipeline's
-  script is identified by its exact text (the client sends ``provider/scripts/<Name>.ps1`` verbatim),
+  script is identified by its exact text (the client sends ``provider/scripts/<Name>.ps1`` with its
+  ``#esso:include`` fragments spliced in, ``provider.remote.script_source.assembled``),
   SecureString parameters are decrypted, and the backend (the simulator) runs it. A backend error whose
   message starts with ``ESSO-NNN`` becomes a terminating error with that message, as the scripts throw.
 
@@ -58,6 +59,7 @@ from pypsrp.encryption import WinRMEncryption
 
 from provider import contracts as c
 from provider.errors import EssoError
+from provider.remote.script_source import SCRIPTS_DIR, assembled
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -82,7 +84,6 @@ FAULT_MAX_ENVELOPE = 0x80338111  # "the request size exceeded the configured Max
 FAULT_ACCESS_DENIED = 0x80070005
 FAULT_UNSUPPORTED = 0x803381A6
 
-SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "provider" / "scripts"
 _RECEIVE_SKELETON = 2048  # bytes of a ReceiveResponse envelope around its base64 stream
 
 
@@ -380,7 +381,7 @@ def _duration(text: str | None, default: float) -> float:
 
 
 class ScriptIndex:
-    """Exact script text -> contract name (and a header fallback), read from provider/scripts."""
+    """Exact script text as the client sends it (assembled) -> contract name, with a header fallback."""
 
     _HEADER = re.compile(r"^\s*#\s*(?:Script:\s*)?([A-Z][A-Za-z]*-[A-Za-z]+)(?:\.ps1)?\b", re.MULTILINE)
 
@@ -392,9 +393,8 @@ class ScriptIndex:
     def _load(self) -> None:
         self._by_text = {}
         for name in c.SCRIPTS:
-            path = self.folder / f"{name}.ps1"
-            if path.is_file():
-                self._by_text[path.read_text(encoding="utf-8-sig")] = name
+            if (self.folder / f"{name}.ps1").is_file():
+                self._by_text[assembled(name, self.folder)] = name
 
     def name(self, text: str) -> str | None:
         with self._lock:

@@ -67,6 +67,10 @@ OUTPUT_METHODS = frozenset(
 )
 
 
+# Variables PowerShell sets itself: a function may read them without declaring them.
+AUTOMATIC_VARIABLES = frozenset({"null", "true", "false", "_", "psitem", "args", "input", "matches", "lastexitcode"})
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding, with a 1-based line for people."""
@@ -112,6 +116,11 @@ def _problem(kind: str, node: Node, text: str | None = None) -> Problem:
     row, col = node.start_point
     snippet = text if text is not None else _text(node).splitlines()[0][:80] if _text(node) else ""
     return Problem(kind, row + 1, col + 1, snippet)
+
+
+def _variable_name(node: Node) -> str:
+    """``$Name``, ``${Name}``, ``$script:Name`` -> ``name``, ``name``, ``script:name``."""
+    return _text(node).strip().lstrip("$").strip("{}").lower()
 
 
 def _strip_quotes(text: str) -> str:
@@ -288,6 +297,83 @@ class PwshScript:
 
     def nodes_of_type(self, node_type: str) -> list[Node]:
         return [n for n in _walk(self.root) if n.type == node_type]
+
+    # ------------------------------------------------------------------------------- functions
+
+    def function_definitions(self) -> list[tuple[str, Node]]:
+        """Every ``function`` statement (name lower case, node) in source order, nested ones included."""
+        return [
+            (_text(next(c for c in n.children if c.type == "function_name")).lower(), n)
+            for n in _walk(self.root)
+            if n.type == "function_statement"
+        ]
+
+    def calls_by_function(self) -> dict[str | None, set[str]]:
+        """Which of the script's own functions each function calls; key None: the code outside every function."""
+        defined = self.function_names()
+        out: dict[str | None, set[str]] = {None: set()}
+        names = {n.id: name for name, n in self.function_definitions()}
+        for name in names.values():
+            out.setdefault(name, set())
+        for command, node in self.commands():
+            if command in defined:
+                scope = self._scope_of(node)
+                out[names.get(scope.id) if scope != self.root else None].add(command)
+        return out
+
+    def reachable_functions(self) -> set[str]:
+        """The functions the code outside every function calls, directly or through other functions."""
+        graph = self.calls_by_function()
+        seen: set[str] = set()
+        todo = list(graph[None])
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(graph.get(name, ()))
+        return seen
+
+    def calls_before_definition(self) -> list[Problem]:
+        """Calls outside every function to a function the script defines only further down (not yet defined
+        when the call runs)."""
+        first: dict[str, int] = {}
+        for name, node in self.function_definitions():
+            first.setdefault(name, node.start_byte)
+        return [
+            _problem("called before its definition", node, command)
+            for command, node in self.commands()
+            if command in first and self._scope_of(node) == self.root and node.start_byte < first[command]
+        ]
+
+    def free_variables(self, function: Node) -> list[Problem]:
+        """Variables a function reads without declaring (param), assigning or looping over them: values it would
+        take from its caller's scope (PowerShell scopes are dynamic). Automatic variables and $env: are fine."""
+        bound: set[str] = set()
+        reads: list[tuple[str, Node]] = []
+        for node in _walk(function):
+            if node.type != "variable":
+                continue
+            name = _variable_name(node)
+            parent = node.parent
+            grandparent = parent.parent if parent is not None else None
+            if (
+                (parent is not None and parent.type in {"script_parameter", "foreach_statement"})
+                or (grandparent is not None and grandparent.type == "left_assignment_expression")
+                or (
+                    grandparent is not None
+                    and grandparent.type == "array_literal_expression"
+                    and grandparent.parent is not None
+                    and grandparent.parent.type == "left_assignment_expression"
+                )
+            ):
+                bound.add(name)
+            else:
+                reads.append((name, node))
+        return [
+            _problem("free variable", node, "$" + name)
+            for name, node in reads
+            if name not in bound and name not in AUTOMATIC_VARIABLES and not name.startswith("env:")
+        ]
 
     # ----------------------------------------------------------------------------- hashtables
 

@@ -1,0 +1,50 @@
+# AdGroup: an SSO domain group by sAMAccountName (the name is read by the ActiveDirectory module from a variable,
+# never pasted into filter text) and its facts: scope, category, direct members.
+#
+# Why one place: Get-DomainGroupFacts reads and Set-SsoDomainGroups changes the groups; both must see a group the
+# same way.
+#
+# Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
+
+function Find-ADGroupByName {
+    param(
+        [string]$Name,
+        [string]$Server
+    )
+    $groupName = $Name
+    $found = @(Get-ADGroup -Filter 'SamAccountName -eq $groupName' -Server $Server)
+    if ($found.Count -eq 0) {
+        return $null
+    }
+    # The comma keeps PowerShell from enumerating the returned object.
+    return ,$found[0]
+}
+
+function Get-GroupFacts {
+    param(
+        [string]$Name,
+        [string]$Server
+    )
+    $group = Find-ADGroupByName -Name $Name -Server $Server
+    if ($null -eq $group) {
+        return @{
+            name = $Name
+            exists = $false
+            scope = $null
+            category = $null
+            members = @()
+        }
+    }
+    $memberNames = @(
+        foreach ($member in @(Get-ADGroupMember -Identity $group -Server $Server)) {
+            [string]$member.SamAccountName
+        }
+    )
+    @{
+        name = $Name
+        exists = $true
+        scope = [string]$group.GroupScope
+        category = [string]$group.GroupCategory
+        members = @($memberNames | Sort-Object)
+    }
+}

@@ -1,0 +1,133 @@
+# ConfigurationExe: running BizTalk's Configuration.exe in silent mode (/S <xml> /L <log>) with an answer file:
+# finding the executable, checking the ConfigXml the provider sent (feature, answer, database, empty passwords),
+# filling a password node, scrubbing secrets from log lines, and emptying the working folder afterwards.
+# Never /U. Needs EssoRegistry (Get-EssoRegistryValue).
+#
+# Why one place: creating (Install-SsoSystem) and joining (Join-SsoSystem) an SSO system run the same tool the
+# same way; the rules about where passwords may appear must not differ between the two.
+#
+# Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
+
+function Get-ConfigurationExe {
+    # BizTalk's Configuration.exe: in %BTSINSTALLPATH% (set by BizTalk setup; public scripts use it), else in
+    # the InstallPath value of HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 [INFERRED].
+    $folders = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    if ($env:BTSINSTALLPATH) {
+        [void]$folders.Add($env:BTSINSTALLPATH)
+    }
+    $installPath = Get-EssoRegistryValue -SubKey 'SOFTWARE\Microsoft\BizTalk Server\3.0' -Name 'InstallPath'
+    if ($null -ne $installPath) {
+        [void]$folders.Add($installPath)
+    }
+    foreach ($folder in $folders) {
+        $exe = Join-Path -Path $folder -ChildPath 'Configuration.exe'
+        if (Test-Path -LiteralPath $exe -PathType Leaf) {
+            return $exe
+        }
+    }
+    throw ('ESSO-016 BizTalk Configuration.exe was not found on {0} (BTSINSTALLPATH, BizTalk Server 3.0 InstallPath).' -f $env:COMPUTERNAME)
+}
+
+function Assert-ConfigXml {
+    # The XML must be the SSO feature with the expected answer selected, name this SSO database, and carry no
+    # password: passwords reach this node only as SecureString parameters.
+    param(
+        [System.Xml.XmlDocument]$Document,
+        [string]$Mode,
+        [string]$Server,
+        [string]$Database,
+        [string[]]$PasswordXPaths
+    )
+    $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
+    $selected = @($Document.SelectNodes($feature + "/Question[@ID='IsSecretServer']/Answer[@Selected='Yes']"))
+    if ($selected.Count -ne 1 -or $selected[0].GetAttribute('Value') -ne $Mode) {
+        throw ('ConfigXml must select exactly the {0} answer of IsSecretServer.' -f $Mode)
+    }
+    $xmlServer = $Document.SelectSingleNode($feature + "/SQL[@ID='SSO_DB_ID']/Server")
+    $xmlDatabase = $Document.SelectSingleNode($feature + "/SQL[@ID='SSO_DB_ID']/Database")
+    if ($null -eq $xmlServer -or $null -eq $xmlDatabase -or $xmlServer.InnerText -ne $Server -or $xmlDatabase.InnerText -ne $Database) {
+        throw 'ConfigXml names another SSO database than the Server and Database parameters.'
+    }
+    foreach ($xpath in $PasswordXPaths) {
+        $nodes = @($Document.SelectNodes($xpath))
+        if ($nodes.Count -ne 1) {
+            throw ('ConfigXml must hold exactly one {0}.' -f $xpath)
+        }
+        if ($nodes[0].InnerText.Trim() -ne '') {
+            throw ('ConfigXml must not carry a password ({0} is not empty).' -f $xpath)
+        }
+    }
+}
+
+function Set-XmlNodeText {
+    param(
+        [System.Xml.XmlDocument]$Document,
+        [string]$XPath,
+        [string]$Value
+    )
+    $node = $Document.SelectSingleNode($XPath)
+    if ($null -eq $node) {
+        throw ('ConfigXml lacks {0}.' -f $XPath)
+    }
+    $node.InnerText = $Value
+}
+
+function Remove-SecretFolder {
+    # Empties every file first (so no secret outlives a failed delete), then removes the folder.
+    param(
+        [string]$Path
+    )
+    if (-not (Test-Path -LiteralPath $Path)) {
+        return
+    }
+    foreach ($file in @(Get-ChildItem -LiteralPath $Path -File -Recurse -Force)) {
+        try {
+            [System.IO.File]::WriteAllBytes($file.FullName, (New-Object -TypeName 'byte[]' -ArgumentList 0))
+        }
+        catch {
+            Write-Warning ('Could not empty {0}: {1}' -f $file.FullName, $_.Exception.Message)
+        }
+    }
+    try {
+        Remove-Item -LiteralPath $Path -Recurse -Force
+    }
+    catch {
+        Write-Warning ('Could not remove {0}: {1}' -f $Path, $_.Exception.Message)
+    }
+}
+
+function Protect-Text {
+    # Replaces any occurrence of the given secrets in a text (used on log lines before they enter a message).
+    param(
+        [string]$Text,
+        [string[]]$Secrets
+    )
+    $result = $Text
+    foreach ($secret in $Secrets) {
+        if ($secret) {
+            $result = $result.Replace($secret, '***')
+        }
+    }
+    return $result
+}
+
+function Invoke-ConfigurationExe {
+    # Configuration.exe /S <xml> /L <log> (biztalk-esso.md section 2.1). Only paths reach the command line. A non-zero
+    # exit code or a log line with the word "error" fails the step [INFERRED: a clean log has no such line].
+    param(
+        [string]$XmlPath,
+        [string]$LogPath,
+        [string[]]$Secrets
+    )
+    $exe = Get-ConfigurationExe
+    $arguments = '/S "{0}" /L "{1}"' -f $XmlPath, $LogPath
+    $process = Start-Process -FilePath $exe -ArgumentList $arguments -Wait -PassThru
+    $errors = @()
+    if (Test-Path -LiteralPath $LogPath -PathType Leaf) {
+        $errors = @(Get-Content -LiteralPath $LogPath | Where-Object { $_ -match '(?i)\berror\b' } | Select-Object -First 5)
+    }
+    if ($process.ExitCode -ne 0 -or $errors.Count -gt 0) {
+        $excerpt = (@(foreach ($line in $errors) { Protect-Text -Text ([string]$line) -Secrets $Secrets }) -join ' | ')
+        throw ('Configuration.exe failed on {0} (exit code {1}). Log: {2}' -f $env:COMPUTERNAME, $process.ExitCode, $excerpt)
+    }
+}

@@ -1,0 +1,94 @@
+# ProtectedPath: per-run working folders under %windir%\Temp with an Administrators-only ACL (SYSTEM and
+# BUILTIN\Administrators full control, inheritance off), created with the ACL in place, and the check that a
+# path lies inside such a folder with no reparse point on the way.
+#
+# Why one place: the answer files (Install, Join), the ssomanage input (Set-SecretServerName) and the copied
+# master secret backup (New-ProtectedTempDir, Write-FileChunk, Remove-ProtectedPath) carry secrets; DESIGN
+# "Secrets" needs one definition of "protected" that every script enforces alike.
+#
+# Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
+
+function New-AdminOnlyDirectorySecurity {
+    # SYSTEM and BUILTIN\Administrators full control, inheritance from the parent disabled.
+    $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
+    $security.SetAccessRuleProtection($true, $false)
+    $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
+    foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
+        $identity = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $sid
+        $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList @(
+            $identity,
+            [System.Security.AccessControl.FileSystemRights]::FullControl,
+            $inherit,
+            [System.Security.AccessControl.PropagationFlags]::None,
+            [System.Security.AccessControl.AccessControlType]::Allow
+        )
+        $security.AddAccessRule($rule)
+    }
+    return $security
+}
+
+function Test-AdminOnlyAcl {
+    # True when the path's DACL is protected and allows no one but SYSTEM and BUILTIN\Administrators.
+    param(
+        [string]$Path
+    )
+    $acl = Get-Acl -LiteralPath $Path
+    if (-not $acl.AreAccessRulesProtected) {
+        return $false
+    }
+    $rules = @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]))
+    foreach ($rule in $rules) {
+        $sid = $rule.IdentityReference.Value
+        $allowed = $rule.AccessControlType -eq [System.Security.AccessControl.AccessControlType]::Allow
+        if ($allowed -and $sid -ne 'S-1-5-18' -and $sid -ne 'S-1-5-32-544') {
+            return $false
+        }
+    }
+    return ($rules.Count -gt 0)
+}
+
+function New-ProtectedDirectory {
+    # Creates a fresh directory with the Administrators-only ACL applied at creation (no window in which it
+    # inherits the parent's ACL). Refuses an existing path: a pre-created folder may belong to someone else.
+    param(
+        [string]$Path
+    )
+    if (Test-Path -LiteralPath $Path) {
+        throw ('Refusing to reuse {0}: a protected working folder must be new.' -f $Path)
+    }
+    $null = [System.IO.Directory]::CreateDirectory($Path, (New-AdminOnlyDirectorySecurity))
+    if (-not (Test-AdminOnlyAcl -Path $Path)) {
+        throw ('The ACL of {0} is not Administrators-only after creation.' -f $Path)
+    }
+}
+
+function Resolve-ProtectedPath {
+    # The full path of Path, which must lie in (or be) a per-run folder %windir%\Temp\esso-<id> with an
+    # Administrators-only ACL and no reparse point on the way: the file transfer never writes or removes
+    # anything else.
+    param(
+        [string]$Path
+    )
+    $root = [System.IO.Path]::GetFullPath((Join-Path -Path $env:windir -ChildPath 'Temp')).TrimEnd('\')
+    $full = [System.IO.Path]::GetFullPath($Path).TrimEnd('\')
+    $prefix = $root + '\esso-'
+    if (-not $full.StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase) -or $full.Length -eq $prefix.Length) {
+        throw ('Refusing {0}: only paths under {1}<id> are handled by the file transfer.' -f $Path, $prefix)
+    }
+    $parts = $full.Substring($root.Length + 1).Split('\')
+    $current = $root
+    foreach ($part in $parts) {
+        $current = Join-Path -Path $current -ChildPath $part
+        if (Test-Path -LiteralPath $current) {
+            $item = Get-Item -LiteralPath $current -Force
+            if (($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) {
+                throw ('Refusing {0}: {1} is a reparse point.' -f $Path, $current)
+            }
+        }
+    }
+    $top = Join-Path -Path $root -ChildPath $parts[0]
+    if ((Test-Path -LiteralPath $top -PathType Container) -and -not (Test-AdminOnlyAcl -Path $top)) {
+        throw ('Refusing {0}: {1} does not have the Administrators-only ACL.' -f $Path, $top)
+    }
+    return $full
+}
