@@ -272,6 +272,7 @@ class StartModeParams(Params):
 
 class StartModeState(Result):
     start_type: str
+    state: str  # the local ENTSSO service: stopped when it ran outside the cluster's control
 
 
 class MoveRoleParams(Params):

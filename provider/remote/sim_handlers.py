@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from provider import contracts as c
 from provider.remote import sim_model as m
 from provider.remote.sim_files import read_file, write_file
-from provider.remote.sim_model import Ctx
+from provider.remote.sim_model import Ctx, runs_outside_cluster
 from provider.remote.sim_xml import ConfigXml, SimXmlError, parse_config_xml, parse_update_xml
 from provider.remote.world import DomainGroup, Node, SsoDatabase, secret_digest
 from provider.spec import ESSO_FOLDER
@@ -413,15 +413,19 @@ def restart_entsso_service(ctx: Ctx, _p: c.NoParams) -> c.ChangeResult[c.Service
 
 
 def set_entsso_start_mode(ctx: Ctx, p: c.StartModeParams) -> c.ChangeResult[c.StartModeState]:
+    """Manual start, and no ENTSSO running outside the cluster's control (0x800706D9, reference section 8)."""
     node = ctx.node
     _require_installed(ctx)
-    before = c.StartModeState(start_type=node.entsso_start_type)
-    if node.entsso_start_type == p.start_mode:
+    before = c.StartModeState(start_type=node.entsso_start_type, state=node.entsso_state)
+    outside = runs_outside_cluster(ctx.world, node)
+    if node.entsso_start_type == p.start_mode and not outside:
         return c.ChangeResult[c.StartModeState](changed=False, before=before, after=before)
     node.entsso_start_type = p.start_mode
-    return c.ChangeResult[c.StartModeState](
-        changed=True, before=before, after=c.StartModeState(start_type=p.start_mode)
-    )
+    if outside:
+        node.entsso_state = "Stopped"
+        node.local_start_while_clustered = False
+    after = c.StartModeState(start_type=node.entsso_start_type, state=node.entsso_state)
+    return c.ChangeResult[c.StartModeState](changed=True, before=before, after=after)
 
 
 def _is_current_secret_server(ctx: Ctx, db: SsoDatabase) -> bool:

@@ -255,6 +255,10 @@ def bring_online(world: World, resource: ClusterResource, _seen: frozenset[str] 
         if owner is None or not owner.esso_installed or not owner.entsso_account:
             resource.state = "Failed"  # ENTSSO is not configured there: the service cannot start
             return
+        if resource.state != "Online" and owner.entsso_state == "Running":
+            # biztalk-esso.md section 8 (apacbiztalk blog): a local ENTSSO already running when the clustered
+            # resource comes online keeps the RPC "SSOSecretServer" registration from happening (0x800706D9).
+            owner.local_start_while_clustered = True
         owner.entsso_state = "Running"
     resource.state = "Online"
     resource.needs_cycle = False
@@ -270,7 +274,20 @@ def take_offline(world: World, resource: ClusterResource) -> None:
         owner = owner_of(world, resource)
         if owner is not None:
             owner.entsso_state = "Stopped"
+            owner.local_start_while_clustered = False  # the cluster stopped it: the next online is clean
     resource.state = "Offline"
+
+
+def runs_outside_cluster(world: World, node: Node) -> bool:
+    """ENTSSO runs on the node although the cluster does not run it there (a clustered ENTSSO exists)."""
+    resources = entsso_resources(world)
+    if not resources or node.entsso_state != "Running":
+        return False
+    for resource in resources:
+        owner = owner_of(world, resource)
+        if resource.state == "Online" and owner is not None and owner.name.lower() == node.name.lower():
+            return False
+    return True
 
 
 def secret_server_status(world: World, node: Node) -> c.SecretServerStatus:

@@ -39,6 +39,7 @@ class ClusteredSsoServiceProvider(EssoProvider):
         "dependencies",
         "possibleOwners",
         "startTypes",
+        "outsideCluster",
         "ownerNode",
         "state",
     )
@@ -83,12 +84,15 @@ class ClusteredSsoServiceProvider(EssoProvider):
         resource = preflight.sso_resource(cluster, inputs.resource_name)
         if resource is None:
             return None
-        start_types = {
+        facts = {
             n: preflight.node_facts(
                 remote, n, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            ).entsso.start_type
+            )
             for n in inputs.nodes
         }
+        owner = cluster.role.owner_node.lower() if cluster.role and resource.state == "Online" else None
+        # 0x800706D9 (reference section 8): ENTSSO running where the cluster does not run it
+        outside = [n for n, f in facts.items() if f.entsso.state == "Running" and n.lower() != owner]
         try:
             netname: str | None = preflight.network_name_resource(
                 cluster, role=inputs.role, network_name=inputs.network_name
@@ -100,7 +104,8 @@ class ClusteredSsoServiceProvider(EssoProvider):
             "useNetworkName": int(resource.parameters.get("UseNetworkName", 0)),
             "dependencies": list(resource.dependencies),
             "possibleOwners": list(resource.possible_owners),
-            "startTypes": start_types,
+            "startTypes": {n: f.entsso.start_type for n, f in facts.items()},
+            "outsideCluster": outside,
             "ownerNode": cluster.role.owner_node if cluster.role else None,
             "state": resource.state,
         }
@@ -121,6 +126,8 @@ class ClusteredSsoServiceProvider(EssoProvider):
             found.append("possibleOwners")
         if any(t != "Manual" for t in (olds.get("startTypes") or {}).values()):
             found.append("startTypes")
+        if olds.get("outsideCluster"):
+            found.append("outsideCluster")
         return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:

@@ -8,7 +8,10 @@
     clustered resource comes online prevents the RPC "SSOSecretServer" registration (0x800706D9).
 
     Reads the start mode (Win32_Service StartMode, reported as Automatic/Manual/Disabled); when it is not
-    StartMode, sets it with Set-Service -StartupType. Only Manual is accepted.
+    StartMode, sets it with Set-Service -StartupType. Only Manual is accepted. When a clustered ENTSSO exists
+    and this node is not where the cluster runs it (owner node of an Online resource), a running local ENTSSO
+    is stopped: it was started outside the cluster (by Configuration.exe or net start) and would keep the
+    RPC registration from happening when the resource comes online here.
 #>
 [CmdletBinding()]
 param(
@@ -18,6 +21,8 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+
+#esso:include Cluster
 
 function Get-StartModeState {
     $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
@@ -30,21 +35,38 @@ function Get-StartModeState {
     }
     @{
         startType = $startType
+        state = [string]$service.State
     }
+}
+
+function Test-RunByCluster {
+    # True when an Online ENTSSO cluster resource is owned by this node (the cluster runs the service here).
+    foreach ($resource in @(Get-EntSsoClusterResource)) {
+        $owner = [string]$resource.OwnerNode.Name
+        if ($resource.State -eq 'Online' -and $owner -eq $env:COMPUTERNAME) {
+            return $true
+        }
+    }
+    return $false
+}
+
+function Test-ClusteredAnywhere {
+    return (@(Get-EntSsoClusterResource).Count -gt 0)
 }
 
 $before = Get-StartModeState
 $changed = $false
-if ($before['startType'] -eq $StartMode) {
-    $after = $before
-}
-else {
+if ($before['startType'] -ne $StartMode) {
     Set-Service -Name 'ENTSSO' -StartupType $StartMode
     $changed = $true
-    $after = Get-StartModeState
-    if ($after['startType'] -ne $StartMode) {
-        throw ('ENTSSO still starts {0} on {1}.' -f $after['startType'], $env:COMPUTERNAME)
-    }
+}
+if ($before['state'] -eq 'Running' -and (Test-ClusteredAnywhere) -and -not (Test-RunByCluster)) {
+    Stop-Service -Name 'ENTSSO'
+    $changed = $true
+}
+$after = Get-StartModeState
+if ($after['startType'] -ne $StartMode) {
+    throw ('ENTSSO still starts {0} on {1}.' -f $after['startType'], $env:COMPUTERNAME)
 }
 
 @{

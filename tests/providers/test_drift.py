@@ -97,3 +97,16 @@ def test_positive_evidence_reports_gone(tmp_path: Path) -> None:
     cls, _ = next((c, i) for n, c, i in procedure.resources() if n == "sso-join-sso02")
     read = procedure.provider(cls).read("SSO02", procedure.outputs["sso-join-sso02"])
     assert read.id is None and read.outs == {}
+
+
+def test_entsso_started_outside_the_cluster_is_reported_and_stopped(tmp_path: Path) -> None:
+    """Reference section 8: a local ENTSSO on a node the cluster does not run it on breaks the next failover."""
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        world.nodes["SSO02"].entsso_state = "Running"  # a monitoring tool ran `net start entsso`
+    refreshed, repaired = _refresh_and_repair(procedure, "clustered-sso-service")
+    assert refreshed["outsideCluster"] == ["SSO02"]
+    assert repaired["outsideCluster"] == []
+    assert sim.load().nodes["SSO02"].entsso_state == "Stopped"

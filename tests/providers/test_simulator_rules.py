@@ -275,7 +275,8 @@ def test_rule9_backup_file_and_password_must_match(driver: Any) -> None:
 def test_rule10_entsso_without_the_msid_serves_nothing(driver: Any) -> None:
     data = driver.configure()
     joined = driver.facts("SSO02")
-    assert joined.entsso.state == "Running" and joined.secret_server_status.flags & 0x2 == 0  # after Join
+    # Join started ENTSSO; clustering stopped it there (it ran outside the cluster, reference section 8)
+    assert joined.entsso.state == "Stopped" and joined.secret_server_status.flags & 0x2 == 0
     driver.move("SSO02")
     driver.cycle("SSO02")
     status = driver.facts("SSO02").secret_server_status
@@ -371,3 +372,18 @@ def test_configuration_xml_carrying_a_secret_anywhere_is_refused(driver: Any) ->
     driver.prepare()
     assert code_of(driver.install, reminder=driver.BACKUP_PW) == "ESSO-035"
     assert code_of(driver.install, reminder="fine reminder", backup_file=f"C:\\{driver.SERVICE_PW}.bak") == "ESSO-035"
+
+
+def test_rule8_a_local_entsso_running_when_the_resource_comes_online_is_not_registered(driver: Any) -> None:
+    """Reference section 8 (apacbiztalk): a local ENTSSO started before the clustered resource comes online
+    keeps the RPC registration from happening; clients see 0x800706D9 until the cluster cycles it."""
+    driver.configure()
+    with driver.sim.edit() as world:
+        world.nodes["SSO02"].entsso_state = "Running"  # someone ran `net start entsso` on SSO02
+    driver.move("SSO02")
+    status = driver.facts("SSO02").secret_server_status
+    assert not status.clustered
+    ok, why = client_can_reach_secret_server(driver.sim.load())
+    assert not ok and "0x800706D9" in why
+    driver.cycle("SSO02")  # the cluster stops and starts it: registered again
+    assert driver.facts("SSO02").secret_server_status.clustered

@@ -91,8 +91,8 @@ class MiniBackend(FakeBackend):
             self.start_type[node] = params["StartMode"]
             return {
                 "changed": before != params["StartMode"],
-                "before": {"startType": before},
-                "after": {"startType": params["StartMode"]},
+                "before": {"startType": before, "state": "Stopped"},
+                "after": {"startType": params["StartMode"], "state": "Stopped"},
             }
         if script == "Write-FileChunk":
             key = (node, params["Path"].lower())
