@@ -261,28 +261,36 @@ class EssoProvider(ResourceProvider):
             )
 
     # ---- engine contract ---------------------------------------------------------------------
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         own = {k: v for k, v in news.items() if k != "__provider"}
+        checked = self._fingerprinted(olds, news)  # on every path: a CheckResponse never carries a password
         if has_unknowns(own):
-            return CheckResult(news, [])
+            return CheckResult(checked, [])
         try:
             inputs = self.inputs_model.model_validate(own)
         except ValidationError as exc:
             failures = [
                 CheckFailure(".".join(str(p) for p in err["loc"]) or self.resource, err["msg"]) for err in exc.errors()
             ]
-            return CheckResult(news, failures)
+            return CheckResult(checked, failures)
         problems = inputs.problems()
-        checked = dict(news)
         for key in self.secret_keys:
             value = own.get(key)
-            if not isinstance(value, str) or is_fingerprint(value):
-                continue
-            why = _password_problem(key, SecretStr(value), None)
-            if why:
-                problems.append((key, why))
-            checked[key] = fingerprint(value, salt_of(_olds.get(key)))
+            if isinstance(value, str) and not is_fingerprint(value):
+                why = _password_problem(key, SecretStr(value), None)
+                if why:
+                    problems.append((key, why))
         return CheckResult(checked, [CheckFailure(key, f"{key} {why}") for key, why in problems])
+
+    def _fingerprinted(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+        """The inputs with each secret replaced by its fingerprint (salt reused from state); unknowns kept."""
+        checked = dict(news)
+        for key in self.secret_keys:
+            value = news.get(key)
+            if value is None or has_unknowns(value) or is_fingerprint(value):
+                continue
+            checked[key] = fingerprint(value, salt_of(olds.get(key))) if isinstance(value, str) else None
+        return checked
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in self.replace_keys if olds.get(k) != news.get(k)]

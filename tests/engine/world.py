@@ -1,0 +1,96 @@
+"""Shared pieces of the engine scenarios: sentinel secrets, the demo stack, the simulated world's projections."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from provider.remote.simulator import Simulator
+from provider.remote.world import Node, World
+from tests.support.engine import Engine, StackConfig
+
+SECRETS = {
+    "serviceAccountPassword": "Svc-Engine-Sentinel-6b2f!",
+    "backupPassword": "Bak-Engine-Sentinel-0c9d#",
+}
+SEED_ORDER = [
+    "sso-domain-groups",
+    "sso-system",
+    "sso-join-sso02",
+    "secret-server-name",
+    "clustered-sso-service",
+    "master-secret-restore-sso02",
+]
+
+
+def demo_stack(tmp_path: Path, **overrides: Any) -> StackConfig:
+    """The demo stack with sentinel passwords, its world and escrow under ``tmp_path``."""
+    return StackConfig.demo(tmp_path, SECRETS, **overrides)
+
+
+def new_engine(tmp_path: Path, **kwargs: Any) -> Engine:
+    return Engine(tmp_path / "stack" / "state.json", **kwargs)
+
+
+def sim(config: StackConfig) -> Simulator:
+    return Simulator(config.simulator_state)
+
+
+def remote_calls(config: StackConfig) -> int:
+    """Every remote script call the simulator has counted so far."""
+    path = config.simulator_state
+    return sum(Simulator(path).load().calls.values()) if path.exists() else 0
+
+
+def add_node(world: World, name: str) -> None:
+    """A new cluster member with ESSO installed, unconfigured: what ``demo_world`` builds for each node."""
+    world.nodes[name] = Node(name=name, dtc_cid=str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.local-dtc")))
+    world.cluster.nodes[name] = "Up"
+    world.cluster.cycled_on[name] = False
+    for resource in world.cluster.resources.values():
+        if resource.type != "Generic Service" and name not in resource.possible_owners:
+            resource.possible_owners.append(name)
+
+
+def entsso_resource(world: World) -> Any:
+    return next(r for r in world.cluster.resources.values() if r.type == "Generic Service")
+
+
+def projection(world: World, live_nodes: list[str]) -> dict[str, Any]:
+    """What a fresh build and a converged stack must agree on (MSIDs named by role, not by value)."""
+    (database,) = world.databases.values()
+
+    def msids(values: list[str]) -> list[str]:
+        return sorted("current" if v.lower() == database.msid.lower() else "other" for v in values)
+
+    service = entsso_resource(world)
+    return {
+        "database": {
+            "server": database.server,
+            "name": database.name,
+            "secretServer": database.secret_server,
+            "adminGroup": database.admin_group,
+            "affiliateAdminGroup": database.affiliate_admin_group,
+            "serviceAccount": database.service_account,
+            "createdBy": database.created_by,
+        },
+        "role": {"owner": world.cluster.groups["SSO"].owner_node, "state": world.cluster.groups["SSO"].state},
+        "service": {
+            "group": service.group,
+            "state": service.state,
+            "parameters": dict(service.parameters),
+            "dependencies": list(service.dependencies),
+            "possibleOwners": sorted(service.possible_owners),
+        },
+        "nodes": {
+            n: {
+                "ssoServer": world.nodes[n].sso_server,
+                "ssoDatabase": world.nodes[n].sso_database,
+                "entssoAccount": world.nodes[n].entsso_account,
+                "startType": world.nodes[n].entsso_start_type,
+                "ssoss": msids(world.nodes[n].ssoss),
+            }
+            for n in live_nodes
+        },
+    }
