@@ -1,7 +1,8 @@
 """ClusteredMasterSecret: the seed's procedure for one stack, as six kinds of dynamic resource in order.
 
 Why a component: ordering, naming and outputs live in one place with no remote calls. Resource
-names carry node names (never indexes) so adding or replacing a node touches only that node's
+names carry node names (never indexes) and every node has its own join and restore (the creating
+node's adopt), so adding or replacing any node, the first included, touches only that node's
 resources; dependents of the SSO system are replaced with it (``replace_with``).
 """
 
@@ -51,7 +52,7 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
         super().__init__("esso:index:ClusteredMasterSecret", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         nodes = list(spec.cluster.nodes)
-        first, others = nodes[0], nodes[1:]
+        first = nodes[0]
 
         self.groups = SsoDomainGroups("sso-domain-groups", DomainGroupsInputs.from_spec(spec), child)
         self.system = SsoSystem(
@@ -63,14 +64,19 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
         )
         follows_system = pulumi.ResourceOptions(replace_with=[self.system])
         self.joins: dict[str, SsoNodeJoin] = {}
-        for node in others:
-            self.joins[node] = SsoNodeJoin(
+        # Every node gets its own join and restore, the creator included (they adopt there): a node's
+        # resources do not depend on its position, so losing node 1 is a join and a restore from escrow.
+        previous_join: pulumi.Resource = self.system
+        for node in nodes:  # one node at a time, in order, as the seed configures them
+            self.joins[node] = previous_join = SsoNodeJoin(
                 f"sso-join-{node.lower()}",
                 NodeJoinInputs.from_spec(spec, node),
                 service_account_password=secrets.service_account_password,
                 opts=pulumi.ResourceOptions.merge(
                     child,
-                    pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.system])),
+                    pulumi.ResourceOptions.merge(
+                        follows_system, pulumi.ResourceOptions(depends_on=[self.system, previous_join])
+                    ),
                 ),
             )
         self.secret_server = SecretServerName(
@@ -93,7 +99,7 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
         )
         self.restores: dict[str, MasterSecretRestore] = {}
         previous: pulumi.Resource = self.service
-        for node in others:
+        for node in nodes:
             restore = MasterSecretRestore(
                 f"master-secret-restore-{node.lower()}",
                 RestoreInputs.from_spec(spec, node),
@@ -119,14 +125,13 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
         ):
             _log_steps(resource)
 
-        last_restore = self.restores[others[-1]] if others else None
         self.secret_server_name = pulumi.Output.from_input(spec.cluster.network_name)
-        self.owner_node: pulumi.Output[Any] = (
-            last_restore.ownerNode if last_restore is not None else self.service.ownerNode
-        )
-        self.failover_verified_at: pulumi.Output[Any] = (
-            last_restore.failoverVerifiedAt if last_restore is not None else pulumi.Output.from_input(None)
-        )
+        restores = list(self.restores.values())
+        self.owner_node: pulumi.Output[Any] = restores[-1].ownerNode
+        # the latest proof of any restore (a replaced middle node's restore proves failover too)
+        self.failover_verified_at: pulumi.Output[Any] = pulumi.Output.all(
+            *[r.failoverVerifiedAt for r in restores]
+        ).apply(lambda stamps: max((s for s in stamps if s), default=None))
         self.outputs: dict[str, Any] = {
             "secretServerName": spec.cluster.network_name,
             "ssoDatabaseServer": spec.database.server,

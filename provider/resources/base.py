@@ -202,6 +202,7 @@ class EssoProvider(ResourceProvider):
     undiffed_keys: ClassVar[tuple[str, ...]] = ()  # recorded once, never diffed (e.g. the creator node)
     secret_keys: ClassVar[tuple[str, ...]] = ()  # inputs replaced by fingerprints in outputs
     observed_keys: ClassVar[tuple[str, ...]] = ()  # outputs that come from the world, not the inputs
+    extra_secret_outputs: ClassVar[tuple[str, ...]] = ()  # observed outputs that must be stored as secrets
     delete_before_replace: ClassVar[bool] = False
 
     # ---- connection --------------------------------------------------------------------------
@@ -437,6 +438,6 @@ def registration(
         **{k: None for k in provider.observed_keys},
         "steps": None,
     }
-    secret_outputs = [fingerprint_key(k) for k in provider.secret_keys]
+    secret_outputs = [fingerprint_key(k) for k in provider.secret_keys] + list(provider.extra_secret_outputs)
     extra = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs) if secret_outputs else None
     return props, pulumi.ResourceOptions.merge(opts, extra)

@@ -16,7 +16,7 @@ import pulumi.dynamic as dyn
 
 from provider import contracts as c
 from provider.errors import EssoError
-from provider.remote.base import Remote
+from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import EssoProvider, Steps, now_utc, registration
 from provider.resources.failover import move_role, verify_failover
@@ -28,18 +28,15 @@ BACKUP_NAME = "SSOSecret.bak"
 
 class RestoreInputs(EscrowInputs):
     node: str
-    peers: list[str]  # the nodes before this one, which already hold the MSID
     resource_name: str
     verify_failover: bool
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec, node: str) -> RestoreInputs:
-        nodes = list(spec.cluster.nodes)
         return cls(
             **cls.cluster_fields(spec),
             **cls.escrow_fields(spec),
             node=node,
-            peers=nodes[: nodes.index(node)],
             resource_name=spec.cluster.resource_name,
             verify_failover=spec.failover.verify,
         )
@@ -49,7 +46,7 @@ class MasterSecretRestoreProvider(EssoProvider):
     resource = "master-secret-restore"
     inputs_model = RestoreInputs
     replace_keys = ("node", "server", "database")
-    quiet_keys = ("nodes", "peers", "networkName", "verifyFailover", "escrow")
+    quiet_keys = ("nodes", "networkName", "verifyFailover", "escrow")
     secret_keys = ("backupPassword",)
     observed_keys = ("msid", "holdsMsid", "restoredFrom", "failoverVerifiedAt", "verifiedNodes", "ownerNode")
     delete_before_replace = True
@@ -77,7 +74,7 @@ class MasterSecretRestoreProvider(EssoProvider):
                 self.require_disruption("fail the role over to every node that holds the master secret", node)
                 verified = verify_failover(
                     remote,
-                    visit=[*inputs.peers, node],
+                    visit=self._holders(remote, inputs, msid),
                     home=home,
                     role=inputs.role,
                     resource=inputs.resource_name,
@@ -100,30 +97,46 @@ class MasterSecretRestoreProvider(EssoProvider):
                 "ownerNode": home,
             }
 
+    def _facts_or_none(self, remote: Remote, inputs: RestoreInputs, node: str) -> c.NodeFacts | None:
+        """A node's facts, or None when it cannot be reached (a lost node is simply not a holder)."""
+        try:
+            return preflight.node_facts(
+                remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+            )
+        except TransientRemoteError:
+            return None
+
+    def _holders(self, remote: Remote, inputs: RestoreInputs, msid: str) -> list[str]:
+        """The configured nodes, in order, that hold the MSID now (this node included): where failover is proven."""
+        holders = []
+        for n in inputs.nodes:
+            facts = self._facts_or_none(remote, inputs, n)
+            if facts is not None and msid.lower() in {m.lower() for m in facts.ssoss_msids}:
+                holders.append(n)
+        return holders
+
     def _current_msid(self, remote: Remote, inputs: RestoreInputs) -> str:
         """The master secret id to restore.
 
         The SSO database records an MSID only on encrypted rows, so a new system may have none yet
-        ([INFERRED] from the public SSOX schema). Then the current secret is the one a node that already
-        holds it keeps in SSOSS and that the escrow holds a backup of.
+        ([INFERRED] from the public SSOX schema). Then the current secret is the one another node keeps in
+        SSOSS and that the escrow holds a backup of.
         """
-        holders = [inputs.nodes[0], *inputs.peers]
-        database = preflight.database_facts(remote, [*holders, inputs.node], inputs.server, inputs.database)
+        others = [n for n in inputs.nodes if n.lower() != inputs.node.lower()]
+        database = preflight.database_facts(remote, [*others, inputs.node], inputs.server, inputs.database)
         if not database.exists:
             raise EssoError("ESSO-025", "the SSO database does not exist.", node=inputs.node, step="restore")
         if database.msid:
             return database.msid
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        for holder in holders:
-            facts = preflight.node_facts(
-                remote, holder, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
-            for candidate in facts.ssoss_msids:
+        for other in others:
+            facts = self._facts_or_none(remote, inputs, other)
+            for candidate in facts.ssoss_msids if facts else []:
                 if escrow.latest(candidate) is not None:
                     return candidate
         raise EssoError(
             "ESSO-025",
-            f"no node among {', '.join(holders)} holds a master secret that the escrow has a backup of.",
+            f"no node among {', '.join(others)} holds a master secret that the escrow has a backup of.",
             node=inputs.node,
             step="restore",
         )

@@ -62,7 +62,7 @@ class SsoNodeJoinProvider(EssoProvider):
     replace_keys = ("node", "server", "database")
     quiet_keys = ("nodes", "role", "networkName", "resourceName")
     secret_keys = ("serviceAccountPassword",)
-    observed_keys = ("configuredServer", "configuredDatabase", "entssoAccount")
+    observed_keys = ("configuredServer", "configuredDatabase", "entssoAccount", "joined")
     delete_before_replace = True
 
     def resource_id(self, inputs: NodeJoinInputs) -> str:
@@ -90,11 +90,15 @@ class SsoNodeJoinProvider(EssoProvider):
                 ),
             )
             steps.add(node, c.JOIN_SSO_SYSTEM.name, joined.changed)
-            return self._observed(
+            observed = self._observed(
                 preflight.node_facts(
                     remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
                 )
             )
+            # Whether this resource configured the node (a node configured before it, such as the creator, is
+            # adopted): delete undoes only what the resource did.
+            observed["joined"] = bool((olds or {}).get("joined")) or joined.changed
+            return observed
 
     @staticmethod
     def _observed(facts: c.NodeFacts) -> dict[str, Any]:
@@ -138,6 +142,9 @@ class SsoNodeJoinProvider(EssoProvider):
             if resource is not None and node.lower() in {o.lower() for o in resource.possible_owners}:
                 owners = [o for o in resource.possible_owners if o.lower() != node.lower()]
                 set_owners(remote, cluster, inputs.resource_name, owners, steps, avoid=node)
+            if not props.get("joined"):
+                steps.add(node, "keep-configuration", False, "adopted: the node was configured before this resource")
+                return
             try:
                 removed = remote.run(
                     node,

@@ -13,17 +13,19 @@ from typing import Any, Literal
 
 import pulumi
 import pulumi.dynamic as dyn
+from pydantic import SecretStr
 
 from provider import contracts as c
 from provider import ssoxml
 from provider.errors import EssoError
 from provider.escrow import Escrow, escrow_for
+from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import (
     ClusterInputs,
     EssoProvider,
     Steps,
-    fingerprint_key,
+    fingerprint,
     fingerprint_matches,
     registration,
 )
@@ -84,7 +86,16 @@ class SsoSystemProvider(EssoProvider):
     undiffed_keys = ("node",)
     quiet_keys = ("nodes", "role", "networkName", "protect", "onDestroy")
     secret_keys = ("serviceAccountPassword", "backupPassword")
-    observed_keys = ("msid", "escrowedMsid", "backupSha256", "escrowLocation", "createdBy", "databaseExists")
+    observed_keys = (
+        "msid",
+        "escrowedMsid",
+        "backupSha256",
+        "escrowLocation",
+        "createdBy",
+        "databaseExists",
+        "backupInUseFingerprint",
+    )
+    extra_secret_outputs = ("backupInUseFingerprint",)  # the fingerprint of the password the escrowed backup needs
     delete_before_replace = True
 
     def resource_id(self, inputs: SsoSystemInputs) -> str:
@@ -103,66 +114,115 @@ class SsoSystemProvider(EssoProvider):
             raise EssoError("ESSO-019", f"replacing the SSO system ({what}) reconfigures every node.", step="diff")
 
     def converge(self, inputs: SsoSystemInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
-        node = olds["node"] if olds and olds.get("node") else inputs.node
-        simulator = self.spec.target == "simulator"
+        recorded = olds["node"] if olds and olds.get("node") else inputs.node
         with self.remote() as remote:
             inputs.preflight(remote)
-            steps.add(node, "preflight", False)
-            preflight.fresh_token_facts(
-                remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
-            backup_password = self.backup_password()
-            xml = ssoxml.build_create_xml(
-                server=inputs.server,
-                database=inputs.database,
-                service_account=inputs.service_account,
-                admin_group=inputs.admin_group,
-                affiliate_admin_group=inputs.affiliate_admin_group,
-                backup_file=inputs.backup_path,
-                reminder=inputs.backup_reminder,
-            )
-            installed = remote.run(
-                node,
-                c.INSTALL_SSO_SYSTEM,
-                c.InstallSsoParams(
-                    config_xml=xml,
-                    server=inputs.server,
-                    database=inputs.database,
-                    service_account_password=self.service_account_password(),
-                    backup_password=backup_password,
-                ),
-            )
-            steps.add(node, c.INSTALL_SSO_SYSTEM.name, installed.changed)
-            escrow = inputs.escrow_store(simulator=simulator)
-            rebackup = olds is not None and not fingerprint_matches(
-                backup_password.get_secret_value(), olds.get(fingerprint_key("backupPassword"))
-            )
-            record = None if rebackup else escrow.latest(installed.msid)
+            steps.add(recorded, "preflight", False)
+            password = self.backup_password()
+            escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+            serving = recorded if olds is None else self._serving_node(remote, inputs, recorded)
+            if serving.lower() == recorded.lower():
+                msid, backup_file = self._install(remote, inputs, recorded, password, steps)
+            else:
+                # The creator is lost: the system lives on in the database and on the other nodes.
+                msid, backup_file = self._msid_on(remote, inputs, serving, escrow), inputs.backup_path
+                steps.add(serving, "serve-from", False, f"{recorded} is unreachable or no longer holds the system")
+            in_use = (olds or {}).get("backupInUseFingerprint")
+            rebackup = olds is not None and not fingerprint_matches(password.get_secret_value(), in_use)
+            record = None if rebackup else escrow.latest(msid)
             if record is None:
-                backup_file = installed.backup_file
                 backup = remote.run(
-                    node,
+                    serving,
                     c.BACKUP_MASTER_SECRET,
                     c.BackupParams(
                         backup_file=backup_file,
-                        backup_password=backup_password,
+                        backup_password=password,
                         reminder=inputs.backup_reminder,
                         overwrite=rebackup,
                     ),
                 )
-                steps.add(node, c.BACKUP_MASTER_SECRET.name, backup.changed)
-                data = remote.fetch_file(node, backup_file)
-                steps.add(node, "fetch-backup", False)
-                record = escrow.store(installed.msid, data, cluster=inputs.network_name)
-                steps.add(node, "escrow-backup", True, escrow.describe())
+                steps.add(serving, c.BACKUP_MASTER_SECRET.name, backup.changed)
+                data = remote.fetch_file(serving, backup_file)
+                steps.add(serving, "fetch-backup", False)
+                record = escrow.store(msid, data, cluster=inputs.network_name)
+                steps.add(serving, "escrow-backup", True, escrow.describe())
+                in_use = fingerprint(password.get_secret_value())
+            elif not in_use:
+                in_use = fingerprint(password.get_secret_value())
             return {
-                "msid": installed.msid,
+                "msid": msid,
                 "escrowedMsid": record.msid,
                 "backupSha256": record.sha256,
                 "escrowLocation": record.location,
-                "createdBy": node,
+                "createdBy": recorded,
                 "databaseExists": True,
+                "backupInUseFingerprint": in_use,
             }
+
+    def _install(
+        self, remote: Remote, inputs: SsoSystemInputs, node: str, password: SecretStr, steps: Steps
+    ) -> tuple[str, str]:
+        """Seed steps 5-12 on the creating node (adopts a node already configured for this system)."""
+        preflight.fresh_token_facts(
+            remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+        )
+        xml = ssoxml.build_create_xml(
+            server=inputs.server,
+            database=inputs.database,
+            service_account=inputs.service_account,
+            admin_group=inputs.admin_group,
+            affiliate_admin_group=inputs.affiliate_admin_group,
+            backup_file=inputs.backup_path,
+            reminder=inputs.backup_reminder,
+        )
+        installed = remote.run(
+            node,
+            c.INSTALL_SSO_SYSTEM,
+            c.InstallSsoParams(
+                config_xml=xml,
+                server=inputs.server,
+                database=inputs.database,
+                service_account_password=self.service_account_password(),
+                backup_password=password,
+            ),
+        )
+        steps.add(node, c.INSTALL_SSO_SYSTEM.name, installed.changed)
+        return installed.msid, installed.backup_file
+
+    @staticmethod
+    def _serving_node(remote: Remote, inputs: SsoSystemInputs, recorded: str) -> str:
+        """The first reachable node configured for this system that holds a master secret (creator first)."""
+        for node in dict.fromkeys([recorded, *inputs.nodes]):
+            try:
+                facts = preflight.node_facts(
+                    remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+                )
+            except TransientRemoteError:
+                continue
+            config = facts.sso_config
+            same = config is not None and (config.server.lower(), config.database.lower()) == (
+                inputs.server.lower(),
+                inputs.database.lower(),
+            )
+            if same and facts.ssoss_msids:
+                return node
+        raise EssoError(
+            "ESSO-025",
+            "no reachable node is configured for this SSO system and holds its master secret.",
+            step="backup",
+        )
+
+    @staticmethod
+    def _msid_on(remote: Remote, inputs: SsoSystemInputs, node: str, escrow: Escrow) -> str:
+        """The current MSID: the database's, else the one the node holds that the escrow knows."""
+        database = preflight.database_facts(remote, [node], inputs.server, inputs.database)
+        if database.msid:
+            return database.msid
+        held = preflight.node_facts(
+            remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
+        ).ssoss_msids
+        known = [m for m in held if escrow.latest(m) is not None]
+        return (known or held)[-1]
 
     def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
         inputs: SsoSystemInputs = self.stored_inputs(props)

@@ -23,12 +23,17 @@ def test_the_program_registers_what_the_engine_plans_with(tmp_path: Path) -> Non
     assert system.type == "pulumi-python:dynamic/esso:SsoSystem" and system.parent.endswith("::demo")
     for key in ("__provider", "serviceAccountPassword", "backupPassword"):
         assert isinstance(system.inputs[key], Secret), key
-    assert set(system.additional_secret_outputs) == {"serviceAccountPasswordFingerprint", "backupPasswordFingerprint"}
+    assert set(system.additional_secret_outputs) == {
+        "serviceAccountPasswordFingerprint",
+        "backupPasswordFingerprint",
+        "backupInUseFingerprint",
+    }
     for name in SEED_ORDER[2:]:  # every dependent of the SSO system is replaced with it
         assert program.named(name).replace_with == (system.urn,), name
     assert set(program.named("master-secret-restore-sso02").dependencies) == {
         program.named("clustered-sso-service").urn,
         program.named("sso-join-sso02").urn,
+        program.named("master-secret-restore-sso01").urn,  # restores run in sequence
     }
     assert not any(r.protect or r.retain_on_delete or r.delete_before_replace is not None for r in program.dynamic)
 

@@ -48,9 +48,11 @@ def test_replacing_a_dead_node_touches_only_its_resources_and_equals_a_fresh_bui
     assert [r.name for r in engine.state()] == [
         "sso-domain-groups",
         "sso-system",
+        "sso-join-sso01",
         "sso-join-sso04",
         "secret-server-name",
         "clustered-sso-service",
+        "master-secret-restore-sso01",
         "master-secret-restore-sso04",
     ]
 

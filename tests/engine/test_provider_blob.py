@@ -57,8 +57,10 @@ def test_the_blobs_are_small_references_without_secrets_that_load_in_a_fresh_int
         "provider.resources.domain_groups.SsoDomainGroupsProvider []",
         "provider.resources.sso_system.SsoSystemProvider []",
         "provider.resources.node_join.SsoNodeJoinProvider []",
+        "provider.resources.node_join.SsoNodeJoinProvider []",
         "provider.resources.secret_server_name.SecretServerNameProvider []",
         "provider.resources.clustered_service.ClusteredSsoServiceProvider []",
+        "provider.resources.master_secret_restore.MasterSecretRestoreProvider []",
         "provider.resources.master_secret_restore.MasterSecretRestoreProvider []",
     ]
 

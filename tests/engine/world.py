@@ -17,9 +17,11 @@ SECRETS = {
 SEED_ORDER = [
     "sso-domain-groups",
     "sso-system",
+    "sso-join-sso01",
     "sso-join-sso02",
     "secret-server-name",
     "clustered-sso-service",
+    "master-secret-restore-sso01",
     "master-secret-restore-sso02",
 ]
 

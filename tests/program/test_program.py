@@ -34,9 +34,11 @@ EXPORTS = {
 SEED_ORDER = [
     "sso-domain-groups",
     "sso-system",
+    "sso-join-sso01",
     "sso-join-sso02",
     "secret-server-name",
     "clustered-sso-service",
+    "master-secret-restore-sso01",
     "master-secret-restore-sso02",
 ]
 
@@ -68,6 +70,7 @@ def test_registers_the_seed_order_with_secrets_and_exports(program: Any, tmp_pat
         assert set(monitor.requests["sso-system"].additionalSecretOutputs) == {
             "serviceAccountPasswordFingerprint",
             "backupPasswordFingerprint",
+            "backupInUseFingerprint",
         }
         assert list(monitor.requests["master-secret-restore-sso02"].additionalSecretOutputs) == [
             "backupPasswordFingerprint"

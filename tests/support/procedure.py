@@ -62,7 +62,7 @@ class Procedure:
         spec = self.spec
         service = spec.service_account_password.get_secret_value()
         backup = spec.backup_password.get_secret_value() if spec.backup_password else None
-        others = list(spec.cluster.nodes)[1:]
+        nodes = list(spec.cluster.nodes)
         items: list[tuple[str, type[EssoProvider], dict[str, Any]]] = [
             ("sso-domain-groups", SsoDomainGroupsProvider, DomainGroupsInputs.from_spec(spec).props()),
             (
@@ -75,7 +75,7 @@ class Procedure:
                 },
             ),
         ]
-        for node in others:
+        for node in nodes:
             items.append(
                 (
                     f"sso-join-{node.lower()}",
@@ -87,7 +87,7 @@ class Procedure:
         items.append(
             ("clustered-sso-service", ClusteredSsoServiceProvider, ClusteredServiceInputs.from_spec(spec).props())
         )
-        for node in others:
+        for node in nodes:
             items.append(
                 (
                     f"master-secret-restore-{node.lower()}",
