@@ -545,10 +545,12 @@ class S3Escrow(Escrow):
             return ""
         if not intact:
             return " No earlier version of the object holds the recorded bytes."
+        kms = f" --ssekms-key-id {self.kms_key_id}" if self.kms_key_id else ""
         return (
             f" Earlier version(s) {', '.join(intact)} hold the recorded bytes; restore one with "
             f"`aws s3api copy-object --bucket {self.bucket} --key {key} "
-            f"--copy-source '{self.bucket}/{key}?versionId={intact[0]}'` and run again."
+            f"--copy-source '{self.bucket}/{key}?versionId={intact[0]}' --server-side-encryption aws:kms{kms}` "
+            "and run again."
         )
 
     def fetch(self, msid: str, sha256: str) -> bytes:

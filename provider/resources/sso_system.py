@@ -94,6 +94,7 @@ class SsoSystemProvider(EssoProvider):
         "createdBy",
         "databaseExists",
         "backupInUseFingerprint",
+        "backupPasswordCurrent",
     )
     extra_secret_outputs = ("backupInUseFingerprint",)  # the fingerprint of the password the escrowed backup needs
     delete_before_replace = True
@@ -157,6 +158,7 @@ class SsoSystemProvider(EssoProvider):
                 "createdBy": recorded,
                 "databaseExists": True,
                 "backupInUseFingerprint": in_use,
+                "backupPasswordCurrent": True,
             }
 
     def _install(
@@ -234,12 +236,20 @@ class SsoSystemProvider(EssoProvider):
         observed: dict[str, Any] = {"databaseExists": True}
         if facts.msid:  # a new system records no MSID in the database until something is encrypted
             observed["msid"] = facts.msid
+        # A backup password rotated where the stack cannot see it (Secrets Manager) leaves the escrowed
+        # backup opening only with the old one: refresh notices, and the next up takes a new backup.
+        in_use = props.get("backupInUseFingerprint")
+        if in_use:
+            observed["backupPasswordCurrent"] = fingerprint_matches(self.backup_password().get_secret_value(), in_use)
         return observed
 
     def drift(self, olds: dict[str, Any]) -> list[str]:
+        found = []
         if olds.get("msid") and olds.get("msid") != olds.get("escrowedMsid"):
-            return ["escrowedMsid"]
-        return []
+            found.append("escrowedMsid")
+        if olds.get("backupPasswordCurrent") is False:
+            found.append("backupPasswordCurrent")
+        return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
         inputs: SsoSystemInputs = self.stored_inputs(props)

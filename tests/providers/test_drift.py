@@ -110,3 +110,26 @@ def test_entsso_started_outside_the_cluster_is_reported_and_stopped(tmp_path: Pa
     assert refreshed["outsideCluster"] == ["SSO02"]
     assert repaired["outsideCluster"] == []
     assert sim.load().nodes["SSO02"].entsso_state == "Stopped"
+
+
+def test_a_backup_password_rotated_outside_the_stack_is_noticed_and_backed_up_again(tmp_path: Path) -> None:
+    """With the password in Secrets Manager the stack's inputs do not change; refresh compares the password the
+    escrowed backup needs with the one in use now, and the next up takes and escrows a new backup."""
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    before = procedure.outputs["sso-system"]["backupSha256"]
+    rotated = Procedure(demo_spec(tmp_path, backupPassword="Rotated-Backup-Pass-77"))
+    rotated.outputs = procedure.outputs
+    cls, inputs = next((c, i) for n, c, i in procedure.resources() if n == "sso-system")
+    provider = rotated.provider(cls)
+    read = provider.read("SQL01/SSODB", procedure.outputs["sso-system"])
+    assert read.outs is not None and read.outs["backupPasswordCurrent"] is False
+    # the stack's own inputs did not change: without the refresh, diff sees nothing
+    assert provider.diff("SQL01/SSODB", procedure.outputs["sso-system"], inputs).changes is False
+    diff = provider.diff("SQL01/SSODB", dict(read.outs), inputs)
+    assert diff.changes is True and not diff.replaces
+    updated = provider.update("SQL01/SSODB", dict(read.outs), inputs)
+    assert updated.outs is not None
+    assert updated.outs["backupPasswordCurrent"] is True
+    assert updated.outs["backupSha256"] != before
+    assert [s["step"] for s in updated.outs["steps"] if s["changed"]] == ["Backup-MasterSecret", "escrow-backup"]
