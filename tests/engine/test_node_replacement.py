@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.world import SEED_ORDER, add_node, demo_stack, entsso_resource, new_engine, projection, sim
+from tests.engine.world import SEED_ORDER, add_node, demo_stack, entsso_resource, new_engine, sim
 from tests.support.engine import EngineError, StackConfig, learn
+from tests.support.replacement import projection
 
 NEW_NODES = ["SSO01", "SSO04"]
 
