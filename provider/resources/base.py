@@ -55,6 +55,7 @@ from provider.spec import (
     _domain_problem,
     _group_problem,
     _password_problem,
+    load_spec_from_strings,
 )
 
 PBKDF2_ROUNDS = 60_000
@@ -208,8 +209,6 @@ class EssoProvider(ResourceProvider):
     # ---- connection --------------------------------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
         """Take the live stack configuration (credentials, transport, allowDisruption) from the engine."""
-        from provider.spec import load_spec_from_strings
-
         values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) not in (None, "")}
         self._spec = load_spec_from_strings(values)
 

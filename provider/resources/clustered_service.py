@@ -14,6 +14,7 @@ import pulumi
 import pulumi.dynamic as dyn
 
 from provider import contracts as c
+from provider.errors import EssoError
 from provider.remote.base import Remote
 from provider.resources import preflight
 from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
@@ -97,7 +98,7 @@ class ClusteredSsoServiceProvider(EssoProvider):
             netname: str | None = preflight.network_name_resource(
                 cluster, role=inputs.role, network_name=inputs.network_name
             )
-        except Exception:  # the configured name is gone from the role: drift, reported below
+        except EssoError:  # the configured name is gone from the role: drift, reported below
             netname = None
         return {
             "networkNameResource": netname,
