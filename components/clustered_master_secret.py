@@ -50,70 +50,54 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
         self, name: str, spec: ClusterSpec, secrets: ProgramSecrets, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("esso:index:ClusteredMasterSecret", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self)
         nodes = list(spec.cluster.nodes)
-        first = nodes[0]
 
-        self.groups = SsoDomainGroups("sso-domain-groups", DomainGroupsInputs.from_spec(spec), child)
+        def placed(*after: pulumi.Resource, follows_system: bool = True) -> pulumi.ResourceOptions:
+            """A child of this component, after ``after``, replaced whenever the SSO system is."""
+            return pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(after),
+                replace_with=[self.system] if follows_system else None,
+            )
+
+        self.groups = SsoDomainGroups(
+            "sso-domain-groups", DomainGroupsInputs.from_spec(spec), pulumi.ResourceOptions(parent=self)
+        )
         self.system = SsoSystem(
             "sso-system",
             SsoSystemInputs.from_spec(spec),
             service_account_password=secrets.service_account_password,
             backup_password=secrets.backup_password,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.groups])),
+            opts=placed(self.groups, follows_system=False),
         )
-        follows_system = pulumi.ResourceOptions(replace_with=[self.system])
-        self.joins: dict[str, SsoNodeJoin] = {}
         # Every node gets its own join and restore, the creator included (they adopt there): a node's
         # resources do not depend on its position, so losing node 1 is a join and a restore from escrow.
-        previous_join: pulumi.Resource = self.system
+        self.joins: dict[str, SsoNodeJoin] = {}
+        previous: pulumi.Resource = self.system
         for node in nodes:  # one node at a time, in order, as the seed configures them
-            self.joins[node] = previous_join = SsoNodeJoin(
+            self.joins[node] = previous = SsoNodeJoin(
                 f"sso-join-{node.lower()}",
                 NodeJoinInputs.from_spec(spec, node),
                 service_account_password=secrets.service_account_password,
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions.merge(
-                        follows_system, pulumi.ResourceOptions(depends_on=[self.system, previous_join])
-                    ),
-                ),
+                opts=placed(self.system, previous),
             )
         self.secret_server = SecretServerName(
             "secret-server-name",
             SecretServerNameInputs.from_spec(spec),
-            pulumi.ResourceOptions.merge(
-                child,
-                pulumi.ResourceOptions.merge(
-                    follows_system, pulumi.ResourceOptions(depends_on=[self.system, *self.joins.values()])
-                ),
-            ),
+            placed(self.system, *self.joins.values()),
         )
         self.service = ClusteredSsoService(
-            "clustered-sso-service",
-            ClusteredServiceInputs.from_spec(spec),
-            pulumi.ResourceOptions.merge(
-                child,
-                pulumi.ResourceOptions.merge(follows_system, pulumi.ResourceOptions(depends_on=[self.secret_server])),
-            ),
+            "clustered-sso-service", ClusteredServiceInputs.from_spec(spec), placed(self.secret_server)
         )
         self.restores: dict[str, MasterSecretRestore] = {}
-        previous: pulumi.Resource = self.service
-        for node in nodes:
-            restore = MasterSecretRestore(
+        previous = self.service
+        for node in nodes:  # in sequence: each proves failover among the nodes restored before it
+            self.restores[node] = previous = MasterSecretRestore(
                 f"master-secret-restore-{node.lower()}",
                 RestoreInputs.from_spec(spec, node),
                 backup_password=secrets.backup_password,
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions.merge(
-                        follows_system,
-                        pulumi.ResourceOptions(depends_on=[self.service, self.joins[node], previous]),
-                    ),
-                ),
+                opts=placed(self.service, self.joins[node], previous),
             )
-            self.restores[node] = restore
-            previous = restore
 
         for resource in (
             self.groups,
@@ -125,7 +109,6 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
         ):
             _log_steps(resource)
 
-        self.secret_server_name = pulumi.Output.from_input(spec.cluster.network_name)
         restores = list(self.restores.values())
         self.owner_node: pulumi.Output[Any] = restores[-1].ownerNode
         # the latest proof of any restore (a replaced middle node's restore proves failover too)
@@ -142,7 +125,7 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
             "clusterRole": spec.cluster.role,
             "ssoClusterResource": spec.cluster.resource_name,
             "nodes": nodes,
-            "firstNode": first,
+            "firstNode": nodes[0],
             "ownerNodeLastSeen": self.owner_node,
             "masterSecretId": self.system.msid,
             "backupSha256": self.system.backupSha256,
