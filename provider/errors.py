@@ -7,6 +7,7 @@ only the symptom. Messages never contain secret values: callers pass names, neve
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -256,3 +257,21 @@ def error_table_markdown() -> str:
     rows = ["| ID | What went wrong | What to do |", "|---|---|---|"]
     rows += [f"| {e.code} | {e.title} | {e.fix} |" for e in CATALOGUE.values()]
     return "\n".join(rows)
+
+
+# Windows and ESSO failures the seed gives advice for, recognised in a raw error text. The first match wins.
+KNOWN_WINDOWS_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"0x800706D9|no more endpoints available from the endpoint mapper", re.I), "ESSO-010"),
+    (re.compile(r"(MSDTC|Distributed Transaction Coordinator).{0,80}(not|unavailable|cannot|fail)", re.I), "ESSO-008"),
+    (re.compile(r"Network Name.{0,80}(not found|missing|does not exist|cannot|no such)", re.I), "ESSO-009"),
+    (re.compile(r"not (a )?member of (the )?.{0,40}SSO Administrators", re.I), "ESSO-004"),
+    (re.compile(r"Log ?on as a service|SeServiceLogonRight|error 1069", re.I), "ESSO-003"),
+)
+
+
+def classify_windows_error(text: str) -> str | None:
+    """The ESSO code whose advice fits a raw Windows/ESSO error text, or None."""
+    for pattern, code in KNOWN_WINDOWS_ERRORS:
+        if pattern.search(text):
+            return code
+    return None

@@ -47,7 +47,7 @@ import requests
 from pydantic import BaseModel, SecretStr
 
 from provider import contracts as c
-from provider.errors import CATALOGUE, EssoError
+from provider.errors import CATALOGUE, EssoError, classify_windows_error
 from provider.remote.base import Remote, TransientRemoteError, parse_result
 from provider.remote.script_source import SCRIPTS_DIR, ScriptSourceError, assembled
 from provider.spec import ClusterSpec, TransportSection
@@ -850,9 +850,9 @@ def _script_error(record: Any, call: _Call, *, terminating: bool, others: list[A
     if terminating:
         message, category, target, fq = _record_text(record)
         extra = f"; {len(others)} earlier error(s): " + " | ".join(_record_text(o)[0] for o in others) if others else ""
-        return call.error(
-            "ESSO-035", f"terminating error: {message} (category {category}, target {target}, id {fq}){extra}"
-        )
+        # a known Windows/ESSO failure gets the seed's advice; the original text stays in the detail
+        code = classify_windows_error(message) or "ESSO-035"
+        return call.error(code, f"terminating error: {message} (category {category}, target {target}, id {fq}){extra}")
     listed = "; ".join(
         f"[{i}] {m} (category {cat}, target {t}, id {fq})"
         for i, (m, cat, t, fq) in enumerate((_record_text(o) for o in others), start=1)

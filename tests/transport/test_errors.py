@@ -178,6 +178,30 @@ def test_a_terminating_error_is_esso_035_with_message_category_and_target(start_
     assert len(lb.recorder.requests(script="Get-NodeFacts", action="Command")) == 1  # a script error is not retried
 
 
+def test_a_known_windows_failure_gets_the_seeds_advice(start_loopback: Any) -> None:
+    """A raw 0x800706D9 from a script is ESSO-010 (UseNetworkName and the Name dependency), text kept."""
+    from psrpcore.types import ErrorCategory
+
+    lb = start_loopback(_facts_backend())
+    message = (
+        "Failed to retrieve master secrets. Secret Server Name: ENTSSO Error Code: 0x800706D9, there are no more "
+        "endpoints available from the endpoint mapper."
+    )
+    lb.inject(
+        Fault(
+            "terminating",
+            node="SSO01",
+            script="Get-NodeFacts",
+            message=message,
+            category=ErrorCategory.ConnectionError,
+            target="ENTSSO",
+        )
+    )
+    r = remote(lb)
+    err = _expect(lambda: r.run("SSO01", c.GET_NODE_FACTS, FACTS), "ESSO-010", bound(r.transport))
+    assert "0x800706D9" in str(err) and "Use Network Name for computer name" in str(err)
+
+
 def test_non_terminating_errors_are_esso_036_and_listed(start_loopback: Any) -> None:
     from psrpcore.types import ErrorCategory
 
