@@ -191,7 +191,7 @@ def get_sso_database_facts(ctx: Ctx, p: c.SsoDatabaseParams) -> c.SsoDatabaseFac
         secret_server=db.secret_server,
         admin_group=db.admin_group,
         affiliate_admin_group=db.affiliate_admin_group,
-        msid=db.msid,
+        msid=db.msid if db.reports_msid else None,
     )
 
 

@@ -106,6 +106,9 @@ class SsoDatabase(_W):
     service_account: str
     created_by: str  # the node that created the system
     backup_password_digest: str | None = None
+    # [INFERRED] from the public SSOX schema: the database may record the MSID only on encrypted rows, so a
+    # new system with no affiliate applications reports none. False models that reading.
+    reports_msid: bool = True
 
 
 class Fault(_W):

@@ -119,8 +119,8 @@ class MasterSecretRestoreProvider(EssoProvider):
         """The master secret id to restore.
 
         The SSO database records an MSID only on encrypted rows, so a new system may have none yet
-        ([INFERRED] from the public SSOX schema). Then the current secret is the one another node keeps in
-        SSOSS and that the escrow holds a backup of.
+        ([INFERRED] from the public SSOX schema). Then the current secret is the one a node keeps in SSOSS
+        and that the escrow holds a backup of.
         """
         others = [n for n in inputs.nodes if n.lower() != inputs.node.lower()]
         database = preflight.database_facts(remote, [*others, inputs.node], inputs.server, inputs.database)
@@ -129,14 +129,14 @@ class MasterSecretRestoreProvider(EssoProvider):
         if database.msid:
             return database.msid
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        for other in others:
+        for other in [*others, inputs.node]:  # the node itself may hold it already (the creator does)
             facts = self._facts_or_none(remote, inputs, other)
             for candidate in facts.ssoss_msids if facts else []:
                 if escrow.latest(candidate) is not None:
                     return candidate
         raise EssoError(
             "ESSO-025",
-            f"no node among {', '.join(others)} holds a master secret that the escrow has a backup of.",
+            f"no node among {', '.join([*others, inputs.node])} holds a master secret the escrow has a backup of.",
             node=inputs.node,
             step="restore",
         )

@@ -86,3 +86,27 @@ def test_create_on_a_converged_world_changes_nothing(tmp_path: Path) -> None:
     ]
     # Adoption: every script reports changed: false, and no role moves without a restore to prove
     assert changed == []
+
+
+@pytest.mark.parametrize("nodes", [("SSO01", "SSO02"), ("SSO01", "SSO02", "SSO03")])
+def test_the_procedure_works_when_the_database_reports_no_msid(tmp_path: Path, nodes: tuple[str, ...]) -> None:
+    """If the SSO database records the MSID only on encrypted rows ([INFERRED] from the SSOX schema), restores
+    take the current MSID from a node that holds it and that the escrow has a backup of."""
+    spec = demo_spec(tmp_path, nodes)
+    procedure = Procedure(spec)
+    names = [name for name, _, _ in procedure.resources()]
+    first_restore = names.index("master-secret-restore-sso01")
+    # run up to the restores, then make the database stop reporting its MSID
+    for name, cls, inputs in procedure.resources()[:first_restore]:
+        result = procedure.provider(cls).create(inputs)
+        procedure.outputs[name] = dict(result.outs or {})
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        for database in world.databases.values():
+            database.reports_msid = False
+    for name, cls, inputs in procedure.resources()[first_restore:]:
+        result = procedure.provider(cls).create(inputs)
+        procedure.outputs[name] = dict(result.outs or {})
+    assert_final_world(sim, list(nodes))
+    msid = procedure.outputs["sso-system"]["msid"]
+    assert all(procedure.outputs[f"master-secret-restore-{n.lower()}"]["msid"] == msid for n in nodes)
