@@ -230,6 +230,15 @@ class ServiceState(Result):
     state: str
 
 
+class EntSsoLogonParams(Params):
+    account: str  # DOMAIN\user the service logs on as
+    password: SecretStr
+
+
+class EntSsoLogonState(Result):
+    account: str
+
+
 class SecretServerParams(Params):
     secret_server: str
     update_xml: str  # the ssomanage -updatedb file holding only <secretServer>
@@ -387,6 +396,7 @@ SET_CLUSTERED_SSO_SERVICE = Script(
 SET_SSO_POSSIBLE_OWNERS = Script(
     "Set-SsoPossibleOwners", PossibleOwnersParams, ChangeResult[PossibleOwnersState], changes=True, scope="cluster"
 )
+SET_ENTSSO_LOGON = Script("Set-EntSsoLogon", EntSsoLogonParams, ChangeResult[EntSsoLogonState], changes=True)
 SET_ENTSSO_START_MODE = Script("Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True)
 MOVE_SSO_ROLE = Script(
     "Move-SsoRole", MoveRoleParams, ChangeResult[RoleState], changes=True, disruptive=True, scope="cluster"
@@ -438,6 +448,7 @@ SCRIPTS: dict[str, Script[Any, Any]] = {
         SET_CLUSTERED_SSO_SERVICE,
         SET_SSO_POSSIBLE_OWNERS,
         SET_ENTSSO_START_MODE,
+        SET_ENTSSO_LOGON,
         MOVE_SSO_ROLE,
         RESTART_SSO_CLUSTER_RESOURCE,
         RESTORE_MASTER_SECRET,

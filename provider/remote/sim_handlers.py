@@ -304,6 +304,7 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     node.sso_server, node.sso_database = p.server, p.database
     node.ssoss.append(msid)
     node.entsso_account = xml.account
+    node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"  # Configuration.exe's default; Set-EntSsoStartMode makes it Manual
     node.entsso_state = "Running"
     write_file(node, backup_file, _backup_blob(msid, backup_pw, xml.reminder))
@@ -336,6 +337,7 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
     _check_rights(ctx, xml.account, db.admin_group)
     node.sso_server, node.sso_database = db.server, db.name
     node.entsso_account = xml.account
+    node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"
     if not m.entsso_resources(world):  # once clustered, only the cluster starts ENTSSO
         node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
@@ -407,9 +409,25 @@ def restart_entsso_service(ctx: Ctx, _p: c.NoParams) -> c.ChangeResult[c.Service
         )
     if not node.entsso_account:
         ctx.fail("ESSO-035", "ENTSSO is not configured on this node; the service cannot start.")
+    if not m.service_can_log_on(ctx.world, node):
+        ctx.fail("ESSO-003", f"ENTSSO did not start: logon failure for {node.entsso_account} (error 1069).")
     before = c.ServiceState(state=node.entsso_state)
     node.entsso_state = "Running"
     return c.ChangeResult[c.ServiceState](changed=True, before=before, after=c.ServiceState(state="Running"))
+
+
+def set_entsso_logon(ctx: Ctx, p: c.EntSsoLogonParams) -> c.ChangeResult[c.EntSsoLogonState]:
+    """Win32_Service.Change: the account and password ENTSSO logs on with (used at its next start)."""
+    node = ctx.node
+    _require_installed(ctx)
+    if not node.entsso_account:
+        ctx.fail("ESSO-035", "ENTSSO is not configured on this node; join the SSO system first.")
+    password = _secret(p.password)
+    _check_service_password(ctx, p.account, password)
+    before = c.EntSsoLogonState(account=node.entsso_account)
+    node.entsso_account = p.account
+    node.entsso_password_digest = secret_digest(password)
+    return c.ChangeResult[c.EntSsoLogonState](changed=True, before=before, after=c.EntSsoLogonState(account=p.account))
 
 
 def set_entsso_start_mode(ctx: Ctx, p: c.StartModeParams) -> c.ChangeResult[c.StartModeState]:

@@ -255,6 +255,9 @@ def bring_online(world: World, resource: ClusterResource, _seen: frozenset[str] 
         if owner is None or not owner.esso_installed or not owner.entsso_account:
             resource.state = "Failed"  # ENTSSO is not configured there: the service cannot start
             return
+        if not service_can_log_on(world, owner) and owner.entsso_state != "Running":
+            resource.state = "Failed"  # error 1069: the account's password changed, the service's did not
+            return
         if resource.state != "Online" and owner.entsso_state == "Running":
             # biztalk-esso.md section 8 (apacbiztalk blog): a local ENTSSO already running when the clustered
             # resource comes online keeps the RPC "SSOSecretServer" registration from happening (0x800706D9).
@@ -262,6 +265,14 @@ def bring_online(world: World, resource: ClusterResource, _seen: frozenset[str] 
         owner.entsso_state = "Running"
     resource.state = "Online"
     resource.needs_cycle = False
+
+
+def service_can_log_on(world: World, node: Node) -> bool:
+    """Whether ENTSSO's stored logon password is the account's current one (else it fails to start, 1069)."""
+    user = find_user(world, node.entsso_account or "")
+    if user is None or user.password_digest is None or node.entsso_password_digest is None:
+        return True
+    return user.password_digest == node.entsso_password_digest
 
 
 def take_offline(world: World, resource: ClusterResource) -> None:

@@ -124,6 +124,7 @@ HANDLERS: dict[str, Handler] = {
     c.SET_CLUSTERED_SSO_SERVICE.name: cl.set_clustered_sso_service,
     c.SET_SSO_POSSIBLE_OWNERS.name: cl.set_sso_possible_owners,
     c.SET_ENTSSO_START_MODE.name: h.set_entsso_start_mode,
+    c.SET_ENTSSO_LOGON.name: h.set_entsso_logon,
     c.MOVE_SSO_ROLE.name: cl.move_sso_role,
     c.RESTART_SSO_CLUSTER_RESOURCE.name: cl.restart_sso_cluster_resource,
     c.RESTORE_MASTER_SECRET.name: h.restore_master_secret,

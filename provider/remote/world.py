@@ -56,6 +56,7 @@ class Node(_W):
     entsso_state: Literal["Running", "Stopped", "Absent"] = "Stopped"
     entsso_start_type: Literal["Automatic", "Manual", "Disabled", "None"] = "Manual"
     entsso_account: str | None = None
+    entsso_password_digest: str | None = None  # the password the service's logon entry holds (a digest)
     sso_server: str | None = None  # HKLM\SOFTWARE\Microsoft\ENTSSO\SQL Server
     sso_database: str | None = None  # ... Database
     ssoss: list[str] = Field(default_factory=list)  # MSIDs under HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS

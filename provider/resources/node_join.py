@@ -18,7 +18,14 @@ from provider import ssoxml
 from provider.errors import EssoError
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
+from provider.resources.base import (
+    ClusterInputs,
+    EssoProvider,
+    Steps,
+    fingerprint_key,
+    fingerprint_matches,
+    registration,
+)
 from provider.spec import ClusterSpec
 
 
@@ -90,6 +97,14 @@ class SsoNodeJoinProvider(EssoProvider):
                 ),
             )
             steps.add(node, c.JOIN_SSO_SYSTEM.name, joined.changed)
+            password = self.service_account_password()
+            stored = (olds or {}).get(fingerprint_key("serviceAccountPassword"))
+            if olds is not None and not joined.changed and not fingerprint_matches(password.get_secret_value(), stored):
+                # The account's password was changed in AD: the service must log on with the new one.
+                logon = remote.run(
+                    node, c.SET_ENTSSO_LOGON, c.EntSsoLogonParams(account=inputs.service_account, password=password)
+                )
+                steps.add(node, c.SET_ENTSSO_LOGON.name, logon.changed, "used at the service's next start")
             observed = self._observed(
                 preflight.node_facts(
                     remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group

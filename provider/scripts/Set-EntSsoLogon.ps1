@@ -1,0 +1,62 @@
+<#
+.SYNOPSIS
+    Sets the account and password the ENTSSO service logs on with (after the account's password was changed).
+
+.DESCRIPTION
+    Seed install step 3: "The Enterprise SSO service on each node is configured to log on as this domain account."
+    When that account's password changes in Active Directory, each node's service entry must change with it, or
+    ENTSSO fails to start at its next start or failover (error 1069, a logon failure).
+
+    Changes the service's logon with Win32_Service.Change (StartName, StartPassword). The running service keeps
+    its current logon session; the new password is used at its next start. A password cannot be read back, so
+    the provider calls this only when the password's fingerprint changed, and the script always acts. The
+    password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally).
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [string]$Account,
+
+    [Parameter(Mandatory = $true)]
+    [System.Security.SecureString]$Password
+)
+
+$ErrorActionPreference = 'Stop'
+
+function Get-LogonState {
+    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
+    if ($null -eq $service) {
+        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
+    }
+    @{
+        account = [string]$service.StartName
+    }
+}
+
+$before = Get-LogonState
+$service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
+$bstr = [IntPtr]::Zero
+try {
+    $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($Password)
+    $arguments = @{
+        StartName = $Account
+        StartPassword = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr)
+    }
+    $outcome = Invoke-CimMethod -InputObject $service -MethodName 'Change' -Arguments $arguments
+}
+finally {
+    if ($bstr -ne [IntPtr]::Zero) {
+        [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
+    }
+    $arguments = $null
+}
+if ($outcome.ReturnValue -ne 0) {
+    throw ('Win32_Service.Change for ENTSSO on {0} returned {1}.' -f $env:COMPUTERNAME, $outcome.ReturnValue)
+}
+$after = Get-LogonState
+
+@{
+    changed = $true
+    before = $before
+    after = $after
+}
