@@ -503,6 +503,18 @@ class _Run:
             raise EngineError(f"{reg.name} has check errors: {reasons}", resource=reg.name, method="Check")
         return annotate_secrets(from_struct(response.inputs), reg.inputs)
 
+    def _change(self, reg: Registration, old: ResourceState, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields Diff and Update share: the resource, its old outputs and inputs, the new inputs."""
+        return {
+            "id": old.id,
+            "urn": reg.urn,
+            "name": reg.name,
+            "type": reg.type,
+            "olds": self.wire(old.outputs),
+            "news": self.wire(inputs),
+            "old_inputs": self.wire(old.inputs),
+        }
+
     def diff(self, reg: Registration, old: ResourceState, inputs: Mapping[str, Any]) -> DiffOutcome:
         """``Diff(olds=old outputs, news=checked inputs, old_inputs)`` with the ``DIFF_UNKNOWN`` fallback.
 
@@ -510,19 +522,7 @@ class _Run:
         (``DIFF_UNKNOWN``, what the host sends for ``DiffResult(changes=None)``), the engine diffs the old
         and new inputs itself — ``__provider`` included — and any difference is an update.
         """
-        response = self.rpc(
-            "Diff",
-            proto.DiffRequest(
-                id=old.id,
-                urn=reg.urn,
-                name=reg.name,
-                type=reg.type,
-                olds=self.wire(old.outputs),
-                news=self.wire(inputs),
-                old_inputs=self.wire(old.inputs),
-            ),
-            reg.name,
-        )
+        response = self.rpc("Diff", proto.DiffRequest(**self._change(reg, old, inputs)), reg.name)
         replaces = tuple(response.replaces)
         if response.changes == DIFF_UNKNOWN:
             keys = tuple(diff_inputs(old.inputs, inputs))
@@ -551,19 +551,7 @@ class _Run:
         """``Update(olds=old outputs, news)``; skipped in a preview (``provider_plugin.go:1718``)."""
         if dry_run:
             return ResourceState.of(reg, old.id, inputs, inputs)
-        response = self.rpc(
-            "Update",
-            proto.UpdateRequest(
-                id=old.id,
-                urn=reg.urn,
-                name=reg.name,
-                type=reg.type,
-                olds=self.wire(old.outputs),
-                news=self.wire(inputs),
-                old_inputs=self.wire(old.inputs),
-            ),
-            reg.name,
-        )
+        response = self.rpc("Update", proto.UpdateRequest(**self._change(reg, old, inputs)), reg.name)
         outputs = annotate_secrets(from_struct(response.properties), inputs)
         return ResourceState.of(reg, old.id, inputs, outputs)
 
