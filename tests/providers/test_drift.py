@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from provider.errors import EssoError
+from provider.escrow import EscrowWarning
 from provider.remote.simulator import Simulator, client_can_reach_secret_server
 from provider.remote.world import Fault
 from tests.support.procedure import Procedure, demo_spec
@@ -128,7 +129,8 @@ def test_a_backup_password_rotated_outside_the_stack_is_noticed_and_backed_up_ag
     assert provider.diff("SQL01/SSODB", procedure.outputs["sso-system"], inputs).changes is False
     diff = provider.diff("SQL01/SSODB", dict(read.outs), inputs)
     assert diff.changes is True and not diff.replaces
-    updated = provider.update("SQL01/SSODB", dict(read.outs), inputs)
+    with pytest.warns(EscrowWarning, match="already has 1 other escrowed backup"):
+        updated = provider.update("SQL01/SSODB", dict(read.outs), inputs)
     assert updated.outs is not None
     assert updated.outs["backupPasswordCurrent"] is True
     assert updated.outs["backupSha256"] != before
