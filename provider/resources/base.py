@@ -45,6 +45,7 @@ from pydantic.alias_generators import to_camel
 
 from provider.errors import EssoError
 from provider.remote.base import Remote
+from provider.resources import preflight
 
 # The spec's per-field rule functions: check() applies the same rules the stack file passed.
 from provider.spec import (
@@ -113,9 +114,7 @@ class ClusterInputs(Inputs):
     def qualified_admin_group(self) -> str:
         return f"{self.domain}\\{self.admin_group}"
 
-    def preflight(self, remote: Remote) -> dict[str, Any]:
-        from provider.resources import preflight
-
+    def preflight(self, remote: Remote) -> preflight.Verified:
         return preflight.full(
             remote,
             nodes=self.nodes,

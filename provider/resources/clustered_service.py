@@ -51,11 +51,10 @@ class ClusteredSsoServiceProvider(EssoProvider):
 
     def converge(self, inputs: ClusteredServiceInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
         with self.remote() as remote:
-            inputs.preflight(remote)
-            cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+            verified = inputs.preflight(remote)
+            cluster, netname = verified.cluster, verified.network_name_resource
             via = any_up(cluster)
             steps.add(via, "preflight", False)
-            netname = preflight.network_name_resource(cluster, role=inputs.role, network_name=inputs.network_name)
             service = remote.run(
                 via,
                 c.SET_CLUSTERED_SSO_SERVICE,
@@ -64,7 +63,6 @@ class ClusteredSsoServiceProvider(EssoProvider):
                 ),
             )
             steps.add(via, c.SET_CLUSTERED_SSO_SERVICE.name, service.changed)
-            cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
             set_owners(remote, cluster, inputs.resource_name, list(inputs.nodes), steps)
             for node in inputs.nodes:
                 mode = remote.run(node, c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))

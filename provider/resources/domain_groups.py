@@ -52,7 +52,7 @@ class SsoDomainGroupsProvider(EssoProvider):
 
     def converge(self, inputs: DomainGroupsInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
         with self.remote() as remote:
-            facts = inputs.preflight(remote)
+            facts = inputs.preflight(remote).nodes
             steps.add(inputs.nodes[0], "preflight", False)
             groups = remote.run(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS, inputs.group_params())
             steps.add(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS.name, groups.changed)

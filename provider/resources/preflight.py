@@ -10,6 +10,7 @@ all of them run before the first change script.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from provider import contracts as c
@@ -183,6 +184,15 @@ def fresh_token_facts(remote: Remote, node: str, *, service_account: str, admin_
     return facts
 
 
+@dataclass(frozen=True)
+class Verified:
+    """What the preflight read, so a resource acts on it instead of reading it again."""
+
+    nodes: dict[str, c.NodeFacts]
+    cluster: c.ClusterFacts
+    network_name_resource: str  # the role's Network Name resource that publishes the configured name
+
+
 def full(
     remote: Remote,
     *,
@@ -191,17 +201,17 @@ def full(
     admin_group: str,
     role: str,
     network_name: str,
-) -> dict[str, c.NodeFacts]:
-    """Every precondition, read-only, before the first change of the procedure; returns the node facts."""
+) -> Verified:
+    """Every precondition, read-only, before the first change of the procedure."""
     check_second_hop(remote, "preflight")
     facts = gather_node_facts(remote, nodes, service_account=service_account, admin_group=admin_group)
     check_nodes(facts, service_account=service_account)
     cluster = cluster_facts(remote, nodes, role)
-    check_cluster(
+    netname = check_cluster(
         cluster,
         nodes=nodes,
         role=role,
         network_name=network_name,
         node_cids={n: f.dtc_cid for n, f in facts.items()},
     )
-    return facts
+    return Verified(facts, cluster, netname)

@@ -48,13 +48,12 @@ class SecretServerNameProvider(EssoProvider):
 
     def converge(self, inputs: SecretServerNameInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
         with self.remote() as remote:
-            inputs.preflight(remote)
+            cluster = inputs.preflight(remote).cluster
             steps.add(inputs.nodes[0], "preflight", False)
             current = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
             if (current.secret_server or "").lower() == inputs.network_name.lower():
                 steps.add(inputs.nodes[0], c.SET_SECRET_SERVER_NAME.name, False)
                 return {"secretServer": current.secret_server}
-            cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
             clustered = preflight.sso_resource(cluster, inputs.resource_name)
             if clustered is not None and cluster.role is not None:
                 active = cluster.role.owner_node
