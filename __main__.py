@@ -11,9 +11,7 @@ import pulumi
 from pulumi.runtime import get_config
 
 from components.clustered_master_secret import ClusteredMasterSecret, ProgramSecrets
-from provider.spec import CONFIG_KEYS, SECRET_KEYS, load_spec_from_strings
-
-STAND_IN = "validated-by-the-provider"
+from provider.spec import CONFIG_KEYS, SECRET_KEYS, STAND_IN, load_spec
 
 
 def main() -> None:
@@ -22,7 +20,7 @@ def main() -> None:
     values: dict[str, str] = {k: v for k in plain if (v := config.get(k))}
     # Pulumi.yaml gives optional keys a default of "": an empty secret means "not set".
     present = [k for k in SECRET_KEYS if _is_set(config, k)]
-    spec = load_spec_from_strings({**values, **{k: STAND_IN for k in present}})
+    spec = load_spec({**values, **{k: STAND_IN for k in present}})
     secrets = ProgramSecrets(
         service_account_password=config.require_secret("serviceAccountPassword"),
         backup_password=config.get_secret("backupPassword") if "backupPassword" in present else None,

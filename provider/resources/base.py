@@ -43,21 +43,19 @@ from pulumi.dynamic import (
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from provider.config.rules import (
+    AdminGroupName,
+    ClusterNodes,
+    DomainAccount,
+    NetbiosDomain,
+    NetworkName,
+    RoleName,
+    password_problem,
+)
 from provider.errors import EssoError
 from provider.remote.base import Remote
 from provider.resources import preflight
-
-# The spec's per-field rule functions: check() applies the same rules the stack file passed.
-from provider.spec import (
-    CONFIG_KEYS,
-    ClusterSpec,
-    _account_problem,
-    _computer_problem,
-    _domain_problem,
-    _group_problem,
-    _password_problem,
-    load_spec_from_strings,
-)
+from provider.spec import CONFIG_KEYS, ClusterSpec, load_spec
 
 PBKDF2_ROUNDS = 60_000
 
@@ -78,14 +76,18 @@ class Inputs(BaseModel):
 
 
 class ClusterInputs(Inputs):
-    """What every resource needs to run the preflight: the nodes, the role, the names that identify them."""
+    """What every resource needs to run the preflight: the nodes, the role, the names that identify them.
 
-    domain: str
-    nodes: list[str]
-    role: str
-    network_name: str
-    service_account: str
-    admin_group: str
+    The fields are the stack model's rule types (provider/config/rules.py): check() applies the same
+    rules, with the same messages, that the stack file passed.
+    """
+
+    domain: NetbiosDomain
+    nodes: ClusterNodes
+    role: RoleName
+    network_name: NetworkName
+    service_account: DomainAccount
+    admin_group: AdminGroupName
 
     @staticmethod
     def cluster_fields(spec: ClusterSpec) -> dict[str, Any]:
@@ -97,18 +99,6 @@ class ClusterInputs(Inputs):
             "service_account": spec.sso.service_account,
             "admin_group": spec.sso.admin_group,
         }
-
-    def problems(self) -> list[tuple[str, str]]:
-        found = [(f"nodes[{i}]", why) for i, n in enumerate(self.nodes) if (why := _computer_problem(n, "node name"))]
-        if len(self.nodes) < 2:
-            found.append(("nodes", "a clustered master secret server needs at least two nodes"))
-        checks = (
-            ("networkName", _computer_problem(self.network_name, "network name")),
-            ("domain", _domain_problem(self.domain)),
-            ("serviceAccount", _account_problem(self.service_account)),
-            ("adminGroup", _group_problem(self.admin_group, "SSO Administrators")),
-        )
-        return found + [(key, why) for key, why in checks if why]
 
     @property
     def qualified_admin_group(self) -> str:
@@ -209,7 +199,7 @@ class EssoProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         """Take the live stack configuration (credentials, transport, allowDisruption) from the engine."""
         values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) not in (None, "")}
-        self._spec = load_spec_from_strings(values)
+        self._spec = load_spec(values)
 
     def use_spec(self, spec: ClusterSpec) -> None:
         """Set the live configuration directly (tests, and the program's in-process mocks)."""
@@ -276,7 +266,7 @@ class EssoProvider(ResourceProvider):
         for key in self.secret_keys:
             value = own.get(key)
             if isinstance(value, str) and not is_fingerprint(value):
-                why = _password_problem(key, SecretStr(value), None)
+                why = password_problem(key, SecretStr(value), None)
                 if why:
                     problems.append((key, why))
         return CheckResult(checked, [CheckFailure(key, f"{key} {why}") for key, why in problems])

@@ -1,0 +1,291 @@
+"""The sections of a stack's configuration: one pydantic model per ``esso-cluster:<section>`` object.
+
+Why declarations only: each field's rule is its type (``rules``) and its meaning is its description,
+which ``project_file`` turns into Pulumi.yaml's config descriptions, so the model, the offline check and
+``pulumi config`` say the same thing. What remains here are the rules between fields of one section.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from provider.config.places import ESSO_FOLDER
+from provider.config.problems import fail, quoted
+from provider.config.rules import (
+    DEFAULT_ADMIN_GROUP,
+    DEFAULT_AFFILIATE_GROUP,
+    DEFAULT_RESOURCE_NAME,
+    AdminGroupName,
+    AffiliateAdminGroupName,
+    AwsRegion,
+    Backoff,
+    BucketName,
+    ClusterNodes,
+    DatabaseName,
+    DnsSuffix,
+    DomainAccount,
+    EscrowFolder,
+    KeyPrefix,
+    KmsKeyId,
+    NetbiosDomain,
+    NetworkName,
+    PasswordReminder,
+    PemFile,
+    ResourceName,
+    Retries,
+    RoleName,
+    Seconds,
+    SecretsManagerId,
+    SqlServer,
+    TcpPort,
+    WindowsBackupPath,
+)
+
+
+class ConfigModel(BaseModel):
+    """camelCase keys as a stack file writes them, unknown keys refused, values never echoed in errors."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+
+class ClusterSection(ConfigModel):
+    """The failover cluster and the role that will hold ENTSSO."""
+
+    network_name: NetworkName = Field(
+        description="the Name of the role's Network Name resource, e.g. BIZTALKSSO: the secret server name clients use"
+    )
+    role: RoleName = Field(description="the cluster role (group) that has an IP Address and a Network Name")
+    nodes: ClusterNodes = Field(
+        description="the NetBIOS names of the cluster's nodes, at least two, in order: nodes[0] creates the SSO "
+        "system and owns the role at the end of every run"
+    )
+    resource_name: ResourceName = Field(
+        DEFAULT_RESOURCE_NAME, description="the Generic Service cluster resource for ENTSSO"
+    )
+    dns_suffix: DnsSuffix | None = Field(None, description="appended to node names to reach them over WinRM")
+
+    @model_validator(mode="after")
+    def _network_name_is_not_a_node(self) -> Self:
+        if self.network_name.upper() in {node.upper() for node in self.nodes}:
+            fail(
+                [
+                    (
+                        "networkName",
+                        f"{quoted(self.network_name)} is also a node's name; the Network Name is the role's own "
+                        "computer name (e.g. BIZTALKSSO): give the Name of the role's Network Name resource",
+                    )
+                ]
+            )
+        return self
+
+
+class DomainSection(ConfigModel):
+    """The Active Directory domain of the nodes, the accounts and the SSO groups."""
+
+    name: NetbiosDomain = Field(description="the NetBIOS (pre-Windows 2000) domain name, e.g. CONTOSO")
+
+
+class SsoSection(ConfigModel):
+    """Enterprise SSO's accounts and groups."""
+
+    admin_group: AdminGroupName = Field(
+        DEFAULT_ADMIN_GROUP, description="the SSO Administrators domain global group, name alone"
+    )
+    affiliate_admin_group: AffiliateAdminGroupName = Field(
+        DEFAULT_AFFILIATE_GROUP, description="the SSO Affiliate Administrators domain global group, name alone"
+    )
+    service_account: DomainAccount = Field(
+        description="DOMAIN\\user that ENTSSO logs on as on every node, e.g. CONTOSO\\svc-entsso"
+    )
+    configuring_account: DomainAccount = Field(
+        description="DOMAIN\\user that runs the configuration (the WinRM identity), e.g. CONTOSO\\esso-config"
+    )
+
+
+class DatabaseSection(ConfigModel):
+    """The SSO database."""
+
+    server: SqlServer = Field(
+        description="the SQL Server every node reaches, as host[\\instance][,port], e.g. SQL01 or SQL01\\BTS,1433"
+    )
+    name: DatabaseName = Field("SSODB", description="the SSO database's name")
+
+
+class BackupSection(ConfigModel):
+    """The master secret backup that nodes[0] writes."""
+
+    path: WindowsBackupPath = Field(
+        ESSO_FOLDER + r"\SSOSecret.bak", description="the absolute Windows path of the .bak file on nodes[0]"
+    )
+    reminder: PasswordReminder = Field("", description="a hint for the backup password (never the password)")
+
+
+class EscrowSection(ConfigModel):
+    """Where the backup is kept so that the other nodes can restore it."""
+
+    kind: Literal["local", "s3"] = Field("local", description="local (a folder) or s3 (a bucket)")
+    path: EscrowFolder | None = Field(
+        None, description="kind local: a persistent folder, absolute or relative to the project directory"
+    )
+    bucket: BucketName | None = Field(None, description="kind s3: the S3 bucket")
+    prefix: KeyPrefix = Field("esso", description="kind s3: the key prefix")
+    kms_key_id: KmsKeyId | None = Field(None, description="kind s3: the KMS key for SSE-KMS")
+    region: AwsRegion | None = Field(None, description="kind s3: the bucket's AWS region")
+    password_secret_id: SecretsManagerId | None = Field(
+        None,
+        description="a Secrets Manager secret (name or ARN) holding the backup password, instead of backupPassword",
+    )
+
+    @model_validator(mode="after")
+    def _escrow_rules(self) -> Self:
+        problems: list[tuple[str, str]] = []
+        if self.kind == "local":
+            # A missing path is a ClusterSpec rule: the default EscrowSection() must still construct.
+            for field in ("bucket", "kms_key_id", "region"):
+                if getattr(self, field) is not None:
+                    problems.append((to_camel(field), "is only used with escrow.kind: s3: remove it or set kind: s3"))
+        else:
+            if self.bucket is None:
+                problems.append(("bucket", "is required with escrow.kind: s3: give the S3 bucket for the escrow"))
+            if self.path is not None:
+                problems.append(("path", "is only used with escrow.kind: local: remove it or set kind: local"))
+        if problems:
+            fail(problems)
+        return self
+
+
+class TransportSection(ConfigModel):
+    """How nodes are reached over WinRM/PSRP. Changing it never replaces a resource."""
+
+    auth: Literal["negotiate", "ntlm", "kerberos", "credssp", "certificate", "basic"] = Field(
+        "negotiate", description="how the configuring account logs on"
+    )
+    ssl: bool = Field(True, description="HTTPS (port 5986) rather than HTTP (5985)")
+    port: TcpPort | None = Field(None, description="the WinRM port when not 5986 with ssl, 5985 without")
+    cert_validation: bool = Field(True, description="verify the nodes' HTTPS certificates")
+    ca_bundle: PemFile | None = Field(None, description="a PEM file of the CAs that issued the nodes' certificates")
+    encryption: Literal["auto", "always", "never"] = Field("auto", description="WinRM message encryption")
+    second_hop: Literal["none", "credssp", "kerberos-delegation"] = Field(
+        "none",
+        description="how steps that reach SQL Server or a domain controller from a node get the configuring "
+        "account's identity there",
+    )
+    certificate_pem: PemFile | None = Field(None, description="auth certificate: the client certificate's PEM file")
+    certificate_key_pem: PemFile | None = Field(None, description="auth certificate: the private key's PEM file")
+    connect_timeout: Seconds = Field(30.0, description="seconds to open a connection")
+    read_timeout: Seconds = Field(90.0, description="seconds to wait for a response; more than operationTimeout")
+    operation_timeout: Seconds = Field(60.0, description="seconds WinRM holds a receive before it answers")
+    retries: Retries = Field(
+        2, description="retries of a read-only call after a transient failure (a change is never retried)"
+    )
+    backoff: Backoff = Field(2.0, description="seconds before the first retry, doubled for each next one")
+
+    @model_validator(mode="after")
+    def _transport_rules(self) -> Self:
+        p: list[tuple[str, str]] = []
+        if self.read_timeout <= self.operation_timeout:
+            p.append(
+                (
+                    "readTimeout",
+                    f"is {self.read_timeout:g}s; it must be greater than transport.operationTimeout "
+                    f"({self.operation_timeout:g}s): WinRM holds a receive for up to operationTimeout, so a shorter "
+                    f"read timeout drops healthy calls; e.g. readTimeout: {self.operation_timeout + 30:g}",
+                )
+            )
+        if self.auth == "basic" and not self.ssl:
+            p.append(
+                (
+                    "auth",
+                    "basic sends the password in clear text over HTTP: set transport.ssl: true (HTTPS, port 5986) "
+                    "or use negotiate, kerberos or credssp",
+                )
+            )
+        if self.encryption == "never" and not self.ssl:
+            p.append(
+                (
+                    "encryption",
+                    "never over HTTP leaves WinRM traffic (and SecureStrings) unprotected: set transport.ssl: true "
+                    "or encryption: auto",
+                )
+            )
+        if self.encryption == "always" and self.auth in ("basic", "certificate"):
+            p.append(
+                (
+                    "encryption",
+                    f"always needs message encryption, which auth {self.auth} cannot provide: use encryption: auto "
+                    "(HTTPS already encrypts) or auth negotiate, kerberos or credssp",
+                )
+            )
+        if self.auth == "certificate":
+            if not self.ssl:
+                p.append(
+                    ("ssl", "must be true with auth: certificate (WinRM maps client certificates over HTTPS only)")
+                )
+            if self.certificate_pem is None:
+                p.append(
+                    ("certificatePem", "is required with auth: certificate: give the client certificate's PEM file")
+                )
+            if self.certificate_key_pem is None:
+                p.append(("certificateKeyPem", "is required with auth: certificate: give the private key's PEM file"))
+        else:
+            for field in ("certificate_pem", "certificate_key_pem"):
+                if getattr(self, field) is not None:
+                    p.append(
+                        (to_camel(field), "is only used with auth: certificate: remove it or set auth: certificate")
+                    )
+        if self.second_hop == "credssp" and self.auth != "credssp":
+            p.append(
+                (
+                    "secondHop",
+                    f"credssp needs transport.auth: credssp (auth is {self.auth}): CredSSP delegation comes from the "
+                    "CredSSP logon itself",
+                )
+            )
+        if self.second_hop == "kerberos-delegation" and self.auth not in ("kerberos", "negotiate"):
+            p.append(
+                (
+                    "secondHop",
+                    f"kerberos-delegation needs transport.auth: kerberos or negotiate (auth is {self.auth}): only a "
+                    "Kerberos ticket can be delegated",
+                )
+            )
+        if self.ca_bundle is not None and not (self.ssl and self.cert_validation):
+            p.append(
+                (
+                    "caBundle",
+                    "is only used with transport.ssl: true and certValidation: true: remove it or enable both",
+                )
+            )
+        if self.port == 5985 and self.ssl:
+            p.append(("port", "5985 is WinRM's HTTP port but transport.ssl is true: use 5986, or set ssl: false"))
+        if self.port == 5986 and not self.ssl:
+            p.append(("port", "5986 is WinRM's HTTPS port but transport.ssl is false: use 5985, or set ssl: true"))
+        if p:
+            fail(p)
+        return self
+
+
+class FailoverSection(ConfigModel):
+    """The failover proof after the restores."""
+
+    verify: bool = Field(
+        True, description="prove failover after the restores: move the role to every restored node and back"
+    )
+
+
+class PolicySection(ConfigModel):
+    """What the stack may do to the SSO system it created."""
+
+    protect_sso_system: bool = Field(True, description="refuse to replace or remove the SSO system")
+    on_destroy: Literal["retain", "remove"] = Field(
+        "retain", description="retain or remove the SSO database when the SSO system is deleted"
+    )
