@@ -29,6 +29,8 @@ from typing import Literal
 from lxml import etree
 from pydantic import BaseModel, ConfigDict
 
+from provider.config.names import split_account
+
 FEATURE_NAME = "SSOServer,Engine"
 QUESTION_ID = "IsSecretServer"
 CREATE_GUID = "{FB7268BE-82D4-4cad-8CFF-6930303DA7E2}"
@@ -83,8 +85,8 @@ class SsoConfigXml(BaseModel):
 
 
 def _split_account(service_account: str) -> tuple[str, str]:
-    domain, sep, user = service_account.partition("\\")
-    if not sep or not domain or not user or "\\" in user:
+    domain, user = split_account(service_account)
+    if not domain or not user or "\\" in user:
         raise SsoXmlError(f"service account must be DOMAIN\\user, got {service_account!r}")
     return domain, user
 

@@ -37,7 +37,7 @@ class ClusterSpec(ConfigModel):
     """The whole stack configuration."""
 
     target: Literal["simulator", "winrm"] = Field(
-        "winrm", description="where the remote steps run: winrm (real nodes over WinRM/PSRP) or simulator (a model)"
+        "winrm", description="where the remote steps run: real nodes over WinRM/PSRP, or the in-process simulator"
     )
     simulator_state: SimulatorStateFile | None = Field(
         None,

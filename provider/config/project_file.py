@@ -12,8 +12,11 @@ one, empty for "unset", so the spec reports a missing password with its own fix.
 
 from __future__ import annotations
 
+import textwrap
+import typing
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel
@@ -43,14 +46,29 @@ def _shown_default(field: FieldInfo) -> str | None:
     return str(value)
 
 
+def _choices(field: FieldInfo) -> str | None:
+    """``negotiate, ntlm or kerberos`` for a Literal field, or None."""
+    if typing.get_origin(field.annotation) is not Literal:
+        return None
+    values = [str(value) for value in typing.get_args(field.annotation)]
+    return ", ".join(values[:-1]) + f" or {values[-1]}"
+
+
+def _details(field: FieldInfo, *, with_default: bool = True) -> str:
+    """A field's description with its choices and default: the words Pulumi.yaml and the README show."""
+    parts = [field.description or ""]
+    choices = _choices(field)
+    if choices is not None:
+        parts.append(f"one of {choices}")
+    default = _shown_default(field)
+    if with_default and default is not None:
+        parts.append(f"default {default}")
+    return "; ".join(parts)
+
+
 def _keys_of(model: type[BaseModel]) -> str:
-    """``networkName (the Name of ...), role (...), resourceName (..., default ...)`` for a section."""
-    parts: list[str] = []
-    for name, field in model.model_fields.items():
-        default = _shown_default(field)
-        suffix = f"; default {default}" if default is not None else ""
-        parts.append(f"{to_camel(name)} ({field.description}{suffix})")
-    return ", ".join(parts)
+    """``networkName (the Name of ...), role (...), resourceName (...; default ...)`` for a section."""
+    return ", ".join(f"{to_camel(name)} ({_details(field)})" for name, field in model.model_fields.items())
 
 
 def description(name: str) -> str:
@@ -59,7 +77,7 @@ def description(name: str) -> str:
     text = field.description or ""
     model = section_model(field.annotation)
     if model is None:
-        return _sentence(text)
+        return _sentence(_details(field))
     return _sentence(f"{text}. Keys: {_keys_of(model)}")
 
 
@@ -85,27 +103,51 @@ def config_declarations() -> dict[str, dict[str, Any]]:
     return out
 
 
+def _folded(text: str, indent: str) -> str:
+    """A YAML folded block (``>-``) that reads back as ``text``: wrapped lines joined by single spaces."""
+    lines = textwrap.wrap(text, width=116 - len(indent), break_long_words=False, break_on_hyphens=False)
+    return ">-\n" + "\n".join(indent + line for line in lines)
+
+
+def _scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=1000).removesuffix("\n...\n").strip()
+
+
+def declarations_yaml() -> str:
+    """The ``config:`` block of Pulumi.yaml as text, descriptions folded for reading."""
+    out = ["config:"]
+    for key, declaration in config_declarations().items():
+        out.append(f"  {key}:")
+        for name, value in declaration.items():
+            shown = _folded(value, "      ") if name == "description" else _scalar(value)
+            out.append(f"    {name}: {shown}")
+    return "\n".join(out) + "\n"
+
+
 def with_declarations(text: str) -> str:
     """Pulumi.yaml's text with its ``config:`` block (the file's last key) replaced by the generated one."""
     head, marker, _ = text.partition("\nconfig:\n")
     if not marker:
         raise ValueError("Pulumi.yaml has no top-level config: block to replace")
-    block = yaml.safe_dump({"config": config_declarations()}, sort_keys=False, width=116, allow_unicode=True)
-    return head + "\n" + block
+    return head + "\n" + declarations_yaml()
+
+
+def leaf_fields() -> Iterator[tuple[str, FieldInfo]]:
+    """Every key a stack can set, dotted (``cluster.nodes``), with its field, in the model's order."""
+    for name, field in FIELDS.items():
+        model = section_model(field.annotation)
+        if model is None:
+            yield to_camel(name), field
+            continue
+        for sub_name, sub in model.model_fields.items():
+            yield f"{to_camel(name)}.{to_camel(sub_name)}", sub
 
 
 def reference_markdown() -> str:
     """The configuration reference as a Markdown table: every key, what it is, its default."""
     rows = ["| Key | What it is | Default |", "|---|---|---|"]
-    for name, field in FIELDS.items():
-        key = to_camel(name)
-        model = section_model(field.annotation)
-        if model is None:
-            default = _shown_default(field) or ("required" if field.is_required() else "—")
-            secret = " (secret: `pulumi config set --secret`)" if key in SECRET_KEYS else ""
-            rows.append(f"| `{key}` | {field.description}{secret} | {default} |")
-            continue
-        for sub_name, sub in model.model_fields.items():
-            default = _shown_default(sub) or ("required" if sub.is_required() else "—")
-            rows.append(f"| `{key}.{to_camel(sub_name)}` | {sub.description} | {default} |")
+    for key, field in leaf_fields():
+        default = _shown_default(field) or ("required" if field.is_required() else "—")
+        secret = " (a secret)" if key in SECRET_KEYS else ""
+        rows.append(f"| `{key}` | {_details(field, with_default=False)}{secret} | {default} |")
     return "\n".join(rows)

@@ -61,9 +61,10 @@ class ClusterSection(ConfigModel):
     """The failover cluster and the role that will hold ENTSSO."""
 
     network_name: NetworkName = Field(
-        description="the Name of the role's Network Name resource, e.g. BIZTALKSSO: the secret server name clients use"
+        description="the Name of the role's Network Name resource, which becomes the secret server name, "
+        "e.g. BIZTALKSSO"
     )
-    role: RoleName = Field(description="the cluster role (group) that has an IP Address and a Network Name")
+    role: RoleName = Field(description="the cluster role, or group, that has an IP Address and a Network Name")
     nodes: ClusterNodes = Field(
         description="the NetBIOS names of the cluster's nodes, at least two, in order: nodes[0] creates the SSO "
         "system and owns the role at the end of every run"
@@ -91,7 +92,7 @@ class ClusterSection(ConfigModel):
 class DomainSection(ConfigModel):
     """The Active Directory domain of the nodes, the accounts and the SSO groups."""
 
-    name: NetbiosDomain = Field(description="the NetBIOS (pre-Windows 2000) domain name, e.g. CONTOSO")
+    name: NetbiosDomain = Field(description="the domain's pre-Windows 2000 NetBIOS name, e.g. CONTOSO")
 
 
 class SsoSection(ConfigModel):
@@ -107,7 +108,7 @@ class SsoSection(ConfigModel):
         description="DOMAIN\\user that ENTSSO logs on as on every node, e.g. CONTOSO\\svc-entsso"
     )
     configuring_account: DomainAccount = Field(
-        description="DOMAIN\\user that runs the configuration (the WinRM identity), e.g. CONTOSO\\esso-config"
+        description="DOMAIN\\user that runs the configuration and logs on over WinRM, e.g. CONTOSO\\esso-config"
     )
 
 
@@ -126,13 +127,15 @@ class BackupSection(ConfigModel):
     path: WindowsBackupPath = Field(
         ESSO_FOLDER + r"\SSOSecret.bak", description="the absolute Windows path of the .bak file on nodes[0]"
     )
-    reminder: PasswordReminder = Field("", description="a hint for the backup password (never the password)")
+    reminder: PasswordReminder = Field("", description="a hint for the backup password, never the password itself")
 
 
 class EscrowSection(ConfigModel):
     """Where the backup is kept so that the other nodes can restore it."""
 
-    kind: Literal["local", "s3"] = Field("local", description="local (a folder) or s3 (a bucket)")
+    kind: Literal["local", "s3"] = Field(
+        "local", description="a folder on the machine that runs Pulumi, or an S3 bucket"
+    )
     path: EscrowFolder | None = Field(
         None, description="kind local: a persistent folder, absolute or relative to the project directory"
     )
@@ -142,7 +145,8 @@ class EscrowSection(ConfigModel):
     region: AwsRegion | None = Field(None, description="kind s3: the bucket's AWS region")
     password_secret_id: SecretsManagerId | None = Field(
         None,
-        description="a Secrets Manager secret (name or ARN) holding the backup password, instead of backupPassword",
+        description="the name or ARN of a Secrets Manager secret that holds the backup password (instead of "
+        "backupPassword)",
     )
 
     @model_validator(mode="after")
@@ -169,7 +173,7 @@ class TransportSection(ConfigModel):
     auth: Literal["negotiate", "ntlm", "kerberos", "credssp", "certificate", "basic"] = Field(
         "negotiate", description="how the configuring account logs on"
     )
-    ssl: bool = Field(True, description="HTTPS (port 5986) rather than HTTP (5985)")
+    ssl: bool = Field(True, description="use HTTPS, port 5986, rather than HTTP, port 5985")
     port: TcpPort | None = Field(None, description="the WinRM port when not 5986 with ssl, 5985 without")
     cert_validation: bool = Field(True, description="verify the nodes' HTTPS certificates")
     ca_bundle: PemFile | None = Field(None, description="a PEM file of the CAs that issued the nodes' certificates")
@@ -182,11 +186,9 @@ class TransportSection(ConfigModel):
     certificate_pem: PemFile | None = Field(None, description="auth certificate: the client certificate's PEM file")
     certificate_key_pem: PemFile | None = Field(None, description="auth certificate: the private key's PEM file")
     connect_timeout: Seconds = Field(30.0, description="seconds to open a connection")
-    read_timeout: Seconds = Field(90.0, description="seconds to wait for a response; more than operationTimeout")
+    read_timeout: Seconds = Field(90.0, description="seconds to wait for a response, more than operationTimeout")
     operation_timeout: Seconds = Field(60.0, description="seconds WinRM holds a receive before it answers")
-    retries: Retries = Field(
-        2, description="retries of a read-only call after a transient failure (a change is never retried)"
-    )
+    retries: Retries = Field(2, description="retries of a read-only call after a transient failure, never of a change")
     backoff: Backoff = Field(2.0, description="seconds before the first retry, doubled for each next one")
 
     @model_validator(mode="after")
@@ -287,5 +289,5 @@ class PolicySection(ConfigModel):
 
     protect_sso_system: bool = Field(True, description="refuse to replace or remove the SSO system")
     on_destroy: Literal["retain", "remove"] = Field(
-        "retain", description="retain or remove the SSO database when the SSO system is deleted"
+        "retain", description="what happens to the SSO database when the SSO system is deleted"
     )

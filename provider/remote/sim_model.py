@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from provider import contracts as c
+from provider.config.names import split_account
 from provider.errors import EssoError
 from provider.remote.world import (
     Cluster,
@@ -60,11 +61,11 @@ class Ctx:
 
 def sam_of(account: str) -> str:
     """The sAMAccountName of DOMAIN\\user (or of a bare name)."""
-    return account.split("\\", 1)[-1]
+    return split_account(account)[1]
 
 
 def domain_of(account: str, default: str) -> str:
-    return account.split("\\", 1)[0] if "\\" in account else default
+    return split_account(account)[0] if "\\" in account else default
 
 
 def same_account(a: str, b: str, domain: str) -> bool:

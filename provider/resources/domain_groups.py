@@ -13,6 +13,7 @@ import pulumi
 import pulumi.dynamic as dyn
 
 from provider import contracts as c
+from provider.config.names import split_account
 from provider.remote.base import Remote
 from provider.resources import preflight
 from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
@@ -33,7 +34,7 @@ class DomainGroupsInputs(ClusterInputs):
 
     @property
     def members(self) -> list[str]:
-        return [a.split("\\", 1)[-1] for a in (self.service_account, self.configuring_account)]
+        return [split_account(a)[1] for a in (self.service_account, self.configuring_account)]
 
     def group_params(self) -> c.DomainGroupsParams:
         return c.DomainGroupsParams(
@@ -96,7 +97,7 @@ class SsoDomainGroupsProvider(EssoProvider):
         found: list[str] = []
         members = set(olds.get("adminGroupMembers") or [])
         wanted = {
-            a.split("\\", 1)[-1].lower() for a in (olds.get("serviceAccount", ""), olds.get("configuringAccount", ""))
+            split_account(a)[1].lower() for a in (olds.get("serviceAccount", ""), olds.get("configuringAccount", ""))
         }
         if not wanted <= members:
             found.append("adminGroupMembers")

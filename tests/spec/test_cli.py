@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provider.config import cli
 from provider.spec import main
 from tests.spec.common import ROOT, base_config, changed
 
 LINE = re.compile(r"^[A-Za-z][A-Za-z0-9.\[\]_:-]*: \S.*$")
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, module: str = "provider.spec") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "provider.spec", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -85,3 +86,34 @@ def test_in_process_main_and_a_missing_file(tmp_path: Path) -> None:
 def test_every_shipped_stack_passes_in_process(name: str) -> None:
     path = str(ROOT / "stacks" / f"Pulumi.{name}.yaml")
     assert main(["check", "--allow-missing-secrets", path], out=lambda _line: None) == 0
+
+
+def test_the_package_runs_the_same_check() -> None:
+    """``python -m provider.config`` is the CLI's own home; ``provider.spec`` is its old address."""
+    result = run("check", "stacks/Pulumi.dev.yaml", module="provider.config")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["ok: stacks/Pulumi.dev.yaml"]
+    assert "python -m provider.config" in run("--help", module="provider.config").stdout
+    assert "python -m provider.spec" in run("--help").stdout
+
+
+def test_project_file_command_finds_and_rewrites_a_stale_description(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = (ROOT / "Pulumi.yaml").read_text("utf-8")
+    copy = tmp_path / "Pulumi.yaml"
+    copy.write_text(original.replace("Where the remote steps run", "Where steps run"), "utf-8")
+    monkeypatch.setattr(cli, "PROJECT_FILE", copy)
+    printed: list[str] = []
+    assert cli.main(["project-file"], out=printed.append) == 1
+    assert "differ" in printed[-1]
+    assert cli.main(["project-file", "--write"], out=printed.append) == 0
+    assert copy.read_text("utf-8") == original
+    assert cli.main(["project-file"], out=printed.append) == 0
+
+
+def test_reference_command_prints_the_table() -> None:
+    printed: list[str] = []
+    assert cli.main(["reference"], out=printed.append) == 0
+    assert printed[0].startswith("| Key | What it is | Default |")
+    assert "| `cluster.nodes` |" in printed[0]

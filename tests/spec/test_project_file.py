@@ -24,6 +24,7 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs in requirements-de
 import pytest
 import yaml
 
+from provider.config.project_file import config_declarations, leaf_fields, reference_markdown, with_declarations
 from provider.spec import CONFIG_KEYS, PROJECT, SECRET_KEYS, SECTION_KEYS, ClusterSpec, load_spec
 from tests.spec.common import ROOT, STACKS
 from tests.spec.test_loading import STACK_SECRETS
@@ -97,6 +98,35 @@ def test_config_schema_declares_every_key_with_a_description() -> None:
     assert tuple(config) == CONFIG_KEYS
     for key, declaration in config.items():
         assert isinstance(declaration.get("description"), str) and len(declaration["description"]) > 20, key
+
+
+def test_config_declarations_are_generated_from_the_field_descriptions() -> None:
+    """One source: Pulumi.yaml says what the model's Field(description=...) says, in the generator's layout."""
+    assert project()["config"] == config_declarations(), "run: python -m provider.config project-file --write"
+    text = (ROOT / "Pulumi.yaml").read_text("utf-8")
+    assert with_declarations(text) == text, "run: python -m provider.config project-file --write"
+
+
+def test_every_key_has_its_own_description() -> None:
+    """Each key a stack can set is described once, and no two keys share words that would hide a gap."""
+    descriptions = [field.description or "" for _key, field in leaf_fields()]
+    assert all(len(d) > 10 for d in descriptions), descriptions
+    assert len(set(descriptions)) == len(descriptions)
+
+
+def test_the_description_of_a_section_names_each_of_its_keys() -> None:
+    config = project()["config"]
+    for key, _field in leaf_fields():
+        top, _, sub = key.partition(".")
+        if sub:
+            assert f"{sub} (" in config[top]["description"], key
+
+
+def test_the_reference_table_lists_every_key_once() -> None:
+    rows = reference_markdown().splitlines()[2:]
+    keys = [row.split("`")[1] for row in rows]
+    assert keys == [key for key, _field in leaf_fields()]
+    assert {key.partition(".")[0] for key in keys} == set(CONFIG_KEYS)
 
 
 def test_types_and_secrets_match_the_model() -> None:
