@@ -15,22 +15,12 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 
+from provider.config import sections
 from provider.config.names import split_account
 from provider.config.places import temporary_folder
 from provider.config.problems import fail, quoted
 from provider.config.rules import BackupPassword, ServiceAccountPassword, SimulatorStateFile, WinrmPassword
-from provider.config.sections import (
-    BackupSection,
-    ClusterSection,
-    ConfigModel,
-    DatabaseSection,
-    DomainSection,
-    EscrowSection,
-    FailoverSection,
-    PolicySection,
-    SsoSection,
-    TransportSection,
-)
+from provider.config.sections import ConfigModel
 
 
 class ClusterSpec(ConfigModel):
@@ -44,24 +34,31 @@ class ClusterSpec(ConfigModel):
         description="target simulator only: the simulated world's state file, relative to the project directory "
         "(e.g. .state/demo-world.json)",
     )
-    cluster: ClusterSection = Field(description="the failover cluster")
-    domain: DomainSection = Field(description="the Active Directory domain")
-    sso: SsoSection = Field(description="Enterprise SSO's accounts and groups")
-    database: DatabaseSection = Field(description="the SSO database")
-    backup: BackupSection = Field(default_factory=BackupSection, description="the master secret backup on nodes[0]")
-    escrow: EscrowSection = Field(
-        default_factory=EscrowSection, description="where the backup is kept for the restores on the other nodes"
+    cluster: sections.ClusterSection = Field(description="the failover cluster")
+    domain: sections.DomainSection = Field(description="the Active Directory domain")
+    sso: sections.SsoSection = Field(description="Enterprise SSO's accounts and groups")
+    database: sections.DatabaseSection = Field(description="the SSO database")
+    backup: sections.BackupSection = Field(
+        default_factory=sections.BackupSection, description="the master secret backup on nodes[0]"
     )
-    transport: TransportSection = Field(
-        default_factory=TransportSection, description="how nodes are reached over WinRM"
+    escrow: sections.EscrowSection = Field(
+        default_factory=sections.EscrowSection,
+        description="where the backup is kept for the restores on the other nodes",
+    )
+    transport: sections.TransportSection = Field(
+        default_factory=sections.TransportSection, description="how nodes are reached over WinRM"
     )
     allow_disruption: bool = Field(
         False,
         description="allow steps that move the cluster role or cycle ENTSSO (restores, failover proof, repairs): "
         "set true for a maintenance window",
     )
-    failover: FailoverSection = Field(default_factory=FailoverSection, description="the failover proof")
-    policy: PolicySection = Field(default_factory=PolicySection, description="what may happen to the SSO system")
+    failover: sections.FailoverSection = Field(
+        default_factory=sections.FailoverSection, description="the failover proof"
+    )
+    policy: sections.PolicySection = Field(
+        default_factory=sections.PolicySection, description="what may happen to the SSO system"
+    )
     service_account_password: ServiceAccountPassword = Field(
         description="the password of sso.serviceAccount (ENTSSO's logon); required: "
         "pulumi config set --secret serviceAccountPassword"
@@ -109,7 +106,7 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
         target == "winrm"
         and "winrm_password" in values
         and values["winrm_password"] is None
-        and isinstance(transport, TransportSection)
+        and isinstance(transport, sections.TransportSection)
         and transport.auth != "certificate"
         and not allow_missing
     ):
@@ -124,7 +121,7 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
     if (
         "backup_password" in values
         and values["backup_password"] is None
-        and isinstance(escrow, EscrowSection)
+        and isinstance(escrow, sections.EscrowSection)
         and escrow.password_secret_id is None
         and not allow_missing
     ):
@@ -135,7 +132,7 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
                 "escrow.passwordSecretId to a Secrets Manager secret that holds it",
             )
         )
-    if isinstance(escrow, EscrowSection) and escrow.kind == "local" and escrow.path is None:
+    if isinstance(escrow, sections.EscrowSection) and escrow.kind == "local" and escrow.path is None:
         problems.append(
             (
                 "escrow.path",
@@ -145,7 +142,7 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
         )
     if (
         target == "winrm"
-        and isinstance(escrow, EscrowSection)
+        and isinstance(escrow, sections.EscrowSection)
         and escrow.kind == "local"
         and escrow.path is not None
         and temporary_folder(escrow.path) is not None
@@ -160,7 +157,7 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
         )
     domain = values.get("domain")
     sso = values.get("sso")
-    if isinstance(domain, DomainSection) and isinstance(sso, SsoSection):
+    if isinstance(domain, sections.DomainSection) and isinstance(sso, sections.SsoSection):
         for key, account in (("serviceAccount", sso.service_account), ("configuringAccount", sso.configuring_account)):
             account_domain, user = split_account(account)
             if account_domain.upper() != domain.name.upper():
@@ -174,7 +171,7 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
                 )
     backup = values.get("backup")
     password = values.get("backup_password")
-    if isinstance(backup, BackupSection) and isinstance(password, SecretStr) and backup.reminder:
+    if isinstance(backup, sections.BackupSection) and isinstance(password, SecretStr) and backup.reminder:
         secret = password.get_secret_value()
         if secret and secret.lower() in backup.reminder.lower():
             problems.append(

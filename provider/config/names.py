@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from provider.config.problems import CONTROL, quoted
+from provider.config.problems import control_problem, quoted
 
 _NETBIOS_FORBIDDEN = '\\/:*?"<>|'
 _SAM_FORBIDDEN = '"/\\[]:;|=,+*?<>@'
@@ -34,8 +34,8 @@ def _netbios_problem(value: str, what: str, dotted_hint: str) -> str | None:
     """Why ``value`` is not a NetBIOS name (computer or domain), or None."""
     if not value:
         return f"is empty: give the {what} (1-15 characters)"
-    if CONTROL.search(value):
-        return f"{quoted(value)} contains a control character: retype the {what}"
+    if why := control_problem(value, what):
+        return why
     if "." in value:
         return f"{quoted(value)} contains a dot: {dotted_hint}"
     if any(c.isspace() for c in value):
@@ -78,8 +78,8 @@ def domain_problem(value: str) -> str | None:
 def _sam_like_problem(value: str, what: str, limit: int) -> str | None:
     if not value:
         return f"is empty: give the {what}"
-    if CONTROL.search(value):
-        return f"{quoted(value)} contains a control character: retype the {what}"
+    if why := control_problem(value, what):
+        return why
     bad = "".join(sorted({c for c in value if c in _SAM_FORBIDDEN}))
     if bad:
         return (
@@ -159,8 +159,8 @@ def text_problem(value: str, what: str, limit: int = 256) -> str | None:
     """Why ``value`` is not one line of display text, such as a cluster role or resource name."""
     if not value.strip():
         return f"is empty: give the {what}"
-    if CONTROL.search(value):
-        return f"{quoted(value)} contains a control character: retype the {what}"
+    if why := control_problem(value, what):
+        return why
     if value != value.strip():
         return f"{quoted(value)} has leading or trailing spaces: remove them"
     if len(value) > limit:

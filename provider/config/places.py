@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from provider.config.names import computer_problem, dns_problem
-from provider.config.problems import CONTROL, quoted
+from provider.config.problems import CONTROL, control_problem, quoted
 
 ESSO_FOLDER = r"C:\Program Files\Common Files\Enterprise Single Sign-On"
 """Where Enterprise SSO is installed on every node; the default backup file is written here."""
@@ -112,8 +112,8 @@ def database_name_problem(value: str) -> str | None:
     """Why ``value`` cannot be the SSO database's name (the scripts quote it in ``[...]``)."""
     if not value:
         return "is empty: give the SSO database name, e.g. SSODB"
-    if CONTROL.search(value):
-        return f"{quoted(value)} contains a control character: retype the database name"
+    if why := control_problem(value, "database name"):
+        return why
     if "]" in value:
         return f"{quoted(value)} contains ']', which breaks SQL quoting: choose a name without it"
     if value != value.strip():
@@ -131,8 +131,8 @@ def windows_path_problem(value: str, suffix: str | None) -> str | None:
     example = rf"{ESSO_FOLDER}\SSOSecret.bak"
     if not value:
         return f"is empty: give an absolute Windows path, e.g. {example}"
-    if CONTROL.search(value):
-        return f"{quoted(value)} contains a control character: retype the path"
+    if why := control_problem(value, "path"):
+        return why
     if "/" in value:
         return f"{quoted(value)} uses '/': Windows paths use backslashes, e.g. {example}"
     if "%" in value:
@@ -168,8 +168,8 @@ def local_folder_problem(value: str) -> str | None:
     """Why ``value`` cannot name the escrow's folder on the machine that runs Pulumi."""
     if not value.strip():
         return "is empty: give a persistent folder for the escrowed backup (absolute, or relative to the project)"
-    if CONTROL.search(value):
-        return f"{quoted(value)} contains a control character: retype the path"
+    if why := control_problem(value, "path"):
+        return why
     return None
 
 
@@ -238,8 +238,8 @@ def key_prefix_problem(value: str) -> str | None:
         return f"{quoted(value)} contains '//': separate the parts of the prefix with a single '/'"
     if "\\" in value:
         return f"{quoted(value)} contains a backslash: S3 key prefixes use '/'"
-    if CONTROL.search(value):
-        return f"{quoted(value)} contains a control character: retype the prefix"
+    if why := control_problem(value, "prefix"):
+        return why
     if len(value) > 512:
         return f"is {len(value)} characters; keep the key prefix within 512"
     return None

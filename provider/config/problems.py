@@ -71,6 +71,11 @@ def quoted(value: str) -> str:
     return f"'{value}'" if value.isprintable() else repr(value)
 
 
+def control_problem(value: str, what: str) -> str | None:
+    """The one message for a control character in a name, path or line of text a stack file gives."""
+    return f"{quoted(value)} contains a control character: retype the {what}" if CONTROL.search(value) else None
+
+
 def unknown_key_message(key: str, known: Sequence[str], where: str) -> str:
     """The message for a key nobody declared, with the closest known key (or its camelCase spelling)."""
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
