@@ -57,13 +57,18 @@ def _rule(problem: Callable[[_Value], str | None]) -> AfterValidator:
 
 # ------------------------------------------------------------------------------------------ the cluster
 
+_NODE = "node's computer name"
+
+NodeName = Annotated[str, _rule(lambda value: computer_problem(value, _NODE))]
+"""One cluster node: its NetBIOS computer name as Windows shows it (the DNS suffix is cluster.dnsSuffix)."""
+
 
 def cluster_nodes_problems(nodes: list[str]) -> list[tuple[str, str]]:
     """Every problem of a node list, as (``[i]`` or "", message): names, repeats, and at least two nodes."""
     problems: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     for index, node in enumerate(nodes):
-        why = computer_problem(node, "node's computer name")
+        why = computer_problem(node, _NODE)
         if why:
             problems.append((f"[{index}]", why))
             continue

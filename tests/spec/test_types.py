@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from provider.config.places import temporary_folder
+from provider.config.rules import NodeName
 from provider.config.translation import problems_of
 from provider.remote.sim_model import domain_of, sam_of
 from provider.resources.base import ClusterInputs
@@ -136,3 +137,11 @@ def test_the_stack_refuses_a_temporary_escrow_for_winrm_only() -> None:
     found = problems(changed(base_config(), {"escrow.path": "/tmp/esso"}))
     assert [p.key for p in found] == ["escrow.path"]
     load_spec(changed(base_config(), {"escrow.path": "/tmp/esso", "target": "simulator", "simulatorState": "w.json"}))
+
+
+def test_one_node_and_the_node_list_give_one_message() -> None:
+    with pytest.raises(ValidationError) as info:
+        TypeAdapter(NodeName).validate_python("SSO02.contoso.com")
+    (alone,) = problems_of(info.value)
+    (in_list,) = problems(changed(base_config(), {"cluster.nodes[1]": "SSO02.contoso.com"}))
+    assert alone.message == in_list.message
