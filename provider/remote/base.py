@@ -1,17 +1,29 @@
 """The one interface through which providers reach Windows: run a named script, move a small file.
 
 Why an interface: the same providers run against the simulator (tests, the demo stack) and against
-real nodes over pypsrp. Both validate what a script returns with that script's result model, and both
-refuse a script that needs a second hop the transport does not declare (design rule 12) before
-anything is sent.
+real nodes over pypsrp. Both validate what a script returns with that script's result model, and
+``Remote.run`` enforces what a contract declares before anything is sent:
+
+* a script that needs a second hop the transport does not declare is refused (design rule 12, ESSO-015);
+* a script marked ``disruptive`` (it moves the role or cycles ENTSSO) is refused unless the stack sets
+  ``allowDisruption`` (ESSO-019) -- the one home of that rule;
+* a host that is not one of the configured nodes never receives a script or the WinRM credentials
+  (ESSO-070): a node name that comes back from a node (cluster facts, the role's owner) is used only when it
+  names a configured node, and then in the configured spelling.
+
+The last two are a ``CallPolicy`` the provider sets from the stack (``EssoProvider.remote``). A Remote built
+by hand (tests, the simulator's command line) acts as told: its default policy restricts nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -39,6 +51,62 @@ class TransientRemoteError(EssoError):
         self.may_have_run = may_have_run
 
 
+def node_key(name: str) -> str | None:
+    """How computer names compare (the config refuses a repeat ignoring case): upper case, ASCII only.
+
+    Non-ASCII names have no key: a look-alike (a Cyrillic ES, or a dotless i that upper-cases to 'I') can
+    never fold onto a configured name.
+    """
+    return name.upper() if name.isascii() else None
+
+
+def shown(name: str) -> str:
+    """A host name as an error may print it: control characters escaped, length bounded."""
+    text = name.encode("unicode_escape").decode("ascii")
+    return repr(text if len(text) <= 80 else text[:80] + "...")
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """What the stack lets a Remote do: which hosts it may reach, whether disruptive scripts run.
+
+    ``nodes=None`` reaches any host and ``allow_disruption=True`` runs anything: the policy of a Remote built
+    by hand. Providers always run under ``CallPolicy.for_stack``.
+    """
+
+    allow_disruption: bool = True
+    nodes: tuple[str, ...] | None = None
+
+    @classmethod
+    def for_stack(cls, *, nodes: Iterable[str], allow_disruption: bool) -> CallPolicy:
+        return cls(allow_disruption=allow_disruption, nodes=tuple(dict.fromkeys(nodes)))
+
+    def target(self, node: str, *, step: str) -> str:
+        """The configured spelling of ``node``; ESSO-070 when it names no configured node (issue 13, H1)."""
+        if self.nodes is None:
+            return node
+        key = node_key(node)
+        for configured in self.nodes:
+            if key is not None and key == node_key(configured):
+                return configured
+        raise EssoError(
+            "ESSO-070",
+            f"{step} was to run on {shown(node)}, which is not one of cluster.nodes "
+            f"({', '.join(self.nodes)}); nothing was sent to it.",
+            step=step,
+        )
+
+    def require_disruption(self, what: str, *, node: str | None, step: str) -> None:
+        """ESSO-019 unless the stack sets allowDisruption: the one place that decides it."""
+        if not self.allow_disruption:
+            raise EssoError(
+                "ESSO-019",
+                f"{what}; the stack does not set allowDisruption.",
+                node=node,
+                step=step,
+            )
+
+
 class Remote(ABC):
     """Runs contract scripts on named nodes. Implementations: simulator, pypsrp."""
 
@@ -48,6 +116,22 @@ class Remote(ABC):
         self.second_hop = second_hop
         self.retries = retries
         self.backoff = backoff
+        self.policy = CallPolicy()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
+        does: a new logon sends the credentials too."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("renew_logon")
+        if own is None or getattr(own, "_guarded", False):
+            return
+
+        @functools.wraps(own)
+        def guarded(self: Remote, node: str) -> None:
+            own(self, self.policy.target(node, step="renew-logon"))
+
+        guarded._guarded = True  # type: ignore[attr-defined]
+        cls.renew_logon = guarded  # type: ignore[method-assign]
 
     # -- what implementations provide ------------------------------------------------------------
     @abstractmethod
@@ -66,6 +150,11 @@ class Remote(ABC):
         """Run ``script`` on ``node`` and return its validated result."""
         if not isinstance(params, script.params):
             raise TypeError(f"{script.name} takes {script.params.__name__}, not {type(params).__name__}")
+        node = self.policy.target(node, step=script.name)
+        if script.disruptive:
+            self.policy.require_disruption(
+                f"{script.name} moves the role or cycles ENTSSO", node=node, step=script.name
+            )
         if script.second_hop and not self.second_hop:
             raise EssoError(
                 "ESSO-015",

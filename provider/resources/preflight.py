@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from provider import contracts as c
 from provider.errors import EssoError
-from provider.remote.base import Remote
+from provider.remote.base import Remote, TransientRemoteError
 
 NETWORK_NAME = "Network Name"
 IP_ADDRESS = "IP Address"
@@ -38,14 +38,12 @@ def gather_node_facts(
 
 
 def first_answer(nodes: Sequence[str], ask: Callable[[str], T]) -> T:
-    """Ask each node in turn; an unreachable or timed-out node passes the question to the next."""
-    last: EssoError | None = None
+    """Ask each node in turn; an unreachable or timed-out node (a transient error) passes the question on."""
+    last: TransientRemoteError | None = None
     for node in nodes:
         try:
             return ask(node)
-        except EssoError as exc:
-            if exc.code not in ("ESSO-031", "ESSO-033"):
-                raise
+        except TransientRemoteError as exc:
             last = exc
     if last is None:
         raise EssoError("ESSO-017", "no node was given to ask.", step="facts")
@@ -193,7 +191,7 @@ class Verified:
     network_name_resource: str  # the role's Network Name resource that publishes the configured name
 
 
-def full(
+def verify_preconditions(
     remote: Remote,
     *,
     nodes: Sequence[str],
