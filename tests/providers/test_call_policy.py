@@ -30,7 +30,7 @@ HOSTILE = [
     "SSO01\nSSO02",
     "SSO0\u0031\u200b",  # a zero-width space after a configured name
     "\u0421SO01",  # a Cyrillic ES where the Latin C should be
-    "ss\u0131o01",  # a dotless i, which upper-cases to a Latin I
+    "\u017fSO01",  # a long s, which upper-cases to a Latin S: SSO01
     "",
 ]
 
