@@ -54,7 +54,7 @@ class TransientRemoteError(EssoError):
 def node_key(name: str) -> str | None:
     """How computer names compare (the config refuses a repeat ignoring case): upper case, ASCII only.
 
-    Non-ASCII names have no key: a look-alike (a Cyrillic ES, or a dotless i that upper-cases to 'I') can
+    Non-ASCII names have no key: a look-alike (a long s upper-cases to 'S', a dotless i to 'I') can
     never fold onto a configured name.
     """
     return name.upper() if name.isascii() else None
