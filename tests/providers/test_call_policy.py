@@ -35,7 +35,7 @@ HOSTILE = [
 ]
 
 
-class Sent(Exception):
+class SentError(Exception):
     """Raised by the recording Remote when a script would have gone on the wire."""
 
 
@@ -49,7 +49,7 @@ class RecordingRemote(Remote):
 
     def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
         self.sent.append(node)
-        raise Sent(node)
+        raise SentError(node)
 
     def renew_logon(self, node: str) -> None:
         self.sent.append(node)
@@ -78,7 +78,7 @@ def test_a_host_that_is_not_configured_receives_nothing(host: str) -> None:
 
 def test_a_configured_node_is_reached_in_its_configured_spelling() -> None:
     remote = RecordingRemote(_stack_policy())
-    with pytest.raises(Sent):
+    with pytest.raises(SentError):
         remote.run("sso02", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
     remote.renew_logon("Sso01")
     assert remote.sent == ["SSO02", "SSO01"]
@@ -106,19 +106,19 @@ def test_a_disruptive_script_needs_allow_disruption(script: c.Script[Any, Any]) 
     assert (err.value.code, err.value.node, err.value.step) == ("ESSO-019", "SSO02", script.name)
     assert refused.sent == []
     allowed = RecordingRemote(_stack_policy(allow_disruption=True))
-    with pytest.raises(Sent):
+    with pytest.raises(SentError):
         allowed.run("SSO02", script, params)
 
 
 def test_a_script_that_is_not_disruptive_runs_without_allow_disruption() -> None:
     remote = RecordingRemote(_stack_policy(allow_disruption=False))
-    with pytest.raises(Sent):
+    with pytest.raises(SentError):
         remote.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
 
 
 def test_a_remote_built_by_hand_restricts_nothing() -> None:
     remote = RecordingRemote(CallPolicy())
-    with pytest.raises(Sent):
+    with pytest.raises(SentError):
         remote.run("ANYHOST", c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name="SSO", node="ANYHOST"))
 
 
