@@ -95,11 +95,12 @@ def test_files_move_only_to_configured_nodes() -> None:
 
 @pytest.mark.parametrize("script", [s for s in c.SCRIPTS.values() if s.disruptive], ids=lambda s: s.name)
 def test_a_disruptive_script_needs_allow_disruption(script: c.Script[Any, Any]) -> None:
-    params = {
+    samples: dict[type[c.Params], c.Params] = {
         c.NoParams: c.NoParams(),
         c.ResourceParams: c.ResourceParams(resource_name="ENTSSO"),
         c.MoveRoleParams: c.MoveRoleParams(role_name="SSO", node="SSO02"),
-    }[script.params]
+    }
+    params = samples[script.params]
     refused = RecordingRemote(_stack_policy(allow_disruption=False))
     with pytest.raises(EssoError) as err:
         refused.run("SSO02", script, params)
