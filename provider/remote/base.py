@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -60,6 +61,21 @@ def node_key(name: str) -> str | None:
     return name.upper() if name.isascii() else None
 
 
+# Characters that can move a URL's host, port or path (``evil.example:8443/x#``), or a line in a log.
+_NOT_IN_A_HOST = re.compile(r"[@:/\\#?%\s\x00-\x1f\x7f-\x9f]")
+
+
+def host_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a host a Remote connects to, whatever the policy (issue 13, H1), or None."""
+    if not name:
+        return "is empty"
+    if len(name) > 253:
+        return "is longer than a DNS name can be"
+    if _NOT_IN_A_HOST.search(name):
+        return "contains a character that would change the address (@ : / \\ # ? % a space or a control character)"
+    return None
+
+
 def shown(name: str) -> str:
     """A host name as an error may print it: control characters escaped, length bounded."""
     text = name.encode("unicode_escape").decode("ascii")
@@ -82,17 +98,22 @@ class CallPolicy:
         return cls(allow_disruption=allow_disruption, nodes=tuple(dict.fromkeys(nodes)))
 
     def target(self, node: str, *, step: str) -> str:
-        """The configured spelling of ``node``; ESSO-070 when it names no configured node (issue 13, H1)."""
-        if self.nodes is None:
+        """The configured spelling of ``node``; ESSO-070 when it names no configured node (issue 13, H1), or
+        could not be a host at all (refused even by a Remote built by hand)."""
+        why = host_problem(node)
+        if why is None and self.nodes is None:
             return node
-        key = node_key(node)
-        for configured in self.nodes:
-            if key is not None and key == node_key(configured):
-                return configured
+        if why is None:
+            key = node_key(node)
+            for configured in self.nodes or ():
+                if key is not None and key == node_key(configured):
+                    return configured
+        reasons = [why] if why else []
+        if self.nodes is not None:
+            reasons.append(f"is not one of cluster.nodes ({', '.join(self.nodes)})")
         raise EssoError(
             "ESSO-070",
-            f"{step} was to run on {shown(node)}, which is not one of cluster.nodes "
-            f"({', '.join(self.nodes)}); nothing was sent to it.",
+            f"{step} was to run on {shown(node)}, which {' and '.join(reasons)}; nothing was sent to it.",
             step=step,
         )
 

@@ -117,10 +117,15 @@ def test_a_script_that_is_not_disruptive_runs_without_allow_disruption() -> None
         remote.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
 
 
-def test_a_remote_built_by_hand_restricts_nothing() -> None:
+def test_a_remote_built_by_hand_restricts_nothing_but_the_shape_of_a_host() -> None:
     remote = RecordingRemote(CallPolicy())
     with pytest.raises(SentError):
         remote.run("ANYHOST", c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name="SSO", node="ANYHOST"))
+    for host in ("evil.example:8443/x#", "a@evil", "SSO01\nSSO02", "SSO 01", "x?y", "x\\y", ""):
+        with pytest.raises(EssoError) as err:
+            remote.run(host, c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+        assert err.value.code == "ESSO-070", host
+    assert remote.sent == ["ANYHOST"]
 
 
 def test_any_up_chooses_only_configured_nodes() -> None:
