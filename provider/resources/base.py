@@ -135,10 +135,15 @@ class ClusterInputs(Inputs):
             remote, node, service_account=self.service_account, admin_group=self.qualified_admin_group
         )
 
-    def fresh_token_facts(self, remote: Remote, node: str) -> c.NodeFacts:
-        """Node facts from a session whose token carries SSO Administrators (rule 13)."""
+    def fresh_token_facts(self, remote: Remote, node: str, verified: preflight.Verified | None = None) -> c.NodeFacts:
+        """Node facts from a session whose token carries SSO Administrators (rule 13), reusing what the
+        preflight read in this session when it read this node."""
         return preflight.fresh_token_facts(
-            remote, node, service_account=self.service_account, admin_group=self.qualified_admin_group
+            remote,
+            node,
+            service_account=self.service_account,
+            admin_group=self.qualified_admin_group,
+            known=verified.nodes.get(node) if verified else None,
         )
 
     def preflight(self, remote: Remote) -> preflight.Verified:

@@ -77,9 +77,9 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
     ) -> NodeJoinObserved:
         node = inputs.node
         with self.remote(inputs) as remote:
-            inputs.preflight(remote)
+            verified = inputs.preflight(remote)
             steps.add(node, "preflight", False)
-            inputs.fresh_token_facts(remote, node)
+            inputs.fresh_token_facts(remote, node, verified)
             xml = ssoxml.build_join_xml(
                 server=inputs.server, database=inputs.database, service_account=inputs.service_account
             )

@@ -171,9 +171,14 @@ def check_service_account(node: str, facts: c.NodeFacts, service_account: str) -
         )
 
 
-def fresh_token_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> c.NodeFacts:
-    """Node facts from a session whose token carries SSO Administrators, opening a new one if needed (rule 13)."""
-    facts = node_facts(remote, node, service_account=service_account, admin_group=admin_group)
+def fresh_token_facts(
+    remote: Remote, node: str, *, service_account: str, admin_group: str, known: c.NodeFacts | None = None
+) -> c.NodeFacts:
+    """Node facts from a session whose token carries SSO Administrators, opening a new one if needed (rule 13).
+
+    ``known``: the facts the preflight read in this session (``Verified.nodes``), used instead of reading again.
+    """
+    facts = known or node_facts(remote, node, service_account=service_account, admin_group=admin_group)
     if not facts.token_has_admin_group:
         remote.renew_logon(node)
         facts = node_facts(remote, node, service_account=service_account, admin_group=admin_group)

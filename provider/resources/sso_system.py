@@ -103,13 +103,13 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     ) -> SsoSystemObserved:
         recorded = prior.inputs.node if prior else inputs.node
         with self.remote(inputs, recorded) as remote:
-            inputs.preflight(remote)
+            verified = inputs.preflight(remote)
             steps.add(recorded, "preflight", False)
             password = self.backup_password()
             escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
             serving = recorded if prior is None else self._serving_node(remote, inputs, recorded)
             if serving.lower() == recorded.lower():
-                msid, backup_file = self._install(remote, inputs, recorded, password, steps)
+                msid, backup_file = self._install(remote, inputs, recorded, password, steps, verified)
             else:
                 # The creator is lost: the system lives on in the database and on the other nodes.
                 msid, backup_file = self._msid_on(remote, inputs, serving, escrow), inputs.backup_path
@@ -148,10 +148,16 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             )
 
     def _install(
-        self, remote: Remote, inputs: SsoSystemInputs, node: str, password: SecretStr, steps: Steps
+        self,
+        remote: Remote,
+        inputs: SsoSystemInputs,
+        node: str,
+        password: SecretStr,
+        steps: Steps,
+        verified: preflight.Verified,
     ) -> tuple[str, str]:
         """Seed steps 5-12 on the creating node (adopts a node already configured for this system)."""
-        inputs.fresh_token_facts(remote, node)
+        inputs.fresh_token_facts(remote, node, verified)
         xml = ssoxml.build_create_xml(
             server=inputs.server,
             database=inputs.database,
