@@ -29,11 +29,11 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 
-P = TypeVar("P", bound=c.Params)
-R = TypeVar("R", bound=c.Result)
+P = TypeVar("P", bound=contracts.Params)
+R = TypeVar("R", bound=contracts.Result)
 
 # Bytes of file data per chunk: base64 grows it by 4/3 and the envelope (153,600 bytes by default)
 # also carries the CLIXML wrapping, so 64 KiB of data stays well inside one message.
@@ -156,7 +156,7 @@ class Remote(ABC):
 
     # -- what implementations provide ------------------------------------------------------------
     @abstractmethod
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         """Run the script on the node and return its raw output (one dict)."""
 
     @abstractmethod
@@ -167,7 +167,7 @@ class Remote(ABC):
         """Release connections; the default holds none."""
 
     # -- the shared contract ---------------------------------------------------------------------
-    def run(self, node: str, script: c.Script[P, R], params: P) -> R:
+    def run(self, node: str, script: contracts.Script[P, R], params: P) -> R:
         """Run ``script`` on ``node`` and return its validated result."""
         if not isinstance(params, script.params):
             raise TypeError(f"{script.name} takes {script.params.__name__}, not {type(params).__name__}")
@@ -200,13 +200,13 @@ class Remote(ABC):
         """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""
         digest = hashlib.sha256(data).hexdigest()
         offsets = list(range(0, len(data), self.chunk_bytes)) or [0]
-        written: c.WrittenFile | None = None
+        written: contracts.WrittenFile | None = None
         for offset in offsets:
             chunk = data[offset : offset + self.chunk_bytes]
             written = self.run(
                 node,
-                c.WRITE_FILE_CHUNK,
-                c.WriteFileChunkParams(
+                contracts.WRITE_FILE_CHUNK,
+                contracts.WriteFileChunkParams(
                     path=path,
                     data_base64=base64.b64encode(chunk).decode("ascii"),
                     offset=offset,
@@ -231,7 +231,9 @@ class Remote(ABC):
         offset = 0
         while True:
             chunk = self.run(
-                node, c.READ_FILE_CHUNK, c.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes)
+                node,
+                contracts.READ_FILE_CHUNK,
+                contracts.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes),
             )
             data = base64.b64decode(chunk.data_base64)
             parts.append(data)
@@ -249,7 +251,7 @@ class Remote(ABC):
         return content
 
 
-def parse_result(node: str, script: c.Script[Any, R], raw: Any) -> R:
+def parse_result(node: str, script: contracts.Script[Any, R], raw: Any) -> R:
     """Validate raw script output against the script's result model (ESSO-037 on a mismatch)."""
     try:
         return script.result.model_validate(raw)

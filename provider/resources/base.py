@@ -51,7 +51,7 @@ from pulumi.dynamic import (
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import CallPolicy, Remote
 from provider.resources import preflight
@@ -129,13 +129,15 @@ class ClusterInputs(Inputs):
         own = getattr(self, "node", None)
         return (*self.nodes, *([own] if isinstance(own, str) else []))
 
-    def node_facts(self, remote: Remote, node: str) -> c.NodeFacts:
+    def node_facts(self, remote: Remote, node: str) -> contracts.NodeFacts:
         """Get-NodeFacts on ``node`` for this resource's service account and SSO Administrators group."""
         return preflight.node_facts(
             remote, node, service_account=self.service_account, admin_group=self.qualified_admin_group
         )
 
-    def fresh_token_facts(self, remote: Remote, node: str, verified: preflight.Verified | None = None) -> c.NodeFacts:
+    def fresh_token_facts(
+        self, remote: Remote, node: str, verified: preflight.Verified | None = None
+    ) -> contracts.NodeFacts:
         """Node facts from a session whose token carries SSO Administrators (rule 13), reusing what the
         preflight read in this session when it read this node."""
         return preflight.fresh_token_facts(

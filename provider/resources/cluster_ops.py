@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import Remote, node_key
 from provider.resources.base import Steps
 
 
-def any_up(cluster: c.ClusterFacts, nodes: Sequence[str], exclude: Sequence[str] = ()) -> str:
+def any_up(cluster: contracts.ClusterFacts, nodes: Sequence[str], exclude: Sequence[str] = ()) -> str:
     """A configured node the cluster reports Up (configured order and spelling), not one of ``exclude``.
 
     A cluster member that is not configured is never chosen: it would receive the change script and the
@@ -30,7 +30,7 @@ def any_up(cluster: c.ClusterFacts, nodes: Sequence[str], exclude: Sequence[str]
     raise EssoError("ESSO-017", f"no configured node ({', '.join(nodes)}) is Up in the cluster.", step="cluster")
 
 
-def owner_of_role(remote: Remote, cluster: c.ClusterFacts, *, step: str) -> str | None:
+def owner_of_role(remote: Remote, cluster: contracts.ClusterFacts, *, step: str) -> str | None:
     """The role's owner node in its configured spelling; ESSO-070 when the cluster names another host."""
     if cluster.role is None:
         return None
@@ -39,7 +39,7 @@ def owner_of_role(remote: Remote, cluster: c.ClusterFacts, *, step: str) -> str 
 
 def set_owners(
     remote: Remote,
-    cluster: c.ClusterFacts,
+    cluster: contracts.ClusterFacts,
     resource: str,
     owners: list[str],
     steps: Steps,
@@ -49,11 +49,13 @@ def set_owners(
 ) -> None:
     """Set ENTSSO's possible owners from a configured Up node (not the one being removed)."""
     via = any_up(cluster, nodes, exclude=(avoid,))
-    result = remote.run(via, c.SET_SSO_POSSIBLE_OWNERS, c.PossibleOwnersParams(resource_name=resource, owners=owners))
-    steps.add(via, c.SET_SSO_POSSIBLE_OWNERS.name, result.changed)
+    result = remote.run(
+        via, contracts.SET_SSO_POSSIBLE_OWNERS, contracts.PossibleOwnersParams(resource_name=resource, owners=owners)
+    )
+    steps.add(via, contracts.SET_SSO_POSSIBLE_OWNERS.name, result.changed)
 
 
 def move_role(remote: Remote, *, role: str, node: str, steps: Steps) -> None:
     """Move-SsoRole to ``node`` (disruptive: Remote.run refuses it without allowDisruption)."""
-    moved = remote.run(node, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=role, node=node))
-    steps.add(node, c.MOVE_SSO_ROLE.name, moved.changed)
+    moved = remote.run(node, contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name=role, node=node))
+    steps.add(node, contracts.MOVE_SSO_ROLE.name, moved.changed)

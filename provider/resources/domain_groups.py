@@ -13,7 +13,7 @@ import pulumi
 import pulumi.dynamic as dyn
 from pydantic import BaseModel
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.base import Remote
 from provider.resources.base import ClusterInputs, Observed, Prior, Steps, TypedProvider, registration
 from provider.spec import ClusterSpec
@@ -35,8 +35,8 @@ class DomainGroupsInputs(ClusterInputs):
     def members(self) -> list[str]:
         return [a.split("\\", 1)[-1] for a in (self.service_account, self.configuring_account)]
 
-    def group_params(self) -> c.DomainGroupsParams:
-        return c.DomainGroupsParams(
+    def group_params(self) -> contracts.DomainGroupsParams:
+        return contracts.DomainGroupsParams(
             admin_group=self.admin_group, affiliate_admin_group=self.affiliate_admin_group, members=self.members
         )
 
@@ -71,14 +71,16 @@ class SsoDomainGroupsProvider(TypedProvider[DomainGroupsInputs, DomainGroupsObse
         with self.remote(inputs) as remote:
             facts = inputs.preflight(remote).nodes
             steps.add(inputs.nodes[0], "preflight", False)
-            groups = remote.run(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS, inputs.group_params())
-            steps.add(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS.name, groups.changed)
+            groups = remote.run(inputs.nodes[0], contracts.SET_SSO_DOMAIN_GROUPS, inputs.group_params())
+            steps.add(inputs.nodes[0], contracts.SET_SSO_DOMAIN_GROUPS.name, groups.changed)
             for node in inputs.nodes:
                 if facts[node].logon_right.granted:
-                    steps.add(node, c.GRANT_SERVICE_LOGON_RIGHT.name, False)
+                    steps.add(node, contracts.GRANT_SERVICE_LOGON_RIGHT.name, False)
                     continue
-                grant = remote.run(node, c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account=inputs.service_account))
-                steps.add(node, c.GRANT_SERVICE_LOGON_RIGHT.name, grant.changed)
+                grant = remote.run(
+                    node, contracts.GRANT_SERVICE_LOGON_RIGHT, contracts.AccountParams(account=inputs.service_account)
+                )
+                steps.add(node, contracts.GRANT_SERVICE_LOGON_RIGHT.name, grant.changed)
             if groups.changed:
                 # Rule 13: a session opened before the membership was added does not carry it.
                 for node in inputs.nodes:
@@ -87,7 +89,7 @@ class SsoDomainGroupsProvider(TypedProvider[DomainGroupsInputs, DomainGroupsObse
             return self._facts(remote, inputs)
 
     def _facts(self, remote: Remote, inputs: DomainGroupsInputs) -> DomainGroupsObserved:
-        groups = remote.run(inputs.nodes[0], c.GET_DOMAIN_GROUP_FACTS, inputs.group_params())
+        groups = remote.run(inputs.nodes[0], contracts.GET_DOMAIN_GROUP_FACTS, inputs.group_params())
         granted = [n for n in inputs.nodes if inputs.node_facts(remote, n).logon_right.granted]
         return DomainGroupsObserved(
             admin_group_members=sorted(m.lower() for m in groups.admin_group.members),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import Remote, TransientRemoteError
 
@@ -25,15 +25,17 @@ GENERIC_SERVICE = "Generic Service"
 T = TypeVar("T")
 
 
-def node_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> c.NodeFacts:
+def node_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> contracts.NodeFacts:
     return remote.run(
-        node, c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account=service_account, admin_group=admin_group)
+        node,
+        contracts.GET_NODE_FACTS,
+        contracts.GetNodeFactsParams(service_account=service_account, admin_group=admin_group),
     )
 
 
 def gather_node_facts(
     remote: Remote, nodes: Sequence[str], *, service_account: str, admin_group: str
-) -> dict[str, c.NodeFacts]:
+) -> dict[str, contracts.NodeFacts]:
     return {n: node_facts(remote, n, service_account=service_account, admin_group=admin_group) for n in nodes}
 
 
@@ -50,16 +52,16 @@ def first_answer(nodes: Sequence[str], ask: Callable[[str], T]) -> T:
     raise last
 
 
-def cluster_facts(remote: Remote, nodes: Sequence[str], role: str) -> c.ClusterFacts:
+def cluster_facts(remote: Remote, nodes: Sequence[str], role: str) -> contracts.ClusterFacts:
     """Cluster facts from the first node that answers (a cluster script runs on any Up node)."""
-    params = c.GetClusterFactsParams(role_name=role)
-    return first_answer(nodes, lambda node: remote.run(node, c.GET_CLUSTER_FACTS, params))
+    params = contracts.GetClusterFactsParams(role_name=role)
+    return first_answer(nodes, lambda node: remote.run(node, contracts.GET_CLUSTER_FACTS, params))
 
 
-def database_facts(remote: Remote, nodes: Sequence[str], server: str, database: str) -> c.SsoDatabaseFacts:
+def database_facts(remote: Remote, nodes: Sequence[str], server: str, database: str) -> contracts.SsoDatabaseFacts:
     """The SSO database's global info, read through the first node that answers."""
-    params = c.SsoDatabaseParams(server=server, database=database)
-    return first_answer(nodes, lambda node: remote.run(node, c.GET_SSO_DATABASE_FACTS, params))
+    params = contracts.SsoDatabaseParams(server=server, database=database)
+    return first_answer(nodes, lambda node: remote.run(node, contracts.GET_SSO_DATABASE_FACTS, params))
 
 
 def check_second_hop(remote: Remote, step: str) -> None:
@@ -72,7 +74,7 @@ def check_second_hop(remote: Remote, step: str) -> None:
         )
 
 
-def check_nodes(facts: dict[str, c.NodeFacts], *, service_account: str) -> None:
+def check_nodes(facts: dict[str, contracts.NodeFacts], *, service_account: str) -> None:
     """ESSO installed at one version, no NLB, and a logon right that no Group Policy would revert."""
     versions: dict[str, str] = {}
     for node, f in facts.items():
@@ -95,7 +97,7 @@ def check_nodes(facts: dict[str, c.NodeFacts], *, service_account: str) -> None:
 
 
 def check_cluster(
-    cluster: c.ClusterFacts,
+    cluster: contracts.ClusterFacts,
     *,
     nodes: Sequence[str],
     role: str,
@@ -131,7 +133,7 @@ def check_cluster(
     return network_name_resource(cluster, role=role, network_name=network_name)
 
 
-def network_name_resource(cluster: c.ClusterFacts, *, role: str, network_name: str) -> str:
+def network_name_resource(cluster: contracts.ClusterFacts, *, role: str, network_name: str) -> str:
     names = {str(r.parameters.get("Name", "")): r.name for r in cluster.resources if r.type == NETWORK_NAME}
     for published, resource in names.items():
         if published.lower() == network_name.lower():
@@ -144,14 +146,14 @@ def network_name_resource(cluster: c.ClusterFacts, *, role: str, network_name: s
     )
 
 
-def sso_resource(cluster: c.ClusterFacts, resource_name: str) -> c.ClusterResourceFacts | None:
+def sso_resource(cluster: contracts.ClusterFacts, resource_name: str) -> contracts.ClusterResourceFacts | None:
     for r in cluster.resources:
         if r.name.lower() == resource_name.lower():
             return r
     return None
 
 
-def check_token(node: str, facts: c.NodeFacts, admin_group: str) -> None:
+def check_token(node: str, facts: contracts.NodeFacts, admin_group: str) -> None:
     if not facts.token_has_admin_group:
         raise EssoError(
             "ESSO-004",
@@ -161,7 +163,7 @@ def check_token(node: str, facts: c.NodeFacts, admin_group: str) -> None:
         )
 
 
-def check_service_account(node: str, facts: c.NodeFacts, service_account: str) -> None:
+def check_service_account(node: str, facts: contracts.NodeFacts, service_account: str) -> None:
     if not facts.logon_right.granted:
         raise EssoError(
             "ESSO-003",
@@ -172,8 +174,8 @@ def check_service_account(node: str, facts: c.NodeFacts, service_account: str) -
 
 
 def fresh_token_facts(
-    remote: Remote, node: str, *, service_account: str, admin_group: str, known: c.NodeFacts | None = None
-) -> c.NodeFacts:
+    remote: Remote, node: str, *, service_account: str, admin_group: str, known: contracts.NodeFacts | None = None
+) -> contracts.NodeFacts:
     """Node facts from a session whose token carries SSO Administrators, opening a new one if needed (rule 13).
 
     ``known``: the facts the preflight read in this session (``Verified.nodes``), used instead of reading again.
@@ -191,8 +193,8 @@ def fresh_token_facts(
 class Verified:
     """What the preflight read, so a resource acts on it instead of reading it again."""
 
-    nodes: dict[str, c.NodeFacts]
-    cluster: c.ClusterFacts
+    nodes: dict[str, contracts.NodeFacts]
+    cluster: contracts.ClusterFacts
     network_name_resource: str  # the role's Network Name resource that publishes the configured name
 
 

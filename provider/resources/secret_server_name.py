@@ -13,8 +13,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
-from provider import contracts as c
-from provider import ssoxml
+from provider import contracts, ssoxml
 from provider.resources import preflight
 from provider.resources.base import ClusterInputs, Observed, Prior, Steps, TypedProvider, registration
 from provider.resources.cluster_ops import owner_of_role
@@ -64,30 +63,34 @@ class SecretServerNameProvider(TypedProvider[SecretServerNameInputs, SecretServe
             steps.add(inputs.nodes[0], "preflight", False)
             current = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
             if (current.secret_server or "").lower() == inputs.network_name.lower():
-                steps.add(inputs.nodes[0], c.SET_SECRET_SERVER_NAME.name, False)
+                steps.add(inputs.nodes[0], contracts.SET_SECRET_SERVER_NAME.name, False)
                 return SecretServerNameObserved(secret_server=current.secret_server)
             clustered = preflight.sso_resource(cluster, inputs.resource_name)
-            owner = owner_of_role(remote, cluster, step=c.RESTART_SSO_CLUSTER_RESOURCE.name) if clustered else None
+            owner = (
+                owner_of_role(remote, cluster, step=contracts.RESTART_SSO_CLUSTER_RESOURCE.name) if clustered else None
+            )
             if owner is not None:
                 # Rule 11: a clustered ENTSSO is cycled through the cluster, on the active node.
                 active = owner
                 cycled = remote.run(
-                    active, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name)
+                    active,
+                    contracts.RESTART_SSO_CLUSTER_RESOURCE,
+                    contracts.ResourceParams(resource_name=inputs.resource_name),
                 )
-                steps.add(active, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+                steps.add(active, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
             else:
                 active = inputs.nodes[0]
-                restarted = remote.run(active, c.RESTART_ENTSSO_SERVICE, c.NoParams())
-                steps.add(active, c.RESTART_ENTSSO_SERVICE.name, restarted.changed)
+                restarted = remote.run(active, contracts.RESTART_ENTSSO_SERVICE, contracts.NoParams())
+                steps.add(active, contracts.RESTART_ENTSSO_SERVICE.name, restarted.changed)
             renamed = remote.run(
                 active,
-                c.SET_SECRET_SERVER_NAME,
-                c.SecretServerParams(
+                contracts.SET_SECRET_SERVER_NAME,
+                contracts.SecretServerParams(
                     secret_server=inputs.network_name,
                     update_xml=ssoxml.build_update_secret_server_xml(inputs.network_name),
                 ),
             )
-            steps.add(active, c.SET_SECRET_SERVER_NAME.name, renamed.changed)
+            steps.add(active, contracts.SET_SECRET_SERVER_NAME.name, renamed.changed)
             return SecretServerNameObserved(secret_server=renamed.after.secret_server)
 
     def observe(

@@ -14,8 +14,7 @@ import pulumi
 import pulumi.dynamic as dyn
 from pydantic import SecretStr
 
-from provider import contracts as c
-from provider import ssoxml
+from provider import contracts, ssoxml
 from provider.errors import EssoError
 from provider.escrow import Escrow
 from provider.remote.base import Remote, TransientRemoteError
@@ -120,15 +119,15 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             if record is None:
                 backup = remote.run(
                     serving,
-                    c.BACKUP_MASTER_SECRET,
-                    c.BackupParams(
+                    contracts.BACKUP_MASTER_SECRET,
+                    contracts.BackupParams(
                         backup_file=backup_file,
                         backup_password=password,
                         reminder=inputs.backup_reminder,
                         overwrite=rebackup,
                     ),
                 )
-                steps.add(serving, c.BACKUP_MASTER_SECRET.name, backup.changed)
+                steps.add(serving, contracts.BACKUP_MASTER_SECRET.name, backup.changed)
                 data = remote.fetch_file(serving, backup_file)
                 steps.add(serving, "fetch-backup", False)
                 record = escrow.store(msid, data, cluster=inputs.network_name)
@@ -169,8 +168,8 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
         )
         installed = remote.run(
             node,
-            c.INSTALL_SSO_SYSTEM,
-            c.InstallSsoParams(
+            contracts.INSTALL_SSO_SYSTEM,
+            contracts.InstallSsoParams(
                 config_xml=xml,
                 server=inputs.server,
                 database=inputs.database,
@@ -178,7 +177,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 backup_password=password,
             ),
         )
-        steps.add(node, c.INSTALL_SSO_SYSTEM.name, installed.changed)
+        steps.add(node, contracts.INSTALL_SSO_SYSTEM.name, installed.changed)
         return installed.msid, installed.backup_file
 
     @staticmethod
@@ -250,15 +249,17 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
         with self.remote(inputs) as remote:
             unconfigured = remote.run(
                 node,
-                c.REMOVE_SSO_NODE_CONFIGURATION,
-                c.RemoveNodeConfigParams(server=inputs.server, database=inputs.database),
+                contracts.REMOVE_SSO_NODE_CONFIGURATION,
+                contracts.RemoveNodeConfigParams(server=inputs.server, database=inputs.database),
             )
-            steps.add(node, c.REMOVE_SSO_NODE_CONFIGURATION.name, unconfigured.changed)
+            steps.add(node, contracts.REMOVE_SSO_NODE_CONFIGURATION.name, unconfigured.changed)
             if inputs.on_destroy == "remove":
                 dropped = remote.run(
-                    node, c.REMOVE_SSO_DATABASE, c.SsoDatabaseParams(server=inputs.server, database=inputs.database)
+                    node,
+                    contracts.REMOVE_SSO_DATABASE,
+                    contracts.SsoDatabaseParams(server=inputs.server, database=inputs.database),
                 )
-                steps.add(node, c.REMOVE_SSO_DATABASE.name, dropped.changed)
+                steps.add(node, contracts.REMOVE_SSO_DATABASE.name, dropped.changed)
             else:
                 steps.add(node, "keep-database", False, "policy onDestroy=retain: the SSO database is kept")
         steps.add(node, "keep-escrow", False, "the escrowed master secret backup is never deleted")

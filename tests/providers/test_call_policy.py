@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import CallPolicy, Remote
 from provider.remote.simulator import Simulator, SimulatorRemote
@@ -47,7 +47,7 @@ class RecordingRemote(Remote):
         self.policy = policy
         self.sent: list[str] = []
 
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         self.sent.append(node)
         raise SentError(node)
 
@@ -66,7 +66,7 @@ def _stack_policy(allow_disruption: bool = True) -> CallPolicy:
 def test_a_host_that_is_not_configured_receives_nothing(host: str) -> None:
     remote = RecordingRemote(_stack_policy())
     with pytest.raises(EssoError) as err:
-        remote.run(host, c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+        remote.run(host, contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO"))
     assert err.value.code == "ESSO-070"
     assert "cluster.nodes (SSO01, SSO02)" in str(err.value)
     assert "\n" not in err.value.detail  # the host is shown escaped
@@ -79,7 +79,7 @@ def test_a_host_that_is_not_configured_receives_nothing(host: str) -> None:
 def test_a_configured_node_is_reached_in_its_configured_spelling() -> None:
     remote = RecordingRemote(_stack_policy())
     with pytest.raises(SentError):
-        remote.run("sso02", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+        remote.run("sso02", contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO"))
     remote.renew_logon("Sso01")
     assert remote.sent == ["SSO02", "SSO01"]
 
@@ -93,12 +93,12 @@ def test_files_move_only_to_configured_nodes() -> None:
     assert remote.sent == []
 
 
-@pytest.mark.parametrize("script", [s for s in c.SCRIPTS.values() if s.disruptive], ids=lambda s: s.name)
-def test_a_disruptive_script_needs_allow_disruption(script: c.Script[Any, Any]) -> None:
-    samples: dict[type[c.Params], c.Params] = {
-        c.NoParams: c.NoParams(),
-        c.ResourceParams: c.ResourceParams(resource_name="ENTSSO"),
-        c.MoveRoleParams: c.MoveRoleParams(role_name="SSO", node="SSO02"),
+@pytest.mark.parametrize("script", [s for s in contracts.SCRIPTS.values() if s.disruptive], ids=lambda s: s.name)
+def test_a_disruptive_script_needs_allow_disruption(script: contracts.Script[Any, Any]) -> None:
+    samples: dict[type[contracts.Params], contracts.Params] = {
+        contracts.NoParams: contracts.NoParams(),
+        contracts.ResourceParams: contracts.ResourceParams(resource_name="ENTSSO"),
+        contracts.MoveRoleParams: contracts.MoveRoleParams(role_name="SSO", node="SSO02"),
     }
     params = samples[script.params]
     refused = RecordingRemote(_stack_policy(allow_disruption=False))
@@ -114,27 +114,27 @@ def test_a_disruptive_script_needs_allow_disruption(script: c.Script[Any, Any]) 
 def test_a_script_that_is_not_disruptive_runs_without_allow_disruption() -> None:
     remote = RecordingRemote(_stack_policy(allow_disruption=False))
     with pytest.raises(SentError):
-        remote.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+        remote.run("SSO01", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
 
 
 def test_a_remote_built_by_hand_restricts_nothing_but_the_shape_of_a_host() -> None:
     remote = RecordingRemote(CallPolicy())
     with pytest.raises(SentError):
-        remote.run("ANYHOST", c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name="SSO", node="ANYHOST"))
+        remote.run("ANYHOST", contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name="SSO", node="ANYHOST"))
     for host in ("evil.example:8443/x#", "a@evil", "SSO01\nSSO02", "SSO 01", "x?y", "x\\y", ""):
         with pytest.raises(EssoError) as err:
-            remote.run(host, c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+            remote.run(host, contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO"))
         assert err.value.code == "ESSO-070", host
     assert remote.sent == ["ANYHOST"]
 
 
 def test_any_up_chooses_only_configured_nodes() -> None:
-    cluster = c.ClusterFacts(
+    cluster = contracts.ClusterFacts(
         cluster_name="CL",
         nodes=[
-            c.ClusterNodeFacts(name="ROGUE", state="Up"),
-            c.ClusterNodeFacts(name="sso01", state="Down"),
-            c.ClusterNodeFacts(name="sso02", state="Up"),
+            contracts.ClusterNodeFacts(name="ROGUE", state="Up"),
+            contracts.ClusterNodeFacts(name="sso01", state="Down"),
+            contracts.ClusterNodeFacts(name="sso02", state="Up"),
         ],
         resources=[],
         msdtc=[],
