@@ -24,18 +24,13 @@ Here live the rules of DESIGN.md that apply to all of them:
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-import secrets
-import sys
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, cast
 
 import pulumi
 from pulumi.dynamic import (
@@ -55,6 +50,17 @@ from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import CallPolicy, Remote
 from provider.resources import preflight
+from provider.resources.fingerprints import (
+    PBKDF2_ROUNDS,
+    fingerprint,
+    fingerprint_key,
+    fingerprint_matches,
+    is_fingerprint,
+    salt_of,
+    settled_fingerprint,
+)
+from provider.resources.observed import Observed
+from provider.resources.steps import Steps, has_unknowns, now_utc
 
 # The spec's per-field rule functions: check() applies the same rules the stack file passed.
 from provider.spec import (
@@ -67,8 +73,6 @@ from provider.spec import (
     _password_problem,
     load_spec_from_strings,
 )
-
-PBKDF2_ROUNDS = 60_000
 
 
 class Inputs(BaseModel):
@@ -157,109 +161,6 @@ class ClusterInputs(Inputs):
             role=self.role,
             network_name=self.network_name,
         )
-
-
-class Observed(BaseModel):
-    """What a provider read from the world, as outputs: camelCase in state, typed in Python.
-
-    Why a model: the output keys, ``registration()``'s placeholders, ``read()`` and ``drift()`` all derive
-    from it, so a renamed observation cannot leave a stale string behind.
-    """
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
-
-    @classmethod
-    def output_keys(cls) -> tuple[str, ...]:
-        """The output keys, as state spells them."""
-        return tuple(f.alias or name for name, f in cls.model_fields.items())
-
-    @classmethod
-    def from_state(cls, props: Mapping[str, Any]) -> Self:
-        """The observation recorded in state (keys an older state lacks, or holds as null, stay unset)."""
-        return cls.model_validate({k: props[k] for k in cls.output_keys() if props.get(k) is not None})
-
-    def outputs(self, *, only_set: bool = False) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, mode="json", exclude_unset=only_set)
-
-
-# ------------------------------------------------------------------------------------------ secrets
-
-
-def fingerprint(value: str, salt: str | None = None) -> str:
-    """A salted, slow fingerprint: lets diff() see a changed password without keeping the password."""
-    salt = salt or secrets.token_hex(16)
-    digest = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8"), bytes.fromhex(salt), PBKDF2_ROUNDS).hex()
-    return f"pbkdf2-sha256${PBKDF2_ROUNDS}${salt}${digest}"
-
-
-def is_fingerprint(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("pbkdf2-sha256$") and value.count("$") == 3
-
-
-def salt_of(stored: Any) -> str | None:
-    return str(stored).split("$")[2] if is_fingerprint(stored) else None
-
-
-def fingerprint_matches(value: str, stored: str | None) -> bool:
-    if not stored or stored.count("$") != 3:
-        return False
-    _, rounds, salt, _ = stored.split("$")
-    if int(rounds) != PBKDF2_ROUNDS:
-        return False
-    return hmac.compare_digest(fingerprint(value, salt), stored)
-
-
-def fingerprint_key(key: str) -> str:
-    return f"{key}Fingerprint"
-
-
-def settled_fingerprint(value: Any, stored: str | None) -> str | None:
-    """What state records for a secret input ``value`` when ``stored`` is recorded now: the one rule.
-
-    None stays None; a fingerprint (from ``check()``) is kept; a password that matches ``stored`` keeps it
-    (no spurious diff); any other password gets a new fingerprint, with the stored salt when there is one.
-    ``check()``, ``diff()`` and the outputs all use it, so they cannot disagree.
-    """
-    if value is None:
-        return None
-    if is_fingerprint(value):
-        return str(value)
-    if fingerprint_matches(str(value), stored):
-        return stored
-    return fingerprint(str(value), salt_of(stored))
-
-
-# --------------------------------------------------------------------------------------------- steps
-
-
-class Steps:
-    """The redacted record of what a provider did: node, step, changed. Never values."""
-
-    def __init__(self, resource: str) -> None:
-        self.resource = resource
-        self.items: list[dict[str, Any]] = []
-
-    def add(self, node: str, step: str, changed: bool, note: str = "") -> None:
-        item: dict[str, Any] = {"node": node, "step": step, "changed": changed}
-        if note:
-            item["note"] = note
-        self.items.append(item)
-        state = "changed" if changed else "ok"
-        extra = f" ({note})" if note else ""
-        print(f"esso: [{self.resource}] {node} {step} {state}{extra}", file=sys.stderr, flush=True)
-
-
-def has_unknowns(value: Any) -> bool:
-    """True when a preview left any value unknown (the host passes ``pulumi.output.Unknown``)."""
-    if isinstance(value, Mapping):
-        return any(has_unknowns(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_unknowns(v) for v in value)
-    return type(value).__name__ == "Unknown"
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 InputsT = TypeVar("InputsT", bound=Inputs)
@@ -550,3 +451,24 @@ def registration(
     secret_outputs = [fingerprint_key(k) for k in provider.secret_keys] + list(provider.extra_secret_outputs)
     extra = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs) if secret_outputs else None
     return props, pulumi.ResourceOptions.merge(opts, extra)
+
+
+__all__ = [
+    "PBKDF2_ROUNDS",
+    "ClusterInputs",
+    "EssoProvider",
+    "Inputs",
+    "Observed",
+    "Prior",
+    "Steps",
+    "TypedProvider",
+    "fingerprint",
+    "fingerprint_key",
+    "fingerprint_matches",
+    "has_unknowns",
+    "is_fingerprint",
+    "now_utc",
+    "registration",
+    "salt_of",
+    "settled_fingerprint",
+]
