@@ -67,7 +67,7 @@ class SsoSystemObserved(Observed):
     created_by: str | None = None
     database_exists: bool = False
     backup_in_use_fingerprint: str | None = None  # the fingerprint of the password the escrowed backup needs
-    backup_password_current: bool = False
+    backup_password_current: bool | None = None  # None: not checked yet (no backup in use recorded)
 
 
 class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
@@ -231,7 +231,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
         found = []
         if observed.msid and observed.msid != observed.escrowed_msid:
             found.append("escrowedMsid")
-        if "backup_password_current" in observed.model_fields_set and not observed.backup_password_current:
+        if observed.backup_password_current is False:
             found.append("backupPasswordCurrent")
         return found
 
