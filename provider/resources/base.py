@@ -187,8 +187,8 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     inputs_model: ClassVar[type[Inputs]]
     observed_model: ClassVar[type[Observed]]  # outputs that come from the world, not the inputs
     replace_keys: ClassVar[tuple[str, ...]] = ()  # camelCase input keys whose change replaces
-    quiet_keys: ClassVar[tuple[str, ...]] = ()  # recorded, but a change needs no remote call
-    undiffed_keys: ClassVar[tuple[str, ...]] = ()  # recorded once, never diffed (e.g. the creator node)
+    record_only_keys: ClassVar[tuple[str, ...]] = ()  # recorded, but a change needs no remote call
+    recorded_once_keys: ClassVar[tuple[str, ...]] = ()  # recorded once, never diffed (e.g. the creator node)
     secret_keys: ClassVar[tuple[str, ...]] = ()  # inputs replaced by fingerprints in outputs
     stable_outputs: ClassVar[tuple[str, ...]] = ()  # observed outputs an update never changes
     extra_secret_outputs: ClassVar[tuple[str, ...]] = ()  # observed outputs that must be stored as secrets
@@ -298,7 +298,10 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         plain_keys = [
             k
             for k in news
-            if k != "__provider" and k not in self.secret_keys and k not in self.undiffed_keys and k not in replaces
+            if k != "__provider"
+            and k not in self.secret_keys
+            and k not in self.recorded_once_keys
+            and k not in replaces
         ]
         changed = [k for k in plain_keys if olds.get(k) != news.get(k)]
         changed += [k for k in self.secret_keys if self._secret_changed(k, olds, news)]
@@ -316,7 +319,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     def stables(self) -> list[str]:
         """Outputs an update leaves as they are: the replace keys (they did not change, or it would be a
         replacement), the keys recorded once, and the observations declared stable."""
-        return [*self.replace_keys, *self.undiffed_keys, *self.stable_outputs]
+        return [*self.replace_keys, *self.recorded_once_keys, *self.stable_outputs]
 
     def guard_replacement(self, olds: dict[str, Any], news: dict[str, Any], replaces: list[str]) -> None:
         """Refuse a replacement during diff (so preview already fails). Default: allowed."""
@@ -330,7 +333,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = cast(InputsT, self.inputs_model.model_validate(self._own(news)))
         steps = Steps(self.resource)
-        if self._only_quiet_changes(olds, news):
+        if self._only_record_only_changes(olds, news):
             observed = self.observed_model.from_state(olds).outputs(only_set=True)
             steps.add("-", "record-settings", False, "no remote call needed")
         else:
@@ -398,7 +401,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         value, stored = news.get(key), olds.get(fingerprint_key(key))
         return has_unknowns(value) or settled_fingerprint(value, stored) != (stored or None)
 
-    def _only_quiet_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    def _only_record_only_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         if self._drift_in(olds) or any(self._secret_changed(k, olds, news) for k in self.secret_keys):
             return False
         changed = [
@@ -406,10 +409,10 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             for k in news
             if k != "__provider"
             and k not in self.secret_keys
-            and k not in self.undiffed_keys
+            and k not in self.recorded_once_keys
             and olds.get(k) != news.get(k)
         ]
-        return bool(changed) and all(k in self.quiet_keys for k in changed)
+        return bool(changed) and all(k in self.record_only_keys for k in changed)
 
     def _outputs(
         self,
@@ -419,7 +422,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         previous: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         outs = {k: v for k, v in self._own(props).items() if k not in self.secret_keys}
-        for key in self.undiffed_keys:
+        for key in self.recorded_once_keys:
             if previous is not None and key in previous:
                 outs[key] = previous[key]
         for key in self.secret_keys:

@@ -60,7 +60,7 @@ class SsoDomainGroupsProvider(TypedProvider[DomainGroupsInputs, DomainGroupsObse
     resource = "sso-domain-groups"
     inputs_model = DomainGroupsInputs
     observed_model = DomainGroupsObserved
-    quiet_keys = ("role", "networkName")
+    record_only_keys = ("role", "networkName")
 
     def resource_id(self, inputs: DomainGroupsInputs) -> str:
         return inputs.qualified_admin_group

@@ -61,7 +61,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
     inputs_model = RestoreInputs
     observed_model = RestoreObserved
     replace_keys = ("node", "server", "database")
-    quiet_keys = ("nodes", "networkName", "verifyFailover", "escrow")
+    record_only_keys = ("nodes", "networkName", "verifyFailover", "escrow")
     secret_keys = ("backupPassword",)
     delete_before_replace = True
 

@@ -65,7 +65,7 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
     inputs_model = NodeJoinInputs
     observed_model = NodeJoinObserved
     replace_keys = ("node", "server", "database")
-    quiet_keys = ("nodes", "role", "networkName", "resourceName")
+    record_only_keys = ("nodes", "role", "networkName", "resourceName")
     secret_keys = ("serviceAccountPassword",)
     delete_before_replace = True
 

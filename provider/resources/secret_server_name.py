@@ -46,7 +46,7 @@ class SecretServerNameProvider(TypedProvider[SecretServerNameInputs, SecretServe
     inputs_model = SecretServerNameInputs
     observed_model = SecretServerNameObserved
     replace_keys = ("server", "database")
-    quiet_keys = ("nodes", "role", "resourceName")
+    record_only_keys = ("nodes", "role", "resourceName")
     delete_before_replace = True
 
     def resource_id(self, inputs: SecretServerNameInputs) -> str:

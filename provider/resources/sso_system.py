@@ -75,8 +75,8 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     inputs_model = SsoSystemInputs
     observed_model = SsoSystemObserved
     replace_keys = ("server", "database")
-    undiffed_keys = ("node",)
-    quiet_keys = ("nodes", "role", "networkName", "protect", "onDestroy")
+    recorded_once_keys = ("node",)
+    record_only_keys = ("nodes", "role", "networkName", "protect", "onDestroy")
     secret_keys = ("serviceAccountPassword", "backupPassword")
     stable_outputs = ("createdBy",)  # recorded at creation; losing the creator never rewrites it
     extra_secret_outputs = ("backupInUseFingerprint",)  # the fingerprint of the password the escrowed backup needs

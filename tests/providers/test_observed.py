@@ -92,8 +92,13 @@ def test_diff_names_the_outputs_an_update_never_changes(tmp_path: Path) -> None:
 def test_every_policy_key_names_a_field(provider: type[EssoProvider]) -> None:
     """A renamed input or observation cannot leave a stale key in replace/quiet/undiffed/secret/stable lists."""
     inputs, observed = _input_keys(provider), set(provider.observed_keys())
-    for key in (*provider.replace_keys, *provider.quiet_keys, *provider.undiffed_keys, *provider.secret_keys):
+    for key in (
+        *provider.replace_keys,
+        *provider.record_only_keys,
+        *provider.recorded_once_keys,
+        *provider.secret_keys,
+    ):
         assert key in inputs, (provider.__name__, key)
     for key in (*provider.stable_outputs, *provider.extra_secret_outputs):
         assert key in observed, (provider.__name__, key)
-    assert not set(provider.replace_keys) & set(provider.quiet_keys)
+    assert not set(provider.replace_keys) & set(provider.record_only_keys)
