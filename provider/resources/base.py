@@ -333,7 +333,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = cast(InputsT, self.inputs_model.model_validate(self._own(news)))
         steps = Steps(self.resource)
-        if self._only_record_only_changes(olds, news):
+        if self._needs_no_remote_call(olds, news):
             observed = self.observed_model.from_state(olds).outputs(only_set=True)
             steps.add("-", "record-settings", False, "no remote call needed")
         else:
@@ -401,7 +401,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         value, stored = news.get(key), olds.get(fingerprint_key(key))
         return has_unknowns(value) or settled_fingerprint(value, stored) != (stored or None)
 
-    def _only_record_only_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    def _needs_no_remote_call(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         if self._drift_in(olds) or any(self._secret_changed(k, olds, news) for k in self.secret_keys):
             return False
         changed = [
