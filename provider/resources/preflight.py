@@ -65,6 +65,7 @@ def database_facts(remote: Remote, nodes: Sequence[str], server: str, database: 
 
 
 def check_second_hop(remote: Remote, step: str) -> None:
+    """Rule 12, early: refuse before the first read. The rule's home is ``Remote.run`` (docs/rules.md)."""
     if not remote.second_hop:
         raise EssoError(
             "ESSO-015",
