@@ -226,6 +226,13 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "Injected simulator fault",
             "A test asked the simulator to fail this script on this node.",
         ),
+        _e(
+            "ESSO-070",
+            "A script was to run on a host that is not one of the configured nodes",
+            "Nothing was sent to that host. A node's reply named it (a cluster member, or the role's owner): add it "
+            "to cluster.nodes if it should serve the master secret, or move the role to a configured node; if you "
+            "do not know the host, treat the node that reported it as compromised.",
+        ),
     )
 }
 

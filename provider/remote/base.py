@@ -1,26 +1,39 @@
 """The one interface through which providers reach Windows: run a named script, move a small file.
 
 Why an interface: the same providers run against the simulator (tests, the demo stack) and against
-real nodes over pypsrp. Both validate what a script returns with that script's result model, and both
-refuse a script that needs a second hop the transport does not declare (design rule 12) before
-anything is sent.
+real nodes over pypsrp. Both validate what a script returns with that script's result model, and
+``Remote.run`` enforces what a contract declares before anything is sent:
+
+* a script that needs a second hop the transport does not declare is refused (design rule 12, ESSO-015);
+* a script marked ``disruptive`` (it moves the role or cycles ENTSSO) is refused unless the stack sets
+  ``allowDisruption`` (ESSO-019) -- the one home of that rule;
+* a host that is not one of the configured nodes never receives a script or the WinRM credentials
+  (ESSO-070): a node name that comes back from a node (cluster facts, the role's owner) is used only when it
+  names a configured node, and then in the configured spelling.
+
+The last two are a ``CallPolicy`` the provider sets from the stack (``EssoProvider.remote``). A Remote built
+by hand (tests, the simulator's command line) acts as told: its default policy restricts nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 
-P = TypeVar("P", bound=c.Params)
-R = TypeVar("R", bound=c.Result)
+P = TypeVar("P", bound=contracts.Params)
+R = TypeVar("R", bound=contracts.Result)
 
 # Bytes of file data per chunk: base64 grows it by 4/3 and the envelope (153,600 bytes by default)
 # also carries the CLIXML wrapping, so 64 KiB of data stays well inside one message.
@@ -39,6 +52,82 @@ class TransientRemoteError(EssoError):
         self.may_have_run = may_have_run
 
 
+def node_key(name: str) -> str | None:
+    """How computer names compare (the config refuses a repeat ignoring case): upper case, ASCII only.
+
+    Non-ASCII names have no key: a look-alike (a long s upper-cases to 'S', a dotless i to 'I') can
+    never fold onto a configured name.
+    """
+    return name.upper() if name.isascii() else None
+
+
+# Characters that can move a URL's host, port or path (``evil.example:8443/x#``), or a line in a log.
+_NOT_IN_A_HOST = re.compile(r"[@:/\\#?%\s\x00-\x1f\x7f-\x9f]")
+
+
+def host_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a host a Remote connects to, whatever the policy (issue 13, H1), or None."""
+    if not name:
+        return "is empty"
+    if len(name) > 253:
+        return "is longer than a DNS name can be"
+    if _NOT_IN_A_HOST.search(name):
+        return "contains a character that would change the address (@ : / \\ # ? % a space or a control character)"
+    return None
+
+
+def shown(name: str) -> str:
+    """A host name as an error may print it: control characters escaped, length bounded."""
+    text = name.encode("unicode_escape").decode("ascii")
+    return repr(text if len(text) <= 80 else text[:80] + "...")
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    """What the stack lets a Remote do: which hosts it may reach, whether disruptive scripts run.
+
+    ``nodes=None`` reaches any host and ``allow_disruption=True`` runs anything: the policy of a Remote built
+    by hand. Providers always run under ``CallPolicy.for_stack``.
+    """
+
+    allow_disruption: bool = True
+    nodes: tuple[str, ...] | None = None
+
+    @classmethod
+    def for_stack(cls, *, nodes: Iterable[str], allow_disruption: bool) -> CallPolicy:
+        return cls(allow_disruption=allow_disruption, nodes=tuple(dict.fromkeys(nodes)))
+
+    def target(self, node: str, *, step: str) -> str:
+        """The configured spelling of ``node``; ESSO-070 when it names no configured node (issue 13, H1), or
+        could not be a host at all (refused even by a Remote built by hand)."""
+        why = host_problem(node)
+        if why is None and self.nodes is None:
+            return node
+        if why is None:
+            key = node_key(node)
+            for configured in self.nodes or ():
+                if key is not None and key == node_key(configured):
+                    return configured
+        reasons = [why] if why else []
+        if self.nodes is not None:
+            reasons.append(f"is not one of cluster.nodes ({', '.join(self.nodes)})")
+        raise EssoError(
+            "ESSO-070",
+            f"{step} was to run on {shown(node)}, which {' and '.join(reasons)}; nothing was sent to it.",
+            step=step,
+        )
+
+    def require_disruption(self, what: str, *, node: str | None, step: str) -> None:
+        """ESSO-019 unless the stack sets allowDisruption: the one place that decides it."""
+        if not self.allow_disruption:
+            raise EssoError(
+                "ESSO-019",
+                f"{what}; the stack does not set allowDisruption.",
+                node=node,
+                step=step,
+            )
+
+
 class Remote(ABC):
     """Runs contract scripts on named nodes. Implementations: simulator, pypsrp."""
 
@@ -48,10 +137,26 @@ class Remote(ABC):
         self.second_hop = second_hop
         self.retries = retries
         self.backoff = backoff
+        self.policy = CallPolicy()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
+        does: a new logon sends the credentials too."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("renew_logon")
+        if own is None or getattr(own, "_guarded", False):
+            return
+
+        @functools.wraps(own)
+        def guarded(self: Remote, node: str) -> None:
+            own(self, self.policy.target(node, step="renew-logon"))
+
+        guarded._guarded = True  # type: ignore[attr-defined]
+        cls.renew_logon = guarded  # type: ignore[method-assign]
 
     # -- what implementations provide ------------------------------------------------------------
     @abstractmethod
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         """Run the script on the node and return its raw output (one dict)."""
 
     @abstractmethod
@@ -62,10 +167,15 @@ class Remote(ABC):
         """Release connections; the default holds none."""
 
     # -- the shared contract ---------------------------------------------------------------------
-    def run(self, node: str, script: c.Script[P, R], params: P) -> R:
+    def run(self, node: str, script: contracts.Script[P, R], params: P) -> R:
         """Run ``script`` on ``node`` and return its validated result."""
         if not isinstance(params, script.params):
             raise TypeError(f"{script.name} takes {script.params.__name__}, not {type(params).__name__}")
+        node = self.policy.target(node, step=script.name)
+        if script.disruptive:
+            self.policy.require_disruption(
+                f"{script.name} moves the role or cycles ENTSSO", node=node, step=script.name
+            )
         if script.second_hop and not self.second_hop:
             raise EssoError(
                 "ESSO-015",
@@ -90,13 +200,13 @@ class Remote(ABC):
         """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""
         digest = hashlib.sha256(data).hexdigest()
         offsets = list(range(0, len(data), self.chunk_bytes)) or [0]
-        written: c.WrittenFile | None = None
+        written: contracts.WrittenFile | None = None
         for offset in offsets:
             chunk = data[offset : offset + self.chunk_bytes]
             written = self.run(
                 node,
-                c.WRITE_FILE_CHUNK,
-                c.WriteFileChunkParams(
+                contracts.WRITE_FILE_CHUNK,
+                contracts.WriteFileChunkParams(
                     path=path,
                     data_base64=base64.b64encode(chunk).decode("ascii"),
                     offset=offset,
@@ -121,7 +231,9 @@ class Remote(ABC):
         offset = 0
         while True:
             chunk = self.run(
-                node, c.READ_FILE_CHUNK, c.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes)
+                node,
+                contracts.READ_FILE_CHUNK,
+                contracts.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes),
             )
             data = base64.b64decode(chunk.data_base64)
             parts.append(data)
@@ -139,7 +251,7 @@ class Remote(ABC):
         return content
 
 
-def parse_result(node: str, script: c.Script[Any, R], raw: Any) -> R:
+def parse_result(node: str, script: contracts.Script[Any, R], raw: Any) -> R:
     """Validate raw script output against the script's result model (ESSO-037 on a mismatch)."""
     try:
         return script.result.model_validate(raw)

@@ -6,28 +6,31 @@ Here live the rules of DESIGN.md that apply to all of them:
 * ``check()`` validates the inputs with the resource's pydantic model and skips unknowns (preview).
 * ``diff()`` is pure: replacement only on the declared config-derived keys, an update when a desired
   input changed, a secret's fingerprint changed, or ``read()`` recorded drift. ``__provider`` is ignored.
+  Outputs an update never changes are reported as ``stables``.
+* What a provider observes is a pydantic model (``Observed``): ``converge()``/``observe()`` return it,
+  ``drift()`` compares it with the inputs, and the output keys, the registration placeholders and the
+  Resource's annotations derive from it.
 * Secret inputs never travel back: ``check()`` replaces each with a salted PBKDF2 fingerprint (reusing
   the salt in state, so an unchanged password yields the same fingerprint), so no gRPC response, state
   or diff carries it; the value a script needs comes from the live stack config given to ``configure()``.
-  The fingerprint is also an output, listed in ``additional_secret_outputs``.
+  The fingerprint is also an output, listed in ``additional_secret_outputs``. One function,
+  ``settled_fingerprint``, decides what is recorded for a secret, everywhere.
 * The connection (target, transport, WinRM credentials) comes from the stack config handed to
   ``configure()``, never from inputs: changing it never replaces anything or touches a node by itself.
+  It runs under the stack's ``CallPolicy`` (remote/base.py): only configured nodes are reached, and a
+  disruptive script runs only with ``allowDisruption``.
 * Each step a provider takes is recorded in a redacted ``steps`` output and printed on stderr.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-import secrets
-import sys
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, cast
 
 import pulumi
 from pulumi.dynamic import (
@@ -43,6 +46,7 @@ from pulumi.dynamic import (
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from provider import contracts
 from provider.config.rules import (
     AdminGroupName,
     ClusterNodes,
@@ -53,11 +57,20 @@ from provider.config.rules import (
     password_problem,
 )
 from provider.errors import EssoError
-from provider.remote.base import Remote
+from provider.remote.base import CallPolicy, Remote
 from provider.resources import preflight
+from provider.resources.fingerprints import (
+    PBKDF2_ROUNDS,
+    fingerprint,
+    fingerprint_key,
+    fingerprint_matches,
+    is_fingerprint,
+    salt_of,
+    settled_fingerprint,
+)
+from provider.resources.observed import Observed
+from provider.resources.steps import Steps, has_unknowns, now_utc
 from provider.spec import CONFIG_KEYS, ClusterSpec, load_spec
-
-PBKDF2_ROUNDS = 60_000
 
 
 class Inputs(BaseModel):
@@ -104,8 +117,33 @@ class ClusterInputs(Inputs):
     def qualified_admin_group(self) -> str:
         return f"{self.domain}\\{self.admin_group}"
 
+    @property
+    def configured_nodes(self) -> tuple[str, ...]:
+        """The hosts this resource may reach (its CallPolicy): the configured nodes, and its own node."""
+        own = getattr(self, "node", None)
+        return (*self.nodes, *([own] if isinstance(own, str) else []))
+
+    def node_facts(self, remote: Remote, node: str) -> contracts.NodeFacts:
+        """Get-NodeFacts on ``node`` for this resource's service account and SSO Administrators group."""
+        return preflight.node_facts(
+            remote, node, service_account=self.service_account, admin_group=self.qualified_admin_group
+        )
+
+    def fresh_token_facts(
+        self, remote: Remote, node: str, verified: preflight.Verified | None = None
+    ) -> contracts.NodeFacts:
+        """Node facts from a session whose token carries SSO Administrators (rule 13), reusing what the
+        preflight read in this session when it read this node."""
+        return preflight.fresh_token_facts(
+            remote,
+            node,
+            service_account=self.service_account,
+            admin_group=self.qualified_admin_group,
+            known=verified.nodes.get(node) if verified else None,
+        )
+
     def preflight(self, remote: Remote) -> preflight.Verified:
-        return preflight.full(
+        return preflight.verify_preconditions(
             remote,
             nodes=self.nodes,
             service_account=self.service_account,
@@ -115,85 +153,40 @@ class ClusterInputs(Inputs):
         )
 
 
-# ------------------------------------------------------------------------------------------ secrets
+InputsT = TypeVar("InputsT", bound=Inputs)
+ObservedT = TypeVar("ObservedT", bound=Observed)
 
 
-def fingerprint(value: str, salt: str | None = None) -> str:
-    """A salted, slow fingerprint: lets diff() see a changed password without keeping the password."""
-    salt = salt or secrets.token_hex(16)
-    digest = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8"), bytes.fromhex(salt), PBKDF2_ROUNDS).hex()
-    return f"pbkdf2-sha256${PBKDF2_ROUNDS}${salt}${digest}"
+@dataclass(frozen=True)
+class Prior(Generic[InputsT, ObservedT]):
+    """What state holds for the resource before an update: its inputs, observation and secret fingerprints."""
 
-
-def is_fingerprint(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("pbkdf2-sha256$") and value.count("$") == 3
-
-
-def salt_of(stored: Any) -> str | None:
-    return str(stored).split("$")[2] if is_fingerprint(stored) else None
-
-
-def fingerprint_matches(value: str, stored: str | None) -> bool:
-    if not stored or stored.count("$") != 3:
-        return False
-    _, rounds, salt, _ = stored.split("$")
-    if int(rounds) != PBKDF2_ROUNDS:
-        return False
-    return hmac.compare_digest(fingerprint(value, salt), stored)
-
-
-def fingerprint_key(key: str) -> str:
-    return f"{key}Fingerprint"
-
-
-# --------------------------------------------------------------------------------------------- steps
-
-
-class Steps:
-    """The redacted record of what a provider did: node, step, changed. Never values."""
-
-    def __init__(self, resource: str) -> None:
-        self.resource = resource
-        self.items: list[dict[str, Any]] = []
-
-    def add(self, node: str, step: str, changed: bool, note: str = "") -> None:
-        item: dict[str, Any] = {"node": node, "step": step, "changed": changed}
-        if note:
-            item["note"] = note
-        self.items.append(item)
-        state = "changed" if changed else "ok"
-        extra = f" ({note})" if note else ""
-        print(f"esso: [{self.resource}] {node} {step} {state}{extra}", file=sys.stderr, flush=True)
-
-
-def has_unknowns(value: Any) -> bool:
-    """True when a preview left any value unknown (the host passes ``pulumi.output.Unknown``)."""
-    if isinstance(value, Mapping):
-        return any(has_unknowns(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(has_unknowns(v) for v in value)
-    return type(value).__name__ == "Unknown"
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+    inputs: InputsT
+    observed: ObservedT
+    fingerprints: dict[str, str | None] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------ provider
 
 
-class EssoProvider(ResourceProvider):
-    """The shared engine contract. Subclasses set the class attributes and implement converge/observe."""
+class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
+    """The shared engine contract, typed by a resource's inputs and observation. Subclasses set the class
+    attributes and implement converge/observe/drift/remove."""
 
     resource: ClassVar[str]  # the short name used in steps and messages
     inputs_model: ClassVar[type[Inputs]]
+    observed_model: ClassVar[type[Observed]]  # outputs that come from the world, not the inputs
     replace_keys: ClassVar[tuple[str, ...]] = ()  # camelCase input keys whose change replaces
-    quiet_keys: ClassVar[tuple[str, ...]] = ()  # recorded, but a change needs no remote call
-    undiffed_keys: ClassVar[tuple[str, ...]] = ()  # recorded once, never diffed (e.g. the creator node)
+    record_only_keys: ClassVar[tuple[str, ...]] = ()  # recorded, but a change needs no remote call
+    recorded_once_keys: ClassVar[tuple[str, ...]] = ()  # recorded once, never diffed (e.g. the creator node)
     secret_keys: ClassVar[tuple[str, ...]] = ()  # inputs replaced by fingerprints in outputs
-    observed_keys: ClassVar[tuple[str, ...]] = ()  # outputs that come from the world, not the inputs
+    stable_outputs: ClassVar[tuple[str, ...]] = ()  # observed outputs an update never changes
     extra_secret_outputs: ClassVar[tuple[str, ...]] = ()  # observed outputs that must be stored as secrets
     delete_before_replace: ClassVar[bool] = False
+
+    @classmethod
+    def observed_keys(cls) -> tuple[str, ...]:
+        return cls.observed_model.output_keys()
 
     # ---- connection --------------------------------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
@@ -216,10 +209,17 @@ class EssoProvider(ResourceProvider):
         return spec
 
     @contextmanager
-    def remote(self) -> Iterator[Remote]:
+    def remote(self, inputs: ClusterInputs, *also: str) -> Iterator[Remote]:
+        """A connection under the stack's policy: it reaches only the configured nodes (the stack's, this
+        resource's, and ``also``: hosts its state recorded, such as the creator node) and runs a disruptive
+        script only with allowDisruption."""
         from provider.remote.factory import connect
 
         remote = connect(self.spec, project_dir=Path(os.getcwd()))
+        remote.policy = CallPolicy.for_stack(
+            nodes=(*self.spec.cluster.nodes, *inputs.configured_nodes, *also),
+            allow_disruption=self.spec.allow_disruption,
+        )
         try:
             yield remote
         finally:
@@ -240,14 +240,12 @@ class EssoProvider(ResourceProvider):
             return backup_password_from_secrets_manager(section.password_secret_id, section.region)
         raise EssoError("ESSO-040", "no backup password: set backupPassword or escrow.passwordSecretId.")
 
-    def require_disruption(self, what: str, node: str) -> None:
-        if not self.spec.allow_disruption:
-            raise EssoError(
-                "ESSO-019",
-                f"{self.resource} must {what}; the stack does not set allowDisruption.",
-                node=node,
-                step=what,
-            )
+    def require_disruption(self, what: str, node: str | None) -> None:
+        """ESSO-019 before a step that would need a disruptive script later, or in diff() where no Remote
+        exists (the rule's home is ``CallPolicy.require_disruption``)."""
+        CallPolicy(allow_disruption=self.spec.allow_disruption).require_disruption(
+            f"{self.resource} must {what}", node=node, step=what
+        )
 
     # ---- engine contract ---------------------------------------------------------------------
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -276,9 +274,13 @@ class EssoProvider(ResourceProvider):
         checked = dict(news)
         for key in self.secret_keys:
             value = news.get(key)
-            if value is None or has_unknowns(value) or is_fingerprint(value):
+            if value is None or has_unknowns(value):
                 continue
-            checked[key] = fingerprint(value, salt_of(olds.get(key))) if isinstance(value, str) else None
+            if not isinstance(value, str):
+                checked[key] = None  # not a password: validation reports the type, the value goes nowhere
+                continue
+            stored = olds.get(key)
+            checked[key] = settled_fingerprint(value, stored if is_fingerprint(stored) else None)
         return checked
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -286,44 +288,53 @@ class EssoProvider(ResourceProvider):
         plain_keys = [
             k
             for k in news
-            if k != "__provider" and k not in self.secret_keys and k not in self.undiffed_keys and k not in replaces
+            if k != "__provider"
+            and k not in self.secret_keys
+            and k not in self.recorded_once_keys
+            and k not in replaces
         ]
         changed = [k for k in plain_keys if olds.get(k) != news.get(k)]
         changed += [k for k in self.secret_keys if self._secret_changed(k, olds, news)]
         if not replaces and not changed and not has_unknowns(news):
-            changed = self.drift(olds)
+            changed = self._drift_in(olds)
         if replaces:
             self.guard_replacement(olds, news, replaces)
         return DiffResult(
             changes=bool(replaces or changed),
             replaces=replaces,
+            stables=[] if replaces else self.stables(),
             delete_before_replace=self.delete_before_replace,
         )
+
+    def stables(self) -> list[str]:
+        """Outputs an update leaves as they are: the replace keys (they did not change, or it would be a
+        replacement), the keys recorded once, and the observations declared stable."""
+        return [*self.replace_keys, *self.recorded_once_keys, *self.stable_outputs]
 
     def guard_replacement(self, olds: dict[str, Any], news: dict[str, Any], replaces: list[str]) -> None:
         """Refuse a replacement during diff (so preview already fails). Default: allowed."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.inputs_model.model_validate(self._own(props))
+        inputs = cast(InputsT, self.inputs_model.model_validate(self._own(props)))
         steps = Steps(self.resource)
         observed = self.converge(inputs, None, steps)
-        return CreateResult(self.resource_id(inputs), self._outputs(props, observed, steps))
+        return CreateResult(self.resource_id(inputs), self._outputs(props, observed.outputs(), steps))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = self.inputs_model.model_validate(self._own(news))
+        inputs = cast(InputsT, self.inputs_model.model_validate(self._own(news)))
         steps = Steps(self.resource)
-        if self._only_quiet_changes(olds, news):
-            observed = {k: olds[k] for k in self.observed_keys if k in olds}
+        if self._needs_no_remote_call(olds, news):
+            observed = self.observed_model.from_state(olds).outputs(only_set=True)
             steps.add("-", "record-settings", False, "no remote call needed")
         else:
-            observed = self.converge(inputs, olds, steps)
+            observed = self.converge(inputs, self.prior(olds), steps).outputs()
         return UpdateResult(self._outputs(news, observed, steps, previous=olds))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        observed = self.observe(props)
+        observed = self.observe(self.stored_inputs(props), self.recorded(props))
         if observed is None:
             return ReadResult(None, {})
-        return ReadResult(id_, {**props, **observed})
+        return ReadResult(id_, {**props, **observed.outputs(only_set=True)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         steps = Steps(self.resource)
@@ -334,26 +345,41 @@ class EssoProvider(ResourceProvider):
     def resource_id(self, inputs: Any) -> str: ...
 
     @abstractmethod
-    def converge(self, inputs: Any, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
-        """Make the world match the inputs; return the observed outputs (never secrets)."""
+    def converge(self, inputs: InputsT, prior: Prior[InputsT, ObservedT] | None, steps: Steps) -> ObservedT:
+        """Make the world match the inputs (``prior``: what state held, None on create); return what it
+        observed (never secrets)."""
 
     @abstractmethod
-    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
+    def observe(self, inputs: InputsT, recorded: ObservedT) -> ObservedT | None:
         """Read the facts behind the outputs; None only on positive evidence that it is gone."""
 
     @abstractmethod
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
         """Undo exactly what this resource did, as the design's per-resource table says."""
 
-    def drift(self, olds: dict[str, Any]) -> list[str]:
+    def drift(self, observed: ObservedT, inputs: InputsT) -> list[str]:
         """Names of outputs that ``read()`` found different from the desired state."""
         return []
 
     # ---- helpers -----------------------------------------------------------------------------
-    def stored_inputs(self, props: Mapping[str, Any]) -> Any:
+    def stored_inputs(self, props: Mapping[str, Any]) -> InputsT:
         """The inputs recorded in state (outputs carry them, minus secrets) for read() and delete()."""
         keys = {f.alias or n for n, f in self.inputs_model.model_fields.items()}
-        return self.inputs_model.model_validate({k: v for k, v in props.items() if k in keys})
+        return cast(InputsT, self.inputs_model.model_validate({k: v for k, v in props.items() if k in keys}))
+
+    def recorded(self, props: Mapping[str, Any]) -> ObservedT:
+        """The observation recorded in state."""
+        return cast(ObservedT, self.observed_model.from_state(props))
+
+    def prior(self, olds: Mapping[str, Any]) -> Prior[InputsT, ObservedT]:
+        return Prior(
+            self.stored_inputs(olds),
+            self.recorded(olds),
+            {k: olds.get(fingerprint_key(k)) for k in self.secret_keys},
+        )
+
+    def _drift_in(self, olds: Mapping[str, Any]) -> list[str]:
+        return self.drift(self.recorded(olds), self.stored_inputs(olds))
 
     @staticmethod
     def _own(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -363,26 +389,20 @@ class EssoProvider(ResourceProvider):
     def _secret_changed(key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
         """Whether a secret input differs from the one whose fingerprint is in state."""
         value, stored = news.get(key), olds.get(fingerprint_key(key))
-        if has_unknowns(value):
-            return True
-        if value is None:
-            return bool(stored)
-        if is_fingerprint(value):
-            return bool(value != stored)
-        return not fingerprint_matches(str(value), stored)
+        return has_unknowns(value) or settled_fingerprint(value, stored) != (stored or None)
 
-    def _only_quiet_changes(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
-        if self.drift(olds) or any(self._secret_changed(k, olds, news) for k in self.secret_keys):
+    def _needs_no_remote_call(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
+        if self._drift_in(olds) or any(self._secret_changed(k, olds, news) for k in self.secret_keys):
             return False
         changed = [
             k
             for k in news
             if k != "__provider"
             and k not in self.secret_keys
-            and k not in self.undiffed_keys
+            and k not in self.recorded_once_keys
             and olds.get(k) != news.get(k)
         ]
-        return bool(changed) and all(k in self.quiet_keys for k in changed)
+        return bool(changed) and all(k in self.record_only_keys for k in changed)
 
     def _outputs(
         self,
@@ -392,23 +412,18 @@ class EssoProvider(ResourceProvider):
         previous: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         outs = {k: v for k, v in self._own(props).items() if k not in self.secret_keys}
-        for key in self.undiffed_keys:
+        for key in self.recorded_once_keys:
             if previous is not None and key in previous:
                 outs[key] = previous[key]
         for key in self.secret_keys:
-            value = props.get(key)
-            old = (previous or {}).get(fingerprint_key(key))
-            if value is None:
-                outs[fingerprint_key(key)] = None
-            elif is_fingerprint(value):
-                outs[fingerprint_key(key)] = value
-            elif old and fingerprint_matches(str(value), old):
-                outs[fingerprint_key(key)] = old
-            else:
-                outs[fingerprint_key(key)] = fingerprint(str(value))
+            outs[fingerprint_key(key)] = settled_fingerprint(props.get(key), (previous or {}).get(fingerprint_key(key)))
         outs.update(observed)
         outs["steps"] = steps.items
         return outs
+
+
+EssoProvider: TypeAlias = TypedProvider[Any, Any]
+"""Any ESSO provider, whatever its inputs and observation (what harnesses and ``registration`` take)."""
 
 
 def registration(
@@ -423,9 +438,30 @@ def registration(
     props: dict[str, Any] = {
         **inputs.props(),
         **(secrets or {}),
-        **{k: None for k in provider.observed_keys},
+        **{k: None for k in provider.observed_keys()},
         "steps": None,
     }
     secret_outputs = [fingerprint_key(k) for k in provider.secret_keys] + list(provider.extra_secret_outputs)
     extra = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs) if secret_outputs else None
     return props, pulumi.ResourceOptions.merge(opts, extra)
+
+
+__all__ = [
+    "PBKDF2_ROUNDS",
+    "ClusterInputs",
+    "EssoProvider",
+    "Inputs",
+    "Observed",
+    "Prior",
+    "Steps",
+    "TypedProvider",
+    "fingerprint",
+    "fingerprint_key",
+    "fingerprint_matches",
+    "has_unknowns",
+    "is_fingerprint",
+    "now_utc",
+    "registration",
+    "salt_of",
+    "settled_fingerprint",
+]

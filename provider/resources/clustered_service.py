@@ -3,7 +3,8 @@ ENTSSO in the role, with ``UseNetworkName=1`` and a dependency on the role's Net
 
 Without either, SSO clients fail with 0x800706D9 (rule 8), so both are verified on every read and
 repaired on the next ``up``. Possible owners are exactly the configured nodes, and ENTSSO's start mode
-is Manual on every node so that only the cluster starts it.
+is Manual on every node so that only the cluster starts it. A repair of an Online resource takes effect
+only after a cycle, so allowDisruption is checked before the repair, not between the repair and the cycle.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.base import Remote
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
-from provider.resources.node_join import any_up, set_owners
+from provider.resources.base import ClusterInputs, Observed, Prior, Steps, TypedProvider, registration
+from provider.resources.cluster_ops import any_up, owner_of_role, set_owners
 from provider.spec import ClusterSpec
+
+ENTSSO = "ENTSSO"
 
 
 class ClusteredServiceInputs(ClusterInputs):
@@ -30,31 +33,67 @@ class ClusteredServiceInputs(ClusterInputs):
         return cls(**cls.cluster_fields(spec), resource_name=spec.cluster.resource_name)
 
 
-class ClusteredSsoServiceProvider(EssoProvider):
+class ClusteredServiceObserved(Observed):
+    """The clustered ENTSSO resource as the cluster reports it, and ENTSSO on each configured node."""
+
+    network_name_resource: str | None = None  # the role's Network Name resource that publishes networkName
+    use_network_name: int = 0
+    dependencies: list[str] = []
+    possible_owners: list[str] = []
+    start_types: dict[str, str] = {}
+    outside_cluster: list[str] = []  # nodes where ENTSSO runs although the cluster does not run it there
+    owner_node: str | None = None  # informational, never drift
+    state: str | None = None
+
+
+def parameter_drift(use_network_name: int, dependencies: list[str], netname: str | None) -> list[str]:
+    """Rule 8's two settings, compared once: for drift() and for predicting a repair (which needs a cycle)."""
+    found = []
+    if use_network_name != 1:
+        found.append("useNetworkName")
+    if not netname or {d.lower() for d in dependencies} != {netname.lower()}:
+        found.append("dependencies")
+    return found
+
+
+def repair_needs_cycle(resource: c.ClusterResourceFacts | None, netname: str) -> bool:
+    """Whether Set-ClusteredSsoService will change an Online resource (then a cycle must follow)."""
+    if resource is None or resource.state != "Online":
+        return False
+    service = str(resource.parameters.get("ServiceName", "")).upper()
+    use = int(resource.parameters.get("UseNetworkName", 0))
+    return service != ENTSSO or bool(parameter_drift(use, list(resource.dependencies), netname))
+
+
+class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, ClusteredServiceObserved]):
     resource = "clustered-sso-service"
     inputs_model = ClusteredServiceInputs
+    observed_model = ClusteredServiceObserved
     replace_keys = ("role", "resourceName")
-    observed_keys = (
-        "networkNameResource",
-        "useNetworkName",
-        "dependencies",
-        "possibleOwners",
-        "startTypes",
-        "outsideCluster",
-        "ownerNode",
-        "state",
-    )
     delete_before_replace = True
 
     def resource_id(self, inputs: ClusteredServiceInputs) -> str:
         return f"{inputs.role}/{inputs.resource_name}"
 
-    def converge(self, inputs: ClusteredServiceInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
-        with self.remote() as remote:
+    def converge(
+        self,
+        inputs: ClusteredServiceInputs,
+        prior: Prior[ClusteredServiceInputs, ClusteredServiceObserved] | None,
+        steps: Steps,
+    ) -> ClusteredServiceObserved:
+        with self.remote(inputs) as remote:
             verified = inputs.preflight(remote)
             cluster, netname = verified.cluster, verified.network_name_resource
-            via = any_up(cluster)
+            via = any_up(cluster, inputs.nodes)
             steps.add(via, "preflight", False)
+            owner = owner_of_role(remote, cluster, step=c.RESTART_SSO_CLUSTER_RESOURCE.name) or via
+            if repair_needs_cycle(preflight.sso_resource(cluster, inputs.resource_name), netname):
+                # Refuse before the repair: applied without its cycle it would read back correct and never cycle.
+                remote.policy.require_disruption(
+                    "repairing the Online ENTSSO resource needs a cycle to take effect",
+                    node=owner,
+                    step=c.SET_CLUSTERED_SSO_SERVICE.name,
+                )
             service = remote.run(
                 via,
                 c.SET_CLUSTERED_SSO_SERVICE,
@@ -63,13 +102,11 @@ class ClusteredSsoServiceProvider(EssoProvider):
                 ),
             )
             steps.add(via, c.SET_CLUSTERED_SSO_SERVICE.name, service.changed)
-            set_owners(remote, cluster, inputs.resource_name, list(inputs.nodes), steps)
+            set_owners(remote, cluster, inputs.resource_name, list(inputs.nodes), steps, nodes=inputs.nodes)
             for node in inputs.nodes:
                 mode = remote.run(node, c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
                 steps.add(node, c.SET_ENTSSO_START_MODE.name, mode.changed)
             if service.needs_cycle:
-                owner = cluster.role.owner_node if cluster.role else via
-                self.require_disruption("cycle ENTSSO so the repaired parameters take effect", owner)
                 cycled = remote.run(
                     owner, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name)
                 )
@@ -78,17 +115,12 @@ class ClusteredSsoServiceProvider(EssoProvider):
             assert observed is not None
             return observed
 
-    def _facts(self, remote: Remote, inputs: ClusteredServiceInputs) -> dict[str, Any] | None:
+    def _facts(self, remote: Remote, inputs: ClusteredServiceInputs) -> ClusteredServiceObserved | None:
         cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
         resource = preflight.sso_resource(cluster, inputs.resource_name)
         if resource is None:
             return None
-        facts = {
-            n: preflight.node_facts(
-                remote, n, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
-            for n in inputs.nodes
-        }
+        facts = {n: inputs.node_facts(remote, n) for n in inputs.nodes}
         owner = cluster.role.owner_node.lower() if cluster.role and resource.state == "Online" else None
         # 0x800706D9 (reference section 8): ENTSSO running where the cluster does not run it
         outside = [n for n, f in facts.items() if f.entsso.state == "Running" and n.lower() != owner]
@@ -98,44 +130,41 @@ class ClusteredSsoServiceProvider(EssoProvider):
             )
         except EssoError:  # the configured name is gone from the role: drift, reported below
             netname = None
-        return {
-            "networkNameResource": netname,
-            "useNetworkName": int(resource.parameters.get("UseNetworkName", 0)),
-            "dependencies": list(resource.dependencies),
-            "possibleOwners": list(resource.possible_owners),
-            "startTypes": {n: f.entsso.start_type for n, f in facts.items()},
-            "outsideCluster": outside,
-            "ownerNode": cluster.role.owner_node if cluster.role else None,
-            "state": resource.state,
-        }
+        return ClusteredServiceObserved(
+            network_name_resource=netname,
+            use_network_name=int(resource.parameters.get("UseNetworkName", 0)),
+            dependencies=list(resource.dependencies),
+            possible_owners=list(resource.possible_owners),
+            start_types={n: f.entsso.start_type for n, f in facts.items()},
+            outside_cluster=outside,
+            owner_node=cluster.role.owner_node if cluster.role else None,
+            state=resource.state,
+        )
 
-    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
-        inputs: ClusteredServiceInputs = self.stored_inputs(props)
-        with self.remote() as remote:
+    def observe(
+        self, inputs: ClusteredServiceInputs, recorded: ClusteredServiceObserved
+    ) -> ClusteredServiceObserved | None:
+        with self.remote(inputs) as remote:
             return self._facts(remote, inputs)
 
-    def drift(self, olds: dict[str, Any]) -> list[str]:
-        found = []
-        if olds.get("useNetworkName") != 1:
-            found.append("useNetworkName")
-        netname = olds.get("networkNameResource")
-        if not netname or {d.lower() for d in olds.get("dependencies") or []} != {str(netname).lower()}:
-            found.append("dependencies")
-        if {o.lower() for o in olds.get("possibleOwners") or []} != {n.lower() for n in olds.get("nodes") or []}:
+    def drift(self, observed: ClusteredServiceObserved, inputs: ClusteredServiceInputs) -> list[str]:
+        found = parameter_drift(observed.use_network_name, observed.dependencies, observed.network_name_resource)
+        if {o.lower() for o in observed.possible_owners} != {n.lower() for n in inputs.nodes}:
             found.append("possibleOwners")
-        if any(t != "Manual" for t in (olds.get("startTypes") or {}).values()):
+        if any(t != "Manual" for t in observed.start_types.values()):
             found.append("startTypes")
-        if olds.get("outsideCluster"):
+        if observed.outside_cluster:
             found.append("outsideCluster")
         return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
-        inputs: ClusteredServiceInputs = self.stored_inputs(props)
-        with self.remote() as remote:
+        inputs = self.stored_inputs(props)
+        with self.remote(inputs) as remote:
             cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
-            via = any_up(cluster)
-            if preflight.sso_resource(cluster, inputs.resource_name) is not None:
-                self.require_disruption("take the clustered ENTSSO resource offline and remove it", via)
+            via = any_up(cluster, inputs.nodes)
+            if preflight.sso_resource(cluster, inputs.resource_name) is None:
+                steps.add(via, c.REMOVE_CLUSTERED_SSO_SERVICE.name, False, "already gone")
+                return
             removed = remote.run(
                 via, c.REMOVE_CLUSTERED_SSO_SERVICE, c.ResourceParams(resource_name=inputs.resource_name)
             )

@@ -11,12 +11,12 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic as dyn
+from pydantic import BaseModel
 
-from provider import contracts as c
+from provider import contracts
 from provider.config.names import split_account
 from provider.remote.base import Remote
-from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
+from provider.resources.base import ClusterInputs, Observed, Prior, Steps, TypedProvider, registration
 from provider.spec import ClusterSpec
 
 
@@ -36,33 +36,52 @@ class DomainGroupsInputs(ClusterInputs):
     def members(self) -> list[str]:
         return [split_account(a)[1] for a in (self.service_account, self.configuring_account)]
 
-    def group_params(self) -> c.DomainGroupsParams:
-        return c.DomainGroupsParams(
+    def group_params(self) -> contracts.DomainGroupsParams:
+        return contracts.DomainGroupsParams(
             admin_group=self.admin_group, affiliate_admin_group=self.affiliate_admin_group, members=self.members
         )
 
 
-class SsoDomainGroupsProvider(EssoProvider):
+class GroupScopes(BaseModel):
+    """The scope of each SSO group (rule 2: Global), None when the group does not exist."""
+
+    admin: str | None = None
+    affiliate: str | None = None
+
+
+class DomainGroupsObserved(Observed):
+    """Who is in SSO Administrators, where the ENTSSO account may log on as a service, and the groups' scopes."""
+
+    admin_group_members: list[str] = []  # SAM names, lower case
+    logon_right_nodes: list[str] = []
+    group_scopes: GroupScopes = GroupScopes()
+
+
+class SsoDomainGroupsProvider(TypedProvider[DomainGroupsInputs, DomainGroupsObserved]):
     resource = "sso-domain-groups"
     inputs_model = DomainGroupsInputs
-    quiet_keys = ("role", "networkName")
-    observed_keys = ("adminGroupMembers", "logonRightNodes", "groupScopes")
+    observed_model = DomainGroupsObserved
+    record_only_keys = ("role", "networkName")
 
     def resource_id(self, inputs: DomainGroupsInputs) -> str:
         return inputs.qualified_admin_group
 
-    def converge(self, inputs: DomainGroupsInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
-        with self.remote() as remote:
+    def converge(
+        self, inputs: DomainGroupsInputs, prior: Prior[DomainGroupsInputs, DomainGroupsObserved] | None, steps: Steps
+    ) -> DomainGroupsObserved:
+        with self.remote(inputs) as remote:
             facts = inputs.preflight(remote).nodes
             steps.add(inputs.nodes[0], "preflight", False)
-            groups = remote.run(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS, inputs.group_params())
-            steps.add(inputs.nodes[0], c.SET_SSO_DOMAIN_GROUPS.name, groups.changed)
+            groups = remote.run(inputs.nodes[0], contracts.SET_SSO_DOMAIN_GROUPS, inputs.group_params())
+            steps.add(inputs.nodes[0], contracts.SET_SSO_DOMAIN_GROUPS.name, groups.changed)
             for node in inputs.nodes:
                 if facts[node].logon_right.granted:
-                    steps.add(node, c.GRANT_SERVICE_LOGON_RIGHT.name, False)
+                    steps.add(node, contracts.GRANT_SERVICE_LOGON_RIGHT.name, False)
                     continue
-                grant = remote.run(node, c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account=inputs.service_account))
-                steps.add(node, c.GRANT_SERVICE_LOGON_RIGHT.name, grant.changed)
+                grant = remote.run(
+                    node, contracts.GRANT_SERVICE_LOGON_RIGHT, contracts.AccountParams(account=inputs.service_account)
+                )
+                steps.add(node, contracts.GRANT_SERVICE_LOGON_RIGHT.name, grant.changed)
             if groups.changed:
                 # Rule 13: a session opened before the membership was added does not carry it.
                 for node in inputs.nodes:
@@ -70,41 +89,29 @@ class SsoDomainGroupsProvider(EssoProvider):
                     steps.add(node, "renew-logon", True, "new token for SSO Administrators")
             return self._facts(remote, inputs)
 
-    def _facts(self, remote: Remote, inputs: DomainGroupsInputs) -> dict[str, Any]:
-        groups = remote.run(inputs.nodes[0], c.GET_DOMAIN_GROUP_FACTS, inputs.group_params())
-        granted = [
-            n
-            for n in inputs.nodes
-            if preflight.node_facts(
-                remote, n, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            ).logon_right.granted
-        ]
-        return {
-            "adminGroupMembers": sorted(m.lower() for m in groups.admin_group.members),
-            "logonRightNodes": granted,
-            "groupScopes": {
-                "admin": groups.admin_group.scope if groups.admin_group.exists else None,
-                "affiliate": groups.affiliate_admin_group.scope if groups.affiliate_admin_group.exists else None,
-            },
-        }
+    def _facts(self, remote: Remote, inputs: DomainGroupsInputs) -> DomainGroupsObserved:
+        groups = remote.run(inputs.nodes[0], contracts.GET_DOMAIN_GROUP_FACTS, inputs.group_params())
+        granted = [n for n in inputs.nodes if inputs.node_facts(remote, n).logon_right.granted]
+        return DomainGroupsObserved(
+            admin_group_members=sorted(m.lower() for m in groups.admin_group.members),
+            logon_right_nodes=granted,
+            group_scopes=GroupScopes(
+                admin=groups.admin_group.scope if groups.admin_group.exists else None,
+                affiliate=groups.affiliate_admin_group.scope if groups.affiliate_admin_group.exists else None,
+            ),
+        )
 
-    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
-        inputs: DomainGroupsInputs = self.stored_inputs(props)
-        with self.remote() as remote:
+    def observe(self, inputs: DomainGroupsInputs, recorded: DomainGroupsObserved) -> DomainGroupsObserved | None:
+        with self.remote(inputs) as remote:
             return self._facts(remote, inputs)
 
-    def drift(self, olds: dict[str, Any]) -> list[str]:
+    def drift(self, observed: DomainGroupsObserved, inputs: DomainGroupsInputs) -> list[str]:
         found: list[str] = []
-        members = set(olds.get("adminGroupMembers") or [])
-        wanted = {
-            split_account(a)[1].lower() for a in (olds.get("serviceAccount", ""), olds.get("configuringAccount", ""))
-        }
-        if not wanted <= members:
+        if not {m.lower() for m in inputs.members} <= set(observed.admin_group_members):
             found.append("adminGroupMembers")
-        if set(olds.get("logonRightNodes") or []) != set(olds.get("nodes") or []):
+        if set(observed.logon_right_nodes) != set(inputs.nodes):
             found.append("logonRightNodes")
-        scopes = olds.get("groupScopes") or {}
-        if scopes.get("admin") != "Global" or scopes.get("affiliate") != "Global":
+        if observed.group_scopes.admin != "Global" or observed.group_scopes.affiliate != "Global":
             found.append("groupScopes")
         return found
 

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.base import Remote
 from provider.resources import preflight
 from provider.resources.base import Steps
+from provider.resources.cluster_ops import move_role
 
-
-def move_role(remote: Remote, *, role: str, node: str, steps: Steps) -> None:
-    moved = remote.run(node, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=role, node=node))
-    steps.add(node, c.MOVE_SSO_ROLE.name, moved.changed)
+__all__ = ["move_role", "verify_failover", "verify_node"]
 
 
 def verify_node(

@@ -3,7 +3,9 @@ sequence — role online and moved to the node, ENTSSO offline/online there, the
 to a protected temporary folder, the secret restored, the folder removed, then failover proven.
 
 Keyed on "the node holds the database's MSID", not on the backup's hash: a node that already holds
-it is adopted without a restore. Every move and cycle needs ``allowDisruption``.
+it is adopted without a restore. Every move and cycle needs ``allowDisruption`` (``Remote.run`` refuses
+them otherwise); on the adopt path, which any update of a restore takes, the role is sent home only when the
+stack allows it, and otherwise stays where it is (the owner node is informational, never drift).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import pulumi.dynamic as dyn
 
 from provider import contracts as c
 from provider.errors import EssoError
-from provider.remote.base import Remote, TransientRemoteError
+from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight
-from provider.resources.base import EssoProvider, Steps, now_utc, registration
-from provider.resources.failover import move_role, verify_failover
-from provider.resources.sso_system import EscrowInputs
+from provider.resources.base import Observed, Prior, Steps, TypedProvider, now_utc, registration
+from provider.resources.cluster_ops import move_role
+from provider.resources.failover import verify_failover
+from provider.resources.inputs import EscrowInputs
 from provider.spec import ClusterSpec
 
 BACKUP_NAME = "SSOSecret.bak"
@@ -42,36 +45,48 @@ class RestoreInputs(EscrowInputs):
         )
 
 
-class MasterSecretRestoreProvider(EssoProvider):
+class RestoreObserved(Observed):
+    """Whether the node holds the master secret, where it was restored from, and the failover proof."""
+
+    msid: str | None = None
+    holds_msid: bool = False
+    restored_from: str | None = None
+    failover_verified_at: str | None = None
+    verified_nodes: list[str] = []
+    owner_node: str | None = None  # informational, never drift
+
+
+class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved]):
     resource = "master-secret-restore"
     inputs_model = RestoreInputs
+    observed_model = RestoreObserved
     replace_keys = ("node", "server", "database")
-    quiet_keys = ("nodes", "networkName", "verifyFailover", "escrow")
+    record_only_keys = ("nodes", "networkName", "verifyFailover", "escrow")
     secret_keys = ("backupPassword",)
-    observed_keys = ("msid", "holdsMsid", "restoredFrom", "failoverVerifiedAt", "verifiedNodes", "ownerNode")
     delete_before_replace = True
 
     def resource_id(self, inputs: RestoreInputs) -> str:
         return inputs.node
 
-    def converge(self, inputs: RestoreInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
+    def converge(
+        self, inputs: RestoreInputs, prior: Prior[RestoreInputs, RestoreObserved] | None, steps: Steps
+    ) -> RestoreObserved:
         node, home = inputs.node, inputs.nodes[0]
-        with self.remote() as remote:
+        before = prior.observed if prior else RestoreObserved()
+        with self.remote(inputs) as remote:
             msid = self._current_msid(remote, inputs)
-            facts = preflight.node_facts(
-                remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
-            restored_from = (olds or {}).get("restoredFrom")
+            facts = inputs.node_facts(remote, node)
+            restored_from = before.restored_from
             restored = msid.lower() not in {m.lower() for m in facts.ssoss_msids}
             if restored:
                 restored_from = self._restore(remote, inputs, msid, steps)
             else:
                 steps.add(node, c.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
-            verified: list[str] = list((olds or {}).get("verifiedNodes") or [])
-            verified_at = (olds or {}).get("failoverVerifiedAt")
+            verified = list(before.verified_nodes)
+            verified_at = before.failover_verified_at
+            owner: str | None = home
             # The proof moves the role: it runs after a restore, not when adopting a converged node.
             if inputs.verify_failover and restored:
-                self.require_disruption("fail the role over to every node that holds the master secret", node)
                 verified = verify_failover(
                     remote,
                     visit=self._holders(remote, inputs, msid),
@@ -85,24 +100,34 @@ class MasterSecretRestoreProvider(EssoProvider):
                 )
                 verified_at = now_utc()
             else:
-                cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
-                if cluster.role and cluster.role.owner_node.lower() != home.lower():
-                    move_role(remote, role=inputs.role, node=home, steps=steps)
-            return {
-                "msid": msid,
-                "holdsMsid": True,
-                "restoredFrom": restored_from,
-                "failoverVerifiedAt": verified_at,
-                "verifiedNodes": verified,
-                "ownerNode": home,
-            }
+                owner = self._send_role_home(remote, inputs, steps)
+            return RestoreObserved(
+                msid=msid,
+                holds_msid=True,
+                restored_from=restored_from,
+                failover_verified_at=verified_at,
+                verified_nodes=verified,
+                owner_node=owner,
+            )
+
+    @staticmethod
+    def _send_role_home(remote: Remote, inputs: RestoreInputs, steps: Steps) -> str | None:
+        """Move the role back to nodes[0] when the stack allows disruption; returns where the role is."""
+        home = inputs.nodes[0]
+        cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+        owner = cluster.role.owner_node if cluster.role else None
+        if owner is None or node_key(owner) == node_key(home):
+            return home if owner is not None else None
+        if not remote.policy.allow_disruption:
+            steps.add(home, c.MOVE_SSO_ROLE.name, False, "the role stays where it is: moving it needs allowDisruption")
+            return owner
+        move_role(remote, role=inputs.role, node=home, steps=steps)
+        return home
 
     def _facts_or_none(self, remote: Remote, inputs: RestoreInputs, node: str) -> c.NodeFacts | None:
         """A node's facts, or None when it cannot be reached (a lost node is simply not a holder)."""
         try:
-            return preflight.node_facts(
-                remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
+            return inputs.node_facts(remote, node)
         except TransientRemoteError:
             return None
 
@@ -154,7 +179,6 @@ class MasterSecretRestoreProvider(EssoProvider):
             )
         data = escrow.fetch(msid, record.sha256)  # verifies the SHA-256
         password = self.backup_password()
-        self.require_disruption("move the role here and take ENTSSO offline and online", node)
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
         steps.add(node, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
@@ -174,17 +198,15 @@ class MasterSecretRestoreProvider(EssoProvider):
             steps.add(node, c.REMOVE_PROTECTED_PATH.name, removed.changed)
         return record.location
 
-    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
-        inputs: RestoreInputs = self.stored_inputs(props)
-        with self.remote() as remote:
-            facts = preflight.node_facts(
-                remote, inputs.node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
-        msid = str(props.get("msid") or "")
-        return {"holdsMsid": bool(msid) and msid.lower() in {m.lower() for m in facts.ssoss_msids}}
+    def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:
+        with self.remote(inputs) as remote:
+            facts = inputs.node_facts(remote, inputs.node)
+        msid = recorded.msid or ""
+        holds = bool(msid) and msid.lower() in {m.lower() for m in facts.ssoss_msids}
+        return recorded.model_copy(update={"holds_msid": holds})
 
-    def drift(self, olds: dict[str, Any]) -> list[str]:
-        return [] if olds.get("holdsMsid") else ["holdsMsid"]
+    def drift(self, observed: RestoreObserved, inputs: RestoreInputs) -> list[str]:
+        return [] if observed.holds_msid else ["holdsMsid"]
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
         steps.add(

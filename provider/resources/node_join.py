@@ -16,17 +16,21 @@ import pulumi.dynamic as dyn
 from provider import contracts as c
 from provider import ssoxml
 from provider.errors import EssoError
-from provider.remote.base import Remote, TransientRemoteError
+from provider.remote.base import TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import (
     ClusterInputs,
-    EssoProvider,
+    Observed,
+    Prior,
     Steps,
-    fingerprint_key,
+    TypedProvider,
     fingerprint_matches,
     registration,
 )
+from provider.resources.cluster_ops import any_up, set_owners
 from provider.spec import ClusterSpec
+
+__all__ = ["NodeJoinInputs", "NodeJoinObserved", "SsoNodeJoin", "SsoNodeJoinProvider", "any_up", "set_owners"]
 
 
 class NodeJoinInputs(ClusterInputs):
@@ -47,42 +51,35 @@ class NodeJoinInputs(ClusterInputs):
         )
 
 
-def set_owners(
-    remote: Remote, cluster: c.ClusterFacts, resource: str, owners: list[str], steps: Steps, *, avoid: str = ""
-) -> None:
-    """Set ENTSSO's possible owners from an Up node (not the one being removed)."""
-    via = any_up(cluster, exclude=(avoid,))
-    result = remote.run(via, c.SET_SSO_POSSIBLE_OWNERS, c.PossibleOwnersParams(resource_name=resource, owners=owners))
-    steps.add(via, c.SET_SSO_POSSIBLE_OWNERS.name, result.changed)
+class NodeJoinObserved(Observed):
+    """The SSO system the node is configured for, and whether this resource configured it."""
+
+    configured_server: str | None = None
+    configured_database: str | None = None
+    entsso_account: str | None = None
+    joined: bool = False  # this resource configured the node (delete undoes only that)
 
 
-def any_up(cluster: c.ClusterFacts, exclude: tuple[str, ...] = ()) -> str:
-    for n in cluster.nodes:
-        if n.state == "Up" and n.name.lower() not in {e.lower() for e in exclude}:
-            return n.name
-    raise EssoError("ESSO-017", "no cluster node is Up.", step="cluster")
-
-
-class SsoNodeJoinProvider(EssoProvider):
+class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
     resource = "sso-node-join"
     inputs_model = NodeJoinInputs
+    observed_model = NodeJoinObserved
     replace_keys = ("node", "server", "database")
-    quiet_keys = ("nodes", "role", "networkName", "resourceName")
+    record_only_keys = ("nodes", "role", "networkName", "resourceName")
     secret_keys = ("serviceAccountPassword",)
-    observed_keys = ("configuredServer", "configuredDatabase", "entssoAccount", "joined")
     delete_before_replace = True
 
     def resource_id(self, inputs: NodeJoinInputs) -> str:
         return inputs.node
 
-    def converge(self, inputs: NodeJoinInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
+    def converge(
+        self, inputs: NodeJoinInputs, prior: Prior[NodeJoinInputs, NodeJoinObserved] | None, steps: Steps
+    ) -> NodeJoinObserved:
         node = inputs.node
-        with self.remote() as remote:
-            inputs.preflight(remote)
+        with self.remote(inputs) as remote:
+            verified = inputs.preflight(remote)
             steps.add(node, "preflight", False)
-            preflight.fresh_token_facts(
-                remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
+            inputs.fresh_token_facts(remote, node, verified)
             xml = ssoxml.build_join_xml(
                 server=inputs.server, database=inputs.database, service_account=inputs.service_account
             )
@@ -98,65 +95,62 @@ class SsoNodeJoinProvider(EssoProvider):
             )
             steps.add(node, c.JOIN_SSO_SYSTEM.name, joined.changed)
             password = self.service_account_password()
-            stored = (olds or {}).get(fingerprint_key("serviceAccountPassword"))
-            if olds is not None and not joined.changed and not fingerprint_matches(password.get_secret_value(), stored):
+            stored = prior.fingerprints.get("serviceAccountPassword") if prior else None
+            if (
+                prior is not None
+                and not joined.changed
+                and not fingerprint_matches(password.get_secret_value(), stored)
+            ):
                 # The account's password was changed in AD: the service must log on with the new one.
                 logon = remote.run(
                     node, c.SET_ENTSSO_LOGON, c.EntSsoLogonParams(account=inputs.service_account, password=password)
                 )
                 steps.add(node, c.SET_ENTSSO_LOGON.name, logon.changed, "used at the service's next start")
-            observed = self._observed(
-                preflight.node_facts(
-                    remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-                )
-            )
             # Whether this resource configured the node (a node configured before it, such as the creator, is
             # adopted): delete undoes only what the resource did.
-            observed["joined"] = bool((olds or {}).get("joined")) or joined.changed
-            return observed
+            was_joined = prior.observed.joined if prior else False
+            return self._observed(inputs.node_facts(remote, node), joined=was_joined or joined.changed)
 
     @staticmethod
-    def _observed(facts: c.NodeFacts) -> dict[str, Any]:
-        return {
-            "configuredServer": facts.sso_config.server if facts.sso_config else None,
-            "configuredDatabase": facts.sso_config.database if facts.sso_config else None,
-            "entssoAccount": facts.entsso.account,
-        }
+    def _observed(facts: c.NodeFacts, *, joined: bool) -> NodeJoinObserved:
+        return NodeJoinObserved(
+            configured_server=facts.sso_config.server if facts.sso_config else None,
+            configured_database=facts.sso_config.database if facts.sso_config else None,
+            entsso_account=facts.entsso.account,
+            joined=joined,
+        )
 
-    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
-        inputs: NodeJoinInputs = self.stored_inputs(props)
-        with self.remote() as remote:
-            facts = preflight.node_facts(
-                remote, inputs.node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-            )
+    def observe(self, inputs: NodeJoinInputs, recorded: NodeJoinObserved) -> NodeJoinObserved | None:
+        with self.remote(inputs) as remote:
+            facts = inputs.node_facts(remote, inputs.node)
         if facts.sso_config is None:
             return None  # positive evidence: the node answered and holds no SSO configuration
-        return self._observed(facts)
+        return self._observed(facts, joined=recorded.joined)
 
-    def drift(self, olds: dict[str, Any]) -> list[str]:
+    def drift(self, observed: NodeJoinObserved, inputs: NodeJoinInputs) -> list[str]:
         found = []
-        if (olds.get("configuredServer") or "").lower() != str(olds.get("server", "")).lower():
+        if (observed.configured_server or "").lower() != inputs.server.lower():
             found.append("configuredServer")
-        if (olds.get("configuredDatabase") or "").lower() != str(olds.get("database", "")).lower():
+        if (observed.configured_database or "").lower() != inputs.database.lower():
             found.append("configuredDatabase")
         return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
-        inputs: NodeJoinInputs = self.stored_inputs(props)
+        inputs = self.stored_inputs(props)
         node = inputs.node
-        with self.remote() as remote:
+        with self.remote(inputs) as remote:
             peers = [n for n in inputs.nodes if n.lower() != node.lower()] or [node]
             cluster = preflight.cluster_facts(remote, [*peers, node], inputs.role)
             members = {n.name.lower() for n in cluster.nodes}
             resource = preflight.sso_resource(cluster, inputs.resource_name)
             if resource is not None and cluster.role is not None and cluster.role.owner_node.lower() == node.lower():
-                home = any_up(cluster, exclude=(node,))
+                home = any_up(cluster, inputs.nodes, exclude=(node,))
                 self.require_disruption(f"move the role from {node} to {home} before the node leaves", node)
                 moved = remote.run(home, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=inputs.role, node=home))
                 steps.add(home, c.MOVE_SSO_ROLE.name, moved.changed)
             if resource is not None and node.lower() in {o.lower() for o in resource.possible_owners}:
                 owners = [o for o in resource.possible_owners if o.lower() != node.lower()]
-                set_owners(remote, cluster, inputs.resource_name, owners, steps, avoid=node)
+                set_owners(remote, cluster, inputs.resource_name, owners, steps, nodes=inputs.nodes, avoid=node)
             if not props.get("joined"):
                 steps.add(node, "keep-configuration", False, "adopted: the node was configured before this resource")
                 return

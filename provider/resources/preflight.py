@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
-from provider.remote.base import Remote
+from provider.remote.base import Remote, TransientRemoteError
 
 NETWORK_NAME = "Network Name"
 IP_ADDRESS = "IP Address"
@@ -25,46 +25,47 @@ GENERIC_SERVICE = "Generic Service"
 T = TypeVar("T")
 
 
-def node_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> c.NodeFacts:
+def node_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> contracts.NodeFacts:
     return remote.run(
-        node, c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account=service_account, admin_group=admin_group)
+        node,
+        contracts.GET_NODE_FACTS,
+        contracts.GetNodeFactsParams(service_account=service_account, admin_group=admin_group),
     )
 
 
 def gather_node_facts(
     remote: Remote, nodes: Sequence[str], *, service_account: str, admin_group: str
-) -> dict[str, c.NodeFacts]:
+) -> dict[str, contracts.NodeFacts]:
     return {n: node_facts(remote, n, service_account=service_account, admin_group=admin_group) for n in nodes}
 
 
 def first_answer(nodes: Sequence[str], ask: Callable[[str], T]) -> T:
-    """Ask each node in turn; an unreachable or timed-out node passes the question to the next."""
-    last: EssoError | None = None
+    """Ask each node in turn; an unreachable or timed-out node (a transient error) passes the question on."""
+    last: TransientRemoteError | None = None
     for node in nodes:
         try:
             return ask(node)
-        except EssoError as exc:
-            if exc.code not in ("ESSO-031", "ESSO-033"):
-                raise
+        except TransientRemoteError as exc:
             last = exc
     if last is None:
         raise EssoError("ESSO-017", "no node was given to ask.", step="facts")
     raise last
 
 
-def cluster_facts(remote: Remote, nodes: Sequence[str], role: str) -> c.ClusterFacts:
+def cluster_facts(remote: Remote, nodes: Sequence[str], role: str) -> contracts.ClusterFacts:
     """Cluster facts from the first node that answers (a cluster script runs on any Up node)."""
-    params = c.GetClusterFactsParams(role_name=role)
-    return first_answer(nodes, lambda node: remote.run(node, c.GET_CLUSTER_FACTS, params))
+    params = contracts.GetClusterFactsParams(role_name=role)
+    return first_answer(nodes, lambda node: remote.run(node, contracts.GET_CLUSTER_FACTS, params))
 
 
-def database_facts(remote: Remote, nodes: Sequence[str], server: str, database: str) -> c.SsoDatabaseFacts:
+def database_facts(remote: Remote, nodes: Sequence[str], server: str, database: str) -> contracts.SsoDatabaseFacts:
     """The SSO database's global info, read through the first node that answers."""
-    params = c.SsoDatabaseParams(server=server, database=database)
-    return first_answer(nodes, lambda node: remote.run(node, c.GET_SSO_DATABASE_FACTS, params))
+    params = contracts.SsoDatabaseParams(server=server, database=database)
+    return first_answer(nodes, lambda node: remote.run(node, contracts.GET_SSO_DATABASE_FACTS, params))
 
 
 def check_second_hop(remote: Remote, step: str) -> None:
+    """Rule 12, early: refuse before the first read. The rule's home is ``Remote.run`` (docs/rules.md)."""
     if not remote.second_hop:
         raise EssoError(
             "ESSO-015",
@@ -74,7 +75,7 @@ def check_second_hop(remote: Remote, step: str) -> None:
         )
 
 
-def check_nodes(facts: dict[str, c.NodeFacts], *, service_account: str) -> None:
+def check_nodes(facts: dict[str, contracts.NodeFacts], *, service_account: str) -> None:
     """ESSO installed at one version, no NLB, and a logon right that no Group Policy would revert."""
     versions: dict[str, str] = {}
     for node, f in facts.items():
@@ -97,7 +98,7 @@ def check_nodes(facts: dict[str, c.NodeFacts], *, service_account: str) -> None:
 
 
 def check_cluster(
-    cluster: c.ClusterFacts,
+    cluster: contracts.ClusterFacts,
     *,
     nodes: Sequence[str],
     role: str,
@@ -133,7 +134,7 @@ def check_cluster(
     return network_name_resource(cluster, role=role, network_name=network_name)
 
 
-def network_name_resource(cluster: c.ClusterFacts, *, role: str, network_name: str) -> str:
+def network_name_resource(cluster: contracts.ClusterFacts, *, role: str, network_name: str) -> str:
     names = {str(r.parameters.get("Name", "")): r.name for r in cluster.resources if r.type == NETWORK_NAME}
     for published, resource in names.items():
         if published.lower() == network_name.lower():
@@ -146,14 +147,14 @@ def network_name_resource(cluster: c.ClusterFacts, *, role: str, network_name: s
     )
 
 
-def sso_resource(cluster: c.ClusterFacts, resource_name: str) -> c.ClusterResourceFacts | None:
+def sso_resource(cluster: contracts.ClusterFacts, resource_name: str) -> contracts.ClusterResourceFacts | None:
     for r in cluster.resources:
         if r.name.lower() == resource_name.lower():
             return r
     return None
 
 
-def check_token(node: str, facts: c.NodeFacts, admin_group: str) -> None:
+def check_token(node: str, facts: contracts.NodeFacts, admin_group: str) -> None:
     if not facts.token_has_admin_group:
         raise EssoError(
             "ESSO-004",
@@ -163,7 +164,7 @@ def check_token(node: str, facts: c.NodeFacts, admin_group: str) -> None:
         )
 
 
-def check_service_account(node: str, facts: c.NodeFacts, service_account: str) -> None:
+def check_service_account(node: str, facts: contracts.NodeFacts, service_account: str) -> None:
     if not facts.logon_right.granted:
         raise EssoError(
             "ESSO-003",
@@ -173,9 +174,14 @@ def check_service_account(node: str, facts: c.NodeFacts, service_account: str) -
         )
 
 
-def fresh_token_facts(remote: Remote, node: str, *, service_account: str, admin_group: str) -> c.NodeFacts:
-    """Node facts from a session whose token carries SSO Administrators, opening a new one if needed (rule 13)."""
-    facts = node_facts(remote, node, service_account=service_account, admin_group=admin_group)
+def fresh_token_facts(
+    remote: Remote, node: str, *, service_account: str, admin_group: str, known: contracts.NodeFacts | None = None
+) -> contracts.NodeFacts:
+    """Node facts from a session whose token carries SSO Administrators, opening a new one if needed (rule 13).
+
+    ``known``: the facts the preflight read in this session (``Verified.nodes``), used instead of reading again.
+    """
+    facts = known or node_facts(remote, node, service_account=service_account, admin_group=admin_group)
     if not facts.token_has_admin_group:
         remote.renew_logon(node)
         facts = node_facts(remote, node, service_account=service_account, admin_group=admin_group)
@@ -188,12 +194,12 @@ def fresh_token_facts(remote: Remote, node: str, *, service_account: str, admin_
 class Verified:
     """What the preflight read, so a resource acts on it instead of reading it again."""
 
-    nodes: dict[str, c.NodeFacts]
-    cluster: c.ClusterFacts
+    nodes: dict[str, contracts.NodeFacts]
+    cluster: contracts.ClusterFacts
     network_name_resource: str  # the role's Network Name resource that publishes the configured name
 
 
-def full(
+def verify_preconditions(
     remote: Remote,
     *,
     nodes: Sequence[str],

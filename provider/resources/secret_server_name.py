@@ -13,10 +13,10 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
-from provider import contracts as c
-from provider import ssoxml
+from provider import contracts, ssoxml
 from provider.resources import preflight
-from provider.resources.base import ClusterInputs, EssoProvider, Steps, registration
+from provider.resources.base import ClusterInputs, Observed, Prior, Steps, TypedProvider, registration
+from provider.resources.cluster_ops import owner_of_role
 from provider.spec import ClusterSpec
 
 
@@ -35,59 +35,75 @@ class SecretServerNameInputs(ClusterInputs):
         )
 
 
-class SecretServerNameProvider(EssoProvider):
+class SecretServerNameObserved(Observed):
+    """The master secret server name the SSO database records."""
+
+    secret_server: str | None = None
+
+
+class SecretServerNameProvider(TypedProvider[SecretServerNameInputs, SecretServerNameObserved]):
     resource = "secret-server-name"
     inputs_model = SecretServerNameInputs
+    observed_model = SecretServerNameObserved
     replace_keys = ("server", "database")
-    quiet_keys = ("nodes", "role", "resourceName")
-    observed_keys = ("secretServer",)
+    record_only_keys = ("nodes", "role", "resourceName")
     delete_before_replace = True
 
     def resource_id(self, inputs: SecretServerNameInputs) -> str:
         return f"{inputs.server}/{inputs.database}"
 
-    def converge(self, inputs: SecretServerNameInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
-        with self.remote() as remote:
+    def converge(
+        self,
+        inputs: SecretServerNameInputs,
+        prior: Prior[SecretServerNameInputs, SecretServerNameObserved] | None,
+        steps: Steps,
+    ) -> SecretServerNameObserved:
+        with self.remote(inputs) as remote:
             cluster = inputs.preflight(remote).cluster
             steps.add(inputs.nodes[0], "preflight", False)
             current = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
             if (current.secret_server or "").lower() == inputs.network_name.lower():
-                steps.add(inputs.nodes[0], c.SET_SECRET_SERVER_NAME.name, False)
-                return {"secretServer": current.secret_server}
+                steps.add(inputs.nodes[0], contracts.SET_SECRET_SERVER_NAME.name, False)
+                return SecretServerNameObserved(secret_server=current.secret_server)
             clustered = preflight.sso_resource(cluster, inputs.resource_name)
-            if clustered is not None and cluster.role is not None:
-                active = cluster.role.owner_node
-                self.require_disruption("cycle the clustered ENTSSO resource before renaming", active)
+            owner = (
+                owner_of_role(remote, cluster, step=contracts.RESTART_SSO_CLUSTER_RESOURCE.name) if clustered else None
+            )
+            if owner is not None:
+                # Rule 11: a clustered ENTSSO is cycled through the cluster, on the active node.
+                active = owner
                 cycled = remote.run(
-                    active, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name)
+                    active,
+                    contracts.RESTART_SSO_CLUSTER_RESOURCE,
+                    contracts.ResourceParams(resource_name=inputs.resource_name),
                 )
-                steps.add(active, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+                steps.add(active, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
             else:
                 active = inputs.nodes[0]
-                self.require_disruption("restart ENTSSO (net stop/net start entsso)", active)
-                restarted = remote.run(active, c.RESTART_ENTSSO_SERVICE, c.NoParams())
-                steps.add(active, c.RESTART_ENTSSO_SERVICE.name, restarted.changed)
+                restarted = remote.run(active, contracts.RESTART_ENTSSO_SERVICE, contracts.NoParams())
+                steps.add(active, contracts.RESTART_ENTSSO_SERVICE.name, restarted.changed)
             renamed = remote.run(
                 active,
-                c.SET_SECRET_SERVER_NAME,
-                c.SecretServerParams(
+                contracts.SET_SECRET_SERVER_NAME,
+                contracts.SecretServerParams(
                     secret_server=inputs.network_name,
                     update_xml=ssoxml.build_update_secret_server_xml(inputs.network_name),
                 ),
             )
-            steps.add(active, c.SET_SECRET_SERVER_NAME.name, renamed.changed)
-            return {"secretServer": renamed.after.secret_server}
+            steps.add(active, contracts.SET_SECRET_SERVER_NAME.name, renamed.changed)
+            return SecretServerNameObserved(secret_server=renamed.after.secret_server)
 
-    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
-        inputs: SecretServerNameInputs = self.stored_inputs(props)
-        with self.remote() as remote:
+    def observe(
+        self, inputs: SecretServerNameInputs, recorded: SecretServerNameObserved
+    ) -> SecretServerNameObserved | None:
+        with self.remote(inputs) as remote:
             facts = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
         if not facts.exists:
             return None
-        return {"secretServer": facts.secret_server}
+        return SecretServerNameObserved(secret_server=facts.secret_server)
 
-    def drift(self, olds: dict[str, Any]) -> list[str]:
-        if str(olds.get("secretServer") or "").lower() != str(olds.get("networkName") or "").lower():
+    def drift(self, observed: SecretServerNameObserved, inputs: SecretServerNameInputs) -> list[str]:
+        if (observed.secret_server or "").lower() != inputs.network_name.lower():
             return ["secretServer"]
         return []
 

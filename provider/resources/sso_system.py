@@ -8,52 +8,30 @@ escrow, not a new system. Protection is enforced here (ESSO-020) so that a previ
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import pulumi
 import pulumi.dynamic as dyn
 from pydantic import SecretStr
 
-from provider import contracts as c
-from provider import ssoxml
+from provider import contracts, ssoxml
 from provider.errors import EssoError
-from provider.escrow import Escrow, escrow_for
+from provider.escrow import Escrow
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import (
-    ClusterInputs,
-    EssoProvider,
+    Observed,
+    Prior,
     Steps,
+    TypedProvider,
     fingerprint,
     fingerprint_matches,
     registration,
 )
-from provider.spec import ClusterSpec, EscrowSection
+from provider.resources.inputs import EscrowInputs
+from provider.spec import ClusterSpec
 
-
-class EscrowInputs(ClusterInputs):
-    """Where the master secret backup is kept, and its password (for restores and re-backups)."""
-
-    escrow: dict[str, Any]
-    server: str
-    database: str
-    backup_password: str | None = None
-
-    @staticmethod
-    def escrow_fields(spec: ClusterSpec) -> dict[str, Any]:
-        return {
-            "escrow": spec.escrow.model_dump(by_alias=True, mode="json"),
-            "server": spec.database.server,
-            "database": spec.database.name,
-        }
-
-    def escrow_store(self, *, simulator: bool) -> Escrow:
-        """The escrow; a relative or temporary folder is accepted only for the simulator (the demo)."""
-        section = EscrowSection.model_validate(self.escrow)
-        if simulator:
-            return escrow_for(section, allow_ephemeral=True, project_dir=os.getcwd())
-        return escrow_for(section, allow_ephemeral=False)
+__all__ = ["EscrowInputs", "SsoSystem", "SsoSystemInputs", "SsoSystemObserved", "SsoSystemProvider"]
 
 
 class SsoSystemInputs(EscrowInputs):
@@ -79,23 +57,28 @@ class SsoSystemInputs(EscrowInputs):
         )
 
 
-class SsoSystemProvider(EssoProvider):
+class SsoSystemObserved(Observed):
+    """The SSO system's master secret, its escrowed backup, and whether that backup opens with today's password."""
+
+    msid: str | None = None
+    escrowed_msid: str | None = None
+    backup_sha256: str | None = None
+    escrow_location: str | None = None
+    created_by: str | None = None
+    database_exists: bool = False
+    backup_in_use_fingerprint: str | None = None  # the fingerprint of the password the escrowed backup needs
+    backup_password_current: bool | None = None  # None: not checked yet (no backup in use recorded)
+
+
+class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     resource = "sso-system"
     inputs_model = SsoSystemInputs
+    observed_model = SsoSystemObserved
     replace_keys = ("server", "database")
-    undiffed_keys = ("node",)
-    quiet_keys = ("nodes", "role", "networkName", "protect", "onDestroy")
+    recorded_once_keys = ("node",)
+    record_only_keys = ("nodes", "role", "networkName", "protect", "onDestroy")
     secret_keys = ("serviceAccountPassword", "backupPassword")
-    observed_keys = (
-        "msid",
-        "escrowedMsid",
-        "backupSha256",
-        "escrowLocation",
-        "createdBy",
-        "databaseExists",
-        "backupInUseFingerprint",
-        "backupPasswordCurrent",
-    )
+    stable_outputs = ("createdBy",)  # recorded at creation; losing the creator never rewrites it
     extra_secret_outputs = ("backupInUseFingerprint",)  # the fingerprint of the password the escrowed backup needs
     delete_before_replace = True
 
@@ -111,38 +94,40 @@ class SsoSystemProvider(EssoProvider):
                 f"new: {news.get('server')}/{news.get('database')}).",
                 step="diff",
             )
-        if getattr(self, "_spec", None) is not None and not self.spec.allow_disruption:
-            raise EssoError("ESSO-019", f"replacing the SSO system ({what}) reconfigures every node.", step="diff")
+        if getattr(self, "_spec", None) is not None:
+            self.require_disruption(f"replace the SSO system ({what}), which reconfigures every node", None)
 
-    def converge(self, inputs: SsoSystemInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
-        recorded = olds["node"] if olds and olds.get("node") else inputs.node
-        with self.remote() as remote:
-            inputs.preflight(remote)
+    def converge(
+        self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved] | None, steps: Steps
+    ) -> SsoSystemObserved:
+        recorded = prior.inputs.node if prior else inputs.node
+        with self.remote(inputs, recorded) as remote:
+            verified = inputs.preflight(remote)
             steps.add(recorded, "preflight", False)
             password = self.backup_password()
             escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-            serving = recorded if olds is None else self._serving_node(remote, inputs, recorded)
+            serving = recorded if prior is None else self._serving_node(remote, inputs, recorded)
             if serving.lower() == recorded.lower():
-                msid, backup_file = self._install(remote, inputs, recorded, password, steps)
+                msid, backup_file = self._install(remote, inputs, recorded, password, steps, verified)
             else:
                 # The creator is lost: the system lives on in the database and on the other nodes.
                 msid, backup_file = self._msid_on(remote, inputs, serving, escrow), inputs.backup_path
                 steps.add(serving, "serve-from", False, f"{recorded} is unreachable or no longer holds the system")
-            in_use = (olds or {}).get("backupInUseFingerprint")
-            rebackup = olds is not None and not fingerprint_matches(password.get_secret_value(), in_use)
+            in_use = prior.observed.backup_in_use_fingerprint if prior else None
+            rebackup = prior is not None and not fingerprint_matches(password.get_secret_value(), in_use)
             record = None if rebackup else escrow.latest(msid)
             if record is None:
                 backup = remote.run(
                     serving,
-                    c.BACKUP_MASTER_SECRET,
-                    c.BackupParams(
+                    contracts.BACKUP_MASTER_SECRET,
+                    contracts.BackupParams(
                         backup_file=backup_file,
                         backup_password=password,
                         reminder=inputs.backup_reminder,
                         overwrite=rebackup,
                     ),
                 )
-                steps.add(serving, c.BACKUP_MASTER_SECRET.name, backup.changed)
+                steps.add(serving, contracts.BACKUP_MASTER_SECRET.name, backup.changed)
                 data = remote.fetch_file(serving, backup_file)
                 steps.add(serving, "fetch-backup", False)
                 record = escrow.store(msid, data, cluster=inputs.network_name)
@@ -150,24 +135,28 @@ class SsoSystemProvider(EssoProvider):
                 in_use = fingerprint(password.get_secret_value())
             elif not in_use:
                 in_use = fingerprint(password.get_secret_value())
-            return {
-                "msid": msid,
-                "escrowedMsid": record.msid,
-                "backupSha256": record.sha256,
-                "escrowLocation": record.location,
-                "createdBy": recorded,
-                "databaseExists": True,
-                "backupInUseFingerprint": in_use,
-                "backupPasswordCurrent": True,
-            }
+            return SsoSystemObserved(
+                msid=msid,
+                escrowed_msid=record.msid,
+                backup_sha256=record.sha256,
+                escrow_location=record.location,
+                created_by=recorded,
+                database_exists=True,
+                backup_in_use_fingerprint=in_use,
+                backup_password_current=True,
+            )
 
     def _install(
-        self, remote: Remote, inputs: SsoSystemInputs, node: str, password: SecretStr, steps: Steps
+        self,
+        remote: Remote,
+        inputs: SsoSystemInputs,
+        node: str,
+        password: SecretStr,
+        steps: Steps,
+        verified: preflight.Verified,
     ) -> tuple[str, str]:
         """Seed steps 5-12 on the creating node (adopts a node already configured for this system)."""
-        preflight.fresh_token_facts(
-            remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-        )
+        inputs.fresh_token_facts(remote, node, verified)
         xml = ssoxml.build_create_xml(
             server=inputs.server,
             database=inputs.database,
@@ -179,8 +168,8 @@ class SsoSystemProvider(EssoProvider):
         )
         installed = remote.run(
             node,
-            c.INSTALL_SSO_SYSTEM,
-            c.InstallSsoParams(
+            contracts.INSTALL_SSO_SYSTEM,
+            contracts.InstallSsoParams(
                 config_xml=xml,
                 server=inputs.server,
                 database=inputs.database,
@@ -188,7 +177,7 @@ class SsoSystemProvider(EssoProvider):
                 backup_password=password,
             ),
         )
-        steps.add(node, c.INSTALL_SSO_SYSTEM.name, installed.changed)
+        steps.add(node, contracts.INSTALL_SSO_SYSTEM.name, installed.changed)
         return installed.msid, installed.backup_file
 
     @staticmethod
@@ -196,9 +185,7 @@ class SsoSystemProvider(EssoProvider):
         """The first reachable node configured for this system that holds a master secret (creator first)."""
         for node in dict.fromkeys([recorded, *inputs.nodes]):
             try:
-                facts = preflight.node_facts(
-                    remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-                )
+                facts = inputs.node_facts(remote, node)
             except TransientRemoteError:
                 continue
             config = facts.sso_config
@@ -220,40 +207,37 @@ class SsoSystemProvider(EssoProvider):
         database = preflight.database_facts(remote, [node], inputs.server, inputs.database)
         if database.msid:
             return database.msid
-        held = preflight.node_facts(
-            remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
-        ).ssoss_msids
+        held = inputs.node_facts(remote, node).ssoss_msids
         known = [m for m in held if escrow.latest(m) is not None]
         return (known or held)[-1]
 
-    def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
-        inputs: SsoSystemInputs = self.stored_inputs(props)
-        order = [props.get("node") or inputs.node, *[n for n in inputs.nodes if n != props.get("node")]]
-        with self.remote() as remote:
+    def observe(self, inputs: SsoSystemInputs, recorded: SsoSystemObserved) -> SsoSystemObserved | None:
+        order = [inputs.node, *[n for n in inputs.nodes if n != inputs.node]]
+        with self.remote(inputs) as remote:
             facts = preflight.database_facts(remote, order, inputs.server, inputs.database)
         if not facts.exists:
             return None
-        observed: dict[str, Any] = {"databaseExists": True}
+        update: dict[str, Any] = {"database_exists": True}
         if facts.msid:  # a new system records no MSID in the database until something is encrypted
-            observed["msid"] = facts.msid
+            update["msid"] = facts.msid
         # A backup password rotated where the stack cannot see it (Secrets Manager) leaves the escrowed
         # backup opening only with the old one: refresh notices, and the next up takes a new backup.
-        in_use = props.get("backupInUseFingerprint")
+        in_use = recorded.backup_in_use_fingerprint
         if in_use:
-            observed["backupPasswordCurrent"] = fingerprint_matches(self.backup_password().get_secret_value(), in_use)
-        return observed
+            update["backup_password_current"] = fingerprint_matches(self.backup_password().get_secret_value(), in_use)
+        return recorded.model_copy(update=update)
 
-    def drift(self, olds: dict[str, Any]) -> list[str]:
+    def drift(self, observed: SsoSystemObserved, inputs: SsoSystemInputs) -> list[str]:
         found = []
-        if olds.get("msid") and olds.get("msid") != olds.get("escrowedMsid"):
+        if observed.msid and observed.msid != observed.escrowed_msid:
             found.append("escrowedMsid")
-        if olds.get("backupPasswordCurrent") is False:
+        if observed.backup_password_current is False:
             found.append("backupPasswordCurrent")
         return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
-        inputs: SsoSystemInputs = self.stored_inputs(props)
-        node = props.get("node") or inputs.node
+        inputs = self.stored_inputs(props)
+        node = inputs.node
         if inputs.protect:
             steps.add(
                 node,
@@ -262,18 +246,20 @@ class SsoSystemProvider(EssoProvider):
                 "protected: the SSO system, its database, the master secret and the escrow are kept",
             )
             return
-        with self.remote() as remote:
+        with self.remote(inputs) as remote:
             unconfigured = remote.run(
                 node,
-                c.REMOVE_SSO_NODE_CONFIGURATION,
-                c.RemoveNodeConfigParams(server=inputs.server, database=inputs.database),
+                contracts.REMOVE_SSO_NODE_CONFIGURATION,
+                contracts.RemoveNodeConfigParams(server=inputs.server, database=inputs.database),
             )
-            steps.add(node, c.REMOVE_SSO_NODE_CONFIGURATION.name, unconfigured.changed)
+            steps.add(node, contracts.REMOVE_SSO_NODE_CONFIGURATION.name, unconfigured.changed)
             if inputs.on_destroy == "remove":
                 dropped = remote.run(
-                    node, c.REMOVE_SSO_DATABASE, c.SsoDatabaseParams(server=inputs.server, database=inputs.database)
+                    node,
+                    contracts.REMOVE_SSO_DATABASE,
+                    contracts.SsoDatabaseParams(server=inputs.server, database=inputs.database),
                 )
-                steps.add(node, c.REMOVE_SSO_DATABASE.name, dropped.changed)
+                steps.add(node, contracts.REMOVE_SSO_DATABASE.name, dropped.changed)
             else:
                 steps.add(node, "keep-database", False, "policy onDestroy=retain: the SSO database is kept")
         steps.add(node, "keep-escrow", False, "the escrowed master secret backup is never deleted")

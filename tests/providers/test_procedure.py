@@ -110,3 +110,20 @@ def test_the_procedure_works_when_the_database_reports_no_msid(tmp_path: Path, n
     assert_final_world(sim, list(nodes))
     msid = procedure.outputs["sso-system"]["msid"]
     assert all(procedure.outputs[f"master-secret-restore-{n.lower()}"]["msid"] == msid for n in nodes)
+
+
+def test_a_join_reuses_the_preflights_node_facts_for_its_token_check(tmp_path: Path) -> None:
+    """preflight.Verified is passed down: the join reads each node once in the preflight, and its own node once
+    more after the change (its observation), never a third time for the token check (rule 13)."""
+    spec = demo_spec(tmp_path)
+    procedure = Procedure(spec)
+    sim = Simulator(tmp_path / "world.json")
+    for name, cls, inputs in procedure.resources():
+        if name == "sso-join-sso02":
+            before = sim.load().calls_for(script="Get-NodeFacts")
+            result = procedure.provider(cls).create(inputs)
+            assert result.outs is not None and result.outs["joined"] is True
+            assert sim.load().calls_for(script="Get-NodeFacts") - before == len(spec.cluster.nodes) + 1
+            return
+        procedure.outputs[name] = dict(procedure.provider(cls).create(inputs).outs or {})
+    raise AssertionError("no join of SSO02")

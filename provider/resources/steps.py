@@ -1,0 +1,38 @@
+"""The redacted record of what a provider did, and small helpers every provider step uses."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Steps:
+    """The redacted record of what a provider did: node, step, changed. Never values."""
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, node: str, step: str, changed: bool, note: str = "") -> None:
+        item: dict[str, Any] = {"node": node, "step": step, "changed": changed}
+        if note:
+            item["note"] = note
+        self.items.append(item)
+        state = "changed" if changed else "ok"
+        extra = f" ({note})" if note else ""
+        print(f"esso: [{self.resource}] {node} {step} {state}{extra}", file=sys.stderr, flush=True)
+
+
+def has_unknowns(value: Any) -> bool:
+    """True when a preview left any value unknown (the host passes ``pulumi.output.Unknown``)."""
+    if isinstance(value, Mapping):
+        return any(has_unknowns(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_unknowns(v) for v in value)
+    return type(value).__name__ == "Unknown"
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
