@@ -770,7 +770,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except (ValueError, UnicodeDecodeError):
                 user, password = "", ""
             expected = lb.users.get(user.lower())
-            if expected is not None and expected == password:
+            domain, sep, _ = user.partition("\\")
+            local = (domain == ".") if sep else "@" not in user  # WinRM's Basic takes local accounts only
+            if local and expected is not None and expected == password:
                 return user
             self._send(record, 401, headers={"WWW-Authenticate": 'Basic realm="WSMAN"'})
             return None

@@ -7,6 +7,7 @@ keeps only what needs the machine (a CA file that exists) and the mapping to ``p
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from provider.errors import EssoError
+from provider.remote.transport_rules import account_problems, host_problem, transport_problems
 from provider.spec import TransportSection
 
 # 150 KiB: the WinRM default up to Server 2008 R2 and the floor of every later version (500 KiB).
@@ -54,7 +56,7 @@ def dns_resolver(dns_suffix: str | None, port: int) -> Resolver:
 
     def resolve(node: str) -> tuple[str, int]:
         host = f"{node}.{dns_suffix.strip('.')}" if dns_suffix and "." not in node else node
-        return host, port
+        return check_host(host, node), port
 
     return resolve
 
@@ -66,45 +68,47 @@ def _config_error(key: str, detail: str) -> EssoError:
     return EssoError("ESSO-040", f"transport.{key}: {detail}", step="transport")
 
 
-def validate_transport(transport: TransportSection, *, password: SecretStr | None) -> None:
-    """Refuse settings that would weaken the connection or that pypsrp would reject later (ESSO-040)."""
+def kerberos_available() -> bool:
+    """True when pyspnego can do Kerberos here (the ``gssapi`` package, which needs the system's krb5)."""
+    return importlib.util.find_spec("gssapi") is not None
+
+
+def validate_transport(transport: TransportSection, *, password: SecretStr | None, username: str | None = None) -> None:
+    """Refuse settings that would weaken the connection or that pypsrp would reject later (ESSO-040).
+
+    The rules are the offline check's (``transport_rules``); only what needs this machine is added here."""
     t = transport
-    if t.auth == "basic" and not t.ssl:
-        raise _config_error("auth", "basic sends the password with every request; it is allowed only over HTTPS.")
-    if not t.ssl:
-        if t.encryption == "never":
-            raise _config_error("encryption", "message encryption must stay on over HTTP; use 'auto' or HTTPS.")
-        if t.auth == "certificate":
-            raise _config_error("auth", "certificate authentication needs HTTPS (transport.ssl: true).")
-    elif t.encryption == "always" and t.auth in ("basic", "certificate"):
-        raise _config_error("encryption", f"'always' needs negotiate, ntlm, kerberos or credssp, not {t.auth}.")
-    if t.auth == "certificate" and not (t.certificate_pem and t.certificate_key_pem):
-        raise _config_error("certificatePem", "certificate authentication needs certificatePem and certificateKeyPem.")
-    for key, value in (("certificatePem", t.certificate_pem), ("certificateKeyPem", t.certificate_key_pem)):
-        if value and value.lstrip().startswith("-----BEGIN"):
-            raise _config_error(key, "give the path of a PEM file, not its content.")
+    problems = transport_problems(t) + account_problems(t, username)
+    if problems:
+        key, why = problems[0]
+        more = "; ".join(f"transport.{k}: {w}" for k, w in problems[1:])
+        raise _config_error(key, why + (f" (also {more})" if more else "") + ".")
     if t.auth in ("basic", "ntlm", "credssp") and password is None:
         raise _config_error("auth", f"{t.auth} needs the configuring account's password (winrmPassword).")
-    if t.second_hop == "credssp" and t.auth != "credssp":
-        raise _config_error("secondHop", "'credssp' needs auth: credssp.")
-    if t.second_hop == "kerberos-delegation" and t.auth != "kerberos":
+    if (t.auth == "kerberos" or t.second_hop == "kerberos-delegation") and not kerberos_available():
+        key = "secondHop" if t.second_hop == "kerberos-delegation" else "auth"
         raise _config_error(
-            "secondHop", "'kerberos-delegation' needs auth: kerberos (negotiate may fall back to NTLM)."
+            key,
+            f"{'kerberos-delegation' if key == 'secondHop' else 'kerberos'} needs Kerberos on this machine, and the "
+            "Python package gssapi (with the system's krb5 libraries) is not installed: without it Negotiate can "
+            "only pick NTLM, which never delegates. Install gssapi (pip install gssapi; apt install libkrb5-dev), "
+            "or use secondHop: credssp with auth: credssp.",
         )
-    if t.ca_bundle and not t.cert_validation:
-        raise _config_error("caBundle", "a CA bundle is given but certValidation is false.")
     if t.ca_bundle and not Path(t.ca_bundle).is_file():
         raise _config_error("caBundle", f"{t.ca_bundle} is not a file.")
-    if not (0 < t.operation_timeout < t.read_timeout):
-        raise _config_error(
-            "readTimeout",
-            f"must be greater than operationTimeout ({t.read_timeout} <= {t.operation_timeout}): the node answers "
-            "an idle Receive only when the operation timeout expires.",
+
+
+def check_host(host: str, node: str) -> str:
+    """``host`` unchanged, or ESSO-040 when it cannot be a URL's host (``@ : / # ?``, spaces, control chars)."""
+    why = host_problem(host)
+    if why:
+        raise EssoError(
+            "ESSO-040",
+            f"the WinRM address of node {node!r} {why}: fix cluster.nodes or cluster.dnsSuffix.",
+            node=node,
+            step="transport",
         )
-    if t.connect_timeout <= 0:
-        raise _config_error("connectTimeout", "must be positive.")
-    if t.retries < 0 or t.backoff < 0:
-        raise _config_error("retries", "retries and backoff cannot be negative.")
+    return host
 
 
 def wsman_kwargs(
@@ -116,7 +120,7 @@ def wsman_kwargs(
     max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
 ) -> dict[str, Any]:
     """The keyword arguments of ``pypsrp.wsman.WSMan`` for these settings (the password in clear: keep local)."""
-    validate_transport(transport, password=password)
+    validate_transport(transport, password=password, username=username)
     t = transport
     kwargs: dict[str, Any] = {
         "port": port,

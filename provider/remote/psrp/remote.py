@@ -28,6 +28,7 @@ from provider.remote.psrp.config import (
     DEFAULT_MAX_ENVELOPE_SIZE,
     Endpoint,
     Resolver,
+    check_host,
     default_port,
     dns_resolver,
     validate_transport,
@@ -68,7 +69,7 @@ class PsrpRemote(Remote):
     ) -> None:
         """``second_hop`` defaults to ``transport.secondHop != none``; only a test endpoint that serves the
         second hop itself (the loopback simulator) has a reason to declare it otherwise."""
-        validate_transport(transport, password=password)
+        validate_transport(transport, password=password, username=username)
         super().__init__(
             second_hop=transport.second_hop != "none" if second_hop is None else second_hop,
             retries=transport.retries,
@@ -104,7 +105,7 @@ class PsrpRemote(Remote):
 
     def endpoint(self, node: str) -> Endpoint:
         host, port = self.resolver(node)
-        return Endpoint("https" if self.transport.ssl else "http", host, port)
+        return Endpoint("https" if self.transport.ssl else "http", check_host(host, node), port)
 
     @property
     def chunk_bytes(self) -> int:  # type: ignore[override]
