@@ -20,6 +20,12 @@ from provider.spec import TransportSection
 WSMAN_OPERATION_TIMEOUT = 0x80338029
 WSMAN_SHELL_NOT_FOUND = 0x8033805B
 TRANSIENT_HTTP_STATUS = frozenset({503})
+# "Access is denied." for an account that authenticated but may not use the endpoint: WSManFault 5
+# (w:AccessDenied) or 0x80070005 (w:InternalError), HTTP 500 (pywinrm#336, wazuh-ansible#581).
+WSMAN_ACCESS_DENIED = frozenset({5, 0x80070005})
+# A request over the node's MaxEnvelopeSizekb: the WinRM service answers HTTP 413 with no SOAP fault
+# (ansible.windows#391 and #620; 0x80338111 is only the Windows client's name for that answer).
+HTTP_REQUEST_TOO_LARGE = 413
 
 # PowerShell's ErrorCategory enum, for messages a person can read.
 ERROR_CATEGORIES = (
@@ -87,6 +93,15 @@ class _Call:
             self.scrub(f"{self.script} on {self.node} ({self.endpoint}): {detail}"),
             node=self.node,
             step=self.script,
+        )
+
+    def deadline(self, seconds: float, started_output: int) -> EssoError:
+        """ESSO-060: the overall deadline passed while the node kept answering "still running" (w:TimedOut)."""
+        got = f"; it had sent {started_output} output object(s)" if started_output else ""
+        return self.error(
+            "ESSO-060",
+            f"no result within the deadline of {seconds:g}s for this script{got}; the node kept answering that it "
+            "is still running, so it may still be running there (the session was abandoned, not stopped)",
         )
 
     def transient(self, code: str, detail: str, *, may_have_run: bool) -> TransientRemoteError:
@@ -178,6 +193,12 @@ def _transport_error(exc: BaseException, call: _Call, phase: Phase, transport: T
     if isinstance(exc, WSManFaultError):
         code = exc.code if isinstance(exc.code, int) else None
         code_text = f"0x{code:08X}" if code is not None else str(exc.code)
+        if code in WSMAN_ACCESS_DENIED:
+            return call.error(
+                "ESSO-061",
+                f"WinRM fault {code_text} ({exc.reason or 'Access is denied.'}): the account logged on but may not "
+                "use this endpoint",
+            )
         if code == WSMAN_OPERATION_TIMEOUT:
             return call.transient(
                 "ESSO-033",
@@ -189,6 +210,13 @@ def _transport_error(exc: BaseException, call: _Call, phase: Phase, transport: T
         if exc.code in TRANSIENT_HTTP_STATUS:
             return call.transient(
                 "ESSO-031", f"the WinRM service answered HTTP {exc.code}", may_have_run=may_have_run(True)
+            )
+        if exc.code == HTTP_REQUEST_TOO_LARGE:
+            return call.error(
+                "ESSO-034",
+                "WinRM answered HTTP 413 (the request is larger than the node's MaxEnvelopeSizekb; Windows clients "
+                "call this 0x80338111): the request was refused before anything ran; lower the client's max "
+                "envelope size or raise winrm/config MaxEnvelopeSizekb on the node",
             )
         body = " ".join(str(exc.response_text or "").split())[:200]
         return call.error("ESSO-034", f"WinRM answered HTTP {exc.code}{': ' + body if body else ''}")
@@ -214,6 +242,29 @@ def _record_text(record: Any) -> tuple[str, str, str, str]:
     return message.strip(), category, target, str(getattr(record, "fq_error", None) or "-")
 
 
+# What a bare ``throw "text"`` or ``Write-Error`` sets: naming them adds nothing to the message.
+_PLAIN_CATEGORIES = frozenset(
+    {"?", "NotSpecified", "NotSpecified (WriteErrorException)", "OperationStopped (RuntimeException)"}
+)
+_PLAIN_IDS = frozenset({"-", "RuntimeException", "Microsoft.PowerShell.Commands.WriteErrorException"})
+
+
+def _describe(record: Any) -> str:
+    """The record's message once, then its category, target and error id only where they add something.
+
+    A real ``throw "text"`` fills the message, the target and the error id with the same text (recording
+    test_client_fetch_file_fail_missing, Server 2019); showing all three repeated it three times."""
+    message, category, target, fq = _record_text(record)
+    extra: list[str] = []
+    if category.split(" ", 1)[0] not in _PLAIN_CATEGORIES and category not in _PLAIN_CATEGORIES:
+        extra.append(f"category {category}")
+    if target.strip() and target != "-" and target.strip() not in message:
+        extra.append(f"target {target}")
+    if fq.strip() and fq not in _PLAIN_IDS and fq.strip() not in message:
+        extra.append(f"id {fq}")
+    return message + (f" ({', '.join(extra)})" if extra else "")
+
+
 def _script_error(record: Any, call: _Call, *, terminating: bool, others: list[Any]) -> EssoError:
     """ESSO-035/036, or the ESSO-NNN a script refused with."""
     records = ([record] if record is not None else []) + list(others)
@@ -228,13 +279,10 @@ def _script_error(record: Any, call: _Call, *, terminating: bool, others: list[A
                 step=call.script,
             )
     if terminating:
-        message, category, target, fq = _record_text(record)
+        message = _record_text(record)[0]
         extra = f"; {len(others)} earlier error(s): " + " | ".join(_record_text(o)[0] for o in others) if others else ""
         # a known Windows/ESSO failure gets the seed's advice; the original text stays in the detail
         code = classify_windows_error(message) or "ESSO-035"
-        return call.error(code, f"terminating error: {message} (category {category}, target {target}, id {fq}){extra}")
-    listed = "; ".join(
-        f"[{i}] {m} (category {cat}, target {t}, id {fq})"
-        for i, (m, cat, t, fq) in enumerate((_record_text(o) for o in others), start=1)
-    )
+        return call.error(code, f"terminating error: {_describe(record)}{extra}")
+    listed = "; ".join(f"[{i}] {_describe(o)}" for i, o in enumerate(others, start=1))
     return call.error("ESSO-036", f"{len(others)} non-terminating error(s): {listed}")

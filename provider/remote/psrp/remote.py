@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from provider.remote.psrp.config import (
     validate_transport,
     wsman_kwargs,
 )
+from provider.remote.psrp.deadlines import check_overrides, deadline_for
 from provider.remote.psrp.faults import Phase, _Call, _script_error, _shell_gone, _transport_error
 from provider.remote.psrp.pool import (
     _POOLS,
@@ -66,9 +69,11 @@ class PsrpRemote(Remote):
         configuration_name: str = "Microsoft.PowerShell",
         scripts_dir: Path = SCRIPTS_DIR,
         second_hop: bool | None = None,
+        deadlines: Mapping[str, float] | None = None,
     ) -> None:
         """``second_hop`` defaults to ``transport.secondHop != none``; only a test endpoint that serves the
-        second hop itself (the loopback simulator) has a reason to declare it otherwise."""
+        second hop itself (the loopback simulator) has a reason to declare it otherwise. ``deadlines`` overrides
+        the overall deadline of named scripts, in seconds (``deadlines.default_deadline``)."""
         validate_transport(transport, password=password, username=username)
         super().__init__(
             second_hop=transport.second_hop != "none" if second_hop is None else second_hop,
@@ -83,6 +88,7 @@ class PsrpRemote(Remote):
         self.configuration_name = configuration_name
         self.scripts_dir = scripts_dir
         self._chunk_bytes: int | None = None
+        self.deadlines = check_overrides(deadlines or {})
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec, *, resolver: Resolver | None = None, **kwargs: Any) -> PsrpRemote:
@@ -185,7 +191,9 @@ class PsrpRemote(Remote):
         password = self._password.get_secret_value() if self._password is not None else ""
         call = _Call(node, endpoint, script.name, (password, *secret_values))
         text = script_text(script.name, self.scripts_dir)
+        seconds = deadline_for(script, self.deadlines)
         with node_lock(endpoint.key):
+            deadline_at = time.monotonic() + seconds  # from when the node is ours: queueing is not the script's
             for attempt in (1, 2):
                 phase: Phase = "connect"
                 fresh = False
@@ -197,7 +205,10 @@ class PsrpRemote(Remote):
                     phase = "invoke"
                     ps.begin_invoke()
                     phase = "receive"
-                    output = ps.end_invoke()
+                    output = _wait(ps, deadline_at, self.transport.operation_timeout)
+                except _DeadlineExceededError as late:
+                    self._drop((endpoint.key, self.identity), graceful=False)  # its pipeline still runs: not reused
+                    raise call.deadline(seconds, late.outputs) from None
                 except (EssoError, TypeError):
                     raise  # configuration and programming errors are not transport failures
                 except Exception as exc:  # every transport failure: the session is not reused
@@ -229,6 +240,26 @@ class PsrpRemote(Remote):
         except EssoError as exc:
             raise call.error("ESSO-037", "it returned " + exc.detail.split(" returned ", 1)[-1]) from None
         return raw
+
+
+class _DeadlineExceededError(Exception):
+    def __init__(self, outputs: int) -> None:
+        super().__init__(outputs)
+        self.outputs = outputs
+
+
+def _wait(ps: Any, deadline_at: float, operation_timeout: float) -> list[Any]:
+    """``end_invoke`` with an overall deadline: pypsrp polls again after every w:TimedOut fault, for ever.
+
+    The last poll asks the node for a shorter OperationTimeout so the deadline is not overshot by a full one."""
+    from pypsrp.complex_objects import PSInvocationState
+
+    while ps.state == PSInvocationState.RUNNING:
+        remaining = deadline_at - time.monotonic()
+        if remaining <= 0:
+            raise _DeadlineExceededError(len(ps.output))
+        ps.poll_invoke(timeout=math.ceil(remaining) if remaining < operation_timeout else None)
+    return list(ps.output)
 
 
 def _failed(ps: Any) -> bool:
