@@ -2,6 +2,14 @@
 
 Why: a person reads these; each says what happened and what to check, never shows a secret, and a transient
 one says whether the script may have run (``Remote.run`` retries only what provably did not, or reads).
+
+ESSO-030 authentication, 031 unreachable, 032 TLS, 033 timeout of one request, 034 WinRM fault or HTTP error
+(413: the request is over the node's MaxEnvelopeSizekb), 035 terminating error (the message once; category,
+target and error id only where they add something), 036 non-terminating errors, 037 a result off contract,
+060 the call's overall deadline passed (the script may still run on the node), 061 access denied (the account
+authenticated but may not use the endpoint). A script that refuses with ``ESSO-NNN ...`` raises that ID.
+Sources: the recorded faults in tests/data/winrm (pypsrp's recordings of real servers) and, where none exist,
+pywinrm#336 and wazuh-ansible#581 (access denied), ansible.windows#391 and #620 (HTTP 413).
 """
 
 from __future__ import annotations
