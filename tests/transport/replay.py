@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import os
 import re
 import struct
 import threading
@@ -256,7 +257,10 @@ def key_exchange() -> list[Step]:
         from psrpcore._crypto import encrypt_session_key
 
         public = next(m for m in messages_of(streams_of(request)) if m.kind == PUBLIC_KEY)
-        blob = base64.b64decode(re.search(rb'<S N="PublicKey">([^<]+)</S>', public.data).group(1))  # type: ignore[union-attr]
+        found = re.search(rb'<S N="PublicKey">([^<]+)</S>', public.data)
+        if found is None:
+            raise AssertionError("the client's PUBLIC_KEY message has no PublicKey")
+        blob = base64.b64decode(found.group(1))
         encrypted = base64.b64encode(encrypt_session_key(blob, server.session_key)).decode()
         data = BOM + f'<Obj RefId="0"><MS><S N="EncryptedSessionKey">{encrypted}</S></MS></Obj>'.encode()
         nil = uuid.UUID(int=0)
@@ -287,7 +291,7 @@ class ReplayServer:
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.shell_id = ""
-        self.session_key = __import__("os").urandom(32)
+        self.session_key = os.urandom(32)
         self.pending_key_answer = ""
         self.lock = threading.Lock()
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ReplayHandler)
