@@ -17,26 +17,45 @@ from provider.remote.psrp.config import (
     DEFAULT_MAX_ENVELOPE_SIZE,
     Endpoint,
     Resolver,
+    check_host,
     default_port,
     dns_resolver,
+    kerberos_available,
     validate_transport,
     wsman_kwargs,
 )
-from provider.remote.psrp.pool import _quiet_wsman, close_pools, node_lock, open_pool_count
+from provider.remote.psrp.deadlines import default_deadline
+from provider.remote.psrp.faults import (
+    ERROR_CATEGORIES,
+    TRANSIENT_HTTP_STATUS,
+    WSMAN_ACCESS_DENIED,
+    WSMAN_OPERATION_TIMEOUT,
+    WSMAN_SHELL_NOT_FOUND,
+)
+from provider.remote.psrp.pool import POOL_IDLE_TIMEOUT_S, _quiet_wsman, close_pools, node_lock, open_pool_count
 from provider.remote.psrp.remote import PsrpRemote
 from provider.remote.psrp.sizing import chunk_bytes_for, script_text
 from provider.remote.psrp.wire import normalise_result, to_plain
 
 __all__ = [
     "DEFAULT_MAX_ENVELOPE_SIZE",
+    "ERROR_CATEGORIES",
+    "POOL_IDLE_TIMEOUT_S",
+    "TRANSIENT_HTTP_STATUS",
+    "WSMAN_ACCESS_DENIED",
+    "WSMAN_OPERATION_TIMEOUT",
+    "WSMAN_SHELL_NOT_FOUND",
     "Endpoint",
     "PsrpRemote",
     "Resolver",
     "_quiet_wsman",
+    "check_host",
     "chunk_bytes_for",
     "close_pools",
+    "default_deadline",
     "default_port",
     "dns_resolver",
+    "kerberos_available",
     "node_lock",
     "normalise_result",
     "open_pool_count",
