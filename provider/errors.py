@@ -227,6 +227,21 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "A test asked the simulator to fail this script on this node.",
         ),
         _e(
+            "ESSO-060",
+            "The script did not finish within its deadline and may still be running on the node",
+            "Do not run up again yet: on the node, check the script's process (Configuration.exe, ssomanage, a "
+            "cluster role move) in Task Manager or Get-Process, and the Application and FailoverClustering event "
+            "logs; when it has ended, run up again (it reads the state first). A slow but healthy step needs a "
+            "longer deadline.",
+        ),
+        _e(
+            "ESSO-061",
+            "The WinRM endpoint denied access to the configuring account",
+            "The account authenticated but may not use the endpoint: add it to the node's Administrators or Remote "
+            "Management Users group, check the endpoint's ACL (Get-PSSessionConfiguration, Set-PSSessionConfiguration "
+            "-ShowSecurityDescriptorUI) or JEA role, and LocalAccountTokenFilterPolicy for a local account.",
+        ),
+        _e(
             "ESSO-070",
             "A script was to run on a host that is not one of the configured nodes",
             "Nothing was sent to that host. A node's reply named it (a cluster member, or the role's owner): add it "

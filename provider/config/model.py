@@ -117,6 +117,11 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
                 "`pulumi config set --secret winrmPassword`, or use transport.auth: certificate",
             )
         )
+    sso = values.get("sso")
+    if isinstance(transport, sections.TransportSection) and isinstance(sso, sections.SsoSection):
+        from provider.remote.transport_rules import account_problems  # the transport applies it too
+
+        problems += [(f"transport.{key}", why) for key, why in account_problems(transport, sso.configuring_account)]
     escrow = values.get("escrow")
     if (
         "backup_password" in values

@@ -193,84 +193,10 @@ class TransportSection(ConfigModel):
 
     @model_validator(mode="after")
     def _transport_rules(self) -> Self:
-        p: list[tuple[str, str]] = []
-        if self.read_timeout <= self.operation_timeout:
-            p.append(
-                (
-                    "readTimeout",
-                    f"is {self.read_timeout:g}s; it must be greater than transport.operationTimeout "
-                    f"({self.operation_timeout:g}s): WinRM holds a receive for up to operationTimeout, so a shorter "
-                    f"read timeout drops healthy calls; e.g. readTimeout: {self.operation_timeout + 30:g}",
-                )
-            )
-        if self.auth == "basic" and not self.ssl:
-            p.append(
-                (
-                    "auth",
-                    "basic sends the password in clear text over HTTP: set transport.ssl: true (HTTPS, port 5986) "
-                    "or use negotiate, kerberos or credssp",
-                )
-            )
-        if self.encryption == "never" and not self.ssl:
-            p.append(
-                (
-                    "encryption",
-                    "never over HTTP leaves WinRM traffic (and SecureStrings) unprotected: set transport.ssl: true "
-                    "or encryption: auto",
-                )
-            )
-        if self.encryption == "always" and self.auth in ("basic", "certificate"):
-            p.append(
-                (
-                    "encryption",
-                    f"always needs message encryption, which auth {self.auth} cannot provide: use encryption: auto "
-                    "(HTTPS already encrypts) or auth negotiate, kerberos or credssp",
-                )
-            )
-        if self.auth == "certificate":
-            if not self.ssl:
-                p.append(
-                    ("ssl", "must be true with auth: certificate (WinRM maps client certificates over HTTPS only)")
-                )
-            if self.certificate_pem is None:
-                p.append(
-                    ("certificatePem", "is required with auth: certificate: give the client certificate's PEM file")
-                )
-            if self.certificate_key_pem is None:
-                p.append(("certificateKeyPem", "is required with auth: certificate: give the private key's PEM file"))
-        else:
-            for field in ("certificate_pem", "certificate_key_pem"):
-                if getattr(self, field) is not None:
-                    p.append(
-                        (to_camel(field), "is only used with auth: certificate: remove it or set auth: certificate")
-                    )
-        if self.second_hop == "credssp" and self.auth != "credssp":
-            p.append(
-                (
-                    "secondHop",
-                    f"credssp needs transport.auth: credssp (auth is {self.auth}): CredSSP delegation comes from the "
-                    "CredSSP logon itself",
-                )
-            )
-        if self.second_hop == "kerberos-delegation" and self.auth not in ("kerberos", "negotiate"):
-            p.append(
-                (
-                    "secondHop",
-                    f"kerberos-delegation needs transport.auth: kerberos or negotiate (auth is {self.auth}): only a "
-                    "Kerberos ticket can be delegated",
-                )
-            )
-        if self.ca_bundle is not None and not (self.ssl and self.cert_validation):
-            p.append(
-                (
-                    "caBundle",
-                    "is only used with transport.ssl: true and certValidation: true: remove it or enable both",
-                )
-            )
-        if self.port == 5985 and self.ssl:
-            p.append(("port", "5985 is WinRM's HTTP port but transport.ssl is true: use 5986, or set ssl: false"))
-        if self.port == 5986 and not self.ssl:
-            p.append(("port", "5986 is WinRM's HTTPS port but transport.ssl is false: use 5985, or set ssl: true"))
+        # One rule set with the transport (provider.remote.psrp.validate_transport): provider/remote/transport_rules.py
+        from provider.remote.transport_rules import transport_problems
+
+        p = transport_problems(self)
         if p:
             fail(p)
         return self

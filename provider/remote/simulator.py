@@ -66,7 +66,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -301,34 +301,46 @@ class SimulatorRemote(Remote):
         self._sessions.add(target.name.lower())
 
     def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+        return self.call(node, script.name, params.wire())
+
+    def call(self, node: str, script: str, wire: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one script by name with its wire parameters (PascalCase; secrets as ``SecretStr`` or ``str``).
+
+        The one call path of the simulator: ``Remote.run`` comes here through ``_invoke``, and the loopback
+        WinRM endpoint calls it for every pipeline, so both leave the same world. In order: count the call and
+        tick the clock, refuse an unreachable node (ESSO-031, did not run), sleep the world's latency, take an
+        injected fault (``error`` ESSO-041, ``drop_before`` ESSO-031 and ``hang`` ESSO-033 without acting),
+        open the logon session, run ``handle`` on a copy kept only if the script succeeded; ``drop_after``
+        raises ESSO-031 (may have run) after saving.
+        """
         with self.sim.locked():
             world = self.sim.read_unlocked()
             target = find_node(world, node)
             name = target.name if target is not None else node
-            key = f"{name}/{script.name}"
+            key = f"{name}/{script}"
             world.calls[key] = world.calls.get(key, 0) + 1
             world.clock += 1
             if target is None or not target.reachable:
                 self.sim.write_unlocked(world)
                 raise TransientRemoteError(
-                    "ESSO-031", f"cannot connect to {node}.", node=node, step=script.name, may_have_run=False
+                    "ESSO-031", f"cannot connect to {node}.", node=node, step=script, may_have_run=False
                 )
             if world.latency_ms > 0:
                 time.sleep(world.latency_ms / 1000)
-            fault = _take_fault(world, name, script.name)
+            fault = _take_fault(world, name, script)
             if fault is not None and fault.kind != "drop_after":
                 self.sim.write_unlocked(world)
-                raise _fault_error(fault.kind, name, script.name)
+                raise _fault_error(fault.kind, name, script)
             self._open_session(world, name)
             work = world.model_copy(deep=True)
             try:
-                raw = handle(work, name, script.name, params.wire(), identity=self.identity, second_hop=self.second_hop)
+                raw = handle(work, name, script, dict(wire), identity=self.identity, second_hop=self.second_hop)
             except BaseException:
                 self.sim.write_unlocked(world)  # the call and the session count; a failed script changes nothing
                 raise
             self.sim.write_unlocked(work)
         if fault is not None:
-            raise _fault_error(fault.kind, name, script.name)
+            raise _fault_error(fault.kind, name, script)
         return raw
 
     def renew_logon(self, node: str) -> None:

@@ -410,7 +410,7 @@ def test_cross_section_rules_still_run_when_another_section_is_bad() -> None:
         pytest.param({"transport": {"auth": "credssp", "secondHop": "credssp"}}, id="credssp-hop"),
         pytest.param({"transport": {"auth": "kerberos", "secondHop": "kerberos-delegation"}}, id="kerberos-hop"),
         pytest.param({"transport": {"auth": "ntlm", "ssl": False}}, id="ntlm-http-encrypted"),
-        pytest.param({"transport": {"auth": "basic", "ssl": True, "certValidation": False}}, id="basic-https"),
+        pytest.param({"transport": {"auth": "ntlm", "ssl": True, "certValidation": False}}, id="ntlm-https"),
         pytest.param({"transport": {"readTimeout": 61, "operationTimeout": 60, "retries": 0, "backoff": 0}}, id="edge"),
         pytest.param(
             {

@@ -14,6 +14,10 @@ from tests.support.loopback import Backend, Loopback
 from tests.transport.kit import PASSWORD, USER
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "derived: a replay scenario that serves a response derived from a recording")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # pytest-timeout: a hung transport test fails in 30 s instead of stalling the suite (the folder runs in ~15 s).
     for item in items:

@@ -14,6 +14,7 @@ from provider.spec import TransportSection
 from tests.support.loopback import FakeBackend, Loopback
 
 USER = "CONTOSO\\esso-config"
+LOCAL_USER = ".\\esso-local"  # a node's own account: the only kind WinRM's Basic authentication takes
 PASSWORD = "WinRM-Sentinel-5c2a!"  # the configuring account's WinRM password (a sentinel the scans look for)
 SERVICE_PASSWORD = "Svc-Sentinel-7d1e!"
 BACKUP_PASSWORD = "Bak-Sentinel-93fa#"
@@ -34,12 +35,11 @@ def bound(t: TransportSection) -> float:
 
 
 def transport(lb: Loopback | None = None, **overrides: Any) -> TransportSection:
-    """Basic over HTTPS when the endpoint has TLS, NTLM over HTTP (message encryption) otherwise."""
+    """NTLM over HTTPS when the endpoint has TLS, NTLM over HTTP (message encryption) otherwise.
+
+    Not Basic: WinRM's Basic takes local accounts only, and USER is a domain account (issue 11 point 4)."""
     settings: dict[str, Any] = dict(FAST)
-    if lb is not None and lb.tls is not None:
-        settings.update(auth="basic", ssl=True)
-    else:
-        settings.update(auth="ntlm", ssl=False)
+    settings.update(auth="ntlm", ssl=lb is not None and lb.tls is not None)
     settings.update(overrides)
     return TransportSection(**settings)
 

@@ -94,7 +94,7 @@ def test_a_server_that_never_answers_is_esso_033() -> None:
     assert "read timeout" in str(err)
 
 
-def test_a_script_that_hangs_is_esso_033_and_a_hung_change_may_have_run(start_loopback: Any) -> None:
+def test_a_node_that_stops_answering_mid_call_is_esso_033_and_the_change_may_have_run(start_loopback: Any) -> None:
     lb = start_loopback(_facts_backend())
     lb.inject(Fault("hang", node="SSO01", script="Backup-MasterSecret"))
     r = remote(lb)

@@ -59,5 +59,9 @@ def test_a_chunk_sized_for_a_larger_envelope_faults(start_loopback: Any) -> None
     with pytest.raises(EssoError) as err:
         oversized.send_file("SSO02", PATH, os.urandom(oversized.chunk_bytes))
     assert err.value.code == "ESSO-034"
-    assert "0x80338111" in str(err.value) and "MaxEnvelopeSize" in str(err.value)
+    assert "HTTP 413" in str(err.value) and "MaxEnvelopeSizekb" in str(err.value)
     assert backend.files == {}
+    # What Windows sends (ansible.windows#391, #620): HTTP 413 and no SOAP fault at all.
+    refused = [e for e in lb.recorder.exchanges if e.status == 413]
+    assert len(refused) == 1 and refused[0].soap_response == b""
+    assert refused[0].wire_response.endswith(b"\r\n\r\n")  # headers only: no body

@@ -22,6 +22,7 @@ from provider.remote.psrp import (
     validate_transport,
     wsman_kwargs,
 )
+from provider.remote.psrp import config as psrp_config
 from provider.spec import TransportSection
 from tests.support.certs import TlsFiles
 from tests.support.loopback import FakeBackend
@@ -59,6 +60,13 @@ def test_ca_bundle_path_is_the_trust_store(tls: TlsFiles) -> None:
     assert session.verify == str(tls.ca_pem)
 
 
+@pytest.fixture
+def with_kerberos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine has no gssapi; these tests map options as if it had (they connect nowhere)."""
+    monkeypatch.setattr(psrp_config, "kerberos_available", lambda: True)
+
+
+@pytest.mark.usefixtures("with_kerberos")
 def test_kerberos_with_delegation_maps_to_negotiate_delegate() -> None:
     t = TransportSection(auth="kerberos", second_hop="kerberos-delegation")
     kwargs, session = _session(t)
@@ -69,6 +77,32 @@ def test_kerberos_with_delegation_maps_to_negotiate_delegate() -> None:
     assert PsrpRemote(t, username=USER, password=SecretStr(PASSWORD)).second_hop is True
 
 
+@pytest.mark.usefixtures("with_kerberos")
+def test_negotiate_with_delegation_is_accepted_and_delegates() -> None:
+    # Negotiate picks Kerberos when it can, and a Kerberos ticket can be delegated (PSWSMan's auth matrix);
+    # the offline check and the transport agree on it (the prod stack's setting).
+    t = TransportSection(auth="negotiate", second_hop="kerberos-delegation")
+    kwargs, session = _session(t)
+    assert kwargs["auth"] == "negotiate" and kwargs["negotiate_delegate"] is True
+    assert session.auth.delegate is True
+    assert PsrpRemote(t, username=USER, password=SecretStr(PASSWORD)).second_hop is True
+
+
+@pytest.mark.parametrize("settings", [{"auth": "kerberos"}, {"auth": "negotiate", "second_hop": "kerberos-delegation"}])
+def test_kerberos_without_gssapi_is_refused_before_connecting(
+    settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without gssapi, pyspnego's Negotiate silently becomes NTLM (no delegation) and Kerberos fails at the first
+    # 401 with an ImportError (review wsman_fidelity 3.1.3): refused here, naming the missing library.
+    monkeypatch.setattr(psrp_config, "kerberos_available", lambda: False)
+    with pytest.raises(EssoError) as err:
+        PsrpRemote(TransportSection(**settings), username=USER, password=SecretStr(PASSWORD))
+    assert err.value.code == "ESSO-040" and "gssapi" in str(err.value)
+    key = "secondHop" if "second_hop" in settings else "auth"
+    assert f"transport.{key}" in str(err.value)
+
+
+@pytest.mark.usefixtures("with_kerberos")
 def test_kerberos_without_a_password_uses_the_ticket_cache() -> None:
     t = TransportSection(auth="kerberos")
     kwargs, session = _session(t, password=None)
@@ -106,10 +140,11 @@ def test_ntlm_over_http_keeps_message_encryption() -> None:
     [
         ({"auth": "basic", "ssl": False}, "auth"),
         ({"auth": "ntlm", "ssl": False, "encryption": "never"}, "encryption"),
-        ({"auth": "certificate", "ssl": False, "certificate_pem": "/c.pem", "certificate_key_pem": "/k.pem"}, "auth"),
+        ({"auth": "certificate", "ssl": False, "certificate_pem": "/c.pem", "certificate_key_pem": "/k.pem"}, "ssl"),
         ({"auth": "certificate"}, "certificatePem"),
         ({"auth": "ntlm", "second_hop": "credssp"}, "secondHop"),
-        ({"auth": "negotiate", "second_hop": "kerberos-delegation"}, "secondHop"),
+        ({"auth": "ntlm", "second_hop": "kerberos-delegation"}, "secondHop"),
+        ({"auth": "basic", "ssl": True, "encryption": "always"}, "encryption"),
         ({"read_timeout": 30.0, "operation_timeout": 30.0}, "readTimeout"),
         ({"ca_bundle": "/nonexistent/ca.pem"}, "caBundle"),
     ],

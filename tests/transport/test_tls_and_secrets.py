@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import pytest
+import requests
 from pydantic import SecretStr
 
 from provider import contracts as c
@@ -22,7 +23,16 @@ from provider.remote.base import TransientRemoteError
 from tests.support.certs import TlsFiles
 from tests.support.loopback import FakeBackend, Loopback
 from tests.support.secrets_scan import find_secret
-from tests.transport.kit import BACKUP_PASSWORD, PASSWORD, SERVICE_PASSWORD, bound, node_facts, remote
+from tests.transport.kit import (
+    BACKUP_PASSWORD,
+    LOCAL_USER,
+    PASSWORD,
+    SERVICE_PASSWORD,
+    USER,
+    bound,
+    node_facts,
+    remote,
+)
 
 FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 PLANTED = 'Planted-<Secret>&"0042"'
@@ -51,8 +61,8 @@ def _answer(node: str, script: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"changed": True, "before": None, "after": {"file": "C:\\SSOSecret.bak", "sha256": "0" * 64, "msid": "m"}}
 
 
-def _use_secrets(lb: Loopback, **overrides: Any) -> None:
-    r = remote(lb, second_hop="none", **overrides)
+def _use_secrets(lb: Loopback, *, user: str = USER, **overrides: Any) -> None:
+    r = remote(lb, user=user, second_hop="none", **overrides)
     r.run("SSO01", c.GET_NODE_FACTS, FACTS)
     r.run(
         "SSO01",
@@ -63,13 +73,45 @@ def _use_secrets(lb: Loopback, **overrides: Any) -> None:
     )
 
 
-def test_basic_over_https_with_a_ca_bundle(start_loopback: Any, tls: TlsFiles) -> None:
+def test_ntlm_over_https_with_a_ca_bundle(start_loopback: Any, tls: TlsFiles) -> None:
     backend = FakeBackend(_answer)
     lb = start_loopback(backend, https=True)
     r = remote(lb, ca_bundle=str(tls.ca_pem))
-    assert r.transport.auth == "basic" and r.transport.ssl and r.transport.cert_validation
+    assert r.transport.auth == "ntlm" and r.transport.ssl and r.transport.cert_validation
     assert r.run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
     assert backend.calls == {"SSO01/Get-NodeFacts": 1}
+    assert backend.logons == [("SSO01", USER)]
+
+
+def test_basic_over_https_logs_on_a_local_account(start_loopback: Any, tls: TlsFiles) -> None:
+    backend = FakeBackend(_answer)
+    lb = start_loopback(backend, https=True, users={LOCAL_USER: PASSWORD})
+    r = remote(lb, user=LOCAL_USER, auth="basic", ca_bundle=str(tls.ca_pem))
+    assert r.run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert backend.logons == [("SSO01", LOCAL_USER)]
+
+
+def test_basic_with_a_domain_account_is_refused_by_the_transport(start_loopback: Any, tls: TlsFiles) -> None:
+    lb = start_loopback(FakeBackend(_answer), https=True)
+    with pytest.raises(EssoError) as err:
+        remote(lb, auth="basic", ca_bundle=str(tls.ca_pem))
+    assert err.value.code == "ESSO-040" and "transport.auth" in str(err.value)
+    assert "local accounts" in str(err.value) and USER in str(err.value)
+    assert lb.recorder.exchanges == []  # refused before anything was sent
+
+
+def test_the_endpoint_refuses_basic_for_a_domain_account_as_windows_does(start_loopback: Any, tls: TlsFiles) -> None:
+    # WinRM answers 401 to Basic with DOMAIN\user even when the password is right (local accounts only).
+    lb = start_loopback(FakeBackend(_answer), https=True)
+    for user, status in ((USER, 401), ("someone@contoso.com", 401)):
+        answer = requests.post(
+            f"https://127.0.0.1:{lb.port('SSO01')}/wsman",
+            data=b"",
+            auth=(user, PASSWORD),
+            verify=str(tls.ca_pem),
+            timeout=5,
+        )
+        assert answer.status_code == status, user
 
 
 def test_the_same_certificate_is_refused_without_the_bundle(start_loopback: Any) -> None:
@@ -100,8 +142,8 @@ def test_ntlm_over_http_encrypts_every_message_and_leaks_no_secret(start_loopbac
 
 
 def test_https_basic_decrypted_traffic_holds_no_secure_string_value(start_loopback: Any, tls: TlsFiles) -> None:
-    lb = start_loopback(FakeBackend(_answer), https=True)
-    _use_secrets(lb, ca_bundle=str(tls.ca_pem))
+    lb = start_loopback(FakeBackend(_answer), https=True, users={LOCAL_USER: PASSWORD})
+    _use_secrets(lb, ca_bundle=str(tls.ca_pem), user=LOCAL_USER, auth="basic")
     clear = lb.recorder.decrypted_bytes()
     for secret in (PASSWORD, BACKUP_PASSWORD):
         assert find_secret(clear, secret) == [], secret

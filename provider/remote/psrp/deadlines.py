@@ -1,0 +1,70 @@
+"""How long one script call may take in all, per contract, however many WinRM OperationTimeout faults arrive.
+
+Why: a real node answers an idle Receive with the w:TimedOut fault after each OperationTimeout for as long as
+the script runs, and pypsrp polls again; without an overall deadline a stuck Configuration.exe or
+``Start-Process -Wait`` would block ``pulumi up`` forever (review wsman_fidelity 3.1.1; recordings
+test_psrp_long_running_cmdlet, test_winrs_operation_timeout). Past its deadline a call fails with ESSO-060,
+which says the script may still be running on the node.
+
+The figures: Configuration.exe creates or joins the SSO database and registers services (Microsoft's procedure
+runs it interactively; 30 minutes covers a slow SQL Server); a role move or resource cycle waits up to 300 s per
+cluster cmdlet in the scripts (``-Wait 300``), twice; other changes run one tool; a fact read only reads.
+``PsrpRemote(deadlines={"Install-SsoSystem": 3600})`` overrides any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from provider import contracts as c
+
+FACT_READ_S = 120.0
+CHANGE_S = 600.0
+ROLE_MOVE_S = 900.0
+CONFIGURATION_EXE_S = 1800.0
+
+# Scripts that run Configuration.exe.
+CONFIGURATION_EXE = frozenset({c.INSTALL_SSO_SYSTEM.name, c.JOIN_SSO_SYSTEM.name})
+# Scripts that move the role, cycle a cluster resource or wait on an external tool with -Wait.
+ROLE_MOVES = frozenset(
+    {
+        c.MOVE_SSO_ROLE.name,
+        c.RESTART_SSO_CLUSTER_RESOURCE.name,
+        c.REMOVE_CLUSTERED_SSO_SERVICE.name,
+        c.SET_CLUSTERED_SSO_SERVICE.name,
+        c.RESTART_ENTSSO_SERVICE.name,
+        c.SET_ENTSSO_START_MODE.name,
+        c.SET_SECRET_SERVER_NAME.name,
+    }
+)
+
+
+def default_deadline(script: c.Script[Any, Any]) -> float:
+    """The contract's overall deadline in seconds: generous for Configuration.exe and role moves, short for reads."""
+    if script.name in CONFIGURATION_EXE:
+        return CONFIGURATION_EXE_S
+    if script.name in ROLE_MOVES:
+        return ROLE_MOVE_S
+    return CHANGE_S if script.changes else FACT_READ_S
+
+
+def deadline_for(script: c.Script[Any, Any], overrides: Mapping[str, float]) -> float:
+    """An override by script name wins over the contract's default."""
+    return float(overrides.get(script.name, default_deadline(script)))
+
+
+def check_overrides(overrides: Mapping[str, float]) -> dict[str, float]:
+    """Refuse an unknown script name or a deadline that is not a positive number of seconds (ESSO-040)."""
+    from provider.errors import EssoError
+
+    checked: dict[str, float] = {}
+    for name, seconds in overrides.items():
+        if name not in c.SCRIPTS:
+            raise EssoError(
+                "ESSO-040", f"deadlines: {name!r} is not a contract script; give one of {', '.join(sorted(c.SCRIPTS))}."
+            )
+        if not (isinstance(seconds, int | float) and 0 < seconds < float("inf")):
+            raise EssoError("ESSO-040", f"deadlines.{name}: {seconds!r} is not a positive number of seconds.")
+        checked[name] = float(seconds)
+    return checked
