@@ -18,7 +18,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy provider components __main__.py tests examples/biztalk-consumer
+	$(VENV)/bin/mypy provider components __main__.py tests
+	$(VENV)/bin/mypy examples/biztalk-consumer
 
 # The GitHub workflows: GitHub's workflow schema (vendored in check-jsonschema, no network) and
 # zizmor's audits in offline mode; any finding fails. tests/ecosystem/test_workflows.py runs the same.
