@@ -26,7 +26,7 @@ from provider.errors import EssoError
 MODULES = ("gssapi", "krb5")
 
 INSTALL_HINT = (
-    "install them with 'make kerberos' (it runs: apt-get install libkrb5-dev krb5-user gcc python3-dev, then "
+    "Install them with 'make kerberos' (it runs: apt-get install libkrb5-dev krb5-user gcc python3-dev, then "
     "venv/bin/pip install -r requirements-kerberos.txt; on RHEL install krb5-devel krb5-workstation gcc "
     "python3-devel instead), describe the domain's realm in /etc/krb5.conf and get a ticket with kinit, "
     "or use transport.auth: credssp"
@@ -73,6 +73,6 @@ def require_kerberos_support(
         raise EssoError(
             "ESSO-040",
             f"transport.auth: {transport.auth} with secondHop {transport.second_hop} needs Kerberos on this "
-            f"machine, and these Python packages do not load: {', '.join(missing)}. Fix: {INSTALL_HINT}.",
+            f"machine, and these Python packages do not load: {', '.join(missing)}. {INSTALL_HINT}.",
             step="transport",
         )
