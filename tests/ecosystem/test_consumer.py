@@ -8,6 +8,7 @@ a StackReference that returns exactly those outputs.
 
 from __future__ import annotations
 
+import gc
 import re
 import runpy
 from collections.abc import Callable, Mapping
@@ -97,6 +98,7 @@ def test_the_consumer_turns_this_stacks_outputs_into_biztalk_settings(program: A
     assert "\\" in exports["ssoAdministrators"]  # DOMAIN\group, as BizTalk Configuration wants it
 
 
+@pytest.mark.filterwarnings("ignore:coroutine 'Output:RuntimeWarning")
 def test_a_renamed_output_breaks_the_consumer_here(program: Any, restore_settings: Any) -> None:
     outputs = this_stacks_outputs(program)
     _, _, namespace = run_consumer(outputs)
@@ -104,12 +106,15 @@ def test_a_renamed_output_breaks_the_consumer_here(program: Any, restore_setting
         renamed = {(f"{key}Renamed" if k == key else k): v for k, v in outputs.items()}
         with pytest.raises(Exception, match=key):
             run_consumer(renamed)
+    gc.collect()  # the failed run leaves Output coroutines unawaited: collect them under this test's filter
 
 
+@pytest.mark.filterwarnings("ignore:coroutine 'Output:RuntimeWarning")
 def test_an_empty_output_is_refused_with_its_name(program: Any, restore_settings: Any) -> None:
     outputs = this_stacks_outputs(program)
     with pytest.raises(ValueError, match="exports no ssoDatabaseName: run 'pulumi up' on it first"):
         run_consumer({**outputs, "ssoDatabaseName": ""})
+    gc.collect()
 
 
 def test_the_consumer_pins_the_same_sdk() -> None:
