@@ -1,4 +1,4 @@
-"""The simulator's command line: look at the simulated cluster, seed one, inject and clear faults.
+"""The simulator's command line: look at the simulated cluster, create one, inject and clear faults.
 
 Why a module of its own: ``simulator.py`` is the model the providers and tests run against; this is
 the operator's window onto it (``make demo`` ends by calling ``show --summary``), and it must refuse
@@ -48,11 +48,11 @@ def load_world(sim: Simulator) -> World:
     where = str(sim.path)
     if not sim.path.exists():
         raise WorldFileError(
-            f"no simulated world at {where}: run 'make demo' (it seeds the world from the demo stack), "
-            f"or seed one with: python -m provider.remote.simulator init --state {where}"
+            f"no simulated world at {where}: run 'make demo' (it creates the world from the demo stack), "
+            f"or create one with: python -m provider.remote.simulator init --state {where}"
         )
     fix = (
-        f"Delete it and run 'make demo' again, or re-seed it with: "
+        f"Delete it and run 'make demo' again, or re-create it with: "
         f"python -m provider.remote.simulator init --state {where} --force"
     )
     try:
@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print the world (JSON, or a short summary with --summary)")
     show.add_argument("--state", default=DEFAULT_STATE, help=f"the world's file (default {DEFAULT_STATE})")
     show.add_argument("--summary", action="store_true", help="a few lines: role owner, master secret, clustering")
-    init = sub.add_parser("init", help="seed a world: ESSO installed on every node, nothing configured")
+    init = sub.add_parser("init", help="create a world: ESSO installed on every node, nothing configured")
     init.add_argument("--state", default=DEFAULT_STATE, help=f"the world's file (default {DEFAULT_STATE})")
     init.add_argument("--nodes", default="SSO01,SSO02", help="comma-separated NetBIOS names, at least two")
     init.add_argument("--network-name", default="BIZTALKSSO")
@@ -183,7 +183,7 @@ def _init(sim: Simulator, args: argparse.Namespace) -> int:
         print(f"{args.state} exists; pass --force to replace it", file=sys.stderr)
         return 1
     sim.seed(demo_world(nodes=nodes, network_name=args.network_name, role=args.role))
-    print(f"seeded {args.state}: nodes {', '.join(nodes)}")
+    print(f"created {args.state}: nodes {', '.join(nodes)}")
     return 0
 
 
