@@ -5,13 +5,27 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-cli lint typecheck workflows pytest kerberos clean
+.PHONY: test demo demo-cli lint typecheck workflows pytest kerberos lock clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
+
+# ---- make lock: every package pinned with its hashes, for pip install --require-hashes ---------------
+# Edit requirements.txt or requirements-dev.txt, run `make lock`, commit the two .lock files.
+# pip-compile keeps the versions already locked unless a requirement changed (make lock UPGRADE=--upgrade
+# moves every transitive dependency to its newest allowed version).
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links --no-emit-trusted-host $(UPGRADE)
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --disable-pip-version-check $(PIP_TOOLS)
+	.lock-venv/bin/pip-compile $(LOCK_FLAGS) --output-file requirements.lock requirements.txt
+	.lock-venv/bin/pip-compile $(LOCK_FLAGS) --output-file requirements-dev.lock requirements-dev.txt
+	rm -rf .lock-venv
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -40,7 +54,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 kerberos: $(STAMP)
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends libkrb5-dev krb5-user gcc python3-dev
 	$(PY) -m pip install --disable-pip-version-check -r requirements-kerberos.txt
-	$(PY) -c "import gssapi, krb5; print('Kerberos support loads: gssapi', gssapi.__version__ if hasattr(gssapi, '__version__') else '')"
+	$(PY) -c "import gssapi, krb5; print('Kerberos support loads (gssapi, krb5): now configure /etc/krb5.conf, see docs/winrm.md')"
 
 # ---- make demo: the demo stack (simulator target, local state, local escrow) --------------------
 # The Pulumi CLI is the release archive of the pinned version, checked against the checksums file
@@ -65,12 +79,12 @@ DEMO_ENV := PULUMI_HOME=$(DEMO_DIR)/home PULUMI_BACKEND_URL=file://$(DEMO_DIR)/s
 	PATH=$(DEMO_CLI):$(CURDIR)/$(VENV)/bin:$$PATH
 PULUMI := env $(DEMO_ENV) $(DEMO_CLI)/pulumi --non-interactive
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt || { \
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock || { \
 		echo ""; \
-		echo "Could not install the Python packages of requirements.txt (offline, or no access to PyPI?)."; \
+		echo "Could not install the Python packages of requirements.lock (offline, or no access to PyPI?)."; \
 		echo "Point pip at a mirror (pip config set global.index-url <your mirror>) and run 'make demo' again."; \
 		exit 1; }
 	touch $@

@@ -118,7 +118,7 @@ def test_preview_runs_per_stack_checks_offline_and_comments_the_diff() -> None:
     assert job["environment"] == "preview-${{ matrix.stack }}"
     steps = job["steps"]
     runs = " ".join(s.get("run", "") for s in steps)
-    assert "pip install" in runs and "-r requirements.txt" in runs and "provider.spec check" in runs
+    assert "pip install" in runs and "--require-hashes -r requirements.lock" in runs and "provider.spec check" in runs
     pulumi = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")]
     assert len(pulumi) == 1
     assert pulumi[0]["with"]["command"] == "preview"
