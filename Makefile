@@ -135,9 +135,11 @@ demo: demo-cli $(VENV)/.runtime
 	@echo ""
 	@$(PY) -m provider.remote.simulator show --summary --state $(DEMO_WORLD)
 	@echo ""
-	@echo "Run 'make demo' again: nothing changes. Inject a fault and retry:"
+	@echo "'make demo' can be re-run. To see a failed run and its recovery (README, 'Two commands'):"
+	@echo "  rm -rf .pulumi/state .state $(DEMO_STACK_FILE)"
+	@echo "  $(PY) -m provider.remote.simulator init"
 	@echo "  $(PY) -m provider.remote.simulator fault --node SSO02 --script Join-SsoSystem --kind drop_after"
-	@echo "Start over: rm -rf .pulumi/state .state $(DEMO_STACK_FILE)"
+	@echo "  make demo; make demo"
 
 clean:
 	rm -rf $(VENV) .pulumi .state

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from provider.contracts import SCRIPTS
+from provider.errors import EssoError
 from provider.remote.sim_cli import main
 from provider.remote.sim_model import demo_world
 from provider.remote.simulator import Simulator
@@ -133,3 +134,19 @@ def test_simulator_module_delegates_to_the_cli(state: Path, capsys: pytest.Captu
         cwd=ROOT,
     )
     assert "role SSO: Online on SSO01" in done.stdout
+
+
+def test_the_readme_failure_walkthrough(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """init, a drop_after fault on SSO02's join, a first run that stops with ESSO-031, a re-run that finishes."""
+    state = str(tmp_path / "world.json")
+    assert main(["init", "--state", state]) == 0
+    argv = ["fault", "--state", state, "--node", "SSO02", "--script", "Join-SsoSystem", "--kind", "drop_after"]
+    assert main(argv) == 0
+    with pytest.raises(EssoError) as err:
+        Procedure(demo_spec(tmp_path)).up()
+    assert err.value.code == "ESSO-031" and err.value.node == "SSO02"
+    Procedure(demo_spec(tmp_path)).up()
+    capsys.readouterr()
+    assert main(["show", "--summary", "--state", state]) == 0
+    out = capsys.readouterr().out
+    assert sum("holds the master secret" in line for line in out.splitlines()) == 2 and "faults: none" in out
