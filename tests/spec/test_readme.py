@@ -23,7 +23,9 @@ __all__ = ["program"]
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-DOCS = {p.name: p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md"))}
+# docs/ pages written with the README (docs/rules.md has its own author and checks).
+OWN_DOCS = ("architecture", "ci", "design", "operations", "reference", "scripts", "testing", "winrm")
+DOCS = {f"{n}.md": (ROOT / "docs" / f"{n}.md").read_text(encoding="utf-8") for n in OWN_DOCS}
 SECRETS = {"serviceAccountPassword": "Svc-Readme-Sentinel-1!", "backupPassword": "Bak-Readme-Sentinel-2!"}
 # Words an operator cannot look up: internal names of research notes that are not in this repository.
 JARGON = re.compile(r"(?i:\bseed\b|reference §)|\bDESIGN\b")
