@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
-SHIPPED_STACKS = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml") if ".demo." not in p.name)
+# The environment stacks: every tracked stack file but the demo's (and the demo's git-ignored working copy).
+SHIPPED_STACKS = sorted(
+    name for p in (ROOT / "stacks").glob("Pulumi.*.yaml") if not (name := p.name.split(".")[1]).startswith("demo")
+)
 
 
 def workflow(name: str) -> dict[Any, Any]:
