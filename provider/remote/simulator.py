@@ -53,17 +53,13 @@ and other failures of the real tools surface as ESSO-035 (the script raised a te
 Injected faults: ``error`` raises ESSO-041 without acting, ``drop_before`` ESSO-031 without acting,
 ``drop_after`` acts, saves, then raises ESSO-031 (``may_have_run``), ``hang`` ESSO-033 without acting.
 
-Command line: ``python -m provider.remote.simulator show --state FILE``,
-``init --state FILE [--nodes A,B]``, ``fault --state FILE --node N --script S [--kind K]``.
+Command line: ``python -m provider.remote.simulator show|init|fault`` (``provider/remote/sim_cli.py``).
 """
 
 from __future__ import annotations
 
-import argparse
 import fcntl
-import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -385,48 +381,10 @@ def _fault_error(kind: str, node: str, script: str) -> EssoError:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``show`` prints the world as JSON; ``init`` seeds a demo world; ``fault`` injects a fault."""
-    parser = argparse.ArgumentParser(prog="python -m provider.remote.simulator", description=main.__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    show = sub.add_parser("show", help="print the world as JSON")
-    show.add_argument("--state", required=True)
-    init = sub.add_parser("init", help="seed a demo world (the seed's preconditions, nothing configured)")
-    init.add_argument("--state", required=True)
-    init.add_argument("--nodes", default="SSO01,SSO02")
-    init.add_argument("--network-name", default="BIZTALKSSO")
-    init.add_argument("--role", default="SSO")
-    init.add_argument("--force", action="store_true", help="replace an existing world")
-    fault = sub.add_parser("fault", help="inject a fault")
-    fault.add_argument("--state", required=True)
-    fault.add_argument("--node", required=True)
-    fault.add_argument("--script", required=True)
-    fault.add_argument("--kind", default="error", choices=["error", "drop_before", "drop_after", "hang"])
-    fault.add_argument("--remaining", type=int, default=1)
-    args = parser.parse_args(argv)
-    sim = Simulator(args.state)
-    if args.command == "show":
-        if not sim.exists():
-            print(f"no world at {args.state}", file=sys.stderr)
-            return 1
-        print(json.dumps(sim.load().dump(), indent=2))
-    elif args.command == "init":
-        if sim.exists() and not args.force:
-            print(f"{args.state} exists; pass --force to replace it", file=sys.stderr)
-            return 1
-        nodes = [n.strip() for n in args.nodes.split(",") if n.strip()]
-        sim.seed(demo_world(nodes=nodes, network_name=args.network_name, role=args.role))
-        print(f"seeded {args.state}: nodes {', '.join(nodes)}")
-    else:
-        if not sim.exists():
-            print(f"no world at {args.state}", file=sys.stderr)
-            return 1
-        try:
-            sim.inject(args.node, args.script, args.kind, args.remaining)
-        except ValueError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
-        print(f"fault: {args.kind} on {args.node}/{args.script} x{args.remaining}")
-    return 0
+    """The command line lives in ``sim_cli`` (show, init, fault)."""
+    from provider.remote.sim_cli import main as cli_main  # sim_cli imports this module
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
