@@ -5,7 +5,7 @@ VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo demo-cli lint typecheck workflows pytest kerberos lock clean
+.PHONY: test demo demo-cli lint typecheck workflows pytest kerberos lock docs clean
 
 $(STAMP): requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -26,6 +26,11 @@ lock:
 	.lock-venv/bin/pip-compile $(LOCK_FLAGS) --output-file requirements.lock requirements.txt
 	.lock-venv/bin/pip-compile $(LOCK_FLAGS) --output-file requirements-dev.lock requirements-dev.txt
 	rm -rf .lock-venv
+
+# ---- make docs: rewrite the generated parts (Pulumi.yaml's config block, docs/ tables) after a change
+docs: $(STAMP)
+	$(PY) -m provider.config project-file --write
+	$(PY) -m tests.support.doc_tables
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -9,7 +9,8 @@ is contacted. Sources: pypsrp's README ("pip install pypsrp[kerberos]"), pyspneg
 ``kerberos`` extra: gssapi and krb5, not on Windows), python-gssapi's install notes (it builds against
 the system's krb5 development files: Debian/Ubuntu ``libkrb5-dev``, RHEL ``krb5-devel``).
 
-The hook: ``provider.remote.psrp.validate_transport`` calls ``require_kerberos_support(transport)``.
+The transport (``provider.remote.psrp.config.validate_transport``) asks ``kerberos_available`` and raises
+``kerberos_error``; ``require_kerberos_support`` is the same check in one call.
 """
 
 from __future__ import annotations
@@ -62,17 +63,30 @@ def missing_modules(importer: Importer = importlib.import_module) -> list[str]:
     return missing
 
 
+def kerberos_available(*, platform: str = sys.platform, importer: Importer = importlib.import_module) -> bool:
+    """True when pyspnego can do Kerberos here: Windows (SSPI), or both Python modules load."""
+    return platform == "win32" or not missing_modules(importer)
+
+
+def kerberos_error(transport: KerberosSettings, missing: list[str]) -> EssoError:
+    """ESSO-040 naming the key that asked for Kerberos (auth, else secondHop) and the install command."""
+    key, value = ("auth", transport.auth) if transport.auth == "kerberos" else ("secondHop", transport.second_hop)
+    loads = f"these Python packages do not load: {', '.join(missing)}" if missing else "gssapi and krb5 do not load"
+    return EssoError(
+        "ESSO-040",
+        f"transport.{key}: {value} needs Kerberos on this machine (auth {transport.auth}, secondHop "
+        f"{transport.second_hop}), and {loads}; without them Negotiate can only pick NTLM, which never delegates. "
+        f"{INSTALL_HINT}.",
+        step="transport",
+    )
+
+
 def require_kerberos_support(
     transport: KerberosSettings, *, platform: str = sys.platform, importer: Importer = importlib.import_module
 ) -> None:
-    """Raise ESSO-040 naming transport.auth and the install command when Kerberos cannot work on this machine."""
+    """Raise ESSO-040 naming the key and the install command when Kerberos cannot work on this machine."""
     if not needs_kerberos(transport) or platform == "win32":  # Windows uses SSPI, which needs nothing more
         return
     missing = missing_modules(importer)
     if missing:
-        raise EssoError(
-            "ESSO-040",
-            f"transport.auth: {transport.auth} with secondHop {transport.second_hop} needs Kerberos on this "
-            f"machine, and these Python packages do not load: {', '.join(missing)}. {INSTALL_HINT}.",
-            step="transport",
-        )
+        raise kerberos_error(transport, missing)

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from provider import contracts as c
+from provider.config.names import computer_problem
 from provider.remote.sim_model import demo_world
 from provider.remote.simulator import Simulator
 from provider.remote.world import Fault, World
-from provider.spec import _computer_problem
 
 DEFAULT_STATE = ".state/demo-world.json"
 
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _init(sim: Simulator, args: argparse.Namespace) -> int:
     nodes = [n.strip() for n in args.nodes.split(",") if n.strip()]
-    problems = [f"--nodes: {n}: {p}" for n in nodes if (p := _computer_problem(n, "node name"))]
+    problems = [f"--nodes: {n}: {p}" for n in nodes if (p := computer_problem(n, "node name"))]
     if len({n.lower() for n in nodes}) < 2:
         problems.append(f"--nodes: a cluster needs at least two different nodes, got {', '.join(nodes) or 'none'}")
     if problems:

@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime.settings import get_root_resource
 
-from provider.contracts import SCRIPTS
 from provider.errors import CATALOGUE, error_table_markdown
 from provider.spec import ClusterSpec
+from tests.support.doc_tables import between, script_table_markdown
 from tests.support.mocks import program
 
 __all__ = ["program"]
@@ -31,33 +31,12 @@ SECRETS = {"serviceAccountPassword": "Svc-Readme-Sentinel-1!", "backupPassword":
 JARGON = re.compile(r"(?i:\bseed\b|reference §)|\bDESIGN\b")
 
 
-def between(text: str, marker: str) -> str:
-    start = text.index(f"<!-- {marker}:start -->") + len(f"<!-- {marker}:start -->")
-    return text[start : text.index(f"<!-- {marker}:end -->")].strip()
-
-
 def table_keys(table: str) -> list[str]:
     """The first column's backticked names of a markdown table (``a``, ``b`` in one cell count as two)."""
     keys: list[str] = []
     for line in table.splitlines()[2:]:
         keys += re.findall(r"`([^`]+)`", line.split("|")[1])
     return keys
-
-
-def script_table_markdown() -> str:
-    """The script catalogue: each script's .SYNOPSIS and its contract's kind (read/change, second hop, disruptive)."""
-    rows = ["| Script | What it does | Kind | Status |", "|---|---|---|---|"]
-    for name in sorted(SCRIPTS):
-        script = SCRIPTS[name]
-        text = (ROOT / "provider" / "scripts" / f"{name}.ps1").read_text(encoding="utf-8")
-        found = re.search(r"\.SYNOPSIS\s*\n(.*?)\n\s*\n", text, re.S)
-        assert found, f"{name}.ps1 has no .SYNOPSIS"
-        kind = ["change" if script.changes else "read"]
-        kind += ["second hop"] * script.second_hop + ["disruptive"] * script.disruptive
-        rows.append(
-            f"| `{name}` | {' '.join(found.group(1).split())} | {', '.join(kind)} | parsed, never executed here |"
-        )
-    return "\n".join(rows)
 
 
 def model_keys() -> dict[str, Any]:
@@ -97,7 +76,7 @@ def test_no_word_a_user_cannot_look_up() -> None:
 
 def test_error_table_is_the_catalogue() -> None:
     reference = DOCS["reference.md"]
-    assert between(reference, "error-table") == error_table_markdown(), "regenerate docs/reference.md's error table"
+    assert between(reference, "error-table") == error_table_markdown(), "regenerate: python -m tests.support.doc_tables"
     for code in CATALOGUE:
         assert code in reference
 
@@ -118,7 +97,9 @@ def test_the_configuration_table_lists_exactly_the_model_keys_and_their_defaults
 
 
 def test_every_script_is_in_the_generated_catalogue() -> None:
-    assert between(DOCS["scripts.md"], "script-table") == script_table_markdown(), "regenerate docs/scripts.md"
+    assert between(DOCS["scripts.md"], "script-table") == script_table_markdown(), (
+        "regenerate: python -m tests.support.doc_tables"
+    )
 
 
 @pulumi.runtime.test

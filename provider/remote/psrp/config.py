@@ -7,7 +7,6 @@ keeps only what needs the machine (a CA file that exists) and the mapping to ``p
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from provider.errors import EssoError
+from provider.remote import kerberos
 from provider.remote.transport_rules import account_problems, host_problem, transport_problems
 from provider.spec import TransportSection
 
@@ -69,8 +69,8 @@ def _config_error(key: str, detail: str) -> EssoError:
 
 
 def kerberos_available() -> bool:
-    """True when pyspnego can do Kerberos here (the ``gssapi`` package, which needs the system's krb5)."""
-    return importlib.util.find_spec("gssapi") is not None
+    """True when pyspnego can do Kerberos here (one home: ``provider.remote.kerberos``)."""
+    return kerberos.kerberos_available()
 
 
 def validate_transport(transport: TransportSection, *, password: SecretStr | None, username: str | None = None) -> None:
@@ -85,15 +85,8 @@ def validate_transport(transport: TransportSection, *, password: SecretStr | Non
         raise _config_error(key, why + (f" (also {more})" if more else "") + ".")
     if t.auth in ("basic", "ntlm", "credssp") and password is None:
         raise _config_error("auth", f"{t.auth} needs the configuring account's password (winrmPassword).")
-    if (t.auth == "kerberos" or t.second_hop == "kerberos-delegation") and not kerberos_available():
-        key = "secondHop" if t.second_hop == "kerberos-delegation" else "auth"
-        raise _config_error(
-            key,
-            f"{'kerberos-delegation' if key == 'secondHop' else 'kerberos'} needs Kerberos on this machine, and the "
-            "Python package gssapi (with the system's krb5 libraries) is not installed: without it Negotiate can "
-            "only pick NTLM, which never delegates. Install gssapi (pip install gssapi; apt install libkrb5-dev), "
-            "or use secondHop: credssp with auth: credssp.",
-        )
+    if kerberos.needs_kerberos(t) and not kerberos_available():
+        raise kerberos.kerberos_error(t, kerberos.missing_modules())
     if t.ca_bundle and not Path(t.ca_bundle).is_file():
         raise _config_error("caBundle", f"{t.ca_bundle} is not a file.")
 
