@@ -16,11 +16,12 @@ import pulumi.dynamic as dyn
 
 from provider import contracts as c
 from provider.errors import EssoError
+from provider.escrow import same_msid
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import EssoProvider, Steps, now_utc, registration
 from provider.resources.failover import move_role, verify_failover
-from provider.resources.sso_system import EscrowInputs
+from provider.resources.sso_system import EscrowInputs, SsoSystem
 from provider.spec import ClusterSpec
 
 BACKUP_NAME = "SSOSecret.bak"
@@ -30,6 +31,10 @@ class RestoreInputs(EscrowInputs):
     node: str
     resource_name: str
     verify_failover: bool
+    # The backup SsoSystem escrowed, from its outputs: a restore copies exactly this one (security review M1).
+    escrowed_msid: str | None = None
+    backup_sha256: str | None = None
+    escrow_location: str | None = None
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec, node: str) -> RestoreInputs:
@@ -46,7 +51,7 @@ class MasterSecretRestoreProvider(EssoProvider):
     resource = "master-secret-restore"
     inputs_model = RestoreInputs
     replace_keys = ("node", "server", "database")
-    quiet_keys = ("nodes", "networkName", "verifyFailover", "escrow")
+    quiet_keys = ("nodes", "networkName", "verifyFailover", "escrow", "escrowedMsid", "backupSha256", "escrowLocation")
     secret_keys = ("backupPassword",)
     observed_keys = ("msid", "holdsMsid", "restoredFrom", "failoverVerifiedAt", "verifiedNodes", "ownerNode")
     delete_before_replace = True
@@ -119,8 +124,8 @@ class MasterSecretRestoreProvider(EssoProvider):
         """The master secret id to restore.
 
         The SSO database records an MSID only on encrypted rows, so a new system may have none yet
-        ([INFERRED] from the public SSOX schema). Then the current secret is the one a node keeps in SSOSS
-        and that the escrow holds a backup of.
+        ([INFERRED] from the public SSOX schema). Then the current secret is the one SsoSystem escrowed, as
+        its state records it (never one a node reports and the escrow happens to hold: security review M2).
         """
         others = [n for n in inputs.nodes if n.lower() != inputs.node.lower()]
         database = preflight.database_facts(remote, [*others, inputs.node], inputs.server, inputs.database)
@@ -128,15 +133,11 @@ class MasterSecretRestoreProvider(EssoProvider):
             raise EssoError("ESSO-025", "the SSO database does not exist.", node=inputs.node, step="restore")
         if database.msid:
             return database.msid
-        escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        for other in [*others, inputs.node]:  # the node itself may hold it already (the creator does)
-            facts = self._facts_or_none(remote, inputs, other)
-            for candidate in facts.ssoss_msids if facts else []:
-                if escrow.latest(candidate) is not None:
-                    return candidate
+        if inputs.escrowed_msid:
+            return inputs.escrowed_msid
         raise EssoError(
             "ESSO-025",
-            f"no node among {', '.join([*others, inputs.node])} holds a master secret the escrow has a backup of.",
+            "the SSO database reports no MSID and sso-system recorded no escrowed backup (escrowedMsid).",
             node=inputs.node,
             step="restore",
         )
@@ -144,15 +145,16 @@ class MasterSecretRestoreProvider(EssoProvider):
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        record = escrow.latest(msid)
-        if record is None:
+        if not inputs.backup_sha256 or not same_msid(inputs.escrowed_msid, msid):
             raise EssoError(
                 "ESSO-025",
-                f"the escrow ({escrow.describe()}) holds no backup for MSID {msid}.",
+                f"the master secret is MSID {msid}, but sso-system recorded an escrowed backup of "
+                f"{inputs.escrowed_msid or 'no MSID'}; run up again so sso-system escrows a backup of {msid}.",
                 node=node,
                 step="restore",
             )
-        data = escrow.fetch(msid, record.sha256)  # verifies the SHA-256
+        # exactly the backup state recorded (SHA-256, and on S3 the version), verified (M1)
+        data = escrow.fetch(msid, inputs.backup_sha256, inputs.escrow_location)
         password = self.backup_password()
         self.require_disruption("move the role here and take ENTSSO offline and online", node)
         move_role(remote, role=inputs.role, node=node, steps=steps)
@@ -172,7 +174,7 @@ class MasterSecretRestoreProvider(EssoProvider):
         finally:
             removed = remote.run(node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder))
             steps.add(node, c.REMOVE_PROTECTED_PATH.name, removed.changed)
-        return record.location
+        return inputs.escrow_location or escrow.describe()
 
     def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
         inputs: RestoreInputs = self.stored_inputs(props)
@@ -210,7 +212,15 @@ class MasterSecretRestore(dyn.Resource, module="esso", name="MasterSecretRestore
         inputs: RestoreInputs,
         *,
         backup_password: pulumi.Input[str] | None,
+        system: SsoSystem | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props, opts = registration(MasterSecretRestoreProvider, inputs, opts, {"backupPassword": backup_password})
+        extra: dict[str, Any] = {"backupPassword": backup_password}
+        if system is not None:  # the backup it escrowed, exactly as its state records it
+            extra |= {
+                "escrowedMsid": system.escrowedMsid,
+                "backupSha256": system.backupSha256,
+                "escrowLocation": system.escrowLocation,
+            }
+        props, opts = registration(MasterSecretRestoreProvider, inputs, opts, extra)
         super().__init__(MasterSecretRestoreProvider(), name, props, opts)

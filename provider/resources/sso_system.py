@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from provider import contracts as c
 from provider import ssoxml
 from provider.errors import EssoError
-from provider.escrow import Escrow, escrow_for
+from provider.escrow import Escrow, escrow_for, escrow_namespace, same_msid, sha256_hex
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import (
@@ -51,9 +51,10 @@ class EscrowInputs(ClusterInputs):
     def escrow_store(self, *, simulator: bool) -> Escrow:
         """The escrow; a relative or temporary folder is accepted only for the simulator (the demo)."""
         section = EscrowSection.model_validate(self.escrow)
+        namespace = escrow_namespace(self.domain, self.network_name)  # bound to this stack's cluster (M2)
         if simulator:
-            return escrow_for(section, allow_ephemeral=True, project_dir=os.getcwd())
-        return escrow_for(section, allow_ephemeral=False)
+            return escrow_for(section, namespace=namespace, allow_ephemeral=True, project_dir=os.getcwd())
+        return escrow_for(section, namespace=namespace, allow_ephemeral=False)
 
 
 class SsoSystemInputs(EscrowInputs):
@@ -126,11 +127,14 @@ class SsoSystemProvider(EssoProvider):
                 msid, backup_file = self._install(remote, inputs, recorded, password, steps)
             else:
                 # The creator is lost: the system lives on in the database and on the other nodes.
-                msid, backup_file = self._msid_on(remote, inputs, serving, escrow), inputs.backup_path
+                msid, backup_file = self._msid_on(remote, inputs, serving, (olds or {}).get("escrowedMsid")), inputs.backup_path
                 steps.add(serving, "serve-from", False, f"{recorded} is unreachable or no longer holds the system")
             in_use = (olds or {}).get("backupInUseFingerprint")
             rebackup = olds is not None and not fingerprint_matches(password.get_secret_value(), in_use)
-            record = None if rebackup else escrow.latest(msid)
+            # Only the backup state recorded is reused (M1), never whatever the escrow holds for the MSID.
+            record = None
+            if olds is not None and not rebackup and same_msid(olds.get("escrowedMsid"), msid) and olds.get("backupSha256"):
+                record = escrow.find(msid, olds["backupSha256"], olds.get("escrowLocation"))
             if record is None:
                 backup = remote.run(
                     serving,
@@ -145,8 +149,9 @@ class SsoSystemProvider(EssoProvider):
                 steps.add(serving, c.BACKUP_MASTER_SECRET.name, backup.changed)
                 data = remote.fetch_file(serving, backup_file)
                 steps.add(serving, "fetch-backup", False)
-                record = escrow.store(msid, data, cluster=inputs.network_name)
-                steps.add(serving, "escrow-backup", True, escrow.describe())
+                kept = escrow.find(msid, sha256_hex(data))  # adopts only the bytes just taken from the node
+                record = kept if kept is not None else escrow.store(msid, data)
+                steps.add(serving, "escrow-backup", kept is None, escrow.describe())
                 in_use = fingerprint(password.get_secret_value())
             elif not in_use:
                 in_use = fingerprint(password.get_secret_value())
@@ -215,15 +220,15 @@ class SsoSystemProvider(EssoProvider):
         )
 
     @staticmethod
-    def _msid_on(remote: Remote, inputs: SsoSystemInputs, node: str, escrow: Escrow) -> str:
-        """The current MSID: the database's, else the one the node holds that the escrow knows."""
+    def _msid_on(remote: Remote, inputs: SsoSystemInputs, node: str, escrowed: str | None) -> str:
+        """The current MSID: the database's, else the one the node holds that state recorded as escrowed."""
         database = preflight.database_facts(remote, [node], inputs.server, inputs.database)
         if database.msid:
             return database.msid
         held = preflight.node_facts(
             remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group
         ).ssoss_msids
-        known = [m for m in held if escrow.latest(m) is not None]
+        known = [m for m in held if same_msid(m, escrowed)]
         return (known or held)[-1]
 
     def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
@@ -285,6 +290,7 @@ class SsoSystem(dyn.Resource, module="esso", name="SsoSystem"):
     msid: pulumi.Output[str]
     backupSha256: pulumi.Output[str]
     escrowLocation: pulumi.Output[str]
+    escrowedMsid: pulumi.Output[str]
     createdBy: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]
 
