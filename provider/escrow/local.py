@@ -52,7 +52,8 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW
-_BY_FD = os.name == "posix" and {os.open, os.mkdir, os.replace} <= os.supports_dir_fd
+# os.replace takes dir fds wherever os.rename does (both are renameat); supports_dir_fd lists only the latter.
+_BY_FD = os.name == "posix" and {os.open, os.mkdir, os.rename, os.unlink, os.stat} <= os.supports_dir_fd
 
 
 class _Sidecar(EscrowRecord):
@@ -186,7 +187,7 @@ class _Dir:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(name, DIR_MODE, dir_fd=self.fd)
         try:
-            os.lstat(name, dir_fd=self.fd)
+            os.stat(name, dir_fd=self.fd, follow_symlinks=False)
         except FileNotFoundError:
             return None
         return self._opened(path, self.fd, name)

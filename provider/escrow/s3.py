@@ -184,7 +184,7 @@ class S3Escrow(Escrow):
             raise integrity_error(f"s3://{self.bucket}/{key}", msid, sha, actual, self._intact_hint(s3, owner, key, sha))
         problem = self._encryption_problem(response)
         if problem is not None:
-            warn(f"s3://{self.bucket}/{key} holds the recorded backup but {problem}; the next store re-encrypts it.")
+            warn(f"s3://{self.bucket}/{key} holds the recorded backup but {problem}: copy it over itself with SSE-KMS.")
         return data
 
     def _intact_hint(self, s3: Any, owner: str, key: str, sha256: str) -> str:
@@ -241,7 +241,7 @@ class S3Escrow(Escrow):
             if sha256_hex(body) == sha and problem is None:
                 log.info("escrow: backup %s of MSID %s is already kept at s3://%s/%s", sha, msid, self.bucket, key)
                 return self._record(msid, sha, key, response, len(body))
-            why = problem or "it did not match its SHA-256"
+            why = "it did not match its SHA-256" if sha256_hex(body) != sha else str(problem)
             warn(
                 f"s3://{self.bucket}/{key}: {why}; writing the backup again as a new version (the previous "
                 "version is kept for inspection)."
