@@ -260,7 +260,8 @@ class S3Escrow(Escrow):
             "Body": data,
             "ExpectedBucketOwner": owner,
             "ContentType": "application/octet-stream",
-            # S3 verifies this on upload (moto does not), and Object Lock buckets require a checksum.
+            # S3 verifies this on upload (moto does not); Object Lock buckets require the algorithm header.
+            "ChecksumAlgorithm": "SHA256",
             "ChecksumSHA256": base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"),
             "ServerSideEncryption": "aws:kms",
             "Metadata": {"sha256": sha, "msid": msid, "stored-at": stored_at, "cluster": self.namespace},
