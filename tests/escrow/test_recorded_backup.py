@@ -1,0 +1,104 @@
+"""Restores copy exactly the backup sso-system recorded, from this stack's own namespace (security review M1, M2).
+
+On the simulator, through the providers as the engine sequences them (``tests.support.replacement``): a node is
+replaced, so a restore must copy the escrowed backup to the new node. What reaches the node is captured at
+``Remote.send_file``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provider.errors import EssoError
+from provider.remote.base import Remote
+from provider.remote.sim_model import demo_world
+from provider.remote.simulator import Simulator
+from tests.support.procedure import demo_spec
+from tests.support.replacement import Stack, add_node, evict_node, fail_node
+
+NAMESPACE = "contoso/biztalksso"  # the demo stack's cluster
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """(node, path, SHA-256) of every file sent to a node."""
+    seen: list[tuple[str, str, str]] = []
+    real = Remote.send_file
+
+    def spy(self: Remote, node: str, path: str, data: bytes) -> str:
+        seen.append((node, path, hashlib.sha256(data).hexdigest()))
+        return real(self, node, path, data)
+
+    monkeypatch.setattr(Remote, "send_file", spy)
+    return seen
+
+
+def replace_node_2(stack: Stack, sim: Simulator, spec_dir: Path, **overrides: Any) -> list[Any]:
+    fail_node(sim, "SSO02")
+    evict_node(sim, "SSO02")
+    add_node(sim, "SSO04")
+    return stack.up(demo_spec(spec_dir, ("SSO01", "SSO04"), **overrides))
+
+
+def test_a_planted_newer_backup_is_ignored_by_the_restore(tmp_path: Path, sent: list[tuple[str, str, str]]) -> None:
+    """M1: someone who can write to the escrow (not to the state) plants a "newer" backup of the MSID."""
+    stack = Stack()
+    stack.up(demo_spec(tmp_path))
+    system = dict(stack.outputs("sso-system"))
+    recorded = Path(system["escrowLocation"])
+    assert recorded.parent == tmp_path / "escrow" / NAMESPACE / system["msid"].strip("{}").lower()
+
+    forged = b"FORGED BACKUP"
+    forged_sha = hashlib.sha256(forged).hexdigest()
+    (recorded.parent / f"{forged_sha}.bak").write_bytes(forged)
+    sidecar = json.loads(recorded.with_suffix(".json").read_text())
+    sidecar |= {"sha256": forged_sha, "stored_at": "9999-12-31T00:00:00+00:00"}
+    (recorded.parent / f"{forged_sha}.json").write_text(json.dumps(sidecar))
+    sent.clear()
+
+    replace_node_2(stack, Simulator(tmp_path / "world.json"), tmp_path)
+
+    assert [(node, sha) for node, _, sha in sent] == [("SSO04", system["backupSha256"])]
+    restore = stack.outputs("master-secret-restore-sso04")
+    assert restore["restoredFrom"] == system["escrowLocation"]
+    assert restore["backupSha256"] == system["backupSha256"]
+    assert system["msid"] in Simulator(tmp_path / "world.json").load().nodes["SSO04"].ssoss
+
+
+def test_a_stack_never_restores_another_stacks_backup_from_a_shared_escrow(
+    tmp_path: Path, sent: list[tuple[str, str, str]]
+) -> None:
+    """M2: stacks A and B share an escrow folder; B's SSO database (or a node of B) reports A's MSID. B's
+    restore must select nothing of A's: it stops before anything reaches B's new node."""
+    shared = {"escrow": {"kind": "local", "path": str(tmp_path / "shared-escrow")}}
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a_dir.mkdir()
+    b_dir.mkdir()
+    stack_a = Stack()
+    stack_a.up(demo_spec(a_dir, **shared))
+    a = stack_a.outputs("sso-system")
+
+    b_cluster = {"networkName": "OTHERSSO", "role": "SSO", "nodes": ["SSO01", "SSO02"]}
+    Simulator(b_dir / "world.json").seed(demo_world(nodes=["SSO01", "SSO02"], network_name="OTHERSSO"))
+    stack_b = Stack()
+    stack_b.up(demo_spec(b_dir, cluster=b_cluster, **shared))
+    b = stack_b.outputs("sso-system")
+    assert "/contoso/biztalksso/" in a["escrowLocation"] and "/contoso/othersso/" in b["escrowLocation"]
+
+    b_world = Simulator(b_dir / "world.json")
+    with b_world.edit() as world:
+        for database in world.databases.values():
+            database.msid = a["msid"]  # a lie, as a compromised node of B would tell it
+    sent.clear()
+    with pytest.raises(EssoError) as caught:
+        replace_node_2(stack_b, b_world, b_dir, cluster={**b_cluster, "nodes": ["SSO01", "SSO04"]}, **shared)
+    assert caught.value.code == "ESSO-025"
+    assert caught.value.node == "SSO04"
+    assert sent == []  # nothing of A's (nor of B's) reached B's new node
+    assert b_world.load().nodes["SSO04"].ssoss == []
+    assert Path(a["escrowLocation"]).exists()
