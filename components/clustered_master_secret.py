@@ -96,7 +96,6 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
                 f"master-secret-restore-{node.lower()}",
                 RestoreInputs.from_spec(spec, node),
                 backup_password=secrets.backup_password,
-                system=self.system,
                 opts=placed(self.service, self.joins[node], previous),
             )
 

@@ -9,13 +9,15 @@ chosen by "the newest": callers name the MSID *and* the SHA-256 that state recor
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
+import secrets
 import warnings
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from provider.errors import EssoError
 
@@ -44,13 +46,113 @@ class EscrowRecord(BaseModel):
     stored_at: str  # ISO 8601, UTC
 
 
+MANIFEST = "recorded.json"  # beside the backups of one MSID: which of them restores copy
+MANIFEST_ROUNDS = 100_000
+
+
+class RecordedBackup(BaseModel):
+    """The escrow's record of the backup sso-system recorded in its state: the one restores copy.
+
+    Why it exists: a restore (another resource) cannot read sso-system's state, and the design passes no
+    output from one resource into another's inputs (previews stay honest; ordering uses ``depends_on``).
+    So sso-system writes this record next to the backups, authenticated with a key derived from the backup
+    password (PBKDF2-HMAC-SHA256, random salt) over the namespace, MSID, SHA-256 and location. Someone who can
+    write to the escrow but does not know the password can neither forge nor move it to another stack.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str
+    msid: str  # msid_segment form
+    sha256: str
+    location: str  # on S3 with ?versionId=: the exact object version
+    salt: str
+    rounds: int
+    mac: str
+
+
+def _mac(password: SecretStr, salt: str, rounds: int, namespace: str, msid: str, sha256: str, location: str) -> str:
+    key = hashlib.pbkdf2_hmac("sha256", password.get_secret_value().encode("utf-8"), bytes.fromhex(salt), rounds)
+    message = "\n".join(("esso-escrow-record/1", namespace, msid, sha256, location)).encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 class Escrow(ABC):
     """Keeps master secret backups of one stack (``namespace``) by MSID and SHA-256; never deletes one.
 
-    There is deliberately no "latest": the backup to use is the one whose SHA-256 the state recorded.
+    There is deliberately no "latest": the backup to use is the one whose SHA-256 the state recorded, and
+    which :meth:`record_in_use` wrote down for restores (see :class:`RecordedBackup`).
     """
 
     namespace: str
+
+    @abstractmethod
+    def _read_manifest(self, msid: str) -> bytes | None:
+        """The raw :data:`MANIFEST` of ``msid`` in this namespace, None when there is none."""
+
+    @abstractmethod
+    def _write_manifest(self, msid: str, data: bytes) -> None:
+        """Write :data:`MANIFEST` of ``msid`` in this namespace (the previous one kept where versioned)."""
+
+    def _manifest(self, msid: str, password: SecretStr) -> tuple[RecordedBackup | None, str]:
+        """The record for ``msid`` if it authenticates, else None and why not."""
+        raw = self._read_manifest(msid)
+        if raw is None:
+            return None, "absent"
+        try:
+            found = RecordedBackup.model_validate_json(raw)
+            expected = _mac(
+                password, found.salt, found.rounds, self.namespace, msid_segment(msid), found.sha256, found.location
+            )
+        except (ValidationError, ValueError):
+            return None, "not a record this tool wrote"
+        if not hmac.compare_digest(expected, found.mac) or found.namespace != self.namespace:
+            return None, "does not authenticate"
+        if found.msid != msid_segment(msid) or not is_sha256(found.sha256):
+            return None, "does not authenticate"
+        return found, "ok"
+
+    def record_in_use(self, record: EscrowRecord, password: SecretStr) -> bool:
+        """Write the record that ``record`` is the backup restores copy; True when it was (re)written."""
+        current, _ = self._manifest(record.msid, password)
+        if current is not None and (current.sha256, current.location) == (record.sha256, record.location):
+            return False
+        salt = secrets.token_hex(16)
+        segment = msid_segment(record.msid)
+        manifest = RecordedBackup(
+            namespace=self.namespace,
+            msid=segment,
+            sha256=record.sha256,
+            location=record.location,
+            salt=salt,
+            rounds=MANIFEST_ROUNDS,
+            mac=_mac(password, salt, MANIFEST_ROUNDS, self.namespace, segment, record.sha256, record.location),
+        )
+        self._write_manifest(record.msid, manifest.model_dump_json(indent=2).encode("utf-8"))
+        log.info("escrow: recorded backup %s of MSID %s as the one restores copy", record.sha256, record.msid)
+        return True
+
+    def recorded(self, msid: str, password: SecretStr) -> RecordedBackup:
+        """The backup sso-system recorded for ``msid`` in this namespace, authenticated (ESSO-025, ESSO-022)."""
+        found, why = self._manifest(msid, password)
+        if found is not None:
+            return found
+        if why == "absent":
+            raise EssoError(
+                "ESSO-025",
+                f"the escrow ({self.describe()}) holds no record of the backup sso-system escrowed for MSID {msid}: "
+                "run `pulumi up --refresh` with a node that holds the master secret reachable, so sso-system records "
+                "it (a stack whose escrow predates namespaces does this once).",
+                step="escrow-fetch",
+            )
+        raise EssoError(  # the backup password is the key: a wrong password and a forged record look the same
+            "ESSO-012",
+            f"the escrow's record of the backup for MSID {msid} ({self.describe()}) {why} with this stack's backup "
+            "password and namespace: it was altered, copied from another stack, or written with an earlier backup "
+            "password; nothing was restored. Run `pulumi up --refresh` so sso-system takes and records a backup "
+            "with the current password.",
+            step="escrow-fetch",
+        )
 
     @abstractmethod
     def store(self, msid: str, data: bytes) -> EscrowRecord:

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from provider.errors import EssoError
 from provider.escrow.base import (
+    MANIFEST,
     Escrow,
     EscrowRecord,
     check_sha256,
@@ -273,6 +274,19 @@ class LocalEscrow(Escrow):
             with current:
                 current = current.child(name, create)
         return current
+
+    def _read_manifest(self, msid: str) -> bytes | None:
+        folder = self._open(msid, create=False)
+        if folder is None:
+            return None
+        with folder:
+            return folder.read(MANIFEST)
+
+    def _write_manifest(self, msid: str, data: bytes) -> None:
+        folder = self._open(msid, create=True)
+        assert folder is not None  # created
+        with folder:
+            folder.write(MANIFEST, data)
 
     def _sidecar(self, folder: _Dir, msid: str, sha256: str) -> _Sidecar | None:
         try:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from provider.escrow.base import (
+    MANIFEST,
     Escrow,
     EscrowRecord,
     check_sha256,
@@ -120,6 +121,16 @@ class S3Escrow(Escrow):
         version = self._version_in(location, key)
         found = self._get(s3, owner, key, version) if version else None
         return found if found is not None else self._get(s3, owner, key)
+
+    def _read_manifest(self, msid: str) -> bytes | None:
+        s3, owner = self._clients()
+        found = self._get(s3, owner, f"{self._folder(msid)}{MANIFEST}")
+        return found[0] if found is not None else None
+
+    def _write_manifest(self, msid: str, data: bytes) -> None:
+        s3, owner = self._clients()
+        verify_bucket(s3, self.bucket, owner)
+        self._put(s3, owner, f"{self._folder(msid)}{MANIFEST}", data, {"msid": msid_segment(msid)})
 
     def _encryption_problem(self, response: dict[str, Any]) -> str | None:
         if response.get("ServerSideEncryption") != "aws:kms":
@@ -254,22 +265,8 @@ class S3Escrow(Escrow):
                 "with the password it was taken with."
             )
         stored_at = now()
-        args: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": key,
-            "Body": data,
-            "ExpectedBucketOwner": owner,
-            "ContentType": "application/octet-stream",
-            # S3 verifies this on upload (moto does not); Object Lock buckets require the algorithm header.
-            "ChecksumAlgorithm": "SHA256",
-            "ChecksumSHA256": base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"),
-            "ServerSideEncryption": "aws:kms",
-            "Metadata": {"sha256": sha, "msid": msid, "stored-at": stored_at, "cluster": self.namespace},
-            "Tagging": urlencode({"cluster": self.namespace, "sha256": sha, "msid": msid_segment(msid)}),
-        }
-        if self.kms_key_id:
-            args["SSEKMSKeyId"] = self.kms_key_id
-        put: dict[str, Any] = s3.put_object(**args)
+        metadata = {"sha256": sha, "msid": msid, "stored-at": stored_at, "cluster": self.namespace}
+        put = self._put(s3, owner, key, data, {"sha256": sha, "msid": msid_segment(msid)}, metadata)
         version = put.get("VersionId")
         record = EscrowRecord(
             msid=msid,
@@ -280,3 +277,25 @@ class S3Escrow(Escrow):
         )
         log.info("escrow: stored backup %s of MSID %s at %s", sha, msid, record.location)
         return record
+
+    def _put(
+        self, s3: Any, owner: str, key: str, data: bytes, tags: dict[str, str], metadata: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """One SSE-KMS object in the bucket of ``owner``, tagged with this namespace."""
+        args: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": data,
+            "ExpectedBucketOwner": owner,
+            "ContentType": "application/octet-stream",
+            # S3 verifies this on upload (moto does not); Object Lock buckets require the algorithm header.
+            "ChecksumAlgorithm": "SHA256",
+            "ChecksumSHA256": base64.b64encode(hashlib.sha256(data).digest()).decode("ascii"),
+            "ServerSideEncryption": "aws:kms",
+            "Metadata": metadata or {},
+            "Tagging": urlencode({"cluster": self.namespace, **tags}),
+        }
+        if self.kms_key_id:
+            args["SSEKMSKeyId"] = self.kms_key_id
+        result: dict[str, Any] = s3.put_object(**args)
+        return result

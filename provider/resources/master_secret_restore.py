@@ -8,6 +8,7 @@ it is adopted without a restore. Every move and cycle needs ``allowDisruption``.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -16,12 +17,11 @@ import pulumi.dynamic as dyn
 
 from provider import contracts as c
 from provider.errors import EssoError
-from provider.escrow import same_msid
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import EssoProvider, Steps, now_utc, registration
 from provider.resources.failover import move_role, verify_failover
-from provider.resources.sso_system import EscrowInputs, SsoSystem
+from provider.resources.sso_system import EscrowInputs
 from provider.spec import ClusterSpec
 
 BACKUP_NAME = "SSOSecret.bak"
@@ -31,10 +31,6 @@ class RestoreInputs(EscrowInputs):
     node: str
     resource_name: str
     verify_failover: bool
-    # The backup SsoSystem escrowed, from its outputs: a restore copies exactly this one (security review M1).
-    escrowed_msid: str | None = None
-    backup_sha256: str | None = None
-    escrow_location: str | None = None
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec, node: str) -> RestoreInputs:
@@ -51,7 +47,7 @@ class MasterSecretRestoreProvider(EssoProvider):
     resource = "master-secret-restore"
     inputs_model = RestoreInputs
     replace_keys = ("node", "server", "database")
-    quiet_keys = ("nodes", "networkName", "verifyFailover", "escrow", "escrowedMsid", "backupSha256", "escrowLocation")
+    quiet_keys = ("nodes", "networkName", "verifyFailover", "escrow")
     secret_keys = ("backupPassword",)
     observed_keys = ("msid", "holdsMsid", "restoredFrom", "failoverVerifiedAt", "verifiedNodes", "ownerNode")
     delete_before_replace = True
@@ -124,8 +120,8 @@ class MasterSecretRestoreProvider(EssoProvider):
         """The master secret id to restore.
 
         The SSO database records an MSID only on encrypted rows, so a new system may have none yet
-        ([INFERRED] from the public SSOX schema). Then the current secret is the one SsoSystem escrowed, as
-        its state records it (never one a node reports and the escrow happens to hold: security review M2).
+        ([INFERRED] from the public SSOX schema). Then the current secret is the one a node keeps in SSOSS
+        for which this stack's escrow holds sso-system's authenticated record (security review M2).
         """
         others = [n for n in inputs.nodes if n.lower() != inputs.node.lower()]
         database = preflight.database_facts(remote, [*others, inputs.node], inputs.server, inputs.database)
@@ -133,11 +129,18 @@ class MasterSecretRestoreProvider(EssoProvider):
             raise EssoError("ESSO-025", "the SSO database does not exist.", node=inputs.node, step="restore")
         if database.msid:
             return database.msid
-        if inputs.escrowed_msid:
-            return inputs.escrowed_msid
+        escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+        password = self.backup_password()
+        for other in [*others, inputs.node]:  # the node itself may hold it already (the creator does)
+            facts = self._facts_or_none(remote, inputs, other)
+            for candidate in facts.ssoss_msids if facts else []:
+                with contextlib.suppress(EssoError, ValueError):
+                    escrow.recorded(candidate, password)
+                    return candidate
         raise EssoError(
             "ESSO-025",
-            "the SSO database reports no MSID and sso-system recorded no escrowed backup (escrowedMsid).",
+            f"no node among {', '.join([*others, inputs.node])} holds a master secret this stack's escrow records a "
+            "backup of.",
             node=inputs.node,
             step="restore",
         )
@@ -145,17 +148,13 @@ class MasterSecretRestoreProvider(EssoProvider):
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        if not inputs.backup_sha256 or not same_msid(inputs.escrowed_msid, msid):
-            raise EssoError(
-                "ESSO-025",
-                f"the master secret is MSID {msid}, but sso-system recorded an escrowed backup of "
-                f"{inputs.escrowed_msid or 'no MSID'}; run up again so sso-system escrows a backup of {msid}.",
-                node=node,
-                step="restore",
-            )
-        # exactly the backup state recorded (SHA-256, and on S3 the version), verified (M1)
-        data = escrow.fetch(msid, inputs.backup_sha256, inputs.escrow_location)
         password = self.backup_password()
+        try:
+            # exactly the backup sso-system recorded (SHA-256, and on S3 the version), in this stack's namespace
+            recorded = escrow.recorded(msid, password)
+            data = escrow.fetch(msid, recorded.sha256, recorded.location)  # verifies the SHA-256
+        except EssoError as exc:
+            raise EssoError(exc.code, exc.detail, node=node, step="restore") from None
         self.require_disruption("move the role here and take ENTSSO offline and online", node)
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
@@ -174,7 +173,7 @@ class MasterSecretRestoreProvider(EssoProvider):
         finally:
             removed = remote.run(node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder))
             steps.add(node, c.REMOVE_PROTECTED_PATH.name, removed.changed)
-        return inputs.escrow_location or escrow.describe()
+        return recorded.location
 
     def observe(self, props: dict[str, Any]) -> dict[str, Any] | None:
         inputs: RestoreInputs = self.stored_inputs(props)
@@ -212,15 +211,7 @@ class MasterSecretRestore(dyn.Resource, module="esso", name="MasterSecretRestore
         inputs: RestoreInputs,
         *,
         backup_password: pulumi.Input[str] | None,
-        system: SsoSystem | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        extra: dict[str, Any] = {"backupPassword": backup_password}
-        if system is not None:  # the backup it escrowed, exactly as its state records it
-            extra |= {
-                "escrowedMsid": system.escrowedMsid,
-                "backupSha256": system.backupSha256,
-                "escrowLocation": system.escrowLocation,
-            }
-        props, opts = registration(MasterSecretRestoreProvider, inputs, opts, extra)
+        props, opts = registration(MasterSecretRestoreProvider, inputs, opts, {"backupPassword": backup_password})
         super().__init__(MasterSecretRestoreProvider(), name, props, opts)

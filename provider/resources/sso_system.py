@@ -96,6 +96,7 @@ class SsoSystemProvider(EssoProvider):
         "databaseExists",
         "backupInUseFingerprint",
         "backupPasswordCurrent",
+        "escrowRecorded",
     )
     extra_secret_outputs = ("backupInUseFingerprint",)  # the fingerprint of the password the escrowed backup needs
     delete_before_replace = True
@@ -155,6 +156,7 @@ class SsoSystemProvider(EssoProvider):
                 in_use = fingerprint(password.get_secret_value())
             elif not in_use:
                 in_use = fingerprint(password.get_secret_value())
+            escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
             return {
                 "msid": msid,
                 "escrowedMsid": record.msid,
@@ -164,6 +166,7 @@ class SsoSystemProvider(EssoProvider):
                 "databaseExists": True,
                 "backupInUseFingerprint": in_use,
                 "backupPasswordCurrent": True,
+                "escrowRecorded": True,
             }
 
     def _install(
@@ -246,6 +249,14 @@ class SsoSystemProvider(EssoProvider):
         in_use = props.get("backupInUseFingerprint")
         if in_use:
             observed["backupPasswordCurrent"] = fingerprint_matches(self.backup_password().get_secret_value(), in_use)
+        # The escrow must still record (for restores) the backup state recorded; else up records it again.
+        if props.get("backupSha256") and props.get("escrowedMsid"):
+            escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+            try:
+                kept = escrow.recorded(str(props["escrowedMsid"]), self.backup_password())
+                observed["escrowRecorded"] = kept.sha256 == props["backupSha256"]
+            except EssoError:
+                observed["escrowRecorded"] = False
         return observed
 
     def drift(self, olds: dict[str, Any]) -> list[str]:
@@ -254,6 +265,8 @@ class SsoSystemProvider(EssoProvider):
             found.append("escrowedMsid")
         if olds.get("backupPasswordCurrent") is False:
             found.append("backupPasswordCurrent")
+        if olds.get("escrowRecorded") is False:
+            found.append("escrowRecorded")
         return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
@@ -290,7 +303,6 @@ class SsoSystem(dyn.Resource, module="esso", name="SsoSystem"):
     msid: pulumi.Output[str]
     backupSha256: pulumi.Output[str]
     escrowLocation: pulumi.Output[str]
-    escrowedMsid: pulumi.Output[str]
     createdBy: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]
 

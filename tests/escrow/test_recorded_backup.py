@@ -66,8 +66,30 @@ def test_a_planted_newer_backup_is_ignored_by_the_restore(tmp_path: Path, sent: 
     assert [(node, sha) for node, _, sha in sent] == [("SSO04", system["backupSha256"])]
     restore = stack.outputs("master-secret-restore-sso04")
     assert restore["restoredFrom"] == system["escrowLocation"]
-    assert restore["backupSha256"] == system["backupSha256"]
     assert system["msid"] in Simulator(tmp_path / "world.json").load().nodes["SSO04"].ssoss
+
+
+def test_a_forged_record_of_the_backup_in_use_stops_the_restore(
+    tmp_path: Path, sent: list[tuple[str, str, str]]
+) -> None:
+    """M1: the attacker also rewrites the escrow's record of which backup restores copy. Without the backup
+    password its authentication fails: nothing is restored, nothing reaches the new node."""
+    stack = Stack()
+    stack.up(demo_spec(tmp_path))
+    recorded = Path(stack.outputs("sso-system")["escrowLocation"])
+    forged = b"FORGED BACKUP"
+    forged_sha = hashlib.sha256(forged).hexdigest()
+    (recorded.parent / f"{forged_sha}.bak").write_bytes(forged)
+    manifest = recorded.parent / "recorded.json"
+    record = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps(record | {"sha256": forged_sha, "location": str(recorded.parent / f"{forged_sha}.bak")}))
+    sent.clear()
+
+    with pytest.raises(EssoError) as caught:
+        replace_node_2(stack, Simulator(tmp_path / "world.json"), tmp_path)
+    assert (caught.value.code, caught.value.node) == ("ESSO-012", "SSO04")
+    assert "does not authenticate" in str(caught.value)
+    assert sent == []
 
 
 def test_a_stack_never_restores_another_stacks_backup_from_a_shared_escrow(

@@ -45,12 +45,6 @@ def demo_spec(tmp_path: Path, nodes: tuple[str, ...] = ("SSO01", "SSO02"), **ove
     return load_spec(config)
 
 
-def recorded_backup(system: dict[str, Any] | None) -> dict[str, Any]:
-    """The escrowed backup sso-system recorded, as the component passes it to each restore (its outputs)."""
-    keys = ("escrowedMsid", "backupSha256", "escrowLocation")
-    return {k: system.get(k) for k in keys} if system else {}
-
-
 class Procedure:
     """One provider per resource of the component, configured with the spec, called in seed order."""
 
@@ -98,19 +92,14 @@ class Procedure:
                 (
                     f"master-secret-restore-{node.lower()}",
                     MasterSecretRestoreProvider,
-                    {
-                        **RestoreInputs.from_spec(spec, node).props(),
-                        "backupPassword": backup,
-                        **recorded_backup(self.outputs.get("sso-system")),
-                    },
+                    {**RestoreInputs.from_spec(spec, node).props(), "backupPassword": backup},
                 )
             )
         return items
 
     def up(self) -> dict[str, dict[str, Any]]:
         """Create every resource (or, on a converged world, adopt it) in order; returns outputs by name."""
-        for index, (name, cls, _) in enumerate(self.resources()):
-            inputs = self.resources()[index][2]  # a restore's inputs carry what sso-system recorded just before
+        for name, cls, inputs in self.resources():
             provider = self.provider(cls)
             checked = provider.check({}, inputs)
             assert not checked.failures, [(f.property, f.reason) for f in checked.failures]

@@ -25,7 +25,7 @@ from provider.remote.simulator import Simulator
 from provider.remote.world import Node, World
 from provider.resources.base import EssoProvider, Steps
 from provider.spec import ClusterSpec
-from tests.support.procedure import Procedure, recorded_backup
+from tests.support.procedure import Procedure
 
 Op = Literal["create", "update", "same", "delete"]
 
@@ -166,11 +166,6 @@ class Stack:
         assert not dependents, f"{name} has dependents in state: {dependents}"
         del self.state[name]
 
-    def _recorded(self, name: str) -> dict[str, Any]:
-        """A restore's inputs from sso-system's outputs (the escrowed backup), as the component wires them."""
-        system = self.state.get("sso-system")
-        return recorded_backup(system.outputs) if name.startswith("master-secret-restore-") and system else {}
-
     def _dependents(self, name: str) -> list[str]:
         """The component's dependencies, by name: a node's restore depends on its join (and on the restores
         before it); the clustered service, the name and everything else depend on the SSO system."""
@@ -185,7 +180,6 @@ class Stack:
         for name, cls, inputs in program:
             provider = self._provider(cls, spec)
             old = self.state.get(name)
-            inputs = {**inputs, **self._recorded(name)}
             checked = provider.check(old.inputs if old else {}, inputs)
             assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
             if old is None:
@@ -211,7 +205,6 @@ class Stack:
         for name, cls, inputs in program:
             provider = self._provider(cls, spec)
             old = self.state.get(name)
-            inputs = {**inputs, **self._recorded(name)}
             checked = provider.check(old.inputs if old else {}, inputs)
             assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
             news = dict(checked.inputs)
