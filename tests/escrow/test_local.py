@@ -6,11 +6,13 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import stat
 import warnings
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from provider.errors import EssoError
 from provider.escrow import EscrowRecord, EscrowWarning, LocalEscrow
@@ -394,3 +396,63 @@ def test_a_symlinked_backup_file_is_never_read(escrow: LocalEscrow, tmp_path: Pa
         with pytest.raises(EssoError, match="ESSO-023"):
             escrow.store(MSID, BACKUP)  # nor written through
     assert outside.read_bytes() == BACKUP
+
+
+# ------------------------------------------ the authenticated record of the backup restores copy
+
+
+PASSWORD = SecretStr("Bak-Sentinel-93fa#")
+
+
+def test_the_record_in_use_is_written_once_and_read_back(escrow: LocalEscrow, tmp_path: Path) -> None:
+    record = escrow.store(MSID, BACKUP)
+    assert escrow.record_in_use(record, PASSWORD) is True
+    assert escrow.record_in_use(record, PASSWORD) is False  # unchanged: not rewritten
+    kept = escrow.recorded(MSID, PASSWORD)
+    assert (kept.sha256, kept.location, kept.namespace) == (record.sha256, record.location, NAMESPACE)
+    manifest = folder_of(tmp_path) / "recorded.json"
+    assert mode(manifest) == 0o600
+    assert "Bak-Sentinel" not in manifest.read_text()
+
+
+def test_no_record_says_how_to_write_one(escrow: LocalEscrow) -> None:
+    escrow.store(MSID, BACKUP)
+    with pytest.raises(EssoError) as caught:
+        escrow.recorded(MSID, PASSWORD)
+    assert caught.value.code == "ESSO-025"
+    assert "pulumi up --refresh" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"sha256": sha(OTHER)}, {"location": "/elsewhere/x.bak"}, {"namespace": OTHER_NAMESPACE}, {"mac": "0" * 64}],
+    ids=["sha256", "location", "namespace", "mac"],
+)
+def test_an_altered_record_does_not_authenticate(escrow: LocalEscrow, tmp_path: Path, change: dict[str, str]) -> None:
+    escrow.record_in_use(escrow.store(MSID, BACKUP), PASSWORD)
+    manifest = folder_of(tmp_path) / "recorded.json"
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | change))
+    with pytest.raises(EssoError) as caught:
+        escrow.recorded(MSID, PASSWORD)
+    assert caught.value.code == "ESSO-012"
+    assert "does not authenticate" in str(caught.value)
+    assert "Bak-Sentinel" not in str(caught.value)
+
+
+def test_another_password_does_not_authenticate_the_record(escrow: LocalEscrow) -> None:
+    escrow.record_in_use(escrow.store(MSID, BACKUP), PASSWORD)
+    with pytest.raises(EssoError, match="ESSO-012"):
+        escrow.recorded(MSID, SecretStr("Another-Password-1!"))
+
+
+def test_a_record_copied_from_another_stack_does_not_authenticate(tmp_path: Path) -> None:
+    """M2: even with the same backup password, stack A's record moved into B's namespace is refused."""
+    stack_a = LocalEscrow(str(tmp_path / "escrow"), namespace=NAMESPACE, allow_ephemeral=True)
+    stack_b = LocalEscrow(str(tmp_path / "escrow"), namespace=OTHER_NAMESPACE, allow_ephemeral=True)
+    stack_a.record_in_use(stack_a.store(MSID, BACKUP), PASSWORD)
+    stack_b.record_in_use(stack_b.store(MSID, OTHER), PASSWORD)
+    theirs = tmp_path / "escrow" / OTHER_NAMESPACE / SEGMENT
+    shutil.copy(folder_of(tmp_path) / f"{sha(BACKUP)}.bak", theirs)
+    shutil.copy(folder_of(tmp_path) / "recorded.json", theirs)
+    with pytest.raises(EssoError, match="ESSO-012"):
+        stack_b.recorded(MSID, PASSWORD)

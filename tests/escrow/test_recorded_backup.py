@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from provider.errors import EssoError
+from provider.escrow import EscrowWarning
 from provider.remote.base import Remote
 from provider.remote.sim_model import demo_world
 from provider.remote.simulator import Simulator
-from tests.support.procedure import demo_spec
+from tests.support.procedure import Procedure, demo_spec
 from tests.support.replacement import Stack, add_node, evict_node, fail_node
 
 NAMESPACE = "contoso/biztalksso"  # the demo stack's cluster
@@ -124,3 +126,70 @@ def test_a_stack_never_restores_another_stacks_backup_from_a_shared_escrow(
     assert sent == []  # nothing of A's (nor of B's) reached B's new node
     assert b_world.load().nodes["SSO04"].ssoss == []
     assert Path(a["escrowLocation"]).exists()
+
+
+# ------------------------------------------- the record restores read: noticed by refresh, written by up
+
+
+def refresh_and_up(procedure: Procedure) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``pulumi up --refresh`` for sso-system: read(), diff() on what read found, update()."""
+    cls, inputs = next((c, i) for n, c, i in procedure.resources() if n == "sso-system")
+    provider = procedure.provider(cls)
+    read = provider.read("SQL01/SSODB", procedure.outputs["sso-system"])
+    assert read.outs is not None
+    refreshed = dict(read.outs)
+    diff = provider.diff("SQL01/SSODB", refreshed, inputs)
+    if not diff.changes:
+        return refreshed, refreshed
+    updated = provider.update("SQL01/SSODB", refreshed, inputs)
+    assert updated.outs is not None
+    return refreshed, dict(updated.outs)
+
+
+def test_a_lost_record_is_noticed_by_refresh_and_written_again_by_up(tmp_path: Path) -> None:
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    system = procedure.outputs["sso-system"]
+    assert system["escrowRecorded"] is True
+    manifest = Path(system["escrowLocation"]).parent / "recorded.json"
+    manifest.unlink()
+
+    refreshed, updated = refresh_and_up(procedure)
+    assert refreshed["escrowRecorded"] is False
+    assert updated["escrowRecorded"] is True
+    assert updated["backupSha256"] == system["backupSha256"]  # the same backup, recorded again
+    assert json.loads(manifest.read_text())["sha256"] == system["backupSha256"]
+    assert [s["step"] for s in updated["steps"] if s["changed"]] == []  # nothing changed on a node
+
+
+def test_a_stack_upgraded_from_an_escrow_without_namespaces_keeps_its_backup(
+    tmp_path: Path, sent: list[tuple[str, str, str]]
+) -> None:
+    """Migration: the escrow as the previous version left it (``<path>/<msid>/<sha>.bak``, sidecar naming the
+    Network Name, no record). `pulumi up --refresh` copies the backup state recorded into the namespace
+    (by its exact SHA-256) and records it; the old file is kept; a new node is then restored from it."""
+    stack = Stack()
+    stack.up(demo_spec(tmp_path))
+    system = dict(stack.outputs("sso-system"))
+    segment = system["msid"].strip("{}").lower()
+    legacy = tmp_path / "escrow" / segment
+    shutil.move(str(Path(system["escrowLocation"]).parent), legacy)
+    (legacy / "recorded.json").unlink()
+    sidecar = legacy / f"{system['backupSha256']}.json"
+    sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | {"cluster": "BIZTALKSSO"}))
+    shutil.rmtree(tmp_path / "escrow" / "contoso")
+    stack.state["sso-system"].outputs["escrowLocation"] = str(legacy / f"{system['backupSha256']}.bak")
+
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.outputs = {name: r.outputs for name, r in stack.state.items()}
+    with pytest.warns(EscrowWarning, match="kept before escrows had namespaces"):
+        refreshed, updated = refresh_and_up(procedure)
+    assert refreshed["escrowRecorded"] is False
+    assert updated["backupSha256"] == system["backupSha256"]
+    assert updated["escrowLocation"] == system["escrowLocation"]  # the namespaced copy
+    assert (legacy / f"{system['backupSha256']}.bak").exists()  # never moved, never lost
+    stack.state["sso-system"].outputs = updated
+
+    sent.clear()
+    replace_node_2(stack, Simulator(tmp_path / "world.json"), tmp_path)
+    assert [(node, sha) for node, _, sha in sent] == [("SSO04", system["backupSha256"])]

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+from pydantic import SecretStr
 from botocore.exceptions import ClientError
 
 from provider.errors import EssoError
@@ -514,3 +515,26 @@ def test_a_legacy_object_of_another_cluster_is_never_used(escrow: S3Escrow, s3: 
     assert escrow.find(MSID, sha(BACKUP)) is None
     with pytest.raises(EssoError, match="ESSO-025"):
         escrow.fetch(MSID, sha(BACKUP))
+
+
+# ------------------------------------------ the authenticated record of the backup restores copy
+
+
+def test_the_record_in_use_is_an_sse_kms_object_beside_the_backups(
+    escrow: S3Escrow, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = SecretStr("Bak-Sentinel-93fa#")
+    record = escrow.store(MSID, BACKUP)
+    calls = record_calls(monkeypatch)
+    assert escrow.record_in_use(record, password) is True
+    kept = escrow.recorded(MSID, password)
+    assert (kept.sha256, kept.location) == (record.sha256, record.location)  # the exact version
+    key = f"esso/{NAMESPACE}/{SEGMENT}/recorded.json"
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert [name for name, params in calls if params.get("ExpectedBucketOwner") != ACCOUNT] == []
+    s3.put_object(Bucket=BUCKET, Key=key, Body=s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().replace(
+        record.sha256.encode(), sha(OTHER).encode()
+    ))
+    with pytest.raises(EssoError, match="ESSO-012"):
+        escrow.recorded(MSID, password)
