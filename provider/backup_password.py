@@ -32,7 +32,6 @@ def _error_message(exc: Any) -> str:
     return str(response.get("Error", {}).get("Message", ""))
 
 
-
 class _DropThreadRecords(logging.Filter):
     """Drops the records one thread logs (botocore's DEBUG dump of a response body holds the secret)."""
 

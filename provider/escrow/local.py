@@ -404,4 +404,3 @@ class LocalEscrow(Escrow):
         if actual != sha:
             raise integrity_error(f"escrowed file {path}", msid, sha, actual)
         return data
-

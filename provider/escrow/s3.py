@@ -98,7 +98,8 @@ class S3Escrow(Escrow):
         parts = urlsplit(location)
         if parts.scheme != "s3" or parts.netloc != self.bucket or parts.path.lstrip("/") != key:
             return None
-        return (parse_qs(parts.query).get("versionId") or [None])[0]
+        versions = parse_qs(parts.query).get("versionId") or []
+        return versions[0] if versions else None
 
     # ---- reads -------------------------------------------------------------------------------
     def _get(self, s3: Any, owner: str, key: str, version_id: str | None = None) -> tuple[bytes, dict[str, Any]] | None:
@@ -136,9 +137,9 @@ class S3Escrow(Escrow):
         if response.get("ServerSideEncryption") != "aws:kms":
             return f"it is not SSE-KMS encrypted (ServerSideEncryption {response.get('ServerSideEncryption')})"
         wanted, used = self.kms_key_id, str(response.get("SSEKMSKeyId") or "")
-        if wanted and not wanted.startswith("alias/") and ":alias/" not in wanted:
-            if used != wanted and not used.endswith(f"key/{wanted}"):
-                return f"it is encrypted with KMS key {used or 'aws/s3'}, not {wanted}"
+        comparable = bool(wanted) and not str(wanted).startswith("alias/") and ":alias/" not in str(wanted)
+        if comparable and used != wanted and not used.endswith(f"key/{wanted}"):  # an alias cannot be compared
+            return f"it is encrypted with KMS key {used or 'aws/s3'}, not {wanted}"
         return None
 
     def _stored_at(self, response: dict[str, Any]) -> str:
@@ -156,7 +157,9 @@ class S3Escrow(Escrow):
         cluster = next((str(t["Value"]) for t in tags if t.get("Key") == "cluster"), None)
         if cluster is None or namespace_segment(cluster) == self.namespace.rsplit("/", 1)[-1]:
             return True
-        log.warning("escrow: s3://%s/%s belongs to cluster %s, not to %s; not used", self.bucket, key, cluster, self.namespace)
+        log.warning(
+            "escrow: s3://%s/%s belongs to cluster %s, not to %s; not used", self.bucket, key, cluster, self.namespace
+        )
         return False
 
     def find(self, msid: str, sha256: str, location: str | None = None) -> EscrowRecord | None:
@@ -192,7 +195,9 @@ class S3Escrow(Escrow):
         data, response = found
         actual = sha256_hex(data)
         if actual != sha:
-            raise integrity_error(f"s3://{self.bucket}/{key}", msid, sha, actual, self._intact_hint(s3, owner, key, sha))
+            raise integrity_error(
+                f"s3://{self.bucket}/{key}", msid, sha, actual, self._intact_hint(s3, owner, key, sha)
+            )
         problem = self._encryption_problem(response)
         if problem is not None:
             warn(f"s3://{self.bucket}/{key} holds the recorded backup but {problem}: copy it over itself with SSE-KMS.")

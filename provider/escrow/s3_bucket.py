@@ -163,7 +163,9 @@ def verify_bucket(s3: Any, bucket: str, owner: str) -> None:
                 "remove those grants"
             )
     if problems:
-        raise EssoError("ESSO-024", f"bucket {bucket}: {'; '.join(problems)}; nothing was written.", step="escrow-store")
+        raise EssoError(
+            "ESSO-024", f"bucket {bucket}: {'; '.join(problems)}; nothing was written.", step="escrow-store"
+        )
     _report_object_lock(s3, mine)
 
 

@@ -128,13 +128,21 @@ class SsoSystemProvider(EssoProvider):
                 msid, backup_file = self._install(remote, inputs, recorded, password, steps)
             else:
                 # The creator is lost: the system lives on in the database and on the other nodes.
-                msid, backup_file = self._msid_on(remote, inputs, serving, (olds or {}).get("escrowedMsid")), inputs.backup_path
+                msid, backup_file = (
+                    self._msid_on(remote, inputs, serving, (olds or {}).get("escrowedMsid")),
+                    inputs.backup_path,
+                )
                 steps.add(serving, "serve-from", False, f"{recorded} is unreachable or no longer holds the system")
             in_use = (olds or {}).get("backupInUseFingerprint")
             rebackup = olds is not None and not fingerprint_matches(password.get_secret_value(), in_use)
             # Only the backup state recorded is reused (M1), never whatever the escrow holds for the MSID.
             record = None
-            if olds is not None and not rebackup and same_msid(olds.get("escrowedMsid"), msid) and olds.get("backupSha256"):
+            if (
+                olds is not None
+                and not rebackup
+                and same_msid(olds.get("escrowedMsid"), msid)
+                and olds.get("backupSha256")
+            ):
                 record = escrow.find(msid, olds["backupSha256"], olds.get("escrowLocation"))
             if record is None:
                 backup = remote.run(

@@ -84,6 +84,10 @@ def test_s3_from_the_stack_section() -> None:
 
 def test_s3_without_a_bucket_is_refused() -> None:
     with pytest.raises(EssoError) as caught:
-        escrow_for(EscrowSection.model_construct(kind="s3", bucket=None, prefix="esso"), namespace=NAMESPACE, allow_ephemeral=True)
+        escrow_for(
+            EscrowSection.model_construct(kind="s3", bucket=None, prefix="esso"),
+            namespace=NAMESPACE,
+            allow_ephemeral=True,
+        )
     assert caught.value.code == "ESSO-040"
     assert "escrow.bucket" in str(caught.value)

@@ -334,9 +334,9 @@ def test_a_legacy_backup_of_another_cluster_is_never_used(escrow: LocalEscrow, t
 def test_an_existing_root_is_made_0700_whatever_it_was(escrow: LocalEscrow, tmp_path: Path) -> None:
     root = tmp_path / "escrow"
     root.mkdir()
-    os.chmod(root, 0o777)
+    os.chmod(root, 0o777)  # noqa: S103 - the permissive mode under test
     (root / "contoso").mkdir()
-    os.chmod(root / "contoso", 0o755)
+    os.chmod(root / "contoso", 0o755)  # noqa: S103 - the permissive mode under test
     escrow.store(MSID, BACKUP)
     assert mode(root) == 0o700
     assert mode(root / "contoso") == 0o700
@@ -344,19 +344,21 @@ def test_an_existing_root_is_made_0700_whatever_it_was(escrow: LocalEscrow, tmp_
 
 def test_reading_also_makes_the_folders_private(escrow: LocalEscrow, tmp_path: Path) -> None:
     record = escrow.store(MSID, BACKUP)
-    os.chmod(tmp_path / "escrow", 0o755)
-    os.chmod(folder_of(tmp_path), 0o777)
+    os.chmod(tmp_path / "escrow", 0o755)  # noqa: S103 - the permissive mode under test
+    os.chmod(folder_of(tmp_path), 0o777)  # noqa: S103 - the permissive mode under test
     assert escrow.fetch(MSID, record.sha256) == BACKUP
     assert mode(tmp_path / "escrow") == mode(folder_of(tmp_path)) == 0o700
 
 
 @pytest.mark.parametrize("where", ["msid", "network", "domain"])
-def test_a_symlinked_folder_is_refused_and_its_target_untouched(escrow: LocalEscrow, tmp_path: Path, where: str) -> None:
+def test_a_symlinked_folder_is_refused_and_its_target_untouched(
+    escrow: LocalEscrow, tmp_path: Path, where: str
+) -> None:
     """Security review L5: a link planted in place of a folder (the MSID is a public output) would receive the
     backup and have its target's mode changed."""
     elsewhere = tmp_path / "someone-elses-dir"
     elsewhere.mkdir()
-    os.chmod(elsewhere, 0o755)
+    os.chmod(elsewhere, 0o755)  # noqa: S103 - the permissive mode under test
     link = {"msid": folder_of(tmp_path), "network": folder_of(tmp_path).parent, "domain": tmp_path / "escrow/contoso"}
     link[where].parent.mkdir(parents=True)
     link[where].symlink_to(elsewhere, target_is_directory=True)

@@ -84,7 +84,9 @@ def test_a_forged_record_of_the_backup_in_use_stops_the_restore(
     (recorded.parent / f"{forged_sha}.bak").write_bytes(forged)
     manifest = recorded.parent / "recorded.json"
     record = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps(record | {"sha256": forged_sha, "location": str(recorded.parent / f"{forged_sha}.bak")}))
+    manifest.write_text(
+        json.dumps(record | {"sha256": forged_sha, "location": str(recorded.parent / f"{forged_sha}.bak")})
+    )
     sent.clear()
 
     with pytest.raises(EssoError) as caught:
@@ -99,7 +101,7 @@ def test_a_stack_never_restores_another_stacks_backup_from_a_shared_escrow(
 ) -> None:
     """M2: stacks A and B share an escrow folder; B's SSO database (or a node of B) reports A's MSID. B's
     restore must select nothing of A's: it stops before anything reaches B's new node."""
-    shared = {"escrow": {"kind": "local", "path": str(tmp_path / "shared-escrow")}}
+    shared: dict[str, Any] = {"escrow": {"kind": "local", "path": str(tmp_path / "shared-escrow")}}
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     a_dir.mkdir()
     b_dir.mkdir()

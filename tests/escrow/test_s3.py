@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from pydantic import SecretStr
 from botocore.exceptions import ClientError
+from pydantic import SecretStr
 
 from provider.errors import EssoError
 from provider.escrow import PUBLIC_ACCESS_FLAGS, EscrowWarning, S3Escrow
@@ -129,7 +129,11 @@ def test_find_returns_the_recorded_backup_and_none_for_anything_else(escrow: S3E
     assert escrow.find(MSID, sha(BACKUP)) is None
     record = escrow.store(MSID, BACKUP)
     found = escrow.find(MSID, record.sha256, record.location)
-    assert found is not None and (found.sha256, found.location, found.size) == (record.sha256, record.location, record.size)
+    assert found is not None and (found.sha256, found.location, found.size) == (
+        record.sha256,
+        record.location,
+        record.size,
+    )
     assert escrow.find(MSID, sha(OTHER)) is None
     assert escrow.find("{00000000-0000-0000-0000-000000000000}", record.sha256) is None
 
@@ -408,9 +412,7 @@ def test_an_existing_object_without_sse_kms_is_never_adopted(escrow: S3Escrow, s
 
 def test_an_object_encrypted_with_another_kms_key_is_not_adopted(escrow: S3Escrow, s3: Any) -> None:
     other_key = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
-    s3.put_object(
-        Bucket=BUCKET, Key=key_of(BACKUP), Body=BACKUP, ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key
-    )
+    s3.put_object(Bucket=BUCKET, Key=key_of(BACKUP), Body=BACKUP, ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key)
     assert escrow.find(MSID, sha(BACKUP)) is None
     with pytest.warns(EscrowWarning, match="encrypted with KMS key"):
         escrow.store(MSID, BACKUP)
@@ -420,7 +422,9 @@ def test_an_object_encrypted_with_another_kms_key_is_not_adopted(escrow: S3Escro
 # ------------------------------------------------------------------------------------ M5: Object Lock
 
 
-def test_an_object_lock_bucket_keeps_backups_undeletable(s3: Any, kms_key_arn: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_object_lock_bucket_keeps_backups_undeletable(
+    s3: Any, kms_key_arn: str, caplog: pytest.LogCaptureFixture
+) -> None:
     s3.create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}, ObjectLockEnabledForBucket=True
     )
@@ -533,8 +537,10 @@ def test_the_record_in_use_is_an_sse_kms_object_beside_the_backups(
     head = s3.head_object(Bucket=BUCKET, Key=key)
     assert head["ServerSideEncryption"] == "aws:kms"
     assert [name for name, params in calls if params.get("ExpectedBucketOwner") != ACCOUNT] == []
-    s3.put_object(Bucket=BUCKET, Key=key, Body=s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().replace(
-        record.sha256.encode(), sha(OTHER).encode()
-    ))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=key,
+        Body=s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().replace(record.sha256.encode(), sha(OTHER).encode()),
+    )
     with pytest.raises(EssoError, match="ESSO-012"):
         escrow.recorded(MSID, password)

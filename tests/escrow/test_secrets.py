@@ -11,8 +11,8 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
-from provider.errors import EssoError
 from provider.backup_password import backup_password_from_secrets_manager
+from provider.errors import EssoError
 from tests.escrow.conftest import REGION
 from tests.support.secrets_scan import find_secret
 
