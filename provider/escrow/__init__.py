@@ -14,7 +14,8 @@ on another node (or after node 1 is lost). Losing it makes every SSO secret unre
   flags, or whose policy lets another account delete or overwrite objects (ESSO-024); every call names
   the bucket's expected owner.
 
-Modules: ``base`` (records, names, the interface), ``local``, ``s3`` and ``s3_bucket``, ``factory``.
+Modules: ``base`` (records, names, the interface), ``local`` with ``folder``, ``s3`` with ``s3_bucket``,
+``factory``.
 The backup password's Secrets Manager lookup lives in :mod:`provider.backup_password`.
 """
 
@@ -29,7 +30,8 @@ from provider.escrow.base import (
     sha256_hex,
 )
 from provider.escrow.factory import escrow_for
-from provider.escrow.local import DIR_MODE, FILE_MODE, LocalEscrow
+from provider.escrow.folder import DIR_MODE, FILE_MODE
+from provider.escrow.local import LocalEscrow
 from provider.escrow.s3 import S3Escrow
 from provider.escrow.s3_bucket import PUBLIC_ACCESS_FLAGS
 
