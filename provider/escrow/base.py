@@ -48,6 +48,7 @@ class EscrowRecord(BaseModel):
 
 MANIFEST = "recorded.json"  # beside the backups of one MSID: which of them restores copy
 MANIFEST_ROUNDS = 100_000
+_MAX_ROUNDS = 1_000_000  # a forged record must not make a restore spin (rounds are read from the record)
 
 
 class RecordedBackup(BaseModel):
@@ -101,11 +102,13 @@ class Escrow(ABC):
             return None, "absent"
         try:
             found = RecordedBackup.model_validate_json(raw)
+            if not MANIFEST_ROUNDS <= found.rounds <= _MAX_ROUNDS or len(found.salt) != 32:
+                return None, "is not a record this tool wrote"
             expected = _mac(
                 password, found.salt, found.rounds, self.namespace, msid_segment(msid), found.sha256, found.location
             )
         except (ValidationError, ValueError):
-            return None, "not a record this tool wrote"
+            return None, "is not a record this tool wrote"
         if not hmac.compare_digest(expected, found.mac) or found.namespace != self.namespace:
             return None, "does not authenticate"
         if found.msid != msid_segment(msid) or not is_sha256(found.sha256):

@@ -458,3 +458,17 @@ def test_a_record_copied_from_another_stack_does_not_authenticate(tmp_path: Path
     shutil.copy(folder_of(tmp_path) / "recorded.json", theirs)
     with pytest.raises(EssoError, match="ESSO-012"):
         stack_b.recorded(MSID, PASSWORD)
+
+
+@pytest.mark.parametrize("change", [{"rounds": 10**12}, {"rounds": 1}, {"salt": "00"}], ids=["huge", "tiny", "salt"])
+def test_a_record_with_forged_parameters_is_refused_before_any_key_is_derived(
+    escrow: LocalEscrow, tmp_path: Path, change: dict[str, object]
+) -> None:
+    """A forged round count must not make a restore spin for hours (the rounds are read from the record)."""
+    escrow.record_in_use(escrow.store(MSID, BACKUP), PASSWORD)
+    manifest = folder_of(tmp_path) / "recorded.json"
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | change))
+    with pytest.raises(EssoError) as caught:
+        escrow.recorded(MSID, PASSWORD)
+    assert caught.value.code == "ESSO-012"
+    assert "is not a record this tool wrote" in str(caught.value)

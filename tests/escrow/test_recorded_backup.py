@@ -195,3 +195,15 @@ def test_a_stack_upgraded_from_an_escrow_without_namespaces_keeps_its_backup(
     sent.clear()
     replace_node_2(stack, Simulator(tmp_path / "world.json"), tmp_path)
     assert [(node, sha) for node, _, sha in sent] == [("SSO04", system["backupSha256"])]
+
+
+def test_a_lost_escrow_is_refilled_by_up_refresh_with_the_same_password(tmp_path: Path) -> None:
+    procedure = Procedure(demo_spec(tmp_path))
+    procedure.up()
+    system = procedure.outputs["sso-system"]
+    shutil.rmtree(tmp_path / "escrow")
+    refreshed, updated = refresh_and_up(procedure)
+    assert refreshed["escrowRecorded"] is False
+    assert updated["backupSha256"] == system["backupSha256"]  # the node's backup file, escrowed again
+    assert Path(updated["escrowLocation"]).read_bytes()
+    assert [s["step"] for s in updated["steps"] if s["changed"]] == ["escrow-backup"]
