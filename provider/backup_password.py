@@ -22,12 +22,13 @@ from provider.errors import EssoError
 log = logging.getLogger(__name__)
 
 
-def _error_code(exc: Any) -> str:
+def aws_error_code(exc: Any) -> str:
+    """The code of a botocore ClientError (e.g. AccessDenied), else the exception's class name."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", "") or type(exc).__name__)
 
 
-def _error_message(exc: Any) -> str:
+def aws_error_message(exc: Any) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Message", ""))
 
@@ -101,9 +102,9 @@ def backup_password_from_secrets_manager(secret_id: str, region: str | None) -> 
     except ClientError as exc:
         raise EssoError(
             "ESSO-040",
-            f"{where} could not be read from Secrets Manager ({_error_code(exc)}: {_error_message(exc)}); check the "
-            "name or ARN, escrow.region, and that the program's AWS identity may call secretsmanager:GetSecretValue "
-            "(and kms:Decrypt on the secret's key).",
+            f"{where} could not be read from Secrets Manager ({aws_error_code(exc)}: {aws_error_message(exc)}); "
+            "check the name or ARN, escrow.region, and that the program's AWS identity may call "
+            "secretsmanager:GetSecretValue (and kms:Decrypt on the secret's key).",
             step="backup-password",
         ) from None
     except BotoCoreError as exc:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from provider.backup_password import aws_error_code as error_code
 from provider.escrow.base import (
     MANIFEST,
     Escrow,
@@ -39,7 +40,7 @@ from provider.escrow.base import (
     sha256_hex,
     warn,
 )
-from provider.escrow.s3_bucket import caller_account, error_code, verify_bucket
+from provider.escrow.s3_bucket import caller_account, verify_bucket
 
 _MAX_VERSIONS_CHECKED = 10
 _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}

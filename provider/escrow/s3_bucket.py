@@ -17,6 +17,7 @@ import re
 from fnmatch import fnmatchcase
 from typing import Any
 
+from provider.backup_password import aws_error_code as error_code
 from provider.errors import EssoError
 from provider.escrow.base import log
 
@@ -40,16 +41,6 @@ GUARDED_ACTIONS = (
     "s3:PutBucketPublicAccessBlock",
 )
 _ACCOUNT_ARN = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
-
-
-def error_code(exc: Any) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", "") or type(exc).__name__)
-
-
-def error_message(exc: Any) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Message", ""))
 
 
 def caller_account(region: str | None) -> str:
