@@ -155,6 +155,8 @@ class MasterSecretRestoreProvider(EssoProvider):
             data = escrow.fetch(msid, recorded.sha256, recorded.location)  # verifies the SHA-256
         except EssoError as exc:
             raise EssoError(exc.code, exc.detail, node=node, step="restore") from None
+        except ValueError as exc:  # an MSID a node reported that is no GUID never becomes an escrow path
+            raise EssoError("ESSO-025", f"{exc}: nothing was restored.", node=node, step="restore") from None
         self.require_disruption("move the role here and take ENTSSO offline and online", node)
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))

@@ -207,3 +207,20 @@ def test_a_lost_escrow_is_refilled_by_up_refresh_with_the_same_password(tmp_path
     assert updated["backupSha256"] == system["backupSha256"]  # the node's backup file, escrowed again
     assert Path(updated["escrowLocation"]).read_bytes()
     assert [s["step"] for s in updated["steps"] if s["changed"]] == ["escrow-backup"]
+
+
+def test_an_msid_a_node_reports_that_is_no_guid_selects_nothing(
+    tmp_path: Path, sent: list[tuple[str, str, str]]
+) -> None:
+    stack = Stack()
+    stack.up(demo_spec(tmp_path))
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        for database in world.databases.values():
+            database.msid = "../../etc"
+    sent.clear()
+    with pytest.raises(EssoError) as caught:
+        replace_node_2(stack, sim, tmp_path)
+    assert (caught.value.code, caught.value.node) == ("ESSO-025", "SSO04")
+    assert "is not a master secret id" in str(caught.value)
+    assert sent == []
