@@ -472,3 +472,16 @@ def test_a_record_with_forged_parameters_is_refused_before_any_key_is_derived(
         escrow.recorded(MSID, PASSWORD)
     assert caught.value.code == "ESSO-012"
     assert "is not a record this tool wrote" in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a folder away needs root")
+def test_a_folder_owned_by_another_user_is_refused(escrow: LocalEscrow, tmp_path: Path) -> None:
+    """As ssh refuses a key folder it does not own: another user could swap the backups."""
+    root = tmp_path / "escrow"
+    root.mkdir(mode=0o700)
+    os.chown(root, 12345, -1)
+    with pytest.raises(EssoError) as caught:
+        escrow.store(MSID, BACKUP)
+    assert caught.value.code == "ESSO-023"
+    assert "belongs to user id 12345" in str(caught.value)
+    assert list(root.iterdir()) == []
