@@ -235,7 +235,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             return self.spec.backup_password
         section = self.spec.escrow
         if section.password_secret_id:
-            from provider.escrow import backup_password_from_secrets_manager
+            from provider.backup_password import backup_password_from_secrets_manager
 
             return backup_password_from_secrets_manager(section.password_secret_id, section.region)
         raise EssoError("ESSO-040", "no backup password: set backupPassword or escrow.passwordSecretId.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from provider.escrow import Escrow, escrow_for
+from provider.escrow import Escrow, escrow_for, escrow_namespace
 from provider.resources.base import ClusterInputs
 from provider.spec import ClusterSpec, EscrowSection
 
@@ -32,6 +32,7 @@ class EscrowInputs(ClusterInputs):
     def escrow_store(self, *, simulator: bool) -> Escrow:
         """The escrow; a relative or temporary folder is accepted only for the simulator (the demo)."""
         section = EscrowSection.model_validate(self.escrow)
+        namespace = escrow_namespace(self.domain, self.network_name)  # bound to this stack's cluster (M2)
         if simulator:
-            return escrow_for(section, allow_ephemeral=True, project_dir=os.getcwd())
-        return escrow_for(section, allow_ephemeral=False)
+            return escrow_for(section, namespace=namespace, allow_ephemeral=True, project_dir=os.getcwd())
+        return escrow_for(section, namespace=namespace, allow_ephemeral=False)

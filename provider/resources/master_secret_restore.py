@@ -10,6 +10,7 @@ stack allows it, and otherwise stays where it is (the owner node is informationa
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -145,7 +146,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
 
         The SSO database records an MSID only on encrypted rows, so a new system may have none yet
         ([INFERRED] from the public SSOX schema). Then the current secret is the one a node keeps in SSOSS
-        and that the escrow holds a backup of.
+        for which this stack's escrow holds sso-system's authenticated record (security review M2).
         """
         others = [n for n in inputs.nodes if n.lower() != inputs.node.lower()]
         database = preflight.database_facts(remote, [*others, inputs.node], inputs.server, inputs.database)
@@ -154,14 +155,17 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         if database.msid:
             return database.msid
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+        password = self.backup_password()
         for other in [*others, inputs.node]:  # the node itself may hold it already (the creator does)
             facts = self._facts_or_none(remote, inputs, other)
             for candidate in facts.ssoss_msids if facts else []:
-                if escrow.latest(candidate) is not None:
+                with contextlib.suppress(EssoError, ValueError):
+                    escrow.recorded(candidate, password)
                     return candidate
         raise EssoError(
             "ESSO-025",
-            f"no node among {', '.join([*others, inputs.node])} holds a master secret the escrow has a backup of.",
+            f"no node among {', '.join([*others, inputs.node])} holds a master secret this stack's escrow records a "
+            "backup of.",
             node=inputs.node,
             step="restore",
         )
@@ -169,16 +173,15 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        record = escrow.latest(msid)
-        if record is None:
-            raise EssoError(
-                "ESSO-025",
-                f"the escrow ({escrow.describe()}) holds no backup for MSID {msid}.",
-                node=node,
-                step="restore",
-            )
-        data = escrow.fetch(msid, record.sha256)  # verifies the SHA-256
         password = self.backup_password()
+        try:
+            # exactly the backup sso-system recorded (SHA-256, and on S3 the version), in this stack's namespace
+            recorded = escrow.recorded(msid, password)
+            data = escrow.fetch(msid, recorded.sha256, recorded.location)  # verifies the SHA-256
+        except EssoError as exc:
+            raise EssoError(exc.code, exc.detail, node=node, step="restore") from None
+        except ValueError as exc:  # an MSID a node reported that is no GUID never becomes an escrow path
+            raise EssoError("ESSO-025", f"{exc}: nothing was restored.", node=node, step="restore") from None
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
         steps.add(node, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
@@ -196,7 +199,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         finally:
             removed = remote.run(node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder))
             steps.add(node, c.REMOVE_PROTECTED_PATH.name, removed.changed)
-        return record.location
+        return recorded.location
 
     def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:
         with self.remote(inputs) as remote:

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from provider import contracts, ssoxml
 from provider.errors import EssoError
-from provider.escrow import Escrow
+from provider.escrow import same_msid, sha256_hex
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import (
@@ -68,6 +68,7 @@ class SsoSystemObserved(Observed):
     database_exists: bool = False
     backup_in_use_fingerprint: str | None = None  # the fingerprint of the password the escrowed backup needs
     backup_password_current: bool | None = None  # None: not checked yet (no backup in use recorded)
+    escrow_recorded: bool | None = None  # the escrow's record (what restores copy) names this backup; None: unknown
 
 
 class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
@@ -111,11 +112,22 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 msid, backup_file = self._install(remote, inputs, recorded, password, steps, verified)
             else:
                 # The creator is lost: the system lives on in the database and on the other nodes.
-                msid, backup_file = self._msid_on(remote, inputs, serving, escrow), inputs.backup_path
+                msid, backup_file = (
+                    self._msid_on(remote, inputs, serving, prior.observed.escrowed_msid if prior else None),
+                    inputs.backup_path,
+                )
                 steps.add(serving, "serve-from", False, f"{recorded} is unreachable or no longer holds the system")
             in_use = prior.observed.backup_in_use_fingerprint if prior else None
             rebackup = prior is not None and not fingerprint_matches(password.get_secret_value(), in_use)
-            record = None if rebackup else escrow.latest(msid)
+            # Only the backup state recorded is reused (M1), never whatever the escrow holds for the MSID.
+            record = None
+            if (
+                prior is not None
+                and not rebackup
+                and same_msid(prior.observed.escrowed_msid, msid)
+                and prior.observed.backup_sha256
+            ):
+                record = escrow.find(msid, prior.observed.backup_sha256, prior.observed.escrow_location)
             if record is None:
                 backup = remote.run(
                     serving,
@@ -130,11 +142,13 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 steps.add(serving, contracts.BACKUP_MASTER_SECRET.name, backup.changed)
                 data = remote.fetch_file(serving, backup_file)
                 steps.add(serving, "fetch-backup", False)
-                record = escrow.store(msid, data, cluster=inputs.network_name)
-                steps.add(serving, "escrow-backup", True, escrow.describe())
+                kept = escrow.find(msid, sha256_hex(data))  # adopts only the bytes just taken from the node
+                record = kept if kept is not None else escrow.store(msid, data)
+                steps.add(serving, "escrow-backup", kept is None, escrow.describe())
                 in_use = fingerprint(password.get_secret_value())
             elif not in_use:
                 in_use = fingerprint(password.get_secret_value())
+            escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
             return SsoSystemObserved(
                 msid=msid,
                 escrowed_msid=record.msid,
@@ -144,6 +158,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 database_exists=True,
                 backup_in_use_fingerprint=in_use,
                 backup_password_current=True,
+                escrow_recorded=True,
             )
 
     def _install(
@@ -202,13 +217,13 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
         )
 
     @staticmethod
-    def _msid_on(remote: Remote, inputs: SsoSystemInputs, node: str, escrow: Escrow) -> str:
-        """The current MSID: the database's, else the one the node holds that the escrow knows."""
+    def _msid_on(remote: Remote, inputs: SsoSystemInputs, node: str, escrowed: str | None) -> str:
+        """The current MSID: the database's, else the one the node holds that state recorded as escrowed."""
         database = preflight.database_facts(remote, [node], inputs.server, inputs.database)
         if database.msid:
             return database.msid
         held = inputs.node_facts(remote, node).ssoss_msids
-        known = [m for m in held if escrow.latest(m) is not None]
+        known = [m for m in held if same_msid(m, escrowed)]
         return (known or held)[-1]
 
     def observe(self, inputs: SsoSystemInputs, recorded: SsoSystemObserved) -> SsoSystemObserved | None:
@@ -225,6 +240,14 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
         in_use = recorded.backup_in_use_fingerprint
         if in_use:
             update["backup_password_current"] = fingerprint_matches(self.backup_password().get_secret_value(), in_use)
+        # The escrow must still record (for restores) the backup state recorded; else up records it again.
+        if recorded.backup_sha256 and recorded.escrowed_msid:
+            escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+            try:
+                kept = escrow.recorded(recorded.escrowed_msid, self.backup_password())
+                update["escrow_recorded"] = kept.sha256 == recorded.backup_sha256
+            except EssoError:
+                update["escrow_recorded"] = False
         return recorded.model_copy(update=update)
 
     def drift(self, observed: SsoSystemObserved, inputs: SsoSystemInputs) -> list[str]:
@@ -233,6 +256,8 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             found.append("escrowedMsid")
         if observed.backup_password_current is False:
             found.append("backupPasswordCurrent")
+        if observed.escrow_recorded is False:
+            found.append("escrowRecorded")
         return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:

@@ -11,10 +11,14 @@ import pytest
 from moto import mock_aws
 
 REGION = "eu-west-1"
+ACCOUNT = "123456789012"  # moto's account: what STS GetCallerIdentity answers with the fake credentials
 BUCKET = "esso-escrow-test"
 MSID = "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"  # as ESSO prints it
 SEGMENT = "6f9619ff-8b86-d011-b42d-00c04fc964ff"  # as the escrow files it
-CLUSTER = "SSOCLUSTER"
+DOMAIN = "CONTOSO"
+CLUSTER = "SSOCLUSTER"  # the Network Name
+NAMESPACE = "contoso/ssocluster"  # escrow_namespace(DOMAIN, CLUSTER)
+OTHER_NAMESPACE = "fabrikam/ssocluster"  # another stack's cluster, sharing the folder or bucket
 ALL_BLOCKED = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,

@@ -330,9 +330,9 @@ def test_the_escrowed_backup_is_what_restores_the_new_node(
     escrow_class = S3Escrow if kind == "s3" else LocalEscrow
     real_fetch = escrow_class.fetch
 
-    def spy(self: Any, msid: str, sha256: str) -> bytes:
+    def spy(self: Any, msid: str, sha256: str, location: str | None = None) -> bytes:
         fetched.append((msid, sha256))
-        return real_fetch(self, msid, sha256)
+        return real_fetch(self, msid, sha256, location)
 
     monkeypatch.setattr(escrow_class, "fetch", spy)
 
