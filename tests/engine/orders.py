@@ -89,21 +89,32 @@ class Built:
         names = [name for name, _, _ in self.procedure.resources()]
         return names[names.index("sso-system") + 1 :]
 
+    def reset(self) -> None:
+        """Back to the built world."""
+        self.state.write_bytes(self.world)
+
+    def delete(self, name: str) -> None:
+        """``delete()`` of one resource with its outputs from the build, as the engine calls it."""
+        cls = next(cls for n, cls, _ in self.procedure.resources() if n == name)
+        self._provider(cls).delete(name, self.procedure.outputs[name])
+
+    def project(self) -> dict[str, Any]:
+        return projection(Simulator(self.state).load(), self.nodes)
+
     def replay(self, order: Sequence[str]) -> dict[str, Any]:
         """From the built world: delete in ``order`` (each twice), recreate in the component's order; project."""
-        self.state.write_bytes(self.world)
+        self.reset()
         resources = {name: (cls, inputs) for name, cls, inputs in self.procedure.resources()}
         for name in order:
-            provider = self._provider(resources[name][0])
             for _ in range(2):  # the second call is the engine's repeat of a PendingReplacement delete
-                provider.delete(name, self.procedure.outputs[name])
+                self.delete(name)
         for name in self.dependents():
             cls, inputs = resources[name]
             provider = self._provider(cls)
             checked = provider.check({}, inputs)
             assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
             provider.create(dict(checked.inputs))
-        return projection(Simulator(self.state).load(), self.nodes)
+        return self.project()
 
     def _provider(self, cls: type[EssoProvider]) -> EssoProvider:
         return self.procedure.provider(cls)
