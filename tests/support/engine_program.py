@@ -44,6 +44,15 @@ __all__ = ["PROJECT", "ROOT", "Program", "Registration", "StackConfig", "learn"]
 # ------------------------------------------------------------------------------------------ config
 
 
+def project_defaults(project_dir: Path = ROOT) -> dict[str, Any]:
+    """The ``default`` of each key declared in ``Pulumi.yaml``'s ``config``: the engine merges them onto the
+    stack's config (``ApplyProjectConfig``, ``pkg/workspace/config.go``: "Project-level defaults and values
+    are still merged onto the stack config"), so Configure and the program see them too. A key the stack
+    sets wins whole (an object is not merged key by key)."""
+    declared = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")).get("config") or {}
+    return {k: v["default"] for k, v in declared.items() if isinstance(v, Mapping) and "default" in v}
+
+
 def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overrides.items():
@@ -67,7 +76,7 @@ class StackConfig:
     def demo(cls, tmp_path: Path, secrets: Mapping[str, str], **overrides: Any) -> StackConfig:
         """``stacks/Pulumi.demo.yaml`` with its world and escrow under ``tmp_path``, plus the secrets."""
         raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.demo.yaml").read_text(encoding="utf-8"))["config"]
-        values: dict[str, Any] = {k.split(":", 1)[1]: v for k, v in raw.items()}
+        values: dict[str, Any] = {**project_defaults(), **{k.split(":", 1)[1]: v for k, v in raw.items()}}
         values["simulatorState"] = str(tmp_path / "world.json")
         values["escrow"] = {"kind": "local", "path": str(tmp_path / "escrow")}
         return cls(_merge(values, {**overrides, **secrets}), frozenset(secrets))
