@@ -285,8 +285,12 @@ class Calls:
             ),
             old.name,
         )
-        if diff.changes == DIFF_UNKNOWN:
-            return response, tuple(diff_inputs(inputs, strip_secrets(old.inputs)))
-        if diff.changes == DIFF_SOME:
-            return response, tuple(diff.diffs) or tuple(diff_inputs(inputs, strip_secrets(old.inputs)))
-        return response, ()
+        if diff.changes == DIFF_NONE:
+            return response, ()
+        # DIFF_SOME without detailed keys, or DIFF_UNKNOWN: the program's inputs against what was read
+        wanted = strip_secrets(old.inputs)
+        outputs = from_struct(response.properties)
+        seen = {**inputs, **{k: outputs[k] for k in wanted if k in outputs}}
+        if diff.changes == DIFF_SOME and diff.diffs:
+            return response, tuple(diff.diffs)
+        return response, tuple(k for k in diff_inputs(seen, wanted) if k != "__provider")
