@@ -1,21 +1,28 @@
-"""Drive the six providers in the component's order against the simulator, as a first `up` would.
+"""Drive the providers at provider level, in the component's order, against the simulator: one way for all.
 
-Why not the engine: these tests pin what each provider does to the world; the engine contract
-(pickling, gRPC, state) has its own harness in tests/engine.
+* ``component_resources(spec)``: the component's resources (name, provider class, inputs), derived from
+  ``ClusteredMasterSecret`` run under mocks, never re-typed;
+* ``Stack``: ``pulumi up``/``preview`` over a provider-level state as the engine sequences them (check, diff,
+  update or create in order, then deletes in reverse); ``Procedure.up`` is a first ``Stack.up``.
+
+Why not the engine harness: these tests pin what each provider does to the world, fast; the engine contract
+(pickling, gRPC, state, the engine's ordering rules) has its own harness in tests/engine.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dill
 import pulumi
 from pulumi.runtime._serialization import _deserialize
 
 from components.clustered_master_secret import ClusteredMasterSecret, ProgramSecrets
-from provider.resources.base import EssoProvider
+from provider.resources.base import EssoProvider, Steps
 from provider.spec import ClusterSpec, load_spec
 from tests.support.engine_program import Registration, run_under_mocks
 from tests.support.engine_wire import strip_secrets
@@ -85,6 +92,22 @@ def seed_order(tmp_path: Path, nodes: tuple[str, ...] = ("SSO01", "SSO02")) -> l
     return [r.name for r in component_registrations(demo_spec(tmp_path, nodes))]
 
 
+def component_resources(spec: ClusterSpec) -> list[tuple[str, type[EssoProvider], dict[str, Any]]]:
+    """(name, provider class, inputs) in the component's order, as the component registers them.
+
+    Derived, not re-typed: ``ClusteredMasterSecret`` runs under mocks with this spec, and each dynamic resource
+    gives its name, its provider (the class of the pickled ``__provider``) and its inputs with the secrets
+    revealed — what the engine hands to ``check()``.
+    """
+    return [
+        (r.name, provider_class(r), {k: strip_secrets(v) for k, v in r.inputs.items() if k != "__provider"})
+        for r in component_registrations(spec)
+    ]
+
+
+Op = Literal["create", "update", "same", "delete"]
+
+
 class Procedure:
     """One provider per resource of the component, configured with the spec, called in seed order."""
 
@@ -98,24 +121,156 @@ class Procedure:
         return p
 
     def resources(self) -> list[tuple[str, type[EssoProvider], dict[str, Any]]]:
-        """(name, provider class, inputs) in the component's order, as the component registers them.
-
-        Derived, not re-typed: ``ClusteredMasterSecret`` runs under mocks with this spec, and each dynamic
-        resource gives its name, its provider (the class of the pickled ``__provider``) and its inputs with the
-        secrets revealed — what the engine hands to ``check()``.
-        """
-        return [
-            (r.name, provider_class(r), {k: strip_secrets(v) for k, v in r.inputs.items() if k != "__provider"})
-            for r in component_registrations(self.spec)
-        ]
+        """(name, provider class, inputs) in the component's order (``component_resources``)."""
+        return component_resources(self.spec)
 
     def up(self) -> dict[str, dict[str, Any]]:
-        """Create every resource (or, on a converged world, adopt it) in order; returns outputs by name."""
-        for name, cls, inputs in self.resources():
-            provider = self.provider(cls)
-            checked = provider.check({}, inputs)
-            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
-            result = provider.create(inputs)
-            assert result.outs is not None
-            self.outputs[name] = dict(result.outs)
+        """A first ``up``: create every resource (or, on a converged world, adopt it) in order, as ``Stack.up``
+        drives it (check, then create with the checked inputs); returns outputs by name."""
+        stack = Stack()
+        stack.up(self.spec)
+        self.outputs = {name: resource.outputs for name, resource in stack.state.items()}
         return self.outputs
+
+
+# ------------------------------------------------------------------------------------------- the engine
+
+
+@dataclass
+class Resource:
+    """One resource in the emulated state: its provider class, id, checked inputs and outputs.
+
+    As in the engine's state: ``check()`` receives the old *inputs* (so a password's fingerprint keeps its
+    salt), ``diff()``/``update()``/``delete()`` the old *outputs*.
+    """
+
+    name: str
+    cls: type[EssoProvider]
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+@dataclass
+class Event:
+    """What the emulated engine did to one resource, with the diff it acted on and the provider's steps."""
+
+    name: str
+    op: Op
+    changes: bool = False
+    replaces: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def changed_steps(self) -> list[tuple[str, str]]:
+        return [(s["node"], s["step"]) for s in self.steps if s.get("changed")]
+
+
+class Stack:
+    """The state of one stack, and ``pulumi up``/``preview`` over it as the engine sequences them.
+
+    Every provider call gets a fresh provider configured with the stack configuration of that run (the
+    engine's ``configure()``). A failed call propagates; the state keeps what succeeded before it, as the
+    engine's does, so a later ``up`` resumes (e.g. a delete that failed is tried again).
+    """
+
+    def __init__(self) -> None:
+        self.state: dict[str, Resource] = {}
+        self.events: list[Event] = []
+
+    @staticmethod
+    def _provider(cls: type[EssoProvider], spec: ClusterSpec) -> EssoProvider:
+        provider = cls()
+        provider.use_spec(spec)
+        return provider
+
+    def outputs(self, name: str) -> dict[str, Any]:
+        return self.state[name].outputs
+
+    def forget(self, name: str) -> None:
+        """``pulumi state delete <urn>``: drop a resource from state without calling its provider."""
+        dependents = self._dependents(name)
+        assert not dependents, f"{name} has dependents in state: {dependents}"
+        del self.state[name]
+
+    def _dependents(self, name: str) -> list[str]:
+        """The component's dependencies, by name: a node's restore depends on its join (and on the restores
+        before it); the clustered service, the name and everything else depend on the SSO system."""
+        if name.startswith("sso-join-"):
+            return [n for n in self.state if n == "master-secret-restore-" + name.removeprefix("sso-join-")]
+        return []
+
+    def preview(self, spec: ClusterSpec) -> list[Event]:
+        """``pulumi preview --diff``: check and diff only (both pure), nothing created, changed or deleted."""
+        plan: list[Event] = []
+        program = component_resources(spec)
+        for name, cls, inputs in program:
+            provider = self._provider(cls, spec)
+            old = self.state.get(name)
+            checked = provider.check(old.inputs if old else {}, inputs)
+            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
+            if old is None:
+                plan.append(Event(name, "create"))
+                continue
+            diff = provider.diff(old.id, old.outputs, checked.inputs)
+            op: Op = "update" if diff.changes else "same"
+            plan.append(Event(name, op, bool(diff.changes), list(diff.replaces or [])))
+        plan += [Event(name, "delete") for name in self._removed(program)]
+        return plan
+
+    def _removed(self, program: Sequence[tuple[str, type[EssoProvider], dict[str, Any]]]) -> list[str]:
+        """Resources in state but not in the program, in reverse dependency (= reverse registration) order."""
+        wanted = {name for name, _, _ in program}
+        return [name for name in reversed(self.state) if name not in wanted]
+
+    def up(self, spec: ClusterSpec) -> list[Event]:
+        """``pulumi up``: creates and updates in the program's order, then the deletes; returns what it did."""
+        events: list[Event] = []
+        self.events = events
+        program = component_resources(spec)
+        removed = self._removed(program)
+        for name, cls, inputs in program:
+            provider = self._provider(cls, spec)
+            old = self.state.get(name)
+            checked = provider.check(old.inputs if old else {}, inputs)
+            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
+            news = dict(checked.inputs)
+            if old is None:
+                created = provider.create(news)
+                assert created.outs is not None
+                self._put(Resource(name, cls, str(created.id), news, dict(created.outs)), program)
+                events.append(Event(name, "create", True, [], list(created.outs.get("steps") or [])))
+                continue
+            diff = provider.diff(old.id, old.outputs, news)
+            assert not diff.replaces, f"{name} would be replaced ({diff.replaces}); this harness emulates no replace"
+            if not diff.changes:
+                old.inputs = news  # a "same" step records the new inputs and keeps the outputs
+                events.append(Event(name, "same"))
+                continue
+            updated = provider.update(old.id, old.outputs, news)
+            assert updated.outs is not None
+            old.inputs, old.outputs = news, dict(updated.outs)
+            events.append(Event(name, "update", True, [], list(updated.outs.get("steps") or [])))
+        for name in removed:
+            old = self.state[name]
+            provider = self._provider(old.cls, spec)
+            # EssoProvider.delete() is remove() with a fresh Steps; calling remove() keeps the steps the engine
+            # would drop (a delete returns nothing).
+            assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
+            steps = Steps(provider.resource)
+            provider.remove(old.outputs, steps)
+            del self.state[name]
+            events.append(Event(name, "delete", True, [], steps.items))
+        return events
+
+    def _put(self, resource: Resource, program: Sequence[tuple[str, type[EssoProvider], dict[str, Any]]]) -> None:
+        """Insert a new resource in program order, before any resource registered after it."""
+        order = [name for name, _, _ in program]
+        after = set(order[order.index(resource.name) + 1 :])
+        items = list(self.state.items())
+        at = next((i for i, (name, _) in enumerate(items) if name in after), len(items))
+        items.insert(at, (resource.name, resource))
+        self.state = dict(items)
+
+
+def ops(events: Sequence[Event]) -> dict[str, Op]:
+    return {e.name: e.op for e in events}
