@@ -17,22 +17,15 @@ Engine functions imitated (Go source of pulumi/pulumi; see ``../shared/reference
 * ``stepGenerator.generateSteps`` / ``continueStepsFromDiff`` (``pkg/resource/deploy/step_generator.go``):
   create, same, update, replace; create-before-delete by default, delete-before-replace when the provider
   (or the ``deleteBeforeReplace`` option) asks; ``replaceWith``; protect refusing a replacement.
-* ``calculateDependentReplacements``: dependents condemned by a delete-before-replace are deleted first.
 * ``diffResource``: the ``DIFF_UNKNOWN`` fallback to the engine's own input diff.
 * ``annotateSecrets`` (``pkg/resource/plugin/provider_plugin.go:918``) and ``MarshalOptions{KeepSecrets}``:
   secrets stripped before each call to a provider that answered ``acceptSecrets: false``, then re-derived.
-* ``stepExecutor.executeStep``: ``additionalSecretOutputs`` marked secret after each step.
+* ``stepExecutor.continueExecuteStep``: ``additionalSecretOutputs`` marked secret after each step.
 * ``provider_plugin.go`` Create/Update (``:1442``, ``:1718``): in a preview a provider without
   ``supportsPreview`` is not called; the inputs stand in for the outputs.
 * ``GenerateDeletes`` + ``ScheduleDeletes``: resources no longer registered are deleted at the end, in
   reverse dependency order; ``DeleteStep.Apply``: protect refuses, ``retainOnDelete`` skips the call.
 * ``RefreshStep.Apply``: ``Read`` with the last outputs; an empty id means the resource is gone.
-
-Not imitated (``tests/engine/README.md``): ignoreChanges, replaceOnChanges, update plans,
-``--target``/``--exclude``, import, aliases, parallel steps of an up, component and stack state, stack outputs,
-resource hooks, output values flowing back into the program (see ``engine_program``), and the
-property-dependency half of ``calculateDependentReplacements`` (programs with property dependencies are
-refused).
 * ``findDependentCascadeReplacements``: the dependents whose ``replaceWith`` names a delete-before-replaced
   resource are deleted first, in a random order (a Go map's); they stay in the state as
   ``PendingReplacement`` until recreated, and a later run deletes them again.
@@ -41,6 +34,12 @@ refused).
 * ``RefreshStep.Apply`` + ``GenerateRefreshes``: Reads in parallel, each followed by the provider's Diff.
 * ``ApplyProjectConfig`` (``pkg/workspace/config.go``): ``Pulumi.yaml`` defaults in Configure
   (``StackConfig.demo``).
+
+Not imitated (``tests/engine/README.md``): ignoreChanges, replaceOnChanges, update plans,
+``--target``/``--exclude``, import, aliases, parallel steps of an up, component and stack state, stack outputs,
+resource hooks, output values flowing back into the program (see ``engine_program``), and the
+property-dependency half of ``calculateDependentReplacements`` (programs with property dependencies are
+refused).
 
 The seed of the cascade's order is drawn per operation (``ESSO_ENGINE_SEED`` fixes it) and printed with any
 failure (``EngineError``'s note, and ``tests/engine/conftest.py`` for a failing test).
