@@ -148,3 +148,8 @@ demo: demo-cli $(VENV)/.runtime
 
 clean:
 	rm -rf $(VENV) .pulumi .state
+
+# ---- make orders: every order in which the engine may delete the SSO system's dependents (2 nodes: 720) -----
+.PHONY: orders
+orders: $(STAMP)
+	ESSO_ORDERS=all $(PY) -m pytest -q -p no:randomly --timeout=3600 tests/engine/test_delete_orders.py -k 2-nodes

@@ -13,12 +13,17 @@ from typing import Any
 
 import pulumi
 
-from provider.resources.clustered_service import ClusteredServiceInputs, ClusteredSsoService
-from provider.resources.domain_groups import DomainGroupsInputs, SsoDomainGroups
-from provider.resources.master_secret_restore import MasterSecretRestore, RestoreInputs
-from provider.resources.node_join import NodeJoinInputs, SsoNodeJoin
-from provider.resources.secret_server_name import SecretServerName, SecretServerNameInputs
-from provider.resources.sso_system import SsoSystem, SsoSystemInputs
+from provider.resources.base import EssoProvider
+from provider.resources.clustered_service import (
+    ClusteredServiceInputs,
+    ClusteredSsoService,
+    ClusteredSsoServiceProvider,
+)
+from provider.resources.domain_groups import DomainGroupsInputs, SsoDomainGroups, SsoDomainGroupsProvider
+from provider.resources.master_secret_restore import MasterSecretRestore, MasterSecretRestoreProvider, RestoreInputs
+from provider.resources.node_join import NodeJoinInputs, SsoNodeJoin, SsoNodeJoinProvider
+from provider.resources.secret_server_name import SecretServerName, SecretServerNameInputs, SecretServerNameProvider
+from provider.resources.sso_system import SsoSystem, SsoSystemInputs, SsoSystemProvider
 from provider.spec import ClusterSpec
 
 
@@ -28,6 +33,17 @@ class ProgramSecrets:
 
     service_account_password: pulumi.Input[str]
     backup_password: pulumi.Input[str] | None
+
+
+def replacement_order(provider: type[EssoProvider]) -> bool | None:
+    """The ``delete_before_replace`` resource option: set where the provider's Diff asks for it.
+
+    Why the option as well: a replacement forced by ``replace_with`` never reaches the provider's Diff
+    (``stepGenerator.diff`` in pulumi/pulumi's ``step_generator.go`` answers ``ReplaceKeys: ["replaceWith"]``
+    itself) and is create-before-delete unless this option is set; a second join, restore or clustered
+    service must never exist next to the old one. None leaves the engine's default.
+    """
+    return True if provider.delete_before_replace else None
 
 
 def _log_steps(resource: pulumi.CustomResource) -> None:
@@ -52,23 +68,29 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
         super().__init__("esso:index:ClusteredMasterSecret", name, {}, opts)
         nodes = list(spec.cluster.nodes)
 
-        def placed(*after: pulumi.Resource, follows_system: bool = True) -> pulumi.ResourceOptions:
-            """A child of this component, after ``after``, replaced whenever the SSO system is."""
+        def placed(
+            provider: type[EssoProvider], *after: pulumi.Resource, follows_system: bool = True
+        ) -> pulumi.ResourceOptions:
+            """A child of this component, after ``after``, replaced whenever the SSO system is, in the order its
+            provider asks for."""
             return pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(after),
                 replace_with=[self.system] if follows_system else None,
+                delete_before_replace=replacement_order(provider),
             )
 
         self.groups = SsoDomainGroups(
-            "sso-domain-groups", DomainGroupsInputs.from_spec(spec), pulumi.ResourceOptions(parent=self)
+            "sso-domain-groups",
+            DomainGroupsInputs.from_spec(spec),
+            placed(SsoDomainGroupsProvider, follows_system=False),
         )
         self.system = SsoSystem(
             "sso-system",
             SsoSystemInputs.from_spec(spec),
             service_account_password=secrets.service_account_password,
             backup_password=secrets.backup_password,
-            opts=placed(self.groups, follows_system=False),
+            opts=placed(SsoSystemProvider, self.groups, follows_system=False),
         )
         # Every node gets its own join and restore, the creator included (they adopt there): a node's
         # resources do not depend on its position, so losing node 1 is a join and a restore from escrow.
@@ -79,15 +101,17 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
                 f"sso-join-{node.lower()}",
                 NodeJoinInputs.from_spec(spec, node),
                 service_account_password=secrets.service_account_password,
-                opts=placed(self.system, previous),
+                opts=placed(SsoNodeJoinProvider, self.system, previous),
             )
         self.secret_server = SecretServerName(
             "secret-server-name",
             SecretServerNameInputs.from_spec(spec),
-            placed(self.system, *self.joins.values()),
+            placed(SecretServerNameProvider, self.system, *self.joins.values()),
         )
         self.service = ClusteredSsoService(
-            "clustered-sso-service", ClusteredServiceInputs.from_spec(spec), placed(self.secret_server)
+            "clustered-sso-service",
+            ClusteredServiceInputs.from_spec(spec),
+            placed(ClusteredSsoServiceProvider, self.secret_server),
         )
         self.restores: dict[str, MasterSecretRestore] = {}
         previous = self.service
@@ -96,7 +120,7 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
                 f"master-secret-restore-{node.lower()}",
                 RestoreInputs.from_spec(spec, node),
                 backup_password=secrets.backup_password,
-                opts=placed(self.service, self.joins[node], previous),
+                opts=placed(MasterSecretRestoreProvider, self.service, self.joins[node], previous),
             )
 
         for resource in (

@@ -16,7 +16,7 @@ import pulumi.dynamic as dyn
 from provider import contracts as c
 from provider import ssoxml
 from provider.errors import EssoError
-from provider.remote.base import TransientRemoteError
+from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
 from provider.resources.base import (
     ClusterInputs,
@@ -136,22 +136,24 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
         return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
-        inputs = self.stored_inputs(props)
+        """Release the clustered ENTSSO from the node, then unconfigure it; correct in any order, safe to repeat.
+
+        The engine deletes the dependents of a replaced SSO system in an unspecified order
+        (``findDependentCascadeReplacements`` ranges over a Go map), so this may run before or after the
+        other joins and the clustered service's delete, and again after failing half way: every step
+        reads the cluster first and skips what is already done (``_release_clustered_service``).
+        """
+        inputs: NodeJoinInputs = self.stored_inputs(props)
         node = inputs.node
+        joined = bool(props.get("joined"))
         with self.remote(inputs) as remote:
             peers = [n for n in inputs.nodes if n.lower() != node.lower()] or [node]
             cluster = preflight.cluster_facts(remote, [*peers, node], inputs.role)
             members = {n.name.lower() for n in cluster.nodes}
             resource = preflight.sso_resource(cluster, inputs.resource_name)
-            if resource is not None and cluster.role is not None and cluster.role.owner_node.lower() == node.lower():
-                home = any_up(cluster, inputs.nodes, exclude=(node,))
-                self.require_disruption(f"move the role from {node} to {home} before the node leaves", node)
-                moved = remote.run(home, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=inputs.role, node=home))
-                steps.add(home, c.MOVE_SSO_ROLE.name, moved.changed)
-            if resource is not None and node.lower() in {o.lower() for o in resource.possible_owners}:
-                owners = [o for o in resource.possible_owners if o.lower() != node.lower()]
-                set_owners(remote, cluster, inputs.resource_name, owners, steps, nodes=inputs.nodes, avoid=node)
-            if not props.get("joined"):
+            if resource is not None:
+                self._release_clustered_service(remote, cluster, resource, inputs, steps, unconfigure=joined)
+            if not joined:
                 steps.add(node, "keep-configuration", False, "adopted: the node was configured before this resource")
                 return
             try:
@@ -171,6 +173,56 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
                 steps.add(node, "forget-evicted-node", False, "unreachable and evicted from the cluster")
                 return
             steps.add(node, c.REMOVE_SSO_NODE_CONFIGURATION.name, removed.changed)
+
+    def _release_clustered_service(
+        self,
+        remote: Remote,
+        cluster: c.ClusterFacts,
+        resource: c.ClusterResourceFacts,
+        inputs: NodeJoinInputs,
+        steps: Steps,
+        *,
+        unconfigure: bool,
+    ) -> None:
+        """Make the clustered ENTSSO independent of a node that leaves.
+
+        * Another Up possible owner remains: move the role there if the node owns it, then drop the node
+          from the possible owners (the role may only move to a node that still runs SSO).
+        * No other possible owner remains (every other join was deleted first, which happens only when the
+          SSO system's dependents are torn down together): the clustered ENTSSO can run nowhere once this
+          node is unconfigured, so it is removed here (``Remove-ClusteredSsoService``, what the clustered
+          service's own delete does, and that delete then finds nothing to do). An adopted node keeps its
+          configuration, so it stays the last possible owner and the resource is left to the service's delete.
+        * Other possible owners exist but none is Up: refuse (ESSO-017) rather than strand the role.
+        """
+        node = inputs.node
+        others = [o for o in resource.possible_owners if o.lower() != node.lower()]
+        up = {n.name.lower() for n in cluster.nodes if n.state == "Up"}
+        homes = [o for o in others if o.lower() in up]
+        owns_role = cluster.role is not None and cluster.role.owner_node.lower() == node.lower()
+        listed = len(others) != len(resource.possible_owners)
+        if homes:
+            if owns_role:
+                home = homes[0]
+                moved = remote.run(home, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=inputs.role, node=home))
+                steps.add(home, c.MOVE_SSO_ROLE.name, moved.changed)
+            if listed:
+                set_owners(remote, cluster, inputs.resource_name, others, steps, nodes=inputs.nodes, avoid=node)
+            return
+        if others:
+            raise EssoError(
+                "ESSO-017",
+                f"no other possible owner of {resource.name} ({', '.join(others)}) is Up; the role cannot leave "
+                f"{node}. Bring one of them up, then run up again.",
+                node=node,
+                step=c.MOVE_SSO_ROLE.name,
+            )
+        if not unconfigure:
+            steps.add(node, "keep-possible-owner", False, f"the last node that can run {resource.name}; kept")
+            return
+        via = any_up(cluster, inputs.nodes)
+        gone = remote.run(via, c.REMOVE_CLUSTERED_SSO_SERVICE, c.ResourceParams(resource_name=resource.name))
+        steps.add(via, c.REMOVE_CLUSTERED_SSO_SERVICE.name, gone.changed, f"{node} was its last possible owner")
 
 
 class SsoNodeJoin(dyn.Resource, module="esso", name="SsoNodeJoin"):

@@ -35,7 +35,10 @@ def test_the_program_registers_what_the_engine_plans_with(tmp_path: Path) -> Non
         program.named("sso-join-sso02").urn,
         program.named("master-secret-restore-sso01").urn,  # restores run in sequence
     }
-    assert not any(r.protect or r.retain_on_delete or r.delete_before_replace is not None for r in program.dynamic)
+    assert not any(r.protect or r.retain_on_delete for r in program.dynamic)
+    # the option follows the providers that answer deleteBeforeReplace (issue 12, point 4)
+    assert [r.name for r in program.dynamic if r.delete_before_replace] == SEED_ORDER[1:]
+    assert program.named("sso-domain-groups").delete_before_replace is None
 
 
 def test_first_up_creates_in_the_seed_order_and_reaches_the_final_world(tmp_path: Path) -> None:
@@ -143,12 +146,19 @@ def test_a_new_database_name_replaces_the_system_in_a_safe_order_once_allowed(tm
     deployment = engine.up(renamed)
     mutations = [(op, n) for op, n in deployment.step_ops() if op in ("delete-replaced", "create-replacement")]
     dependents = SEED_ORDER[2:]
-    assert mutations == [
-        *[("delete-replaced", n) for n in reversed(dependents)],  # dependents first, in reverse order
+    seed = deployment.seed
+    # the engine deletes the dependents first in a Go map's order (findDependentCascadeReplacements): any order
+    deleted = [n for op, n in mutations[: len(dependents)]]
+    assert sorted(deleted) == sorted(dependents), f"seed {seed}"
+    assert {op for op, _ in mutations[: len(dependents)]} == {"delete-replaced"}, f"seed {seed}"
+    assert mutations[len(dependents) :] == [
         ("delete-replaced", "sso-system"),
         ("create-replacement", "sso-system"),
         *[("create-replacement", n) for n in dependents],
-    ]
+    ], f"seed {seed}"
+    # no dependent is left pending replacement, and none was diffed on the way back
+    assert not any(r.pending_replacement for r in engine.state())
+    assert not [name for method, name in deployment.provider_calls("Diff") if name in dependents]
     world = sim(config).load()
     assert set(world.databases) == {"sql01/ssodb", "sql01/ssodb2"}  # the old database is kept
     new = world.databases["sql01/ssodb2"]

@@ -9,21 +9,15 @@ from typing import Any
 from provider.remote.simulator import Simulator
 from provider.remote.world import Node, World
 from tests.support.engine import Engine, StackConfig
+from tests.support.procedure import seed_order
 
 SECRETS = {
     "serviceAccountPassword": "Svc-Engine-Sentinel-6b2f!",
     "backupPassword": "Bak-Engine-Sentinel-0c9d#",
 }
-SEED_ORDER = [
-    "sso-domain-groups",
-    "sso-system",
-    "sso-join-sso01",
-    "sso-join-sso02",
-    "secret-server-name",
-    "clustered-sso-service",
-    "master-secret-restore-sso01",
-    "master-secret-restore-sso02",
-]
+# the component's order for the demo stack's nodes, derived from the component run under mocks (the seed's
+# procedure as a rule is checked in tests/program/test_program.py)
+SEED_ORDER = seed_order(Path("/learning"))
 
 
 def demo_stack(tmp_path: Path, **overrides: Any) -> StackConfig:

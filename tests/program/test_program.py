@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.settings import get_root_resource
 
 from tests.support.mocks import RecordingMonitor
+from tests.support.procedure import component_registrations, demo_spec, seed_order
 
 SECRETS = {"serviceAccountPassword": "Svc-Program-Sentinel-1!", "backupPassword": "Bak-Program-Sentinel-2!"}
 
@@ -31,16 +33,18 @@ EXPORTS = {
     "failoverVerifiedAt",
 }
 
-SEED_ORDER = [
-    "sso-domain-groups",
-    "sso-system",
-    "sso-join-sso01",
-    "sso-join-sso02",
-    "secret-server-name",
-    "clustered-sso-service",
-    "master-secret-restore-sso01",
-    "master-secret-restore-sso02",
-]
+SEED_ORDER = seed_order(Path("/learning"))  # the component's order, derived (tests/support/procedure.py)
+
+# The seed's procedure (Microsoft's "clustering the master secret server"), one kind per step; ``*`` is one
+# resource per node, in the stack's node order. The one place the order is written down as a rule.
+SEED_PROCEDURE = (
+    "SsoDomainGroups",
+    "SsoSystem",
+    "SsoNodeJoin*",
+    "SecretServerName",
+    "ClusteredSsoService",
+    "MasterSecretRestore*",
+)
 
 
 def _deps(monitor: RecordingMonitor, name: str) -> set[str]:
@@ -87,3 +91,14 @@ def test_registers_the_seed_order_with_secrets_and_exports(program: Any, tmp_pat
             assert SECRETS["serviceAccountPassword"] not in str(value)
 
     return pulumi.Output.all(*[outputs[k] for k in sorted(EXPORTS)]).apply(check)
+
+
+@pytest.mark.parametrize("nodes", [("SSO01", "SSO02"), ("SSO01", "SSO02", "SSO03"), ("SSO07", "SSO03")])
+def test_the_component_registers_the_seeds_procedure_in_order(tmp_path: Path, nodes: tuple[str, ...]) -> None:
+    registered = [(r.type.rsplit(":", 1)[-1], r.name) for r in component_registrations(demo_spec(tmp_path, nodes))]
+    expected: list[str] = []
+    for kind in SEED_PROCEDURE:
+        expected += [kind.rstrip("*")] * (len(nodes) if kind.endswith("*") else 1)
+    assert [kind for kind, _ in registered] == expected
+    per_node = [name for kind, name in registered if kind in ("SsoNodeJoin", "MasterSecretRestore")]
+    assert per_node == [f"sso-join-{n.lower()}" for n in nodes] + [f"master-secret-restore-{n.lower()}" for n in nodes]

@@ -25,7 +25,7 @@ import os
 import runpy
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,15 @@ __all__ = ["PROJECT", "ROOT", "Program", "Registration", "StackConfig", "learn"]
 
 
 # ------------------------------------------------------------------------------------------ config
+
+
+def project_defaults(project_dir: Path = ROOT) -> dict[str, Any]:
+    """The ``default`` of each key declared in ``Pulumi.yaml``'s ``config``: the engine merges them onto the
+    stack's config (``ApplyProjectConfig``, ``pkg/workspace/config.go``: "Project-level defaults and values
+    are still merged onto the stack config"), so Configure and the program see them too. A key the stack
+    sets wins whole (an object is not merged key by key)."""
+    declared = yaml.safe_load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8")).get("config") or {}
+    return {k: v["default"] for k, v in declared.items() if isinstance(v, Mapping) and "default" in v}
 
 
 def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,7 +76,7 @@ class StackConfig:
     def demo(cls, tmp_path: Path, secrets: Mapping[str, str], **overrides: Any) -> StackConfig:
         """``stacks/Pulumi.demo.yaml`` with its world and escrow under ``tmp_path``, plus the secrets."""
         raw = yaml.safe_load((ROOT / "stacks" / "Pulumi.demo.yaml").read_text(encoding="utf-8"))["config"]
-        values: dict[str, Any] = {k.split(":", 1)[1]: v for k, v in raw.items()}
+        values: dict[str, Any] = {**project_defaults(), **{k.split(":", 1)[1]: v for k, v in raw.items()}}
         values["simulatorState"] = str(tmp_path / "world.json")
         values["escrow"] = {"kind": "local", "path": str(tmp_path / "escrow")}
         return cls(_merge(values, {**overrides, **secrets}), frozenset(secrets))
@@ -226,8 +235,16 @@ def _guard(registrations: Sequence[Registration]) -> None:
             raise NotImplementedError(f"{r.name}: unknown inputs at registration")
 
 
-def _run_program(config: StackConfig, main: Path) -> list[Registration]:
-    """Run ``main`` under mocks in this interpreter; the registrations in the order the monitor saw them."""
+def run_under_mocks(
+    body: Callable[[], None],
+    *,
+    project: str = PROJECT,
+    stack: str = "demo",
+    config: Mapping[str, str] | None = None,
+    secret_keys: Sequence[str] = (),
+) -> list[Registration]:
+    """Run ``body`` (a Pulumi program or part of one) under mocks in this interpreter; the registrations in
+    the order the monitor saw them. Nothing is created: the mocks answer each resource with its inputs."""
     import pulumi
     from pulumi.runtime import config as runtime_config
     from pulumi.runtime import settings
@@ -260,15 +277,9 @@ def _run_program(config: StackConfig, main: Path) -> list[Registration]:
     mocks = EchoMocks()
     monitor = Recorder(mocks)
     try:
-        pulumi.runtime.set_mocks(mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor)
-        pulumi.runtime.set_all_config(
-            config.text(), secret_keys=[f"{config.project}:{k}" for k in sorted(config.secret_keys)]
-        )
-
-        def program() -> None:
-            runpy.run_path(str(main), run_name="__main__")
-
-        _sync_await(run_pulumi_func(program))
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_all_config(dict(config or {}), secret_keys=list(secret_keys))
+        _sync_await(run_pulumi_func(body))
     finally:
         settings.configure(saved_settings)
         settings.reset_options()
@@ -276,6 +287,21 @@ def _run_program(config: StackConfig, main: Path) -> list[Registration]:
         runtime_config._SECRET_KEYS.set(saved_secret_keys)
     _guard(monitor.seen)
     return monitor.seen
+
+
+def _run_program(config: StackConfig, main: Path) -> list[Registration]:
+    """Run ``main`` under mocks in this interpreter; the registrations in the order the monitor saw them."""
+
+    def program() -> None:
+        runpy.run_path(str(main), run_name="__main__")
+
+    return run_under_mocks(
+        program,
+        project=config.project,
+        stack=config.stack,
+        config=config.text(),
+        secret_keys=[f"{config.project}:{k}" for k in sorted(config.secret_keys)],
+    )
 
 
 def learn(config: StackConfig, *, project_dir: Path = ROOT) -> Program:

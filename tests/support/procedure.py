@@ -1,22 +1,31 @@
-"""Drive the six providers in the component's order against the simulator, as a first `up` would.
+"""Drive the providers at provider level, in the component's order, against the simulator: one way for all.
 
-Why not the engine: these tests pin what each provider does to the world; the engine contract
-(pickling, gRPC, state) has its own harness in tests/engine.
+* ``component_resources(spec)``: the component's resources (name, provider class, inputs), derived from
+  ``ClusteredMasterSecret`` run under mocks, never re-typed;
+* ``Stack``: ``pulumi up``/``preview`` over a provider-level state as the engine sequences them (check, diff,
+  update or create in order, then deletes in reverse); ``Procedure.up`` is a first ``Stack.up``.
+
+Why not the engine harness: these tests pin what each provider does to the world, fast; the engine contract
+(pickling, gRPC, state, the engine's ordering rules) has its own harness in tests/engine.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from provider.resources.base import EssoProvider
-from provider.resources.clustered_service import ClusteredServiceInputs, ClusteredSsoServiceProvider
-from provider.resources.domain_groups import DomainGroupsInputs, SsoDomainGroupsProvider
-from provider.resources.master_secret_restore import MasterSecretRestoreProvider, RestoreInputs
-from provider.resources.node_join import NodeJoinInputs, SsoNodeJoinProvider
-from provider.resources.secret_server_name import SecretServerNameInputs, SecretServerNameProvider
-from provider.resources.sso_system import SsoSystemInputs, SsoSystemProvider
+import dill
+import pulumi
+from pulumi.runtime._serialization import _deserialize
+
+from components.clustered_master_secret import ClusteredMasterSecret, ProgramSecrets
+from provider.resources.base import EssoProvider, Steps, TypedProvider
 from provider.spec import ClusterSpec, load_spec
+from tests.support.engine_program import Registration, run_under_mocks
+from tests.support.engine_wire import strip_secrets
 
 SERVICE_PASSWORD = "Svc-Sentinel-7d1e!"
 BACKUP_PASSWORD = "Bak-Sentinel-93fa#"
@@ -45,6 +54,60 @@ def demo_spec(tmp_path: Path, nodes: tuple[str, ...] = ("SSO01", "SSO02"), **ove
     return load_spec(config)
 
 
+def component_registrations(spec: ClusterSpec) -> list[Registration]:
+    """The component's dynamic resources in registration order, from ``ClusteredMasterSecret`` run under mocks
+    (as ``__main__.py`` builds it: the passwords as secret Outputs)."""
+    backup = spec.backup_password.get_secret_value() if spec.backup_password else None
+    key = (spec.model_dump_json(), spec.service_account_password.get_secret_value(), backup)
+    if key not in _LEARNED:
+        _LEARNED[key] = _registrations(spec)
+    return list(_LEARNED[key])
+
+
+_LEARNED: dict[tuple[str, str, str | None], tuple[Registration, ...]] = {}  # the component is pure: run it once
+
+
+def _registrations(spec: ClusterSpec) -> tuple[Registration, ...]:
+    def program() -> None:
+        backup = spec.backup_password.get_secret_value() if spec.backup_password else None
+        secrets = ProgramSecrets(
+            service_account_password=pulumi.Output.secret(spec.service_account_password.get_secret_value()),
+            backup_password=pulumi.Output.secret(backup) if backup is not None else None,
+        )
+        ClusteredMasterSecret("demo", spec, secrets)
+
+    return tuple(r for r in run_under_mocks(program) if r.dynamic)
+
+
+def provider_class(registration: Registration) -> type[EssoProvider]:
+    """The provider class of a dynamic resource: the class of its pickled ``__provider``."""
+    blob = base64.b64decode(registration.provider_blob)
+    provider = _deserialize(lambda: dill.loads(blob))  # noqa: S301 - our own blob
+    assert isinstance(provider, TypedProvider), type(provider)
+    return type(provider)
+
+
+def seed_order(tmp_path: Path, nodes: tuple[str, ...] = ("SSO01", "SSO02")) -> list[str]:
+    """The resource names in the component's order for ``nodes`` (the seed's procedure, as the component has it)."""
+    return [r.name for r in component_registrations(demo_spec(tmp_path, nodes))]
+
+
+def component_resources(spec: ClusterSpec) -> list[tuple[str, type[EssoProvider], dict[str, Any]]]:
+    """(name, provider class, inputs) in the component's order, as the component registers them.
+
+    Derived, not re-typed: ``ClusteredMasterSecret`` runs under mocks with this spec, and each dynamic resource
+    gives its name, its provider (the class of the pickled ``__provider``) and its inputs with the secrets
+    revealed — what the engine hands to ``check()``.
+    """
+    return [
+        (r.name, provider_class(r), {k: strip_secrets(v) for k, v in r.inputs.items() if k != "__provider"})
+        for r in component_registrations(spec)
+    ]
+
+
+Op = Literal["create", "update", "same", "delete"]
+
+
 class Procedure:
     """One provider per resource of the component, configured with the spec, called in seed order."""
 
@@ -58,52 +121,156 @@ class Procedure:
         return p
 
     def resources(self) -> list[tuple[str, type[EssoProvider], dict[str, Any]]]:
-        """(name, provider class, inputs) in the component's order."""
-        spec = self.spec
-        service = spec.service_account_password.get_secret_value()
-        backup = spec.backup_password.get_secret_value() if spec.backup_password else None
-        nodes = list(spec.cluster.nodes)
-        items: list[tuple[str, type[EssoProvider], dict[str, Any]]] = [
-            ("sso-domain-groups", SsoDomainGroupsProvider, DomainGroupsInputs.from_spec(spec).props()),
-            (
-                "sso-system",
-                SsoSystemProvider,
-                {
-                    **SsoSystemInputs.from_spec(spec).props(),
-                    "serviceAccountPassword": service,
-                    "backupPassword": backup,
-                },
-            ),
-        ]
-        for node in nodes:
-            items.append(
-                (
-                    f"sso-join-{node.lower()}",
-                    SsoNodeJoinProvider,
-                    {**NodeJoinInputs.from_spec(spec, node).props(), "serviceAccountPassword": service},
-                )
-            )
-        items.append(("secret-server-name", SecretServerNameProvider, SecretServerNameInputs.from_spec(spec).props()))
-        items.append(
-            ("clustered-sso-service", ClusteredSsoServiceProvider, ClusteredServiceInputs.from_spec(spec).props())
-        )
-        for node in nodes:
-            items.append(
-                (
-                    f"master-secret-restore-{node.lower()}",
-                    MasterSecretRestoreProvider,
-                    {**RestoreInputs.from_spec(spec, node).props(), "backupPassword": backup},
-                )
-            )
-        return items
+        """(name, provider class, inputs) in the component's order (``component_resources``)."""
+        return component_resources(self.spec)
 
     def up(self) -> dict[str, dict[str, Any]]:
-        """Create every resource (or, on a converged world, adopt it) in order; returns outputs by name."""
-        for name, cls, inputs in self.resources():
-            provider = self.provider(cls)
-            checked = provider.check({}, inputs)
-            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
-            result = provider.create(inputs)
-            assert result.outs is not None
-            self.outputs[name] = dict(result.outs)
+        """A first ``up``: create every resource (or, on a converged world, adopt it) in order, as ``Stack.up``
+        drives it (check, then create with the checked inputs); returns outputs by name."""
+        stack = Stack()
+        stack.up(self.spec)
+        self.outputs = {name: resource.outputs for name, resource in stack.state.items()}
         return self.outputs
+
+
+# ------------------------------------------------------------------------------------------- the engine
+
+
+@dataclass
+class Resource:
+    """One resource in the emulated state: its provider class, id, checked inputs and outputs.
+
+    As in the engine's state: ``check()`` receives the old *inputs* (so a password's fingerprint keeps its
+    salt), ``diff()``/``update()``/``delete()`` the old *outputs*.
+    """
+
+    name: str
+    cls: type[EssoProvider]
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+@dataclass
+class Event:
+    """What the emulated engine did to one resource, with the diff it acted on and the provider's steps."""
+
+    name: str
+    op: Op
+    changes: bool = False
+    replaces: list[str] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def changed_steps(self) -> list[tuple[str, str]]:
+        return [(s["node"], s["step"]) for s in self.steps if s.get("changed")]
+
+
+class Stack:
+    """The state of one stack, and ``pulumi up``/``preview`` over it as the engine sequences them.
+
+    Every provider call gets a fresh provider configured with the stack configuration of that run (the
+    engine's ``configure()``). A failed call propagates; the state keeps what succeeded before it, as the
+    engine's does, so a later ``up`` resumes (e.g. a delete that failed is tried again).
+    """
+
+    def __init__(self) -> None:
+        self.state: dict[str, Resource] = {}
+        self.events: list[Event] = []
+
+    @staticmethod
+    def _provider(cls: type[EssoProvider], spec: ClusterSpec) -> EssoProvider:
+        provider = cls()
+        provider.use_spec(spec)
+        return provider
+
+    def outputs(self, name: str) -> dict[str, Any]:
+        return self.state[name].outputs
+
+    def forget(self, name: str) -> None:
+        """``pulumi state delete <urn>``: drop a resource from state without calling its provider."""
+        dependents = self._dependents(name)
+        assert not dependents, f"{name} has dependents in state: {dependents}"
+        del self.state[name]
+
+    def _dependents(self, name: str) -> list[str]:
+        """The component's dependencies, by name: a node's restore depends on its join (and on the restores
+        before it); the clustered service, the name and everything else depend on the SSO system."""
+        if name.startswith("sso-join-"):
+            return [n for n in self.state if n == "master-secret-restore-" + name.removeprefix("sso-join-")]
+        return []
+
+    def preview(self, spec: ClusterSpec) -> list[Event]:
+        """``pulumi preview --diff``: check and diff only (both pure), nothing created, changed or deleted."""
+        plan: list[Event] = []
+        program = component_resources(spec)
+        for name, cls, inputs in program:
+            provider = self._provider(cls, spec)
+            old = self.state.get(name)
+            checked = provider.check(old.inputs if old else {}, inputs)
+            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
+            if old is None:
+                plan.append(Event(name, "create"))
+                continue
+            diff = provider.diff(old.id, old.outputs, checked.inputs)
+            op: Op = "update" if diff.changes else "same"
+            plan.append(Event(name, op, bool(diff.changes), list(diff.replaces or [])))
+        plan += [Event(name, "delete") for name in self._removed(program)]
+        return plan
+
+    def _removed(self, program: Sequence[tuple[str, type[EssoProvider], dict[str, Any]]]) -> list[str]:
+        """Resources in state but not in the program, in reverse dependency (= reverse registration) order."""
+        wanted = {name for name, _, _ in program}
+        return [name for name in reversed(self.state) if name not in wanted]
+
+    def up(self, spec: ClusterSpec) -> list[Event]:
+        """``pulumi up``: creates and updates in the program's order, then the deletes; returns what it did."""
+        events: list[Event] = []
+        self.events = events
+        program = component_resources(spec)
+        removed = self._removed(program)
+        for name, cls, inputs in program:
+            provider = self._provider(cls, spec)
+            old = self.state.get(name)
+            checked = provider.check(old.inputs if old else {}, inputs)
+            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
+            news = dict(checked.inputs)
+            if old is None:
+                created = provider.create(news)
+                assert created.outs is not None
+                self._put(Resource(name, cls, str(created.id), news, dict(created.outs)), program)
+                events.append(Event(name, "create", True, [], list(created.outs.get("steps") or [])))
+                continue
+            diff = provider.diff(old.id, old.outputs, news)
+            assert not diff.replaces, f"{name} would be replaced ({diff.replaces}); this harness emulates no replace"
+            if not diff.changes:
+                old.inputs = news  # a "same" step records the new inputs and keeps the outputs
+                events.append(Event(name, "same"))
+                continue
+            updated = provider.update(old.id, old.outputs, news)
+            assert updated.outs is not None
+            old.inputs, old.outputs = news, dict(updated.outs)
+            events.append(Event(name, "update", True, [], list(updated.outs.get("steps") or [])))
+        for name in removed:
+            old = self.state[name]
+            provider = self._provider(old.cls, spec)
+            # EssoProvider.delete() is remove() with a fresh Steps; calling remove() keeps the steps the engine
+            # would drop (a delete returns nothing).
+            assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
+            steps = Steps(provider.resource)
+            provider.remove(old.outputs, steps)
+            del self.state[name]
+            events.append(Event(name, "delete", True, [], steps.items))
+        return events
+
+    def _put(self, resource: Resource, program: Sequence[tuple[str, type[EssoProvider], dict[str, Any]]]) -> None:
+        """Insert a new resource in program order, before any resource registered after it."""
+        order = [name for name, _, _ in program]
+        after = set(order[order.index(resource.name) + 1 :])
+        items = list(self.state.items())
+        at = next((i for i, (name, _) in enumerate(items) if name in after), len(items))
+        items.insert(at, (resource.name, resource))
+        self.state = dict(items)
+
+
+def ops(events: Sequence[Event]) -> dict[str, Op]:
+    return {e.name: e.op for e in events}

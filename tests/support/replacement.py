@@ -7,9 +7,10 @@ simulator and ``Procedure`` do not give:
 * the failover cluster's side of a node failure (``fail_node``: the node stops answering, the cluster marks
   it Down and fails its roles over), of ``Remove-ClusterNode`` (``evict_node``) and of ``Add-ClusterNode``
   (``add_node``: a node prepared per the README's prerequisites, nothing configured);
-* the engine's sequence for a changed program (``Stack.up``): check and diff every resource still in the
-  program, update it when the diff says so, create the new ones, in the component's order, then delete the
-  removed ones in reverse dependency order. ``Stack.preview`` is the same walk with diffs only;
+* the engine's sequence for a changed program (``Stack.up``, which lives in ``tests/support/procedure.py``
+  and is re-exported here): check and diff every resource still in the program, update it when the diff says
+  so, create the new ones, in the component's order, then delete the removed ones in reverse dependency
+  order. ``Stack.preview`` is the same walk with diffs only;
 * the projection of a world that "equals a fresh build" compares (``projection``).
 """
 
@@ -17,17 +18,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from provider.remote import sim_model as m
 from provider.remote.simulator import Simulator
 from provider.remote.world import Node, World
-from provider.resources.base import EssoProvider, Steps
-from provider.spec import ClusterSpec
-from tests.support.procedure import Procedure
+from tests.support.procedure import Event, Op, Resource, Stack, ops
 
-Op = Literal["create", "update", "same", "delete"]
+__all__ = ["Event", "Op", "Resource", "Stack", "add_node", "evict_node", "fail_node", "ops", "projection"]
 
 
 # ------------------------------------------------------------------------------------------ the cluster
@@ -105,149 +103,6 @@ def add_node(sim: Simulator, name: str) -> Node:
             if not m.is_entsso_resource(resource) and name not in resource.possible_owners:
                 resource.possible_owners.append(name)
         return node
-
-
-# ------------------------------------------------------------------------------------------- the engine
-
-
-@dataclass
-class Resource:
-    """One resource in the emulated state: its provider class, id, checked inputs and outputs.
-
-    As in the engine's state: ``check()`` receives the old *inputs* (so a password's fingerprint keeps its
-    salt), ``diff()``/``update()``/``delete()`` the old *outputs*.
-    """
-
-    name: str
-    cls: type[EssoProvider]
-    id: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-
-
-@dataclass
-class Event:
-    """What the emulated engine did to one resource, with the diff it acted on and the provider's steps."""
-
-    name: str
-    op: Op
-    changes: bool = False
-    replaces: list[str] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-
-    def changed_steps(self) -> list[tuple[str, str]]:
-        return [(s["node"], s["step"]) for s in self.steps if s.get("changed")]
-
-
-class Stack:
-    """The state of one stack, and ``pulumi up``/``preview`` over it as the engine sequences them.
-
-    Every provider call gets a fresh provider configured with the stack configuration of that run (the
-    engine's ``configure()``). A failed call propagates; the state keeps what succeeded before it, as the
-    engine's does, so a later ``up`` resumes (e.g. a delete that failed is tried again).
-    """
-
-    def __init__(self) -> None:
-        self.state: dict[str, Resource] = {}
-        self.events: list[Event] = []
-
-    @staticmethod
-    def _provider(cls: type[EssoProvider], spec: ClusterSpec) -> EssoProvider:
-        provider = cls()
-        provider.use_spec(spec)
-        return provider
-
-    def outputs(self, name: str) -> dict[str, Any]:
-        return self.state[name].outputs
-
-    def forget(self, name: str) -> None:
-        """``pulumi state delete <urn>``: drop a resource from state without calling its provider."""
-        dependents = self._dependents(name)
-        assert not dependents, f"{name} has dependents in state: {dependents}"
-        del self.state[name]
-
-    def _dependents(self, name: str) -> list[str]:
-        """The component's dependencies, by name: a node's restore depends on its join (and on the restores
-        before it); the clustered service, the name and everything else depend on the SSO system."""
-        if name.startswith("sso-join-"):
-            return [n for n in self.state if n == "master-secret-restore-" + name.removeprefix("sso-join-")]
-        return []
-
-    def preview(self, spec: ClusterSpec) -> list[Event]:
-        """``pulumi preview --diff``: check and diff only (both pure), nothing created, changed or deleted."""
-        plan: list[Event] = []
-        program = Procedure(spec).resources()
-        for name, cls, inputs in program:
-            provider = self._provider(cls, spec)
-            old = self.state.get(name)
-            checked = provider.check(old.inputs if old else {}, inputs)
-            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
-            if old is None:
-                plan.append(Event(name, "create"))
-                continue
-            diff = provider.diff(old.id, old.outputs, checked.inputs)
-            op: Op = "update" if diff.changes else "same"
-            plan.append(Event(name, op, bool(diff.changes), list(diff.replaces or [])))
-        plan += [Event(name, "delete") for name in self._removed(program)]
-        return plan
-
-    def _removed(self, program: Sequence[tuple[str, type[EssoProvider], dict[str, Any]]]) -> list[str]:
-        """Resources in state but not in the program, in reverse dependency (= reverse registration) order."""
-        wanted = {name for name, _, _ in program}
-        return [name for name in reversed(self.state) if name not in wanted]
-
-    def up(self, spec: ClusterSpec) -> list[Event]:
-        """``pulumi up``: creates and updates in the program's order, then the deletes; returns what it did."""
-        events: list[Event] = []
-        self.events = events
-        program = Procedure(spec).resources()
-        removed = self._removed(program)
-        for name, cls, inputs in program:
-            provider = self._provider(cls, spec)
-            old = self.state.get(name)
-            checked = provider.check(old.inputs if old else {}, inputs)
-            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
-            news = dict(checked.inputs)
-            if old is None:
-                created = provider.create(news)
-                assert created.outs is not None
-                self._put(Resource(name, cls, str(created.id), news, dict(created.outs)), program)
-                events.append(Event(name, "create", True, [], list(created.outs.get("steps") or [])))
-                continue
-            diff = provider.diff(old.id, old.outputs, news)
-            assert not diff.replaces, f"{name} would be replaced ({diff.replaces}); this harness emulates no replace"
-            if not diff.changes:
-                old.inputs = news  # a "same" step records the new inputs and keeps the outputs
-                events.append(Event(name, "same"))
-                continue
-            updated = provider.update(old.id, old.outputs, news)
-            assert updated.outs is not None
-            old.inputs, old.outputs = news, dict(updated.outs)
-            events.append(Event(name, "update", True, [], list(updated.outs.get("steps") or [])))
-        for name in removed:
-            old = self.state[name]
-            provider = self._provider(old.cls, spec)
-            # EssoProvider.delete() is remove() with a fresh Steps; calling remove() keeps the steps the engine
-            # would drop (a delete returns nothing).
-            assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
-            steps = Steps(provider.resource)
-            provider.remove(old.outputs, steps)
-            del self.state[name]
-            events.append(Event(name, "delete", True, [], steps.items))
-        return events
-
-    def _put(self, resource: Resource, program: Sequence[tuple[str, type[EssoProvider], dict[str, Any]]]) -> None:
-        """Insert a new resource in program order, before any resource registered after it."""
-        order = [name for name, _, _ in program]
-        after = set(order[order.index(resource.name) + 1 :])
-        items = list(self.state.items())
-        at = next((i for i, (name, _) in enumerate(items) if name in after), len(items))
-        items.insert(at, (resource.name, resource))
-        self.state = dict(items)
-
-
-def ops(events: Sequence[Event]) -> dict[str, Op]:
-    return {e.name: e.op for e in events}
 
 
 # ------------------------------------------------------------------------------------------ the world
