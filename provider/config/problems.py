@@ -53,7 +53,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.message}"
+        return f"{printable(self.key)}: {printable(self.message, limit=4096)}"
 
 
 class SpecError(EssoError):
@@ -92,6 +92,36 @@ def codepoint(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
+def is_hidden(char: str) -> bool:
+    """Whether one character is a control, invisible or text-reordering character (see ``hidden_character``)."""
+    category = unicodedata.category(char)
+    return bool(
+        CONTROL.match(char)
+        or category in _HIDDEN_CATEGORIES
+        or (category == "Zs" and char != " ")
+        or _IGNORABLE.match(char)
+    )
+
+
+MAX_SHOWN_CHARS = 512
+"""The most characters of one value a log line shows; the rest is counted, not printed."""
+
+
+def printable(value: object, *, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``value`` as text safe on one log line or terminal: the one helper every line this tool writes uses.
+
+    Why (issue 13, L4): node names, steps and notes can come from a node's reply, and keys from a stack
+    file. Written raw, a newline forges a second line, ``ESC[2K`` and a carriage return erase the line
+    before, a bidi override reorders what a person reads. Every control, invisible or text-reordering
+    character (``is_hidden``) is escaped the way Python writes it (``\\n``, ``\\x1b``, ``\\u202e``), and at most
+    ``limit`` characters are shown; ordinary text, accented letters and Windows paths pass unchanged.
+    Sources: CWE-117 (improper output neutralization for logs); Unicode UTS #39.
+    """
+    text = str(value)
+    shown = "".join(char.encode("unicode_escape").decode("ascii") if is_hidden(char) else char for char in text[:limit])
+    return shown + (f"...({len(text) - limit} more characters)" if len(text) > limit else "")
+
+
 def hidden_character(value: str) -> str | None:
     """The first invisible or text-reordering character of ``value`` (issue 13, L2), named, or None.
 
@@ -101,13 +131,7 @@ def hidden_character(value: str) -> str | None:
     value differ from what a reviewer sees in a diff.
     """
     for char in value:
-        category = unicodedata.category(char)
-        if (
-            CONTROL.match(char)
-            or category in _HIDDEN_CATEGORIES
-            or (category == "Zs" and char != " ")
-            or _IGNORABLE.match(char)
-        ):
+        if is_hidden(char):
             return codepoint(char)
     return None
 

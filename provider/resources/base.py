@@ -43,6 +43,7 @@ from pulumi.dynamic import (
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
+from provider.config.problems import printable
 from provider.config.rules import (
     AdminGroupName,
     ClusterNodes,
@@ -162,8 +163,9 @@ class Steps:
             item["note"] = note
         self.items.append(item)
         state = "changed" if changed else "ok"
-        extra = f" ({note})" if note else ""
-        print(f"esso: [{self.resource}] {node} {step} {state}{extra}", file=sys.stderr, flush=True)
+        extra = f" ({printable(note)})" if note else ""
+        line = f"esso: [{printable(self.resource)}] {printable(node)} {printable(step)} {state}{extra}"
+        print(line, file=sys.stderr, flush=True)  # escaped: a node's reply cannot forge or erase a line (L4)
 
 
 def has_unknowns(value: Any) -> bool:
