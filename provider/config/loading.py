@@ -22,7 +22,15 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 from provider.config.model import CONFIG_KEYS, FIELDS, SECRET_KEYS, SECTION_KEYS, ClusterSpec, cross_section_problems
-from provider.config.problems import PROJECT, STAND_IN, Problem, SpecError, quoted, unknown_key_message
+from provider.config.problems import (
+    PROJECT,
+    STAND_IN,
+    Problem,
+    SpecError,
+    hidden_character,
+    quoted,
+    unknown_key_message,
+)
 from provider.config.translation import problems_of
 
 __all__ = ["STAND_IN", "check_stack_file", "load_spec", "load_stack_file"]
@@ -79,6 +87,13 @@ class _Loader:
                 self.problem(str(raw_key), "is not a config key: keys are text, esso-cluster:<key>")
                 continue
             namespace, name = _split_namespace(raw_key)
+            if hidden_character(raw_key) or not raw_key.isascii():
+                self.problem(
+                    raw_key,
+                    "is a key with an invisible or non-ASCII character, which a reviewer cannot tell from the key "
+                    f"it looks like: retype it ({PROJECT}:<key>, or another package's namespace:<key>)",
+                )
+                continue
             if namespace is not None and namespace != PROJECT:
                 if name in CONFIG_KEYS:
                     self.problem(

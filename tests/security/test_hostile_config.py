@@ -116,6 +116,18 @@ def test_ordinary_names_still_pass() -> None:
     assert load_spec(config).cluster.nodes == ["SSO-01", "sso02", "Node3"]
 
 
+@pytest.mark.parametrize(
+    "key", ["\u0435sso-cluster:allowDisruption", "esso-cluster:allow\u200bDisruption", "aws\u202e:x"]
+)
+def test_a_look_alike_or_invisible_key_is_not_ignored(tmp_path: Path, key: str) -> None:
+    # A key in a look-alike namespace would otherwise pass as another package's key, silently doing nothing.
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text(f'config:\n  "{key}": true\n', encoding="utf-8")
+    found = [p for p in check_stack_file(path) if p.key == key]
+    assert found and "invisible or non-ASCII" in found[0].message
+    assert hidden_character(str(found[0])) is None
+
+
 # ------------------------------------------------------------------------------------------ the reminder
 
 NEAR_COPIES = [
