@@ -62,8 +62,8 @@ def _netbios_problem(value: str, what: str, dotted_hint: str, *, host: bool) -> 
     if host and not _HOST_LABEL.fullmatch(value):
         bad = "".join(sorted({c for c in value if not _HOST_LABEL.fullmatch(c)}))
         return (
-            f"{quoted(value)} contains {quoted(bad)}; the {what} is also the host name WinRM connects to, "
-            "which holds only letters, digits and hyphens: use the name as Windows shows it"
+            f"{quoted(value)} contains {quoted(bad)}; the {what} is also a host name other machines connect to "
+            "(WinRM, SQL clients), which holds only letters, digits and hyphens: use the name as Windows shows it"
         )
     if value.isdigit():
         return f"{quoted(value)} is all digits, which Windows refuses for a NetBIOS name: use the {what}"
