@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from provider.config.names import computer_problem, dns_problem
-from provider.config.problems import CONTROL, control_problem, hidden_character, quoted
+from provider.config.problems import control_problem, quoted
 
 ESSO_FOLDER = r"C:\Program Files\Common Files\Enterprise Single Sign-On"
 """Where Enterprise SSO is installed on every node; the default backup file is written here."""
@@ -50,7 +50,9 @@ def sql_server_parts(server: str) -> tuple[str, str | None, int | None]:
     r"""``("SQL01", "BTS", 1433)`` from ``SQL01\BTS,1433``; raises ValueError with the fix."""
     if not server or not server.strip():
         raise ValueError("is empty: give the SQL Server as host[\\instance][,port], e.g. SQL01 or SQL01\\BTS,1433")
-    if any(c.isspace() for c in server) or CONTROL.search(server) or hidden_character(server):
+    if why := control_problem(server, "SQL Server"):
+        raise ValueError(why)
+    if any(c.isspace() for c in server):
         raise ValueError(f"{quoted(server)} contains a space: write host[\\instance][,port] without spaces")
     prefix = re.match(r"^(tcp|np|lpc|admin):", server, re.IGNORECASE)
     if prefix:
