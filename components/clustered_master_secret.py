@@ -13,6 +13,7 @@ from typing import Any
 
 import pulumi
 
+from provider.config.problems import printable
 from provider.resources.base import EssoProvider
 from provider.resources.clustered_service import (
     ClusteredServiceInputs,
@@ -54,7 +55,8 @@ def _log_steps(resource: pulumi.CustomResource) -> None:
         for item in items or []:
             state = "changed" if item.get("changed") else "ok"
             note = f" ({item['note']})" if item.get("note") else ""
-            pulumi.log.info(f"{item.get('node')} {item.get('step')}: {state}{note}", resource=resource)
+            line = f"{printable(item.get('node'))} {printable(item.get('step'))}: {state}{printable(note)}"
+            pulumi.log.info(line, resource=resource)  # escaped: steps hold names a node reported (issue 13, L4)
 
     steps.apply(emit)
 

@@ -248,6 +248,18 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "to cluster.nodes if it should serve the master secret, or move the role to a configured node; if you "
             "do not know the host, treat the node that reported it as compromised.",
         ),
+        _e(
+            "ESSO-080",
+            "A file read from a node is larger than allowed, or its chunks are not what was asked for",
+            "Nothing was kept. A master secret backup is a few KB: check the file on the node (it may not be "
+            "the backup) and the node itself; a node that answers more than it was asked may be compromised.",
+        ),
+        _e(
+            "ESSO-081",
+            "A node's script result is larger, or nested deeper, than any result of this tool",
+            "Nothing of it was used. Check that the node runs this tool's scripts unmodified (a version "
+            "mismatch or a compromised node); the limit is Remote.max_result_chars.",
+        ),
     )
 }
 

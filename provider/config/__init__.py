@@ -23,7 +23,7 @@ from provider.config.loading import STAND_IN, check_stack_file, load_spec, load_
 from provider.config.model import CONFIG_KEYS, SECRET_KEYS, SECTION_KEYS, ClusterSpec
 from provider.config.names import split_account
 from provider.config.places import ESSO_FOLDER, sql_server_parts, temporary_folder
-from provider.config.problems import PROJECT, Problem, SpecError
+from provider.config.problems import PROJECT, Problem, SpecError, printable
 from provider.config.rules import DEFAULT_ADMIN_GROUP, DEFAULT_AFFILIATE_GROUP, DEFAULT_RESOURCE_NAME
 from provider.config.sections import (
     BackupSection,
@@ -64,6 +64,7 @@ __all__ = [
     "load_spec",
     "load_stack_file",
     "main",
+    "printable",
     "problems_of",
     "split_account",
     "sql_server_parts",

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from provider.config.loading import check_stack_file
+from provider.config.problems import printable
 from provider.config.project_file import PROJECT_FILE, reference_markdown, with_declarations
 
 
@@ -24,9 +25,12 @@ def _check(files: Sequence[str], allow_missing_secrets: bool, out: Callable[[str
             status = 1
             for problem in problems:
                 out(str(problem))
-            print(f"ESSO-040 {file}: {len(problems)} problem(s); fix each key as the message says", file=sys.stderr)
+            print(
+                f"ESSO-040 {printable(file)}: {len(problems)} problem(s); fix each key as the message says",
+                file=sys.stderr,
+            )
         else:
-            out(f"ok: {file}")
+            out(f"ok: {printable(file)}")
     return status
 
 

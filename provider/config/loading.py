@@ -22,14 +22,27 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 from provider.config.model import CONFIG_KEYS, FIELDS, SECRET_KEYS, SECTION_KEYS, ClusterSpec, cross_section_problems
-from provider.config.problems import PROJECT, Problem, SpecError, quoted, unknown_key_message
+from provider.config.problems import (
+    PROJECT,
+    STAND_IN,
+    Problem,
+    SpecError,
+    hidden_character,
+    quoted,
+    unknown_key_message,
+)
 from provider.config.translation import problems_of
 
-STAND_IN = "Stand-in-for-an-encrypted-value-1"
-"""What a secret is validated as where its value is not at hand (offline, or in the program): passes
-every password rule, never a real secret. The one stand-in: the program (__main__.py) uses it too."""
+__all__ = ["STAND_IN", "check_stack_file", "load_spec", "load_stack_file"]
 
 _SECURE = "secure"
+
+# A stack file is a few kilobytes of a few hundred nodes. These bounds (issue 13, L6) make the offline
+# check of an untrusted file (a pull request) cheap whatever it holds: YAML aliases may repeat a node,
+# but the document they expand to is counted before anything is built from it.
+MAX_STACK_FILE_BYTES = 1024 * 1024
+MAX_YAML_NODES = 10_000
+MAX_NESTING = 32
 
 
 def _is_secure(value: Any) -> bool:
@@ -74,6 +87,13 @@ class _Loader:
                 self.problem(str(raw_key), "is not a config key: keys are text, esso-cluster:<key>")
                 continue
             namespace, name = _split_namespace(raw_key)
+            if hidden_character(raw_key) or not raw_key.isascii():
+                self.problem(
+                    raw_key,
+                    "is a key with an invisible or non-ASCII character, which a reviewer cannot tell from the key "
+                    f"it looks like: retype it ({PROJECT}:<key>, or another package's namespace:<key>)",
+                )
+                continue
             if namespace is not None and namespace != PROJECT:
                 if name in CONFIG_KEYS:
                     self.problem(
@@ -133,6 +153,9 @@ class _Loader:
 
     def section(self, name: str, text: str) -> Any:
         """A section given as JSON text (as the engine sends it), decoded; None when it is not JSON."""
+        if _nesting(text) > MAX_NESTING:
+            self.problem(name, f"nests deeper than {MAX_NESTING} levels: a section is a flat object of a few keys")
+            return None
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
@@ -165,6 +188,18 @@ class _Loader:
             self.loaded.data["serviceAccountPassword"] = STAND_IN
             self.loaded.masked.add("serviceAccountPassword")
         return self.loaded
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting of a JSON text (brackets inside strings count too: an upper bound)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _field_adapter(info: FieldInfo) -> TypeAdapter[Any]:
@@ -236,12 +271,60 @@ def load_spec(config: Mapping[str, Any], secrets: Mapping[str, str] | None = Non
     return spec
 
 
+def yaml_size_problem(text: str) -> str | None:
+    """Why a YAML text is too large to load once its aliases are expanded, or too deep; None when it is fine.
+
+    One pass over the parser's events (no tree is built): each collection's expanded node count is known
+    at its end, an anchor remembers it and an alias adds it again, so a "billion laughs" file of a few
+    hundred bytes is refused after reading those bytes, in microseconds.
+    """
+    anchored: dict[str, int] = {}
+    open_nodes: list[list[Any]] = [[None, 0]]  # [anchor, expanded nodes so far] per open collection
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(open_nodes) > MAX_NESTING:
+                    return f"nests collections deeper than {MAX_NESTING} levels; a stack file needs a few"
+                open_nodes.append([event.anchor, 1])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, size = open_nodes.pop()
+            elif isinstance(event, yaml.ScalarEvent):
+                anchor, size = event.anchor, 1
+            elif isinstance(event, yaml.AliasEvent):
+                if any(event.anchor is not None and event.anchor == node[0] for node in open_nodes):
+                    return f"has a YAML alias *{event.anchor} inside its own anchor: a value cannot contain itself"
+                anchor, size = None, anchored.get(event.anchor or "", 1)
+            else:
+                continue
+            if anchor is not None:
+                anchored[anchor] = size
+            open_nodes[-1][1] += size
+            if open_nodes[-1][1] > MAX_YAML_NODES or size > MAX_YAML_NODES:
+                return (
+                    f"expands to more than {MAX_YAML_NODES} values once its YAML aliases (*name) are resolved; a "
+                    "stack file needs a few hundred: write the values out instead of repeating anchors"
+                )
+    except yaml.YAMLError:
+        return None  # the loader reports the syntax error with its line
+    return None
+
+
 def _read_stack_file(path: str | Path) -> tuple[Mapping[Any, Any] | None, list[Problem]]:
     where = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_STACK_FILE_BYTES + 1)
     except OSError as exc:
         return None, [Problem(where, f"cannot be read ({exc.strerror or exc}): check the path")]
+    if len(raw) > MAX_STACK_FILE_BYTES:
+        return None, [Problem(where, f"is larger than {MAX_STACK_FILE_BYTES} bytes; a stack file has a few KB")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [Problem(where, f"is not UTF-8 text (byte {exc.start}): save it as UTF-8")]
+    if why := yaml_size_problem(text):
+        return None, [Problem(where, why)]
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -18,8 +18,14 @@ from pydantic.alias_generators import to_camel
 from provider.config import sections
 from provider.config.names import split_account
 from provider.config.places import temporary_folder
-from provider.config.problems import fail, quoted
-from provider.config.rules import BackupPassword, ServiceAccountPassword, SimulatorStateFile, WinrmPassword
+from provider.config.problems import STAND_IN, fail, quoted
+from provider.config.rules import (
+    BackupPassword,
+    ServiceAccountPassword,
+    SimulatorStateFile,
+    WinrmPassword,
+    reminder_gives_away,
+)
 from provider.config.sections import ConfigModel
 
 
@@ -178,9 +184,13 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
     password = values.get("backup_password")
     if isinstance(backup, sections.BackupSection) and isinstance(password, SecretStr) and backup.reminder:
         secret = password.get_secret_value()
-        if secret and secret.lower() in backup.reminder.lower():
+        if secret != STAND_IN and reminder_gives_away(backup.reminder, secret):
             problems.append(
-                ("backup.reminder", "contains backupPassword: write a hint that does not give the password away")
+                (
+                    "backup.reminder",
+                    "is too close to backupPassword (it holds the password, reversed, or two thirds of it or more, "
+                    "in some case or spacing): write a hint that does not give the password away",
+                )
             )
     return problems
 

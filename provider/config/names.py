@@ -8,17 +8,23 @@ OUs" (NetBIOS names: at most 15 characters, none of ``\\ / : * ? " < > |``, not 
 SAM-Account-Name attribute (learn.microsoft.com/windows/win32/adschema/a-samaccountname: at most 20
 characters, none of ``" / \\ [ ] : ; | = , + * ? < >``). Refusing ``@`` and a trailing period, and the
 64-character limit for group names, are this project's own stricter rules (not from those pages).
+Security (issue 13, L2): invisible characters are refused in every name, and every name here is ASCII,
+so a look-alike letter (Cyrillic DZE, U+0405, for 'S') cannot make a changed name pass review as unchanged
+(UTS #39 "Unicode Security Mechanisms", mixed-script and whole-script confusables). A computer name is
+also a host name the transport connects to, so it holds only letters, digits and hyphens (RFC 1123 host
+names; Microsoft's DNS host naming rules in KB 909264): nothing that could move a URL's host or port.
 """
 
 from __future__ import annotations
 
 import re
 
-from provider.config.problems import control_problem, quoted
+from provider.config.problems import control_problem, non_ascii_problem, quoted
 
 _NETBIOS_FORBIDDEN = '\\/:*?"<>|'
 _SAM_FORBIDDEN = '"/\\[]:;|=,+*?<>@'
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9-]+")
 
 
 def split_account(account: str) -> tuple[str, str]:
@@ -30,11 +36,13 @@ def split_account(account: str) -> tuple[str, str]:
     return (domain, user) if sep else ("", account)
 
 
-def _netbios_problem(value: str, what: str, dotted_hint: str) -> str | None:
-    """Why ``value`` is not a NetBIOS name (computer or domain), or None."""
+def _netbios_problem(value: str, what: str, dotted_hint: str, *, host: bool) -> str | None:
+    """Why ``value`` is not a NetBIOS name (computer or domain; a computer's is also a host name), or None."""
     if not value:
         return f"is empty: give the {what} (1-15 characters)"
     if why := control_problem(value, what):
+        return why
+    if why := non_ascii_problem(value, what, "ASCII letters, digits and hyphens"):
         return why
     if "." in value:
         return f"{quoted(value)} contains a dot: {dotted_hint}"
@@ -51,6 +59,12 @@ def _netbios_problem(value: str, what: str, dotted_hint: str) -> str | None:
             f"{quoted(value)} is {len(value)} characters; a NetBIOS name has at most 15: "
             f"use the {what} as Windows shows it (the pre-Windows 2000 name)"
         )
+    if host and not _HOST_LABEL.fullmatch(value):
+        bad = "".join(sorted({c for c in value if not _HOST_LABEL.fullmatch(c)}))
+        return (
+            f"{quoted(value)} contains {quoted(bad)}; the {what} is also a host name other machines connect to "
+            "(WinRM, SQL clients), which holds only letters, digits and hyphens: use the name as Windows shows it"
+        )
     if value.isdigit():
         return f"{quoted(value)} is all digits, which Windows refuses for a NetBIOS name: use the {what}"
     return None
@@ -63,6 +77,7 @@ def computer_problem(value: str, what: str) -> str | None:
         what,
         f"give the {what} as a NetBIOS computer name, e.g. {quoted(value.split('.')[0])}, "
         "and put the DNS suffix in cluster.dnsSuffix",
+        host=True,
     )
 
 
@@ -72,6 +87,7 @@ def domain_problem(value: str) -> str | None:
         value,
         "NetBIOS domain name",
         f"use the NetBIOS (pre-Windows 2000) domain name, e.g. {quoted(value.split('.')[0].upper())}, not the DNS name",
+        host=False,
     )
 
 
@@ -79,6 +95,8 @@ def _sam_like_problem(value: str, what: str, limit: int) -> str | None:
     if not value:
         return f"is empty: give the {what}"
     if why := control_problem(value, what):
+        return why
+    if why := non_ascii_problem(value, what, "ASCII characters, as in the account's pre-Windows 2000 name"):
         return why
     bad = "".join(sorted({c for c in value if c in _SAM_FORBIDDEN}))
     if bad:
@@ -142,6 +160,8 @@ def dns_problem(value: str, what: str) -> str | None:
     """Why ``value`` is not a DNS name (RFC 1123 labels of 1-63 characters, 253 in all)."""
     if not value:
         return f"is empty: give the {what} or remove the key"
+    if why := control_problem(value, what) or non_ascii_problem(value, what, "ASCII letters, digits and hyphens"):
+        return why
     if value.startswith(".") or value.endswith("."):
         return f"{quoted(value)} starts or ends with a dot: write the {what} without it, e.g. contoso.com"
     if len(value) > 253:

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from provider.config.names import computer_problem, dns_problem
-from provider.config.problems import CONTROL, control_problem, quoted
+from provider.config.problems import control_problem, quoted
 
 ESSO_FOLDER = r"C:\Program Files\Common Files\Enterprise Single Sign-On"
 """Where Enterprise SSO is installed on every node; the default backup file is written here."""
@@ -36,6 +36,8 @@ _KMS_KEY = re.compile(
     r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(?:key/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     r"|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]{1,250}))$"
 )
+# S3 "Object key naming guidelines", safe characters: letters, digits and ! - _ . * ' ( ), with "/" between parts.
+_PREFIX_SAFE = re.compile(r"[A-Za-z0-9!\-_.*'()/]*")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 _SECRET_ID = re.compile(
     r"^(?:[A-Za-z0-9/_+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512})$"
@@ -48,7 +50,9 @@ def sql_server_parts(server: str) -> tuple[str, str | None, int | None]:
     r"""``("SQL01", "BTS", 1433)`` from ``SQL01\BTS,1433``; raises ValueError with the fix."""
     if not server or not server.strip():
         raise ValueError("is empty: give the SQL Server as host[\\instance][,port], e.g. SQL01 or SQL01\\BTS,1433")
-    if any(c.isspace() for c in server) or CONTROL.search(server):
+    if why := control_problem(server, "SQL Server"):
+        raise ValueError(why)
+    if any(c.isspace() for c in server):
         raise ValueError(f"{quoted(server)} contains a space: write host[\\instance][,port] without spaces")
     prefix = re.match(r"^(tcp|np|lpc|admin):", server, re.IGNORECASE)
     if prefix:
@@ -240,6 +244,17 @@ def key_prefix_problem(value: str) -> str | None:
         return f"{quoted(value)} contains a backslash: S3 key prefixes use '/'"
     if why := control_problem(value, "prefix"):
         return why
+    if not _PREFIX_SAFE.fullmatch(value):
+        bad = "".join(sorted({c for c in value if not _PREFIX_SAFE.fullmatch(c)}))
+        return (
+            f"{quoted(value)} contains {quoted(bad)}; keep the key prefix to the characters S3 calls safe "
+            "(letters, digits and ! - _ . * ' ( ), with '/' between parts), so every tool shows it as written"
+        )
+    if value and any(part in (".", "..") for part in value.split("/")):
+        return (
+            f"{quoted(value)} has a '.' or '..' part, which some tools resolve as a folder step, so two prefixes "
+            "that read differently could name the same objects: write each part as a name"
+        )
     if len(value) > 512:
         return f"is {len(value)} characters; keep the key prefix within 512"
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -35,7 +36,7 @@ from provider.config.places import (
     sql_server_problem,
     windows_path_problem,
 )
-from provider.config.problems import CONTROL, fail, quoted, raise_if
+from provider.config.problems import CONTROL, fail, hidden_character, quoted, raise_if
 
 DEFAULT_ADMIN_GROUP = "SSO Administrators"
 DEFAULT_AFFILIATE_GROUP = "SSO Affiliate Administrators"
@@ -138,15 +139,61 @@ WindowsBackupPath = Annotated[str, _rule(lambda value: windows_path_problem(valu
 def _reminder_problem(value: str) -> str | None:
     if CONTROL.search(value) or len(value) > 256:
         return "must be one line of at most 256 characters: a hint for the backup password"
+    if hidden := hidden_character(value):
+        return f"contains {hidden}, an invisible or text-reordering character: retype the hint without it"
     return None
 
 
 PasswordReminder = Annotated[str, _rule(_reminder_problem)]
 
+# How much of the password a hint may share with it, in a row (ignoring case, spacing and punctuation):
+# less than two thirds of it (and a run under four characters is never judged).
+_SHARED_RUN_FLOOR = 4
+
+
+def _forms(text: str) -> tuple[str, str]:
+    """``text`` compared as people retype it: NFKC, case-folded, without spaces; and letters and digits only."""
+    folded = "".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return folded, "".join(c for c in folded if c.isalnum())
+
+
+def _longest_shared_run(a: str, b: str) -> int:
+    """The length of the longest substring of ``a`` that is also in ``b`` (both at most a few hundred characters)."""
+    best = 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0] * (len(b) + 1)
+        for j, y in enumerate(b, 1):
+            if x == y:
+                current[j] = previous[j - 1] + 1
+                best = max(best, current[j])
+        previous = current
+    return best
+
+
+def reminder_gives_away(reminder: str, password: str) -> bool:
+    """Whether a backup password hint gives the password away (issue 13, L8).
+
+    Compared in any case and spacing, with and without punctuation, forwards and reversed: the hint may not
+    hold the password, nor a run of its characters as long as two thirds of it (at least four). The password
+    itself never reaches a message: the caller says only that the hint is too close.
+    """
+    for secret, hint in zip(_forms(password), _forms(reminder), strict=True):
+        if not secret:
+            continue
+        if secret in hint or secret[::-1] in hint:
+            return True
+        run = max(_SHARED_RUN_FLOOR, math.ceil(len(secret) * 2 / 3))
+        if len(secret) >= _SHARED_RUN_FLOOR and max(
+            _longest_shared_run(secret, hint), _longest_shared_run(secret[::-1], hint)
+        ) >= min(run, len(secret)):
+            return True
+    return False
+
 
 def _file_problem(value: str) -> str | None:
-    if not value.strip() or CONTROL.search(value):
-        return "is empty or has a control character: give the path of a PEM file, or remove the key"
+    if not value.strip() or CONTROL.search(value) or hidden_character(value):
+        return "is empty or has a control or invisible character: give the path of a PEM file, or remove the key"
     return None
 
 
@@ -154,8 +201,11 @@ PemFile = Annotated[str, _rule(_file_problem)]
 
 
 def _state_file_problem(value: str) -> str | None:
-    if not value.strip() or CONTROL.search(value):
-        return "is empty or has a control character: give the simulator's state file, e.g. .state/demo-world.json"
+    if not value.strip() or CONTROL.search(value) or hidden_character(value):
+        return (
+            "is empty or has a control or invisible character: give the simulator's state file, "
+            "e.g. .state/demo-world.json"
+        )
     return None
 
 

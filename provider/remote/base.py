@@ -39,6 +39,13 @@ R = TypeVar("R", bound=contracts.Result)
 # also carries the CLIXML wrapping, so 64 KiB of data stays well inside one message.
 DEFAULT_CHUNK_BYTES = 64 * 1024
 
+# Reads from a node are bounded (issue 13, M6): what a node answers decides nothing about how much this
+# machine holds. The only file fetched is a master secret backup, a few KB; a script result is a small
+# hashtable (the largest is one file chunk, bounded by the length asked for).
+MAX_FETCH_BYTES = 1024 * 1024
+MAX_RESULT_CHARS = 1024 * 1024
+MAX_RESULT_DEPTH = 32
+
 
 class TransientRemoteError(EssoError):
     """The connection dropped, timed out or was refused: the script may or may not have run.
@@ -132,6 +139,10 @@ class Remote(ABC):
     """Runs contract scripts on named nodes. Implementations: simulator, pypsrp."""
 
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    max_fetch_bytes: int = MAX_FETCH_BYTES
+    """The largest file ``fetch_file`` accepts (ESSO-080 beyond it); set on an instance to configure."""
+    max_result_chars: int = MAX_RESULT_CHARS
+    """The largest script result ``run`` accepts, in characters of its values (ESSO-081 beyond it)."""
 
     def __init__(self, *, second_hop: bool, retries: int = 2, backoff: float = 0.5) -> None:
         self.second_hop = second_hop
@@ -194,7 +205,10 @@ class Remote(ABC):
                     raise
                 time.sleep(self.backoff * (2**attempt))
                 attempt += 1
-        return parse_result(node, script, raw)
+        limit = self.max_result_chars
+        if isinstance(params, contracts.ReadFileChunkParams):  # a chunk is never more than the length asked for
+            limit = min(limit, encoded_chars(params.length) + _ENVELOPE_CHARS)
+        return parse_result(node, script, raw, limit=limit)
 
     def send_file(self, node: str, path: str, data: bytes) -> str:
         """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""
@@ -225,17 +239,24 @@ class Remote(ABC):
             )
         return digest
 
-    def fetch_file(self, node: str, path: str) -> bytes:
-        """Read ``path`` from the node in chunks and verify it against the node's own SHA-256."""
+    def fetch_file(self, node: str, path: str, *, max_bytes: int | None = None) -> bytes:
+        """Read ``path`` from the node in chunks and verify it against the node's own SHA-256.
+
+        Bounded (M6): a size above ``max_bytes`` (default ``max_fetch_bytes``), a chunk longer than asked
+        for or past the size, a size or SHA-256 that changes between chunks, or non-canonical base64 is
+        refused (ESSO-080) before more is read.
+        """
+        limit = self.max_fetch_bytes if max_bytes is None else max_bytes
         parts: list[bytes] = []
         offset = 0
+        first: contracts.FileChunk | None = None
         while True:
+            length = max(1, min(self.chunk_bytes, limit - offset))
             chunk = self.run(
-                node,
-                contracts.READ_FILE_CHUNK,
-                contracts.ReadFileChunkParams(path=path, offset=offset, length=self.chunk_bytes),
+                node, contracts.READ_FILE_CHUNK, contracts.ReadFileChunkParams(path=path, offset=offset, length=length)
             )
-            data = base64.b64decode(chunk.data_base64)
+            first = first or chunk
+            data = checked_chunk(node, path, chunk, first, offset=offset, length=length, limit=limit)
             parts.append(data)
             offset += len(data)
             if offset >= chunk.size or not data:
@@ -251,8 +272,20 @@ class Remote(ABC):
         return content
 
 
-def parse_result(node: str, script: contracts.Script[Any, R], raw: Any) -> R:
-    """Validate raw script output against the script's result model (ESSO-037 on a mismatch)."""
+def parse_result(node: str, script: contracts.Script[Any, R], raw: Any, *, limit: int = MAX_RESULT_CHARS) -> R:
+    """Validate raw script output against the script's result model (ESSO-037 on a mismatch).
+
+    A result larger than ``limit`` characters, or nested deeper than ``MAX_RESULT_DEPTH``, is refused
+    first (ESSO-081): no script of this tool returns one, so a node that does is not answered in kind.
+    """
+    why = result_size_problem(raw, limit)
+    if why:
+        raise EssoError(
+            "ESSO-081",
+            f"{script.name} on {node} returned {why}; nothing of it was used.",
+            node=node,
+            step=script.name,
+        )
     try:
         return script.result.model_validate(raw)
     except ValidationError as exc:
@@ -263,3 +296,78 @@ def parse_result(node: str, script: contracts.Script[Any, R], raw: Any) -> R:
             node=node,
             step=script.name,
         ) from None
+
+
+# Room for the rest of a file chunk's result (size, sha256, keys) beyond its base64 text.
+_ENVELOPE_CHARS = 4096
+
+
+def encoded_chars(length: int) -> int:
+    """How many base64 characters ``length`` bytes take."""
+    return 4 * ((max(length, 0) + 2) // 3)
+
+
+def checked_chunk(
+    node: str,
+    path: str,
+    chunk: contracts.FileChunk,
+    first: contracts.FileChunk,
+    *,
+    offset: int,
+    length: int,
+    limit: int,
+) -> bytes:
+    """One chunk's bytes, or ESSO-080 when the node answered more, or otherwise, than was asked for."""
+
+    def refuse(why: str) -> EssoError:
+        return EssoError("ESSO-080", f"{path} on {node}: {why}; nothing was kept.", node=node, step="fetch-file")
+
+    if chunk.size < 0 or chunk.size > limit:
+        raise refuse(f"the node reports {chunk.size} bytes, more than the {limit} this read allows")
+    if (chunk.size, chunk.sha256) != (first.size, first.sha256):
+        raise refuse("the size or SHA-256 the node reports changed between chunks")
+    if len(chunk.data_base64) > encoded_chars(length):
+        raise refuse(f"a chunk holds more than the {length} bytes asked for")
+    try:
+        data = base64.b64decode(chunk.data_base64, validate=True)
+    except ValueError:
+        raise refuse("a chunk is not canonical base64") from None
+    if len(data) > length or offset + len(data) > chunk.size:
+        raise refuse(f"a chunk of {len(data)} bytes at offset {offset} exceeds what was asked for or the file size")
+    return data
+
+
+def result_size_problem(raw: Any, limit: int) -> str | None:
+    """Why ``raw`` is too large to parse (characters of its keys and values, or its nesting), or None.
+
+    Iterative and stops at the limit, so an answer of any size costs no more than ``limit`` to judge.
+    """
+    total = 0
+    stack: list[tuple[Any, int]] = [(raw, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_RESULT_DEPTH:
+            return f"a result nested deeper than {MAX_RESULT_DEPTH} levels"
+        if isinstance(value, str | bytes):
+            total += len(value)
+        elif isinstance(value, dict):
+            total += 1 + len(value)  # counted before anything is stacked: a huge container stops here
+            if total > limit:
+                break
+            for key, item in value.items():
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
+        elif isinstance(value, list | tuple):
+            total += 1 + len(value)
+            if total > limit:
+                break
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            total += value.bit_length() // 3 + 1
+        else:
+            total += 1
+        if total > limit:
+            break
+    if total > limit:
+        return f"more than {limit} characters, the most a result of this call may hold"
+    return None

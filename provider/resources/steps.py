@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from provider.config.problems import printable
+
 
 class Steps:
     """The redacted record of what a provider did: node, step, changed. Never values."""
@@ -21,8 +23,9 @@ class Steps:
             item["note"] = note
         self.items.append(item)
         state = "changed" if changed else "ok"
-        extra = f" ({note})" if note else ""
-        print(f"esso: [{self.resource}] {node} {step} {state}{extra}", file=sys.stderr, flush=True)
+        extra = f" ({printable(note)})" if note else ""
+        line = f"esso: [{printable(self.resource)}] {printable(node)} {printable(step)} {state}{extra}"
+        print(line, file=sys.stderr, flush=True)  # escaped: a node's reply cannot forge or erase a line (L4)
 
 
 def has_unknowns(value: Any) -> bool:
