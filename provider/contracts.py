@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel, to_pascal
 
 
@@ -105,14 +105,81 @@ class ClusterNodeFacts(Result):
     state: str
 
 
+class ClusterParameters(BaseModel):
+    """A cluster resource's private properties, keyed exactly as Get-ClusterParameter names them.
+
+    Why not camelCase: these keys are Windows' own names, and Get-ClusterFacts.ps1 emits them verbatim. Every
+    field is required (a property the node lacks arrives as ``$null``), so each type's key set is distinct and a
+    misspelt key (``Cid`` for ``CID``) fails parsing with ESSO-037 instead of silently reading as absent.
+    """
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class NetworkNameParameters(ClusterParameters):
+    """Network Name: the name clients resolve (the secret server name) and its DNS label."""
+
+    name: str | None
+    dns_name: str | None
+
+
+class GenericServiceParameters(ClusterParameters):
+    """Generic Service: the service it runs, and "Use Network Name for computer name" (1 = on)."""
+
+    service_name: str | None
+    use_network_name: int | None
+    startup_parameters: str | None
+
+
+class IpAddressParameters(ClusterParameters):
+    address: str | None
+    subnet_mask: str | None
+    enable_dhcp: int | None
+
+
+class DtcParameters(ClusterParameters):
+    """Distributed Transaction Coordinator: its CID ([MS-CMOM] 2.2.3.5), ``None`` where it cannot be read."""
+
+    cid: str | None = Field(alias="CID")
+
+
+class NoParameters(ClusterParameters):
+    """Any other resource type: no private property is read."""
+
+
+# The resource type names as FailoverClusters reports them (ResourceType.Name) -> the parameters read for each.
+NETWORK_NAME = "Network Name"
+GENERIC_SERVICE = "Generic Service"
+IP_ADDRESS = "IP Address"
+IPV6_ADDRESS = "IPv6 Address"
+MSDTC = "Distributed Transaction Coordinator"
+PARAMETERS_BY_TYPE: dict[str, type[ClusterParameters]] = {
+    NETWORK_NAME: NetworkNameParameters,
+    GENERIC_SERVICE: GenericServiceParameters,
+    IP_ADDRESS: IpAddressParameters,
+    MSDTC: DtcParameters,
+}
+ResourceParameters = (
+    NetworkNameParameters | GenericServiceParameters | IpAddressParameters | DtcParameters | NoParameters
+)
+
+
 class ClusterResourceFacts(Result):
     name: str
     type: str
     group: str
     state: str
-    parameters: dict[str, str | int]
+    parameters: ResourceParameters
     dependencies: list[str]
     possible_owners: list[str]
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameters_by_type(cls, value: Any, info: ValidationInfo) -> Any:
+        """Parse ``parameters`` with the model of the resource's type, so a wrong key is named as such."""
+        if isinstance(value, dict):
+            return PARAMETERS_BY_TYPE.get(str(info.data.get("type")), NoParameters).model_validate(value)
+        return value
 
 
 class ClusterGroupFacts(Result):

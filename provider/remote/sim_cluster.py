@@ -22,13 +22,21 @@ def _require_member(ctx: Ctx) -> None:
         ctx.fail("ESSO-017", f"{ctx.node.name} is {what}; run cluster scripts on an Up member.")
 
 
+def _parameters(r: ClusterResource) -> c.ResourceParameters:
+    """What Get-ClusterFacts.ps1 emits for the resource's type: each key of the type, ``None`` when unset."""
+    model = c.PARAMETERS_BY_TYPE.get(r.type, c.NoParameters)
+    values = {info.alias or name: r.parameters.get(info.alias or name) for name, info in model.model_fields.items()}
+    parsed: c.ResourceParameters = model.model_validate(values)  # type: ignore[assignment]
+    return parsed
+
+
 def _resource_facts(r: ClusterResource) -> c.ClusterResourceFacts:
     return c.ClusterResourceFacts(
         name=r.name,
         type=r.type,
         group=r.group,
         state=r.state,
-        parameters=dict(r.parameters),
+        parameters=_parameters(r),
         dependencies=list(r.dependencies),
         possible_owners=list(r.possible_owners),
     )
@@ -72,18 +80,16 @@ def _preflight_clustering(ctx: Ctx, p: c.ClusteredServiceParams) -> ClusterResou
     dtcs = [r for r in world.cluster.resources.values() if r.type == m.MSDTC]
     if not dtcs:
         ctx.fail("ESSO-008", "the cluster has no clustered Distributed Transaction Coordinator resource.")
-    local = {n.dtc_cid.lower() for n in world.nodes.values() if n.dtc_cid}
+    local = (ctx.node.dtc_cid or "").lower()  # as the script: this node's local CID ([MS-CMOM] 2.2.3.5)
     for dtc in dtcs:
-        cid = str(dtc.parameters.get("CID", "")).lower()
-        if not cid or cid in local:
-            ctx.fail(
-                "ESSO-008", f"the clustered MSDTC {dtc.name} has no CID of its own (it equals a node's local CID)."
-            )
+        cid = str(dtc.parameters.get("CID") or "").lower()
+        if cid and cid == local:  # an unreadable CID passes, as in the script and the preflight
+            ctx.fail("ESSO-008", f"the clustered MSDTC {dtc.name} has no CID of its own (it equals {ctx.node.name}'s).")
     group = m.find_cluster_group(world, p.role_name)
     if group is None:
         ctx.fail("ESSO-009", f"the cluster has no role named {p.role_name}.")
     kinds = {r.type for r in m.group_resources(world, group.name)}
-    if m.IP_ADDRESS not in kinds or m.NETWORK_NAME not in kinds:
+    if not kinds & {m.IP_ADDRESS, c.IPV6_ADDRESS} or m.NETWORK_NAME not in kinds:
         ctx.fail("ESSO-009", f"role {group.name} lacks an IP Address or a Network Name resource.")
     netname = m.find_resource(world, p.network_name_resource)
     if netname is None or netname.type != m.NETWORK_NAME or netname.group.lower() != group.name.lower():
@@ -125,11 +131,15 @@ def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.Cluste
     if m.use_network_name(resource) != 1:
         resource.parameters["UseNetworkName"] = 1
         changed = True
-    if [d.lower() for d in resource.dependencies] != [netname.name.lower()]:
-        resource.dependencies = [netname.name]  # Set-ClusterResourceDependency overwrites
+    if netname.name.lower() not in {d.lower() for d in resource.dependencies}:
+        # as the script: dependencies on another Network Name give way to this one; every other one is kept
+        kept = [d for d in resource.dependencies if (m.find_resource(world, d) or netname).type != m.NETWORK_NAME]
+        resource.dependencies = [*kept, netname.name]
         changed = True
-    needs_cycle = resource.needs_cycle or (changed and resource.state == "Online")
-    resource.needs_cycle = needs_cycle
+    # The world remembers that the repair waits for a cycle (it does on Windows); the script, like the real
+    # one, reports needsCycle only on the call that made the change (Set-ClusteredSsoService.ps1, issue 9 B).
+    needs_cycle = changed and resource.state == "Online"
+    resource.needs_cycle = resource.needs_cycle or needs_cycle
     return c.ClusteredServiceResult(
         changed=changed, before=before, after=_service_state(resource), needs_cycle=needs_cycle
     )

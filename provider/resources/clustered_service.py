@@ -22,6 +22,14 @@ from provider.resources.node_join import any_up, set_owners
 from provider.spec import ClusterSpec
 
 
+def _needs_repair(resource: c.ClusterResourceFacts, netname: str) -> bool:
+    """What Set-ClusteredSsoService.ps1 would change: ServiceName, UseNetworkName, or the Name dependency."""
+    p = resource.parameters
+    if not isinstance(p, c.GenericServiceParameters) or (p.service_name or "").upper() != "ENTSSO":
+        return True
+    return p.use_network_name != 1 or netname.lower() not in {d.lower() for d in resource.dependencies}
+
+
 class ClusteredServiceInputs(ClusterInputs):
     resource_name: str
 
@@ -55,6 +63,11 @@ class ClusteredSsoServiceProvider(EssoProvider):
             cluster, netname = verified.cluster, verified.network_name_resource
             via = any_up(cluster)
             steps.add(via, "preflight", False)
+            existing = preflight.sso_resource(cluster, inputs.resource_name)
+            if existing is not None and existing.state == "Online" and _needs_repair(existing, netname):
+                # the script reports needsCycle only on the call that repairs: refuse before, not after (issue 9 B)
+                owner = cluster.role.owner_node if cluster.role else via
+                self.require_disruption("repair the online ENTSSO resource and cycle it", owner)
             service = remote.run(
                 via,
                 c.SET_CLUSTERED_SSO_SERVICE,
@@ -100,7 +113,11 @@ class ClusteredSsoServiceProvider(EssoProvider):
             netname = None
         return {
             "networkNameResource": netname,
-            "useNetworkName": int(resource.parameters.get("UseNetworkName", 0)),
+            "useNetworkName": (
+                resource.parameters.use_network_name or 0
+                if isinstance(resource.parameters, c.GenericServiceParameters)
+                else 0
+            ),
             "dependencies": list(resource.dependencies),
             "possibleOwners": list(resource.possible_owners),
             "startTypes": {n: f.entsso.start_type for n, f in facts.items()},
@@ -119,7 +136,7 @@ class ClusteredSsoServiceProvider(EssoProvider):
         if olds.get("useNetworkName") != 1:
             found.append("useNetworkName")
         netname = olds.get("networkNameResource")
-        if not netname or {d.lower() for d in olds.get("dependencies") or []} != {str(netname).lower()}:
+        if not netname or str(netname).lower() not in {d.lower() for d in olds.get("dependencies") or []}:
             found.append("dependencies")
         if {o.lower() for o in olds.get("possibleOwners") or []} != {n.lower() for n in olds.get("nodes") or []}:
             found.append("possibleOwners")

@@ -17,10 +17,10 @@ from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.base import Remote
 
-NETWORK_NAME = "Network Name"
-IP_ADDRESS = "IP Address"
-MSDTC = "Distributed Transaction Coordinator"
-GENERIC_SERVICE = "Generic Service"
+NETWORK_NAME = c.NETWORK_NAME
+IP_ADDRESS = c.IP_ADDRESS
+MSDTC = c.MSDTC
+GENERIC_SERVICE = c.GENERIC_SERVICE
 
 T = TypeVar("T")
 
@@ -116,9 +116,20 @@ def check_cluster(
         raise EssoError(
             "ESSO-008", "the cluster has no Distributed Transaction Coordinator resource.", step="preflight"
         )
-    local = {cid.lower() for cid in node_cids.values() if cid}
+    seen: dict[str, str] = {}
+    for node, cid in node_cids.items():  # a cloned image: two nodes with one local CID ([MS-CMOM] 2.2.3.5)
+        if cid and cid.lower() in seen:
+            raise EssoError(
+                "ESSO-008",
+                f"the local MSDTC CID {cid} of {node} is also {seen[cid.lower()]}'s (a cloned image).",
+                node=node,
+                step="preflight",
+            )
+        if cid:
+            seen[cid.lower()] = node
+    local = set(seen)
     for dtc in cluster.msdtc:
-        cid = str(dtc.parameters.get("CID", "")).lower()
+        cid = (dtc.parameters.cid or "").lower() if isinstance(dtc.parameters, c.DtcParameters) else ""
         if cid and cid in local:
             raise EssoError(
                 "ESSO-008",
@@ -128,13 +139,15 @@ def check_cluster(
     if cluster.role is None:
         raise EssoError("ESSO-009", f"the cluster has no role named {role}.", step="preflight")
     kinds = {r.type for r in cluster.resources}
-    if IP_ADDRESS not in kinds or NETWORK_NAME not in kinds:
+    if not kinds & {IP_ADDRESS, c.IPV6_ADDRESS} or NETWORK_NAME not in kinds:
         raise EssoError("ESSO-009", f"role {role} needs an IP Address and a Network Name resource.", step="preflight")
     return network_name_resource(cluster, role=role, network_name=network_name)
 
 
 def network_name_resource(cluster: c.ClusterFacts, *, role: str, network_name: str) -> str:
-    names = {str(r.parameters.get("Name", "")): r.name for r in cluster.resources if r.type == NETWORK_NAME}
+    names = {
+        r.parameters.name or "": r.name for r in cluster.resources if isinstance(r.parameters, c.NetworkNameParameters)
+    }
     for published, resource in names.items():
         if published.lower() == network_name.lower():
             return resource

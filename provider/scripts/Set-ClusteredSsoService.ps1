@@ -8,7 +8,8 @@
     IP Address and a Network Name; Add a resource > Generic Service > Enterprise Single Sign-On Service with
     "Use Network Name for computer name"; Dependencies > Insert > the Name: resource).
 
-    Preflight (design rule 7): refuses without a clustered Distributed Transaction Coordinator (ESSO-008), without
+    Preflight (design rule 7): refuses without a clustered Distributed Transaction Coordinator or when one has
+    this node's local MSDTC CID ([MS-CMOM] 2.2.3.5, lib/Dtc.ps1; an unreadable CID passes) (ESSO-008), without
     the role or without NetworkNameResource as a Network Name resource of the role (ESSO-009). Refuses to adopt a
     resource of that name that is not a Generic Service of the role.
 
@@ -18,8 +19,12 @@
     - Set-ClusterParameter -Multiple @{ServiceName='ENTSSO'; UseNetworkName=1} (design rule 8, 0x800706D9);
     - Add-ClusterResourceDependency on NetworkNameResource, or Set-ClusterResourceDependency when the resource
       depends on another Network Name resource (the other dependencies are kept, joined with "and").
-    needsCycle: the resource was Online and a parameter or dependency changed; the change takes effect after an
-    offline/online cycle (Restart-SsoClusterResource), which the provider runs only with allowDisruption.
+    Dependencies a person added stay: the seed asks only that the Name: resource be among them (step 11, "Insert"),
+    and Add-ClusterResourceDependency adds with "and". The simulator and the provider's drift() read it the same way.
+    needsCycle: the resource was Online and a parameter or dependency changed in this call; the change takes
+    effect after an offline/online cycle (Restart-SsoClusterResource), which the provider runs only with
+    allowDisruption. It is reported once, by the call that changed: the provider therefore checks
+    allowDisruption before calling this script on an Online resource that needs a repair.
 
     [INFERRED] The new resource is left Offline (the restore sequence brings it online on each node).
 #>
@@ -40,7 +45,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include Cluster, ClusterResource
+#esso:include Cluster, ClusterResource, Dtc
 
 function Find-ClusterResource {
     param(
@@ -93,6 +98,13 @@ foreach ($name in @($ResourceName, $NetworkNameResource)) {
 $dtc = @(Get-ClusterResource | Where-Object { $_.ResourceType.Name -eq 'Distributed Transaction Coordinator' })
 if ($dtc.Count -eq 0) {
     throw 'ESSO-008 The cluster has no clustered Distributed Transaction Coordinator resource; create one before clustering ENTSSO.'
+}
+$localCid = Get-MsdtcCid -SubKey 'SOFTWARE\Classes\CID'
+foreach ($resource in $dtc) {
+    $clusteredCid = Get-MsdtcCid -SubKey ('Cluster\Resources\{0}\MSDTCPRIVATE\CID' -f $resource.Id)
+    if ($null -ne $clusteredCid -and $clusteredCid -eq $localCid) {
+        throw ('ESSO-008 The clustered MSDTC {0} has the CID {1} of the local MSDTC of {2}; run msdtc -uninstall and msdtc -install on the cloned node.' -f $resource.Name, $clusteredCid, $env:COMPUTERNAME)
+    }
 }
 $roles = @(Get-ClusterGroup | Where-Object { $_.Name -eq $RoleName })
 if ($roles.Count -eq 0) {

@@ -179,7 +179,11 @@ def test_rule7_needs_a_clustered_msdtc_with_its_own_cid(driver: Any) -> None:
     _configured(driver)
     with driver.sim.edit() as world:
         world.nodes["SSO02"].dtc_cid = str(world.cluster.resources["MSDTC"].parameters["CID"])
-    assert code_of(driver.cluster_service) == "ESSO-008"
+    # as Set-ClusteredSsoService.ps1: the node it runs on compares its own local CID (the preflight compares all)
+    assert code_of(driver.cluster_service, via="SSO02") == "ESSO-008"
+    driver.cluster_service(via="SSO01")  # SSO01's own CID differs: the script there cannot see SSO02's clone
+    with driver.sim.edit() as world:
+        del world.cluster.resources[driver.RESOURCE]
     with driver.sim.edit() as world:
         del world.cluster.resources["MSDTC"]
     assert code_of(driver.cluster_service) == "ESSO-008"

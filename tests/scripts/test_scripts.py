@@ -18,13 +18,15 @@ import pytest
 from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_pascal
 
-from provider.contracts import SCRIPTS, Result, Script
-from provider.errors import CATALOGUE
+from provider.contracts import PARAMETERS_BY_TYPE, SCRIPTS, DtcParameters, NoParameters, Result, Script
+from provider.errors import CATALOGUE, EssoError
+from provider.remote.base import parse_result
 from provider.remote.script_source import SCRIPTS_DIR, assembled
 from tests.support.pwsh import PwshScript
 
 SCRIPT_DIR = SCRIPTS_DIR
 NAMES = sorted(SCRIPTS)
+GCF = SCRIPTS["Get-ClusterFacts"]
 
 
 def load(name: str) -> PwshScript:
@@ -62,15 +64,26 @@ def result_keys(model: type[BaseModel]) -> set[str]:
     return {info.alias or name for name, info in model.model_fields.items()}
 
 
-def _submodel(annotation: Any) -> tuple[str, type[BaseModel]] | None:
-    """("one", Model) for a nested model field, ("list", Model) for list[Model], else None."""
-    annotation = _strip_optional(annotation)
+def _models(annotation: Any) -> tuple[type[BaseModel], ...]:
+    """The models a type can be: Model, or each model of a union of models (per-type cluster parameters)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return "one", annotation
+        return (annotation,)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = typing.get_args(annotation)
+        if members and all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+            return tuple(members)
+    return ()
+
+
+def _submodel(annotation: Any) -> tuple[str, tuple[type[BaseModel], ...]] | None:
+    """("one", models) for a nested model field, ("list", models) for list[Model], else None."""
+    annotation = _strip_optional(annotation)
+    if models := _models(annotation):
+        return "one", models
     if typing.get_origin(annotation) is list:
         (item,) = typing.get_args(annotation)
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return "list", item
+        if models := _models(item):
+            return "list", models
     return None
 
 
@@ -86,15 +99,27 @@ def _hash_errors(script: PwshScript, hashtable: Any, model: type[BaseModel], whe
         nested = _submodel(info.annotation)
         if nested is None or alias not in entries:
             continue
-        kind, submodel = nested
+        kind, submodels = nested
         resolution = (script.resolve_items if kind == "list" else script.resolve)(entries[alias])
         for node in resolution.unresolved:
             errors.append(f"{where}.{alias}: cannot resolve {node.text!r} to a hashtable literal")
         if not resolution.hashtables and not resolution.unresolved and kind == "one" and not resolution.may_be_null:
             errors.append(f"{where}.{alias}: no hashtable found")
         for table in resolution.hashtables:
-            errors.extend(_hash_errors(script, table, submodel, f"{where}.{alias}"))
+            errors.extend(_union_errors(script, table, submodels, f"{where}.{alias}"))
     return errors
+
+
+def _union_errors(script: PwshScript, table: Any, models: tuple[type[BaseModel], ...], where: str) -> list[str]:
+    """A hashtable must match one model of a union exactly (keys and nested tables); with one model, that model."""
+    attempts = [_hash_errors(script, table, model, where) for model in models]
+    if any(not found for found in attempts):
+        return []
+    if len(models) == 1:
+        return attempts[0]
+    keys = sorted(script.hash_entries(table))
+    names = ", ".join(m.__name__ for m in models)
+    return [f"{where}: keys {keys} match none of {names}"]
 
 
 def contract_errors(script: PwshScript, contract: Script[Any, Any]) -> list[str]:
@@ -413,3 +438,55 @@ def test_result_aliases_are_camel_case() -> None:
     assert "dataBase64" in result_keys(SCRIPTS["Read-FileChunk"].result)
     assert "needsCycle" in result_keys(SCRIPTS["Set-ClusteredSsoService"].result)
     assert issubclass(SCRIPTS["Get-NodeFacts"].result, Result)
+
+
+class TestNestedDataIsTyped:
+    """Issue 9 C: cluster resource parameters are per-type models keyed exactly as Get-ClusterFacts emits them."""
+
+    def test_a_misspelt_cluster_parameter_key_fails_the_static_proof(self) -> None:
+        source = assembled("Get-ClusterFacts")
+        assert "CID = Get-MsdtcCid" in source
+        errors = contract_errors(PwshScript(source.replace("CID = Get-MsdtcCid", "Cid = Get-MsdtcCid")), GCF)
+        assert any("output.resources.parameters" in e and "'Cid'" in e for e in errors), errors
+        assert any("output.msdtc.parameters" in e for e in errors), errors
+
+    def test_keys_added_by_index_cannot_be_proven(self) -> None:
+        """The old Get-ClusterFacts built ``$parameters = @{}`` then ``$parameters['Cid'] = ...``: now refused."""
+        broken = _GOOD_SET.replace(
+            "$after = $before", "$after = @{\n    ownerNode = 'a'\n}\n$after['state'] = 'Online'"
+        )
+        errors = contract_errors(PwshScript(broken), SCRIPTS["Move-SsoRole"])
+        assert any("output.after: cannot resolve" in e for e in errors), errors
+
+    def test_a_misspelt_key_fails_parsing_with_esso_037(self) -> None:
+        raw = {
+            "clusterName": "C",
+            "nodes": [],
+            "role": None,
+            "resources": [],
+            "msdtc": [
+                {
+                    "name": "MSDTC",
+                    "type": "Distributed Transaction Coordinator",
+                    "group": "DTC",
+                    "state": "Online",
+                    "parameters": {"Cid": "6b1b0b0e-0000-4000-8000-000000000001"},
+                    "dependencies": [],
+                    "possibleOwners": [],
+                }
+            ],
+        }
+        with pytest.raises(EssoError) as caught:
+            parse_result("SSO01", GCF, raw)
+        assert caught.value.code == "ESSO-037" and "msdtc.0.parameters" in str(caught.value)
+        raw["msdtc"][0]["parameters"] = {"CID": "6b1b0b0e-0000-4000-8000-000000000001"}  # type: ignore[index]
+        parsed = parse_result("SSO01", GCF, raw).msdtc[0].parameters
+        assert isinstance(parsed, DtcParameters) and parsed.cid == "6b1b0b0e-0000-4000-8000-000000000001"
+
+    def test_each_resource_type_has_its_own_key_set(self) -> None:
+        models: list[type[BaseModel]] = [*PARAMETERS_BY_TYPE.values(), NoParameters]
+        key_sets = [frozenset(result_keys(m)) for m in models]
+        assert len(set(key_sets)) == len(key_sets)
+        source = assembled("Get-ClusterFacts")
+        for type_name in PARAMETERS_BY_TYPE:
+            assert f"-eq '{type_name}'" in source, type_name

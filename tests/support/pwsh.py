@@ -431,6 +431,18 @@ class PwshScript:
                 values.append(named[-1])
         return values
 
+    def _index_assignments(self, variable: str, scope: Node) -> list[Node]:
+        """Assignments to ``$variable[...]`` or ``$variable.Key`` in the scope: keys a literal does not show."""
+        found = []
+        for node in _walk(scope):
+            if node.type != "assignment_expression" or self._scope_of(node) != scope:
+                continue
+            left = next((c for c in node.children if c.type == "left_assignment_expression"), None)
+            target = _text(left).strip().lower() if left is not None else ""
+            if re.match(re.escape(variable.lower()) + r"\s*[\[.]", target):
+                found.append(node)
+        return found
+
     @staticmethod
     def _block_results(block: Node) -> list[Node]:
         """The statements of a block that produce its value: the last one, plus any ``return <x>``."""
@@ -466,6 +478,8 @@ class PwshScript:
                 out.unresolved.append(node)
             for candidate in assigned:
                 self._merge(out, self.resolve(candidate, seen))
+            # keys added later by index ($t['Key'] = ...) are not in the literal: they cannot be proven
+            out.unresolved.extend(self._index_assignments(name, self._scope_of(node)))
         elif node.type == "command":
             function = self._functions().get(_text(node.children[0]).lower()) if node.children else None
             if function is None:

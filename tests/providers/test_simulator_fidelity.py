@@ -1,0 +1,98 @@
+"""The simulator answers as the real scripts do (issue 9 B): where the two differed, the script's behaviour wins.
+
+Each test names the script lines it mirrors; the provider-side consequence is tested with it where there is one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provider import contracts as c
+from provider.errors import EssoError
+from provider.remote.simulator import Simulator, client_can_reach_secret_server
+from provider.resources.clustered_service import ClusteredSsoServiceProvider
+from tests.support.procedure import Procedure, demo_spec
+
+
+def _code(call: Any, *args: Any, **kwargs: Any) -> str:
+    with pytest.raises(EssoError) as err:
+        call(*args, **kwargs)
+    return err.value.code
+
+
+# ---------------------------------------------------------------------------- Set-ClusteredSsoService
+
+
+def test_needs_cycle_is_reported_once_by_the_call_that_changed(driver: Any) -> None:
+    """Set-ClusteredSsoService.ps1 computes needsCycle from this call's change only; the simulator too."""
+    driver.full()
+    with driver.sim.edit() as world:
+        world.cluster.resources[driver.RESOURCE].parameters["UseNetworkName"] = 0
+    assert driver.cluster_service().needs_cycle is True
+    again = driver.cluster_service()
+    assert again.changed is False and again.needs_cycle is False
+    assert not client_can_reach_secret_server(driver.sim.load())[0]  # Windows still waits for the cycle
+
+
+def test_other_dependencies_are_kept_and_another_network_name_gives_way(driver: Any) -> None:
+    """The script adds the Name dependency with "and" and keeps what a person added (seed step 11, "Insert")."""
+    driver.full()
+    with driver.sim.edit() as world:
+        service = world.cluster.resources[driver.RESOURCE]
+        service.dependencies = ["SSO-IP", "MSDTC-Name"]
+    repaired = driver.cluster_service()
+    assert repaired.changed
+    assert repaired.after.dependencies == ["SSO-IP", driver.NETNAME_RESOURCE]
+    kept = driver.cluster_service()
+    assert kept.changed is False and kept.after.dependencies == ["SSO-IP", driver.NETNAME_RESOURCE]
+
+
+def _procedure(tmp_path: Path, **overrides: Any) -> Procedure:
+    procedure = Procedure(demo_spec(tmp_path, **overrides))
+    procedure.up()
+    return procedure
+
+
+def test_drift_accepts_dependencies_a_person_added(tmp_path: Path) -> None:
+    procedure = _procedure(tmp_path)
+    with Simulator(tmp_path / "world.json").edit() as world:
+        service = next(r for r in world.cluster.resources.values() if r.type == "Generic Service")
+        service.dependencies.append("SSO-IP")
+    provider = procedure.provider(ClusteredSsoServiceProvider)
+    read = provider.read("clustered-sso-service", procedure.outputs["clustered-sso-service"])
+    assert read.outs is not None and "SSO-IP" in read.outs["dependencies"]
+    assert "dependencies" not in provider.drift(dict(read.outs))
+
+
+def test_a_repair_that_needs_a_cycle_is_refused_before_it_is_made(tmp_path: Path) -> None:
+    """Without allowDisruption the online resource is left as it is: no repair applied and never cycled."""
+    procedure = _procedure(tmp_path)
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        service = next(r for r in world.cluster.resources.values() if r.type == "Generic Service")
+        service.parameters["UseNetworkName"] = 0
+    strict = Procedure(demo_spec(tmp_path, allowDisruption=False))
+    provider = strict.provider(ClusteredSsoServiceProvider)
+    inputs = next(i for n, _c, i in strict.resources() if n == "clustered-sso-service")
+    olds = procedure.outputs["clustered-sso-service"]
+    assert _code(provider.update, "clustered-sso-service", olds, inputs) == "ESSO-019"
+    service = next(r for r in sim.load().cluster.resources.values() if r.type == "Generic Service")
+    assert service.parameters["UseNetworkName"] == 0 and not service.needs_cycle
+    allowed = procedure.provider(ClusteredSsoServiceProvider)
+    updated = allowed.update("clustered-sso-service", olds, inputs)
+    assert updated.outs is not None and updated.outs["useNetworkName"] == 1
+    ok, why = client_can_reach_secret_server(sim.load())
+    assert ok, why
+
+
+def test_get_cluster_facts_types_each_resource_s_parameters(driver: Any) -> None:
+    driver.full()
+    facts = driver.run("SSO01", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+    by_type = {r.type: r.parameters for r in facts.resources}
+    assert isinstance(by_type["Generic Service"], c.GenericServiceParameters)
+    assert by_type["Generic Service"].use_network_name == 1
+    assert isinstance(by_type["Network Name"], c.NetworkNameParameters)
+    assert all(isinstance(d.parameters, c.DtcParameters) and d.parameters.cid for d in facts.msdtc)
