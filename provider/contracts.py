@@ -260,12 +260,17 @@ class AccountParams(Params):
     account: str  # DOMAIN\user
 
 
+# How long Configuration.exe may run before its process tree is killed (ESSO-027); issue 9 A1.
+CONFIGURATION_TIMEOUT_MINUTES = 30
+
+
 class InstallSsoParams(Params):
     config_xml: str  # Configuration.exe silent XML with empty password nodes
     server: str
     database: str
     service_account_password: SecretStr
     backup_password: SecretStr
+    timeout_minutes: int = Field(default=CONFIGURATION_TIMEOUT_MINUTES, ge=1, le=1440)
 
 
 class InstallSsoResult(ChangeResult[SsoConfigState]):
@@ -278,6 +283,7 @@ class JoinSsoParams(Params):
     server: str
     database: str
     service_account_password: SecretStr
+    timeout_minutes: int = Field(default=CONFIGURATION_TIMEOUT_MINUTES, ge=1, le=1440)
 
 
 class BackupParams(Params):

@@ -177,6 +177,13 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "Check the ENTSSO resource's UseNetworkName and the secret server name, then cycle it.",
         ),
         _e(
+            "ESSO-027",
+            "Configuration.exe did not finish in time; its process tree was killed",
+            "Read the log the message names (kept, secrets masked, in an Administrators-only folder under "
+            "%windir%\\Temp), fix what it shows (often a dialog or an unreachable SQL Server), then run up "
+            "again: the step is idempotent.",
+        ),
+        _e(
             "ESSO-030",
             "WinRM authentication failed",
             "Check transport.auth and the configuring account's password (winrmPassword).",

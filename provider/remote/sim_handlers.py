@@ -80,6 +80,16 @@ def _config_xml(ctx: Ctx, text: str, mode: str, server: str, database: str, secr
     return xml
 
 
+def _run_configuration_exe(ctx: Ctx, timeout_minutes: int) -> None:
+    """Invoke-ConfigurationExe's bounded wait: a run that never exits is killed and fails with ESSO-027."""
+    if ctx.node.configuration_exe_hangs:
+        ctx.fail(
+            "ESSO-027",
+            f"Configuration.exe did not finish within {timeout_minutes} minutes on {ctx.node.name}; its process "
+            f"tree was killed. The log was kept at C:\\Windows\\Temp\\esso-config-log-sim\\sso.log.",
+        )
+
+
 def _check_service_password(ctx: Ctx, account: str, password: str) -> None:
     if not password:
         ctx.fail("ESSO-035", f"no password was given for {account}; the service cannot log on.")
@@ -289,6 +299,7 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     _check_rights(ctx, xml.account, xml.admin_group)
     if not backup_pw:
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
+    _run_configuration_exe(ctx, p.timeout_minutes)
     msid = m.new_msid()
     world.databases[key] = SsoDatabase(
         server=p.server,
@@ -335,6 +346,7 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
         return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
     _check_service_password(ctx, xml.account, service_pw)
     _check_rights(ctx, xml.account, db.admin_group)
+    _run_configuration_exe(ctx, p.timeout_minutes)
     node.sso_server, node.sso_database = db.server, db.name
     node.entsso_account = xml.account
     node.entsso_password_digest = secret_digest(service_pw)

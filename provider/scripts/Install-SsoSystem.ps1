@@ -13,7 +13,9 @@
     Changes: fills the empty password nodes of ConfigXml (NTService ENTSSO Password; SSO_ID_BACKUP_SECRET_PASSWORD
     and _CONFIRM) from the SecureString parameters, converted to plaintext only in memory (SecureStringToBSTR,
     ZeroFreeBSTR in finally); writes the XML into a new per-run folder under %windir%\Temp with an
-    Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>; checks the exit code and the log; empties
+    Administrators-only ACL; runs Configuration.exe /S <xml> /L <log> /noprogressbar in its
+    folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept, ESSO-027); judges success
+    by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the message); empties
     and removes the folder in a finally. Never Configuration.exe /U.
 
     Returns the new master secret id (the SSOSS GUID subkey the run created) and the backup file path that
@@ -21,7 +23,6 @@
 
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
-    - A successful run's log holds no line with the word "error".
     - On an already configured node msid is the most recently written SSOSS subkey, or '' when SSOSS is empty
       (the node did not create the system; the provider keeps the msid it recorded).
     - The SSO database must not exist yet (Create also creates it); the provider checks that first.
@@ -44,7 +45,11 @@ param(
     [System.Security.SecureString]$ServiceAccountPassword,
 
     [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword
+    [System.Security.SecureString]$BackupPassword,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateRange(1, 1440)]
+    [int]$TimeoutMinutes
 )
 
 $ErrorActionPreference = 'Stop'
@@ -114,7 +119,7 @@ else {
         foreach ($xpath in @($servicePasswordXPath, $backupPasswordXPath, $backupConfirmXPath)) {
             Set-XmlNodeText -Document $document -XPath $xpath -Value ''
         }
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword, $backupPasswordText)
+        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword, $backupPasswordText) -TimeoutMinutes $TimeoutMinutes
     }
     finally {
         if ($serviceBstr -ne [IntPtr]::Zero) {

@@ -12,15 +12,16 @@
 
     Changes: fills the empty NTService ENTSSO Password of ConfigXml from ServiceAccountPassword, converted to
     plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into a new per-run
-    folder under %windir%\Temp with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>; checks
-    the exit code and the log; empties and removes the folder in a finally. Never Configuration.exe /U.
+    folder under %windir%\Temp with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>
+    /noprogressbar in its folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept,
+    ESSO-027); judges success by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the
+    message); empties and removes the folder in a finally. Never Configuration.exe /U.
 
     Rule 5: the same database and the same service account as the creator (the registry copy of the secret is
     bound to that account); the provider checks the account, this script the database named in ConfigXml.
 
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
-    - A successful run's log holds no line with the word "error".
 #>
 [CmdletBinding()]
 param(
@@ -37,7 +38,11 @@ param(
     [string]$Database,
 
     [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$ServiceAccountPassword
+    [System.Security.SecureString]$ServiceAccountPassword,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateRange(1, 1440)]
+    [int]$TimeoutMinutes
 )
 
 $ErrorActionPreference = 'Stop'
@@ -84,7 +89,7 @@ else {
         Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value $servicePassword
         $document.Save($xmlPath)
         Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value ''
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword)
+        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword) -TimeoutMinutes $TimeoutMinutes
     }
     finally {
         if ($serviceBstr -ne [IntPtr]::Zero) {

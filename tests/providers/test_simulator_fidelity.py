@@ -96,3 +96,20 @@ def test_get_cluster_facts_types_each_resource_s_parameters(driver: Any) -> None
     assert by_type["Generic Service"].use_network_name == 1
     assert isinstance(by_type["Network Name"], c.NetworkNameParameters)
     assert all(isinstance(d.parameters, c.DtcParameters) and d.parameters.cid for d in facts.msdtc)
+
+
+# ---------------------------------------------------------------------------------- Configuration.exe
+
+
+@pytest.mark.parametrize("step", ["install", "join"])
+def test_a_hung_configuration_exe_fails_with_its_own_id_and_changes_nothing(driver: Any, step: str) -> None:
+    driver.prepare()
+    if step == "join":
+        driver.install()
+    node = "SSO01" if step == "install" else "SSO02"
+    with driver.sim.edit() as world:
+        world.nodes[node].configuration_exe_hangs = True
+    with pytest.raises(EssoError) as err:
+        driver.install() if step == "install" else driver.join("SSO02")
+    assert err.value.code == "ESSO-027" and "log was kept" in str(err.value)
+    assert driver.sim.load().nodes[node].sso_server is None

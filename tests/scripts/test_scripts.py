@@ -253,6 +253,30 @@ def test_secrets_become_plaintext_only_in_memory_and_are_freed_in_finally(name: 
             assert not re.search(r"(?i)password|bstr|secret", text), f"a secret may reach a command line: {text}"
 
 
+# Configuration.exe: /noprogressbar, started in its folder, a bounded wait, the tree killed on timeout (issue 9 A1).
+_BOUNDED_RUN = [
+    "/noprogressbar",
+    "-WorkingDirectory",
+    "Wait-Process -Timeout ($TimeoutMinutes * 60)",
+    "taskkill.exe /PID $process.Id /T /F",
+    "ESSO-027",
+    "Save-ConfigurationLog",
+]
+
+
+@pytest.mark.parametrize("name", ["Install-SsoSystem", "Join-SsoSystem"])
+def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no_verdict(name: str) -> None:
+    """Start-Process -Wait has no timeout and waits for descendants; a word "error" in the log is no failure."""
+    script = load(name)
+    for command, node in script.commands():
+        if command == "start-process":
+            text = node.text.decode() if node.text else ""
+            assert not re.search(r"(?i)-Wait\b", text), text
+    code = script.code_text()
+    verdicts = re.findall(r"if \(([^\n]*)\) \{\n\s*\$excerpt", code)
+    assert verdicts == ["$exitCode -ne 0"], verdicts
+
+
 @pytest.mark.parametrize(
     ("name", "needles"),
     [
@@ -260,8 +284,8 @@ def test_secrets_become_plaintext_only_in_memory_and_are_freed_in_finally(name: 
         ("Set-SsoDomainGroups", ["ESSO-002", "-GroupScope Global", "-GroupCategory Security", "Add-ADGroupMember"]),
         ("Write-FileChunk", ["ESSO-022", "Get-FileHash"]),
         ("Set-ClusteredSsoService", ["UseNetworkName = 1", "ServiceName = 'ENTSSO'", "'Generic Service'", "ESSO-008"]),
-        ("Install-SsoSystem", ["Start-Process", "-Wait -PassThru", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005"]),
-        ("Join-SsoSystem", ["Start-Process", "-Wait -PassThru", "ExitCode", "ESSO-005"]),
+        ("Install-SsoSystem", ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", *_BOUNDED_RUN]),
+        ("Join-SsoSystem", ["Start-Process", "ExitCode", "ESSO-005", *_BOUNDED_RUN]),
         ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll"]),
         ("Restore-MasterSecret", ["'RestoreSecret'", "ESSO-011", "ESSO-012"]),
         ("Set-SecretServerName", ["-updatedb", "ssomanage.exe", "ESSO-007"]),
