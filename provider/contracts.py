@@ -73,11 +73,12 @@ class LogonRightFacts(Result):
 
 
 class SecretServerStatus(Result):
-    """ISSOConfigOM.GetServerStatus: flags 0x2 SECRET_SERVER_RUNNING, 0x20 CLUSTER."""
+    """ISSOConfigOM.GetServerStatus: flags 0x2 SECRET_SERVER_RUNNING, 0x20 CLUSTER; -1 when the call failed."""
 
     flags: int
     running: bool
     clustered: bool
+    error: str | None = None  # why the call failed (a COM or RPC error), reported as a fact, not thrown
 
 
 class NodeFacts(Result):

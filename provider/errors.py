@@ -184,6 +184,12 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "again: the step is idempotent.",
         ),
         _e(
+            "ESSO-028",
+            "The ActiveDirectory PowerShell module is not installed on the node",
+            "Run Install-WindowsFeature RSAT-AD-PowerShell on the first node (the SSO groups are read and "
+            "created from there); a domain controller must run Active Directory Web Services (TCP 9389).",
+        ),
+        _e(
             "ESSO-030",
             "WinRM authentication failed",
             "Check transport.auth and the configuring account's password (winrmPassword).",

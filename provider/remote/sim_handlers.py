@@ -115,6 +115,12 @@ def _check_rights(ctx: Ctx, account: str, admin_group: str) -> None:
         )
 
 
+def _require_ad_module(ctx: Ctx) -> None:
+    """lib/AdGroup.ps1 Import-ActiveDirectoryModule: the module (RSAT-AD-PowerShell) is checked before use."""
+    if not ctx.node.ad_module:
+        ctx.fail("ESSO-028", f"the ActiveDirectory PowerShell module is not installed on {ctx.node.name}.")
+
+
 def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
     """Rule 2: only domain global security groups (seed step 2)."""
     if not name:
@@ -215,6 +221,7 @@ def _group_facts(ctx: Ctx, name: str) -> c.GroupFacts:
 
 
 def get_domain_group_facts(ctx: Ctx, p: c.DomainGroupsParams) -> c.DomainGroupFacts:
+    _require_ad_module(ctx)
     return c.DomainGroupFacts(
         admin_group=_group_facts(ctx, p.admin_group), affiliate_admin_group=_group_facts(ctx, p.affiliate_admin_group)
     )
@@ -225,6 +232,7 @@ def get_domain_group_facts(ctx: Ctx, p: c.DomainGroupsParams) -> c.DomainGroupFa
 
 def set_sso_domain_groups(ctx: Ctx, p: c.DomainGroupsParams) -> c.ChangeResult[c.DomainGroupsState]:
     world = ctx.world
+    _require_ad_module(ctx)
     names = (p.admin_group, p.affiliate_admin_group)
     for name in names:  # rule 2: an existing DomainLocal/Universal or distribution group is never reused
         group = m.find_domain_group(world, name)

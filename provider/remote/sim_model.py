@@ -303,6 +303,9 @@ def runs_outside_cluster(world: World, node: Node) -> bool:
 
 def secret_server_status(world: World, node: Node) -> c.SecretServerStatus:
     """ISSOConfigOM.GetServerStatus (rule 10): 0x2 only with the MSID, 0x20 only if correctly clustered here."""
+    if node.status_call_fails and node.esso_installed and node.entsso_state == "Running":
+        error = "GetServerStatus failed: The RPC server is unavailable. (0x800706ba)"
+        return c.SecretServerStatus(flags=-1, running=False, clustered=False, error=error)
     running = node.esso_installed and node.entsso_state == "Running" and holds_current_msid(world, node)
     clustered = False
     if not node.local_start_while_clustered:

@@ -113,3 +113,28 @@ def test_a_hung_configuration_exe_fails_with_its_own_id_and_changes_nothing(driv
         driver.install() if step == "install" else driver.join("SSO02")
     assert err.value.code == "ESSO-027" and "log was kept" in str(err.value)
     assert driver.sim.load().nodes[node].sso_server is None
+
+
+# ------------------------------------------------------------------------------------------ Get-NodeFacts
+
+
+def test_a_failing_status_call_is_a_fact_not_a_failed_preflight(driver: Any) -> None:
+    """Get-NodeFacts.ps1 catches GetServerStatus's COM error and reports flags -1 with the error (issue 9 A9)."""
+    driver.full()
+    with driver.sim.edit() as world:
+        world.nodes["SSO01"].status_call_fails = True
+    status = driver.facts("SSO01").secret_server_status
+    assert (status.flags, status.running, status.clustered) == (-1, False, False)
+    assert status.error and "0x800706ba" in status.error
+    assert driver.facts("SSO02").secret_server_status.error is None
+
+
+def test_a_node_without_the_active_directory_module_is_told_which_feature_to_install(driver: Any) -> None:
+    """lib/AdGroup.ps1 checks the module before use (issue 9 A4); so does the simulator, for reads and changes."""
+    with driver.sim.edit() as world:
+        world.nodes[driver.home].ad_module = False
+    with pytest.raises(EssoError) as err:
+        driver.groups()
+    assert err.value.code == "ESSO-028" and "RSAT-AD-PowerShell" in str(err.value)
+    params = c.DomainGroupsParams(admin_group="SSO Administrators", affiliate_admin_group="x", members=[])
+    assert _code(driver.run, driver.home, c.GET_DOMAIN_GROUP_FACTS, params) == "ESSO-028"

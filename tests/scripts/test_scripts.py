@@ -264,6 +264,10 @@ _BOUNDED_RUN = [
 ]
 
 
+# The ActiveDirectory module is checked before it is used, naming the feature to install (issue 9 A4).
+_AD_MODULE = ["Import-ActiveDirectoryModule", "Get-Module -ListAvailable -Name ActiveDirectory", "RSAT-AD-PowerShell"]
+
+
 @pytest.mark.parametrize("name", ["Install-SsoSystem", "Join-SsoSystem"])
 def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no_verdict(name: str) -> None:
     """Start-Process -Wait has no timeout and waits for descendants; a word "error" in the log is no failure."""
@@ -281,7 +285,11 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
     ("name", "needles"),
     [
         ("Restart-EntSsoService", ["ESSO-014", "Get-EntSsoClusterResource"]),
-        ("Set-SsoDomainGroups", ["ESSO-002", "-GroupScope Global", "-GroupCategory Security", "Add-ADGroupMember"]),
+        (
+            "Set-SsoDomainGroups",
+            ["ESSO-002", "-GroupScope Global", "-GroupCategory Security", "Add-ADGroupMember", *_AD_MODULE],
+        ),
+        ("Get-DomainGroupFacts", _AD_MODULE),
         ("Write-FileChunk", ["ESSO-022", "Get-FileHash"]),
         ("Set-ClusteredSsoService", ["UseNetworkName = 1", "ServiceName = 'ENTSSO'", "'Generic Service'", "ESSO-008"]),
         ("Install-SsoSystem", ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", *_BOUNDED_RUN]),
@@ -289,7 +297,10 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
         ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll"]),
         ("Restore-MasterSecret", ["'RestoreSecret'", "ESSO-011", "ESSO-012"]),
         ("Set-SecretServerName", ["-updatedb", "ssomanage.exe", "ESSO-007"]),
-        ("Get-NodeFacts", ["LsaEnumerateAccountsWithUserRight", "GetServerStatus", "ms_wlbs", "SSOSS", "Registry32"]),
+        (
+            "Get-NodeFacts",
+            ["LsaEnumerateAccountsWithUserRight", "GetServerStatus", "ms_wlbs", "SSOSS", "Registry32", "$flags = -1"],
+        ),
         ("Get-ClusterFacts", ["Distributed Transaction Coordinator", "Get-ClusterOwnerNode", "Get-ClusterParameter"]),
         ("Remove-SsoDatabase", ["Replace(']', ']]')", "DROP DATABASE"]),
     ],
