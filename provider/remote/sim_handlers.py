@@ -122,9 +122,11 @@ def _require_ad_module(ctx: Ctx) -> None:
 
 
 def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
-    """Rule 2: only domain global security groups (seed step 2)."""
+    """Rule 2: only domain global security groups (seed step 2), named DOMAIN\\group as Install-SsoSystem.ps1 wants."""
     if not name:
         ctx.fail("ESSO-002", f"the configuration XML names no {what} group.")
+    if name.count("\\") != 1 or not all(part.strip() for part in name.split("\\")):
+        ctx.fail("ESSO-002", f"the configuration XML must name the {what} group as DOMAIN\\group, not {name!r}.")
     group = m.find_domain_group(ctx.world, name)
     if group is None:
         ctx.fail("ESSO-002", f"the {what} group {name} does not exist in domain {ctx.world.domain.name}.")

@@ -172,8 +172,8 @@ class SsoSystemProvider(EssoProvider):
             server=inputs.server,
             database=inputs.database,
             service_account=inputs.service_account,
-            admin_group=inputs.admin_group,
-            affiliate_admin_group=inputs.affiliate_admin_group,
+            admin_group=inputs.qualified_admin_group,
+            affiliate_admin_group=f"{inputs.domain}\\{inputs.affiliate_admin_group}",
             backup_file=inputs.backup_path,
             reminder=inputs.backup_reminder,
         )

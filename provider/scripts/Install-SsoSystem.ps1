@@ -70,6 +70,14 @@ Assert-ConfigXml -Document $document -Mode 'Create' -Server $Server -Database $D
     $backupConfirmXPath,
     $sqlPasswordXPath
 )
+foreach ($groupId in @('SSOAdminGroup', 'SSOAffiliateAdminGroup')) {
+    # Microsoft's samples write DOMAIN\group; a bare name is looked up on this machine first and may bind a local
+    # group of that name (how-to-update-the-sso-database.md; review ps_fidelity F5).
+    $account = $document.SelectSingleNode($feature + "/Question[@ID='IsSecretServer']/Answer[@Value='Create']/NTCredential[@ID='" + $groupId + "']/NTAccount")
+    if ($null -eq $account -or $account.InnerText -notmatch '^[^\\]+\\[^\\]+$') {
+        throw ('ESSO-002 ConfigXml must name the {0} as DOMAIN\group (a domain global security group).' -f $groupId)
+    }
+}
 $backupFileNode = $document.SelectSingleNode($backupFileXPath)
 if ($null -eq $backupFileNode -or $backupFileNode.InnerText.Trim() -eq '') {
     throw 'ConfigXml must name the master secret backup file (SSO_ID_BACKUP_SECRET_FILE).'

@@ -138,3 +138,13 @@ def test_a_node_without_the_active_directory_module_is_told_which_feature_to_ins
     assert err.value.code == "ESSO-028" and "RSAT-AD-PowerShell" in str(err.value)
     params = c.DomainGroupsParams(admin_group="SSO Administrators", affiliate_admin_group="x", members=[])
     assert _code(driver.run, driver.home, c.GET_DOMAIN_GROUP_FACTS, params) == "ESSO-028"
+
+
+def test_an_unqualified_sso_group_in_the_answer_file_is_refused(driver: Any) -> None:
+    """Install-SsoSystem.ps1 refuses a bare group name (it could bind a local group); the simulator too (A5)."""
+    driver.prepare()
+    assert _code(driver.install, admin=driver.ADMIN) == "ESSO-002"
+    assert driver.sim.load().nodes["SSO01"].sso_server is None
+    installed = driver.install()
+    (database,) = driver.sim.load().databases.values()
+    assert installed.changed and database.admin_group == driver.QUALIFIED_ADMIN
