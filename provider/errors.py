@@ -190,6 +190,11 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "created from there); a domain controller must run Active Directory Web Services (TCP 9389).",
         ),
         _e(
+            "ESSO-029",
+            "The master secret backup ran on a node where the clustered ENTSSO is not online",
+            "Back up on the node that owns the role (the master secret server); run up again, it picks that node.",
+        ),
+        _e(
             "ESSO-030",
             "WinRM authentication failed",
             "Check transport.auth and the configuring account's password (winrmPassword).",

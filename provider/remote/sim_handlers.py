@@ -396,6 +396,11 @@ def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.Backup
     node = ctx.node
     password = _secret(p.backup_password)
     db = _database_or_fail(ctx)
+    for resource in m.entsso_resources(ctx.world):  # as Backup-MasterSecret.ps1: only where it runs clustered
+        owner = m.owner_of(ctx.world, resource)
+        if resource.state != "Online" or owner is None or owner.name.lower() != node.name.lower():
+            where = owner.name if owner else "no node"
+            ctx.fail("ESSO-029", f"the ENTSSO resource {resource.name} is {resource.state} on {where}, not here.")
     if not m.holds_current_msid(ctx.world, node):
         ctx.fail("ESSO-035", f"this node does not hold the current master secret {db.msid}; back it up elsewhere.")
     if not password:

@@ -193,7 +193,9 @@ class SsoSystemProvider(EssoProvider):
 
     @staticmethod
     def _serving_node(remote: Remote, inputs: SsoSystemInputs, recorded: str) -> str:
-        """The first reachable node configured for this system that holds a master secret (creator first)."""
+        """The reachable node configured for this system that holds a master secret: the one running the clustered
+        ENTSSO (Backup-MasterSecret runs only there, ESSO-029), else the creator, else any other."""
+        holders: list[str] = []
         for node in dict.fromkeys([recorded, *inputs.nodes]):
             try:
                 facts = preflight.node_facts(
@@ -207,7 +209,11 @@ class SsoSystemProvider(EssoProvider):
                 inputs.database.lower(),
             )
             if same and facts.ssoss_msids:
-                return node
+                if facts.secret_server_status.clustered:
+                    return node
+                holders.append(node)
+        if holders:
+            return holders[0]
         raise EssoError(
             "ESSO-025",
             "no reachable node is configured for this SSO system and holds its master secret.",

@@ -294,7 +294,11 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
         ("Set-ClusteredSsoService", ["UseNetworkName = 1", "ServiceName = 'ENTSSO'", "'Generic Service'", "ESSO-008"]),
         ("Install-SsoSystem", ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", *_BOUNDED_RUN]),
         ("Join-SsoSystem", ["Start-Process", "ExitCode", "ESSO-005", *_BOUNDED_RUN]),
-        ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll"]),
+        ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll", "ESSO-029"]),
+        (
+            "Get-SsoDatabaseFacts",
+            ["ec_pws_msid", "ec_pns_msid", "wp_msid", "<> '00000000-0000-0000-0000-000000000000'"],
+        ),
         ("Restore-MasterSecret", ["'RestoreSecret'", "ESSO-011", "ESSO-012"]),
         ("Set-SecretServerName", ["-updatedb", "ssomanage.exe", "ESSO-007"]),
         (
