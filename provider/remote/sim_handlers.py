@@ -295,6 +295,8 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     db = world.databases.get(key)
     if db is not None:
         if current is not None and db.msid.lower() in {x.lower() for x in node.ssoss}:
+            if read_file(node, backup_file) is None:  # as the script: a half-finished run is not adopted
+                ctx.fail("ESSO-025", f"the node is configured but the master secret backup {backup_file} is missing.")
             return c.InstallSsoResult(
                 changed=False, before=current, after=current, msid=db.msid, backup_file=backup_file
             )
@@ -368,24 +370,31 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
 
 
 def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.ChangeResult[c.SsoConfigState]:
-    """Unconfigure ESSO on this node alone; a node configured for another system is not ours to touch."""
+    """Unconfigure ESSO on this node alone, as Remove-SsoNodeConfiguration.ps1 does (issue 9 B).
+
+    A node configured for another system is refused (ESSO-005), and so is the owner of a clustered ENTSSO that
+    is not Offline (ESSO-014); the local service is stopped and Disabled, the ENTSSO\\SQL values go, and so does
+    the node's SSOSS copy of the system's secrets.
+    """
     node = ctx.node
     current = _config_state(node)
     empty = c.SsoConfigState(server="", database="")
     if current is None:
         return c.ChangeResult[c.SsoConfigState](changed=False, before=None, after=empty)
     if not _same_system(current, p.server, p.database):
-        return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
+        ctx.fail(
+            "ESSO-005",
+            f"{node.name} is configured for {current.server}/{current.database}, not {p.server}/{p.database}; "
+            "refusing to unconfigure it.",
+        )
     for resource in m.entsso_resources(ctx.world):
         owner = m.owner_of(ctx.world, resource)
-        if resource.state == "Online" and owner is not None and owner.name.lower() == node.name.lower():
-            ctx.fail("ESSO-035", f"the clustered ENTSSO resource {resource.name} is online here; move the role first.")
-    db = m.node_database(ctx.world, node)
-    if db is not None:
-        node.ssoss = [x for x in node.ssoss if x.lower() != db.msid.lower()]
+        if resource.state != "Offline" and owner is not None and owner.name.lower() == node.name.lower():
+            ctx.fail("ESSO-014", f"the clustered ENTSSO resource {resource.name} is {resource.state} here.")
     node.sso_server = node.sso_database = None
-    node.entsso_account = None
+    node.ssoss = []
     node.entsso_state = "Stopped"
+    node.entsso_start_type = "Disabled"
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=empty)
 
 

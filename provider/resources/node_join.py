@@ -78,7 +78,10 @@ class SsoNodeJoinProvider(EssoProvider):
     def converge(self, inputs: NodeJoinInputs, olds: dict[str, Any] | None, steps: Steps) -> dict[str, Any]:
         node = inputs.node
         with self.remote() as remote:
-            inputs.preflight(remote)
+            verified = inputs.preflight(remote)
+            preflight.check_join_account(
+                node, verified.nodes, server=inputs.server, database=inputs.database, account=inputs.service_account
+            )
             steps.add(node, "preflight", False)
             preflight.fresh_token_facts(
                 remote, node, service_account=inputs.service_account, admin_group=inputs.qualified_admin_group

@@ -166,6 +166,39 @@ def sso_resource(cluster: c.ClusterFacts, resource_name: str) -> c.ClusterResour
     return None
 
 
+def _account_key(account: str) -> tuple[str, str]:
+    """(domain, user) of DOMAIN\\user or user@domain.fqdn, lower case (domain '' when not given)."""
+    if "\\" in account:
+        domain, user = account.split("\\", 1)
+        return domain.lower(), user.lower()
+    user, _, domain = account.partition("@")
+    return domain.split(".", 1)[0].lower(), user.lower()
+
+
+def check_join_account(node: str, facts: dict[str, c.NodeFacts], *, server: str, database: str, account: str) -> None:
+    """Rule 5 on real nodes (issue 9 B): a join uses the account ENTSSO already runs as on the system's other nodes.
+
+    Why here: Configuration.exe would accept another account, and the registry copy of the secret is bound to the
+    creator's (seed step 15); the simulator refuses the same case with the same code.
+    """
+    want_domain, want_user = _account_key(account)
+    for other, f in facts.items():
+        config = f.sso_config
+        if other.lower() == node.lower() or config is None or not f.entsso.account:
+            continue
+        if (config.server.lower(), config.database.lower()) != (server.lower(), database.lower()):
+            continue
+        domain, user = _account_key(f.entsso.account)
+        if user != want_user or (domain and want_domain and domain != want_domain):
+            raise EssoError(
+                "ESSO-006",
+                f"ENTSSO on {other} runs as {f.entsso.account}; the join would use {account}. Join with the "
+                "system's own service account (sso.serviceAccount).",
+                node=node,
+                step="preflight",
+            )
+
+
 def check_token(node: str, facts: c.NodeFacts, admin_group: str) -> None:
     if not facts.token_has_admin_group:
         raise EssoError(

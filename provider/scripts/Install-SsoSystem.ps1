@@ -23,9 +23,10 @@
 
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
-    - On an already configured node msid is the most recently written SSOSS subkey, or '' when SSOSS is empty
-      (the node did not create the system; the provider keeps the msid it recorded).
-    - The SSO database must not exist yet (Create also creates it); the provider checks that first.
+    - On an already configured node msid is the most recently written SSOSS subkey; an empty SSOSS or a missing
+      backup file there is refused (ESSO-025): a half-finished run is not adopted.
+    - The SSO database must not exist yet (Create also creates it); the provider checks that first
+      (sso_system.py, Get-SsoDatabaseFacts before Create), as the simulator does.
 #>
 [CmdletBinding()]
 param(
@@ -90,10 +91,16 @@ if ($null -ne $before) {
     if ($before['server'] -ne $Server -or $before['database'] -ne $Database) {
         throw ('ESSO-005 {0} is already configured for the SSO system {1}/{2}, not {3}/{4}.' -f $env:COMPUTERNAME, $before['server'], $before['database'], $Server, $Database)
     }
+    # Adopting a configured node: a Configuration.exe run that wrote ENTSSO\SQL but failed before the secret
+    # and its backup existed (0x80070005 "Failed to generate and backup the master secret") must not pass for a
+    # finished one (review ps_fidelity F16; issue 9 B).
     $after = $before
     $msid = Get-CurrentMsid
     if ($null -eq $msid) {
-        $msid = ''
+        throw ('ESSO-025 {0} is configured for {1}/{2} but holds no master secret (HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS is empty): an earlier Configuration.exe run stopped half way. Unconfigure Enterprise SSO on it and drop the new SSO database, then run up again.' -f $env:COMPUTERNAME, $Server, $Database)
+    }
+    if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
+        throw ('ESSO-025 {0} is configured for {1}/{2} but the master secret backup {3} is missing: back the secret up there (the ENTSSO MMC snap-in or Backup-MasterSecret) or put the file back, then run up again.' -f $env:COMPUTERNAME, $Server, $Database, $backupFile)
     }
 }
 else {

@@ -14,6 +14,7 @@ from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.simulator import Simulator, client_can_reach_secret_server
 from provider.resources.clustered_service import ClusteredSsoServiceProvider
+from provider.resources.node_join import SsoNodeJoinProvider
 from tests.support.procedure import Procedure, demo_spec
 
 
@@ -148,3 +149,50 @@ def test_an_unqualified_sso_group_in_the_answer_file_is_refused(driver: Any) -> 
     installed = driver.install()
     (database,) = driver.sim.load().databases.values()
     assert installed.changed and database.admin_group == driver.QUALIFIED_ADMIN
+
+
+# ----------------------------------------------------------------------------- Remove-SsoNodeConfiguration
+
+
+def test_unconfiguring_a_node_of_another_system_is_refused_as_the_script_does(driver: Any) -> None:
+    driver.configure()
+    config = c.RemoveNodeConfigParams(server=driver.SQL, database="OTHERDB")
+    assert _code(driver.run, "SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, config) == "ESSO-005"
+    assert driver.sim.load().nodes["SSO02"].sso_database == driver.DB
+
+
+def test_the_owner_is_refused_while_the_clustered_entsso_is_not_offline(driver: Any) -> None:
+    driver.full()
+    with driver.sim.edit() as world:
+        world.cluster.resources[driver.RESOURCE].state = "Failed"
+    config = c.RemoveNodeConfigParams(server=driver.SQL, database=driver.DB)
+    assert _code(driver.run, "SSO01", c.REMOVE_SSO_NODE_CONFIGURATION, config) == "ESSO-014"
+
+
+def test_a_join_with_another_service_account_is_refused_before_configuration_exe(tmp_path: Path) -> None:
+    """Rule 5 on real nodes (issue 9 B): the provider compares with the account ENTSSO runs as elsewhere."""
+    procedure = _procedure(tmp_path)
+    sim = Simulator(tmp_path / "world.json")
+    with sim.edit() as world:
+        world.nodes["SSO02"].sso_server = world.nodes["SSO02"].sso_database = None
+    joins = sim.load().calls_for(node="SSO02", script="Join-SsoSystem")
+    other = Procedure(demo_spec(tmp_path, sso={"serviceAccount": "CONTOSO\\svc-other"}))
+    provider = other.provider(SsoNodeJoinProvider)
+    inputs = next(i for n, _c, i in other.resources() if n == "sso-join-sso02")
+    olds = procedure.outputs["sso-join-sso02"]
+    with pytest.raises(EssoError) as err:
+        provider.update("sso-join-sso02", olds, inputs)
+    assert err.value.code == "ESSO-006" and "svc-entsso" in str(err.value)
+    assert sim.load().calls_for(node="SSO02", script="Join-SsoSystem") == joins
+
+
+def test_adopting_a_node_whose_backup_file_is_missing_is_refused(driver: Any) -> None:
+    """Install-SsoSystem.ps1's adopt branch checks the backup file (issue 9 B, review F16); the simulator too."""
+    driver.prepare()
+    installed = driver.install()
+    assert driver.install().changed is False
+    with driver.sim.edit() as world:
+        del world.nodes["SSO01"].files[installed.backup_file.lower()]
+    with pytest.raises(EssoError) as err:
+        driver.install()
+    assert err.value.code == "ESSO-025" and "missing" in str(err.value)

@@ -285,6 +285,7 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
     ("name", "needles"),
     [
         ("Restart-EntSsoService", ["ESSO-014", "Get-EntSsoClusterResource"]),
+        ("Remove-SsoNodeConfiguration", ["ESSO-005", "ESSO-014", "Remove-SsossCopies", "-StartupType Disabled"]),
         (
             "Set-SsoDomainGroups",
             ["ESSO-002", "-GroupScope Global", "-GroupCategory Security", "Add-ADGroupMember", *_AD_MODULE],
@@ -292,7 +293,10 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
         ("Get-DomainGroupFacts", _AD_MODULE),
         ("Write-FileChunk", ["ESSO-022", "Get-FileHash"]),
         ("Set-ClusteredSsoService", ["UseNetworkName = 1", "ServiceName = 'ENTSSO'", "'Generic Service'", "ESSO-008"]),
-        ("Install-SsoSystem", ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", *_BOUNDED_RUN]),
+        (
+            "Install-SsoSystem",
+            ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", "ESSO-025", *_BOUNDED_RUN],
+        ),
         ("Join-SsoSystem", ["Start-Process", "ExitCode", "ESSO-005", *_BOUNDED_RUN]),
         ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll", "ESSO-029"]),
         (
