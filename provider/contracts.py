@@ -437,43 +437,113 @@ class Script(Generic[P, R]):
     second_hop: bool = False  # reaches SQL Server or a domain controller (design rule 12)
     disruptive: bool = False  # moves the role or cycles ENTSSO: needs allowDisruption
     scope: Literal["node", "cluster"] = "node"  # cluster scripts act on the cluster from any Up node
+    # The ESSO ids the script throws itself (beyond ESSO-035, any error without an id); the simulator's handler
+    # refuses with exactly these too (tests/providers/test_simulator_raises.py).
+    raises: tuple[str, ...] = ()
+    # The ids the transport derives from a tool's own error text (errors.KNOWN_WINDOWS_ERRORS: Configuration.exe,
+    # the service controller), which the script passes on without an id and the simulator models as such.
+    classified: tuple[str, ...] = ()
 
 
 GET_NODE_FACTS = Script("Get-NodeFacts", GetNodeFactsParams, NodeFacts, changes=False)
-GET_CLUSTER_FACTS = Script("Get-ClusterFacts", GetClusterFactsParams, ClusterFacts, changes=False, scope="cluster")
+GET_CLUSTER_FACTS = Script(
+    "Get-ClusterFacts", GetClusterFactsParams, ClusterFacts, changes=False, scope="cluster", raises=("ESSO-017",)
+)
 GET_SSO_DATABASE_FACTS = Script(
     "Get-SsoDatabaseFacts", SsoDatabaseParams, SsoDatabaseFacts, changes=False, second_hop=True
 )
 GET_DOMAIN_GROUP_FACTS = Script(
-    "Get-DomainGroupFacts", DomainGroupsParams, DomainGroupFacts, changes=False, second_hop=True
+    "Get-DomainGroupFacts", DomainGroupsParams, DomainGroupFacts, changes=False, second_hop=True, raises=("ESSO-028",)
 )
 READ_FILE_CHUNK = Script("Read-FileChunk", ReadFileChunkParams, FileChunk, changes=False)
 
 SET_SSO_DOMAIN_GROUPS = Script(
-    "Set-SsoDomainGroups", DomainGroupsParams, ChangeResult[DomainGroupsState], changes=True, second_hop=True
+    "Set-SsoDomainGroups",
+    DomainGroupsParams,
+    ChangeResult[DomainGroupsState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-002", "ESSO-003", "ESSO-028"),
 )
 GRANT_SERVICE_LOGON_RIGHT = Script(
-    "Grant-ServiceLogonRight", AccountParams, ChangeResult[LogonRightState], changes=True
+    "Grant-ServiceLogonRight",
+    AccountParams,
+    ChangeResult[LogonRightState],
+    changes=True,
+    raises=("ESSO-003", "ESSO-018"),
 )
-INSTALL_SSO_SYSTEM = Script("Install-SsoSystem", InstallSsoParams, InstallSsoResult, changes=True, second_hop=True)
-JOIN_SSO_SYSTEM = Script("Join-SsoSystem", JoinSsoParams, ChangeResult[SsoConfigState], changes=True, second_hop=True)
-BACKUP_MASTER_SECRET = Script("Backup-MasterSecret", BackupParams, ChangeResult[BackupState], changes=True)
+INSTALL_SSO_SYSTEM = Script(
+    "Install-SsoSystem",
+    InstallSsoParams,
+    InstallSsoResult,
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-001", "ESSO-002", "ESSO-005", "ESSO-016", "ESSO-025", "ESSO-027"),
+    classified=("ESSO-003", "ESSO-004"),  # Configuration.exe: no logon right / not in SSO Administrators
+)
+JOIN_SSO_SYSTEM = Script(
+    "Join-SsoSystem",
+    JoinSsoParams,
+    ChangeResult[SsoConfigState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-001", "ESSO-005", "ESSO-006", "ESSO-016", "ESSO-027"),
+    classified=("ESSO-003", "ESSO-004"),
+)
+BACKUP_MASTER_SECRET = Script(
+    "Backup-MasterSecret",
+    BackupParams,
+    ChangeResult[BackupState],
+    changes=True,
+    raises=("ESSO-016", "ESSO-025", "ESSO-029"),
+)
 RESTART_ENTSSO_SERVICE = Script(
-    "Restart-EntSsoService", NoParams, ChangeResult[ServiceState], changes=True, disruptive=True
+    "Restart-EntSsoService",
+    NoParams,
+    ChangeResult[ServiceState],
+    changes=True,
+    disruptive=True,
+    raises=("ESSO-014", "ESSO-016"),
+    classified=("ESSO-003",),  # the service controller: error 1069, the logon failed
 )
 SET_SECRET_SERVER_NAME = Script(
-    "Set-SecretServerName", SecretServerParams, ChangeResult[SecretServerState], changes=True, second_hop=True
+    "Set-SecretServerName",
+    SecretServerParams,
+    ChangeResult[SecretServerState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-007", "ESSO-016"),
 )
 SET_CLUSTERED_SSO_SERVICE = Script(
-    "Set-ClusteredSsoService", ClusteredServiceParams, ClusteredServiceResult, changes=True, scope="cluster"
+    "Set-ClusteredSsoService",
+    ClusteredServiceParams,
+    ClusteredServiceResult,
+    changes=True,
+    scope="cluster",
+    raises=("ESSO-008", "ESSO-009", "ESSO-010", "ESSO-017"),
 )
 SET_SSO_POSSIBLE_OWNERS = Script(
-    "Set-SsoPossibleOwners", PossibleOwnersParams, ChangeResult[PossibleOwnersState], changes=True, scope="cluster"
+    "Set-SsoPossibleOwners",
+    PossibleOwnersParams,
+    ChangeResult[PossibleOwnersState],
+    changes=True,
+    scope="cluster",
+    raises=("ESSO-017",),
 )
-SET_ENTSSO_LOGON = Script("Set-EntSsoLogon", EntSsoLogonParams, ChangeResult[EntSsoLogonState], changes=True)
-SET_ENTSSO_START_MODE = Script("Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True)
+SET_ENTSSO_LOGON = Script(
+    "Set-EntSsoLogon", EntSsoLogonParams, ChangeResult[EntSsoLogonState], changes=True, raises=("ESSO-016",)
+)
+SET_ENTSSO_START_MODE = Script(
+    "Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True, raises=("ESSO-016",)
+)
 MOVE_SSO_ROLE = Script(
-    "Move-SsoRole", MoveRoleParams, ChangeResult[RoleState], changes=True, disruptive=True, scope="cluster"
+    "Move-SsoRole",
+    MoveRoleParams,
+    ChangeResult[RoleState],
+    changes=True,
+    disruptive=True,
+    scope="cluster",
+    raises=("ESSO-009", "ESSO-013", "ESSO-017"),
 )
 RESTART_SSO_CLUSTER_RESOURCE = Script(
     "Restart-SsoClusterResource",
@@ -482,15 +552,25 @@ RESTART_SSO_CLUSTER_RESOURCE = Script(
     changes=True,
     disruptive=True,
     scope="cluster",
+    raises=("ESSO-017", "ESSO-026"),
 )
 RESTORE_MASTER_SECRET = Script(
-    "Restore-MasterSecret", RestoreParams, ChangeResult[SecretState], changes=True, second_hop=True
+    "Restore-MasterSecret",
+    RestoreParams,
+    ChangeResult[SecretState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-001", "ESSO-011", "ESSO-012", "ESSO-016", "ESSO-025"),
 )
 NEW_PROTECTED_TEMP_DIR = Script("New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True)
-WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True)
+WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-022",))
 REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)
 REMOVE_SSO_NODE_CONFIGURATION = Script(
-    "Remove-SsoNodeConfiguration", RemoveNodeConfigParams, ChangeResult[SsoConfigState], changes=True
+    "Remove-SsoNodeConfiguration",
+    RemoveNodeConfigParams,
+    ChangeResult[SsoConfigState],
+    changes=True,
+    raises=("ESSO-005", "ESSO-014"),
 )
 REMOVE_CLUSTERED_SSO_SERVICE = Script(
     "Remove-ClusteredSsoService",
@@ -499,6 +579,7 @@ REMOVE_CLUSTERED_SSO_SERVICE = Script(
     changes=True,
     disruptive=True,
     scope="cluster",
+    raises=("ESSO-017",),
 )
 REMOVE_SSO_DATABASE = Script(
     "Remove-SsoDatabase", SsoDatabaseParams, ChangeResult[SsoDatabaseFacts], changes=True, second_hop=True

@@ -138,6 +138,13 @@ def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.Cluste
         changed = True
     # The world remembers that the repair waits for a cycle (it does on Windows); the script, like the real
     # one, reports needsCycle only on the call that made the change (Set-ClusteredSsoService.ps1, issue 9 B).
+    after = _service_state(resource)
+    if (
+        (after.service_name or "").upper() != m.ENTSSO
+        or after.use_network_name != 1
+        or netname.name not in after.dependencies
+    ):
+        ctx.fail_after_change("ESSO-010", f"{resource.name} is not configured as the script's post-condition requires.")
     needs_cycle = changed and resource.state == "Online"
     resource.needs_cycle = resource.needs_cycle or needs_cycle
     return c.ClusteredServiceResult(
@@ -191,6 +198,10 @@ def move_sso_role(ctx: Ctx, p: c.MoveRoleParams) -> c.ChangeResult[c.RoleState]:
         if r.state != "Online":
             m.bring_online(world, r)
     m.refresh_group_state(world, group.name)
+    if group.state != "Online":  # the script's post-condition (Move-SsoRole.ps1)
+        ctx.fail_after_change(
+            "ESSO-013", f"the role {group.name} is {group.state} on {group.owner_node}, not Online on {target}."
+        )
     return c.ChangeResult[c.RoleState](
         changed=True, before=before, after=c.RoleState(owner_node=group.owner_node, state=group.state)
     )
@@ -216,6 +227,10 @@ def restart_sso_cluster_resource(ctx: Ctx, p: c.ResourceParams) -> c.ChangeResul
     if resource.state == "Online":
         world.cluster.cycled_on[owner.name] = True
     m.refresh_group_state(world, resource.group)
+    if resource.state != "Online":  # the script's post-condition (Restart-SsoClusterResource.ps1)
+        ctx.fail_after_change(
+            "ESSO-026", f"the cluster resource {resource.name} is {resource.state} after the offline/online cycle."
+        )
     return c.ChangeResult[c.ResourceState](changed=True, before=before, after=_resource_state(resource, owner.name))
 
 

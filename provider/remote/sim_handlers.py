@@ -261,13 +261,17 @@ def set_sso_domain_groups(ctx: Ctx, p: c.DomainGroupsParams) -> c.ChangeResult[c
         if m.sam_of(member).lower() not in {x.lower() for x in admin.members}:
             admin.members.append(m.sam_of(member))
             changed = True
-    return c.ChangeResult[c.DomainGroupsState](changed=changed, before=before, after=state())
+    after = state()
+    for member in p.members:  # the script's post-condition
+        if m.sam_of(member).lower() not in {x.lower() for x in after.admin_group_members}:
+            ctx.fail_after_change("ESSO-003", f"{member} is not a member of {p.admin_group} after adding it.")
+    return c.ChangeResult[c.DomainGroupsState](changed=changed, before=before, after=after)
 
 
 def grant_service_logon_right(ctx: Ctx, p: c.AccountParams) -> c.ChangeResult[c.LogonRightState]:
     world, node = ctx.world, ctx.node
-    if m.find_user(world, p.account) is None:
-        ctx.fail("ESSO-035", f"{p.account} cannot be translated to a security identifier.")
+    if m.find_user(world, p.account) is None:  # as the script: the account does not resolve to a SID
+        ctx.fail("ESSO-003", f"the service account {p.account} does not resolve to a SID on {node.name}.")
     before = c.LogonRightState(granted=m.has_logon_right(world, node, p.account))
     if before.granted:
         return c.ChangeResult[c.LogonRightState](changed=False, before=before, after=before)
@@ -404,12 +408,17 @@ def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.Ch
 def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.BackupState]:
     node = ctx.node
     password = _secret(p.backup_password)
+    _require_installed(ctx)  # as Import-EssoInterop in the script
     db = _database_or_fail(ctx)
     for resource in m.entsso_resources(ctx.world):  # as Backup-MasterSecret.ps1: only where it runs clustered
         owner = m.owner_of(ctx.world, resource)
         if resource.state != "Online" or owner is None or owner.name.lower() != node.name.lower():
             where = owner.name if owner else "no node"
             ctx.fail("ESSO-029", f"the ENTSSO resource {resource.name} is {resource.state} on {where}, not here.")
+    if not node.ssoss:
+        ctx.fail(
+            "ESSO-025", f"{node.name} holds no master secret (SSOSS is empty): back up on the master secret server."
+        )
     if not m.holds_current_msid(ctx.world, node):
         ctx.fail("ESSO-035", f"this node does not hold the current master secret {db.msid}; back it up elsewhere.")
     if not password:
@@ -499,6 +508,7 @@ def _is_current_secret_server(ctx: Ctx, db: SsoDatabase) -> bool:
 def set_secret_server_name(ctx: Ctx, p: c.SecretServerParams) -> c.ChangeResult[c.SecretServerState]:
     """ssomanage -updatedb (rule 6): only <secretServer> from a non-secret-server, and a real Network Name."""
     world = ctx.world
+    _require_installed(ctx)  # as the script: ssomanage.exe lives in the ESSO folder
     db = _database_or_fail(ctx)
     _require_sql(ctx, db.server)
     try:
@@ -529,6 +539,7 @@ def set_secret_server_name(ctx: Ctx, p: c.SecretServerParams) -> c.ChangeResult[
 def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.SecretState]:
     """ssoconfig -restoresecret (rule 9): role here, ENTSSO cycled here, the right file and password."""
     world, node = ctx.world, ctx.node
+    _require_installed(ctx)  # as Import-EssoInterop in the script
     db = _database_or_fail(ctx)
     before = c.SecretState(msids=list(node.ssoss))
     if p.expected_msid.lower() in {x.lower() for x in node.ssoss}:
@@ -541,9 +552,12 @@ def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.Secr
         ctx.fail("ESSO-011", f"the role holding the clustered ENTSSO is on {where}, not on {node.name}.")
     if not world.cluster.cycled_on.get(node.name, False):
         ctx.fail("ESSO-011", f"ENTSSO was not taken offline and online on {node.name} since the role moved here.")
-    blob = _parse_backup(read_file(node, p.backup_file))
+    data = read_file(node, p.backup_file)
+    if data is None:  # as the script: the file must be on the node before RestoreSecret
+        ctx.fail("ESSO-025", f"the master secret backup {p.backup_file} is not on {node.name}.")
+    blob = _parse_backup(data)
     if blob is None:
-        ctx.fail("ESSO-012", f"{p.backup_file} is missing or is not a master secret backup.")
+        ctx.fail("ESSO-012", f"{p.backup_file} is not a master secret backup.")
     if blob.get("msid", "").lower() != p.expected_msid.lower() or p.expected_msid.lower() != db.msid.lower():
         ctx.fail(
             "ESSO-012",

@@ -54,6 +54,14 @@ class Ctx:
     def fail(self, code: str, detail: str) -> NoReturn:
         raise EssoError(code, detail, node=self.node.name, step=self.script.name)
 
+    def fail_after_change(self, code: str, detail: str) -> NoReturn:
+        """A script's post-condition failed: what it did stays done (Windows has no rollback), then it throws."""
+        raise PostconditionError(code, detail, node=self.node.name, step=self.script.name)
+
+
+class PostconditionError(EssoError):
+    """An ESSO refusal raised after the script acted: the simulator keeps the world as the script left it."""
+
 
 # ------------------------------------------------------------------------------------------- names
 

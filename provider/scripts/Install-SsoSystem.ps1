@@ -25,8 +25,8 @@
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
     - On an already configured node msid is the most recently written SSOSS subkey; an empty SSOSS or a missing
       backup file there is refused (ESSO-025): a half-finished run is not adopted.
-    - The SSO database must not exist yet (Create also creates it); the provider checks that first
-      (sso_system.py, Get-SsoDatabaseFacts before Create), as the simulator does.
+    - The SSO database must not exist yet (Create also creates it): checked here before Configuration.exe runs
+      (sys.databases), as the simulator does.
 #>
 [CmdletBinding()]
 param(
@@ -55,7 +55,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe
+#esso:include EssoRegistry, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -111,6 +111,11 @@ else {
         throw ('ESSO-001 {0} has Network Load Balancing; the master secret server cannot be installed on an NLB cluster.' -f $env:COMPUTERNAME)
     }
 
+    if (Test-SsoDatabaseExists -Server $Server -Database $Database) {
+        # "Create a new SSO system" creates the database; an existing one belongs to a system this node must join
+        # (seed steps 13-19) and restore, never re-create (issue 9 B; the simulator refuses it alike).
+        throw ('The SSO database {0}/{1} already exists: join it and restore the master secret instead, or drop it if it is a leftover.' -f $Server, $Database)
+    }
     $msidsBefore = @(Get-SsossMsids)
     $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-create.xml'

@@ -18,7 +18,8 @@
     message); empties and removes the folder in a finally. Never Configuration.exe /U.
 
     Rule 5: the same database and the same service account as the creator (the registry copy of the secret is
-    bound to that account); the provider checks the account, this script the database named in ConfigXml.
+    bound to that account); the provider checks the account (preflight.check_join_account, against the account
+    ENTSSO runs as on the system's other nodes), this script that the database named in ConfigXml exists (ESSO-006).
 
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
@@ -47,7 +48,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe
+#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -75,6 +76,9 @@ else {
         throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
     }
 
+    if (-not (Test-SsoDatabaseExists -Server $Server -Database $Database)) {
+        throw ('ESSO-006 There is no SSO database {0}/{1} to join; create the SSO system first (Install-SsoSystem on the first node).' -f $Server, $Database)
+    }
     $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-join.xml'
     $logPath = Join-Path -Path $workDir -ChildPath 'sso-join.log'

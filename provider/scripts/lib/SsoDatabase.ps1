@@ -62,6 +62,22 @@ function Invoke-SqlRow {
     }
 }
 
+function Test-SsoDatabaseExists {
+    # Whether the database exists on the server (sys.databases; the name is a parameter, never query text).
+    param(
+        [string]$Server,
+        [string]$Database
+    )
+    $master = New-SqlConnection -Server $Server -Database 'master'
+    try {
+        $row = Invoke-SqlRow -Connection $master -Query 'SELECT COUNT(*) AS n FROM sys.databases WHERE name = @name' -Parameters @{ name = $Database }
+        return (([int]$row['n']) -gt 0)
+    }
+    finally {
+        $master.Dispose()
+    }
+}
+
 function Get-SsoDatabaseState {
     # [INFERRED] The SSO schema as public copies of ESSO's SSOX.sql/SSOX2.sql show it: dbo.SSOX_GlobalInfo
     # (gi_SecretServer, gi_SSOAdminGroup, gi_AffiliateAppMgrGroup; group columns may hold several
@@ -74,14 +90,7 @@ function Get-SsoDatabaseState {
         [string]$Server,
         [string]$Database
     )
-    $master = New-SqlConnection -Server $Server -Database 'master'
-    try {
-        $row = Invoke-SqlRow -Connection $master -Query 'SELECT COUNT(*) AS n FROM sys.databases WHERE name = @name' -Parameters @{ name = $Database }
-        $exists = ([int]$row['n']) -gt 0
-    }
-    finally {
-        $master.Dispose()
-    }
+    $exists = Test-SsoDatabaseExists -Server $Server -Database $Database
     $secretServer = $null
     $adminGroup = $null
     $affiliateAdminGroup = $null
