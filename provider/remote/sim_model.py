@@ -304,7 +304,9 @@ def runs_outside_cluster(world: World, node: Node) -> bool:
         return False
     for resource in resources:
         owner = owner_of(world, resource)
-        if resource.state == "Online" and owner is not None and owner.name.lower() == node.name.lower():
+        # as Set-EntSsoStartMode.ps1: a resource Online or pending on this node is the cluster's to run
+        running = resource.state == "Online" or resource.state.endswith("Pending")
+        if running and owner is not None and owner.name.lower() == node.name.lower():
             return False
     return True
 

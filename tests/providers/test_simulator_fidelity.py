@@ -196,3 +196,12 @@ def test_adopting_a_node_whose_backup_file_is_missing_is_refused(driver: Any) ->
     with pytest.raises(EssoError) as err:
         driver.install()
     assert err.value.code == "ESSO-025" and "missing" in str(err.value)
+
+
+def test_a_pending_clustered_entsso_is_the_cluster_s_and_not_stopped_locally(driver: Any) -> None:
+    """Set-EntSsoStartMode.ps1 treats Online and *Pending on this node as the cluster's (review F15)."""
+    driver.full()
+    with driver.sim.edit() as world:
+        world.cluster.resources[driver.RESOURCE].state = "OnlinePending"
+    result = driver.start_mode("SSO01")
+    assert result.changed is False and driver.sim.load().nodes["SSO01"].entsso_state == "Running"

@@ -304,7 +304,8 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
             ["ec_pws_msid", "ec_pns_msid", "wp_msid", "<> '00000000-0000-0000-0000-000000000000'"],
         ),
         ("Restore-MasterSecret", ["'RestoreSecret'", "ESSO-011", "ESSO-012"]),
-        ("Set-SecretServerName", ["-updatedb", "ssomanage.exe", "ESSO-007"]),
+        ("Set-SecretServerName", ["-updatedb", "ssomanage.exe", "ESSO-007", "-RedirectStandardInput $inPath"]),
+        ("Set-EntSsoStartMode", ["[System.Net.Dns]::GetHostName()", "-like '*Pending'"]),
         (
             "Get-NodeFacts",
             ["LsaEnumerateAccountsWithUserRight", "GetServerStatus", "ms_wlbs", "SSOSS", "Registry32", "$flags = -1"],
@@ -533,3 +534,12 @@ class TestNestedDataIsTyped:
         source = assembled("Get-ClusterFacts")
         for type_name in PARAMETERS_BY_TYPE:
             assert f"-eq '{type_name}'" in source, type_name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_stop_service_is_forced(name: str) -> None:
+    """Without -Force, Stop-Service fails while dependent services run (BizTalk hosts on shared nodes; review F15)."""
+    for command, node in load(name).commands():
+        if command == "stop-service":
+            text = node.text.decode() if node.text else ""
+            assert re.search(r"(?i)\s-Force\b", text), text
