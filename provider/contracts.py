@@ -67,9 +67,9 @@ class SsoConfigState(Result):
 
 
 class LogonRightFacts(Result):
-    granted: bool  # the account holds SeServiceLogonRight on the node now
+    granted: bool  # the account, or a group in its token, holds SeServiceLogonRight on the node now
     via_gpo: bool  # a Group Policy defines the right on this node (a local grant would be reverted)
-    gpo_includes_account: bool  # that policy itself lists the account
+    gpo_includes_account: bool  # that policy lists the account or a group the account is in
 
 
 class SecretServerStatus(Result):

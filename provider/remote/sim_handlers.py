@@ -189,8 +189,7 @@ def get_node_facts(ctx: Ctx, p: c.GetNodeFactsParams) -> c.NodeFacts:
         logon_right=c.LogonRightFacts(
             granted=m.has_logon_right(world, node, p.service_account),
             via_gpo=gpo is not None,
-            gpo_includes_account=gpo is not None
-            and any(m.same_account(a, p.service_account, world.domain.name) for a in gpo),
+            gpo_includes_account=gpo is not None and any(m.holds_through(world, a, p.service_account) for a in gpo),
         ),
         token_has_admin_group=m.token_has_group(world, node, ctx.identity, p.admin_group),
         cluster_node_state=next((s for n, s in world.cluster.nodes.items() if n.lower() == node.name.lower()), None),

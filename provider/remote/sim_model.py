@@ -157,8 +157,16 @@ def effective_logon_right(node: Node) -> list[str]:
     return node.gpo_logon_right if node.gpo_logon_right is not None else node.logon_right
 
 
+def holds_through(world: World, holder: str, account: str) -> bool:
+    """The holder is the account itself or a domain group it is in now (an S4U token's groups; issue 9 A6)."""
+    if same_account(holder, account, world.domain.name):
+        return True
+    group = find_domain_group(world, holder)
+    return group is not None and is_member(world, group.name, account)
+
+
 def has_logon_right(world: World, node: Node, account: str) -> bool:
-    return any(same_account(a, account, world.domain.name) for a in effective_logon_right(node))
+    return any(holds_through(world, a, account) for a in effective_logon_right(node))
 
 
 # --------------------------------------------------------------------------------------------- SSO

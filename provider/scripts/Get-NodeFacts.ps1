@@ -23,7 +23,8 @@
 
     [INFERRED]
     - GPO detection uses RSOP_UserPrivilegeRight (root\rsop\computer); no RSoP data reads as "no GPO".
-    - A logon right granted to a group the account belongs to is not seen (only the account's own SID).
+    - A logon right granted to a group the account belongs to counts (its token groups from an S4U logon); when no
+      S4U token can be had, only the account's own SID is compared.
     - ENTSSO pending states are waited on for up to 30 s, then anything but Running reads as Stopped.
     - The ms_wlbs binding check and the GetServerStatus reflection call (see the functions).
 #>
@@ -166,11 +167,12 @@ function Test-TokenHasGroup {
 
 $entsso = Get-EntSsoFacts
 $accountSid = Resolve-AccountSid -Name $ServiceAccount
+$tokenSids = Get-AccountTokenSids -Account $ServiceAccount -Sid $accountSid
 $granted = $false
 if ($null -ne $accountSid) {
-    $granted = Test-ServiceLogonRight -Sid $accountSid
+    $granted = Test-ServiceLogonRight -Sids $tokenSids
 }
-$gpo = Get-GpoLogonRight -Sid $accountSid
+$gpo = Get-GpoLogonRight -Sids $tokenSids
 $logonRight = @{
     granted = [bool]$granted
     viaGpo = [bool]$gpo['viaGpo']

@@ -13,6 +13,7 @@ import pytest
 from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.simulator import Simulator, client_can_reach_secret_server
+from provider.remote.world import DomainGroup
 from provider.resources.clustered_service import ClusteredSsoServiceProvider
 from provider.resources.node_join import SsoNodeJoinProvider
 from tests.support.procedure import Procedure, demo_spec
@@ -205,3 +206,19 @@ def test_a_pending_clustered_entsso_is_the_cluster_s_and_not_stopped_locally(dri
         world.cluster.resources[driver.RESOURCE].state = "OnlinePending"
     result = driver.start_mode("SSO01")
     assert result.changed is False and driver.sim.load().nodes["SSO01"].entsso_state == "Running"
+
+
+# ---------------------------------------------------------------------------------- Log on as a service
+
+
+def test_a_gpo_granting_the_right_to_a_group_of_the_account_counts(driver: Any) -> None:
+    """The usual GPO grants "Log on as a service" to a group of service accounts (issue 9 A6, review F6)."""
+    with driver.sim.edit() as world:
+        world.domain.groups["Service Accounts"] = DomainGroup(name="Service Accounts", members=["svc-entsso"])
+        for node in world.nodes.values():
+            node.gpo_logon_right = ["CONTOSO\\Service Accounts"]
+    facts = driver.facts("SSO01").logon_right
+    assert (facts.granted, facts.via_gpo, facts.gpo_includes_account) == (True, True, True)
+    assert driver.grant("SSO01").changed is False  # no ESSO-018: the GPO already grants it
+    driver.prepare()
+    assert driver.install().changed

@@ -292,6 +292,7 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
         ),
         ("Get-DomainGroupFacts", _AD_MODULE),
         ("Write-FileChunk", ["ESSO-022", "Get-FileHash"]),
+        ("Grant-ServiceLogonRight", ["Get-AccountTokenSids", "Test-ServiceLogonRight -Sids $tokenSids"]),
         ("Set-ClusteredSsoService", ["UseNetworkName = 1", "ServiceName = 'ENTSSO'", "'Generic Service'", "ESSO-008"]),
         (
             "Install-SsoSystem",
@@ -308,7 +309,16 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
         ("Set-EntSsoStartMode", ["[System.Net.Dns]::GetHostName()", "-like '*Pending'"]),
         (
             "Get-NodeFacts",
-            ["LsaEnumerateAccountsWithUserRight", "GetServerStatus", "ms_wlbs", "SSOSS", "Registry32", "$flags = -1"],
+            [
+                "LsaEnumerateAccountsWithUserRight",
+                "GetServerStatus",
+                "ms_wlbs",
+                "SSOSS",
+                "Registry32",
+                "$flags = -1",
+                "Get-AccountTokenSids",
+                "System.Security.Principal.WindowsIdentity",
+            ],
         ),
         ("Get-ClusterFacts", ["Distributed Transaction Coordinator", "Get-ClusterOwnerNode", "Get-ClusterParameter"]),
         ("Remove-SsoDatabase", ["Replace(']', ']]')", "DROP DATABASE"]),
