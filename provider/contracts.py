@@ -326,6 +326,7 @@ class ClusteredServiceParams(Params):
     role_name: str
     resource_name: str
     network_name_resource: str
+    service_account: str  # DOMAIN\user ENTSSO runs as: granted Full access to the cluster (clustering guide)
 
 
 class ClusteredServiceState(Result):
@@ -334,6 +335,7 @@ class ClusteredServiceState(Result):
     use_network_name: int | None = None
     dependencies: list[str]
     state: str | None = None
+    service_account_full_access: bool  # the account (or a group in its token) holds Full cluster access
 
 
 class ClusteredServiceResult(ChangeResult[ClusteredServiceState]):
@@ -520,7 +522,7 @@ SET_CLUSTERED_SSO_SERVICE = Script(
     ClusteredServiceResult,
     changes=True,
     scope="cluster",
-    raises=("ESSO-008", "ESSO-009", "ESSO-010", "ESSO-017"),
+    raises=("ESSO-003", "ESSO-008", "ESSO-009", "ESSO-010", "ESSO-017"),
 )
 SET_SSO_POSSIBLE_OWNERS = Script(
     "Set-SsoPossibleOwners",

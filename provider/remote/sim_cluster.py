@@ -62,15 +62,22 @@ def get_cluster_facts(ctx: Ctx, p: c.GetClusterFactsParams) -> c.ClusterFacts:
     )
 
 
-def _service_state(r: ClusterResource | None) -> c.ClusteredServiceState:
+def _full_access(ctx: Ctx, account: str) -> bool:
+    """Get-ClusterAccess: the account, or a group it is in, holds Full access (Set-ClusteredSsoService.ps1)."""
+    return any(m.holds_through(ctx.world, holder, account) for holder in ctx.world.cluster.full_access)
+
+
+def _service_state(ctx: Ctx, r: ClusterResource | None, account: str) -> c.ClusteredServiceState:
+    access = _full_access(ctx, account)
     if r is None:
-        return c.ClusteredServiceState(exists=False, dependencies=[])
+        return c.ClusteredServiceState(exists=False, dependencies=[], service_account_full_access=access)
     return c.ClusteredServiceState(
         exists=True,
         service_name=str(r.parameters.get("ServiceName", "")) or None,
         use_network_name=m.use_network_name(r),
         dependencies=list(r.dependencies),
         state=r.state,
+        service_account_full_access=access,
     )
 
 
@@ -98,9 +105,12 @@ def _preflight_clustering(ctx: Ctx, p: c.ClusteredServiceParams) -> ClusterResou
 
 
 def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.ClusteredServiceResult:
-    """Add-ClusterResource 'Generic Service' for ENTSSO, UseNetworkName=1, the Name dependency (rules 7, 8)."""
+    """Add-ClusterResource 'Generic Service' for ENTSSO, UseNetworkName=1, the Name dependency (rules 7, 8), and
+    Full cluster access for the service account (the clustering guide), as Set-ClusteredSsoService.ps1 does."""
     world = ctx.world
     _require_member(ctx)
+    if m.find_user(world, p.service_account) is None:
+        ctx.fail("ESSO-003", f"the service account {p.service_account} does not resolve to a SID on {ctx.node.name}.")
     netname = _preflight_clustering(ctx, p)
     group = m.find_cluster_group(world, p.role_name)
     assert group is not None
@@ -110,46 +120,46 @@ def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.Cluste
             "ESSO-035",
             f"a resource named {resource.name} already exists as {resource.type} in {resource.group}.",
         )
-    before = _service_state(resource)
+    before = _service_state(ctx, resource, p.service_account)
+    changed = False
+    config_changed = False
     if resource is None:
         resource = ClusterResource(
             name=p.resource_name,
             type=m.GENERIC_SERVICE,
             group=group.name,
             state="Offline",
-            parameters={"ServiceName": m.ENTSSO, "UseNetworkName": 1},
-            dependencies=[netname.name],
             possible_owners=list(world.cluster.nodes),
         )
         world.cluster.resources[resource.name] = resource
-        m.refresh_group_state(world, group.name)
-        return c.ClusteredServiceResult(changed=True, before=before, after=_service_state(resource), needs_cycle=False)
-    changed = False
-    if str(resource.parameters.get("ServiceName", "")).upper() != m.ENTSSO:
+        changed = True
+    if str(resource.parameters.get("ServiceName", "")).upper() != m.ENTSSO or m.use_network_name(resource) != 1:
         resource.parameters["ServiceName"] = m.ENTSSO
-        changed = True
-    if m.use_network_name(resource) != 1:
         resource.parameters["UseNetworkName"] = 1
-        changed = True
+        changed = config_changed = True
     if netname.name.lower() not in {d.lower() for d in resource.dependencies}:
         # as the script: dependencies on another Network Name give way to this one; every other one is kept
         kept = [d for d in resource.dependencies if (m.find_resource(world, d) or netname).type != m.NETWORK_NAME]
         resource.dependencies = [*kept, netname.name]
+        changed = config_changed = True
+    if not before.service_account_full_access:
+        world.cluster.full_access.append(p.service_account)  # Grant-ClusterAccess -User ... -Full
         changed = True
-    # The world remembers that the repair waits for a cycle (it does on Windows); the script, like the real
-    # one, reports needsCycle only on the call that made the change (Set-ClusteredSsoService.ps1, issue 9 B).
-    after = _service_state(resource)
+    m.refresh_group_state(world, group.name)
+    after = _service_state(ctx, resource, p.service_account)
+    if not after.service_account_full_access:
+        ctx.fail_after_change("ESSO-035", f"{p.service_account} does not hold Full access after Grant-ClusterAccess.")
     if (
         (after.service_name or "").upper() != m.ENTSSO
         or after.use_network_name != 1
         or netname.name not in after.dependencies
     ):
         ctx.fail_after_change("ESSO-010", f"{resource.name} is not configured as the script's post-condition requires.")
-    needs_cycle = changed and resource.state == "Online"
+    # The world remembers that the repair waits for a cycle (it does on Windows); the script, like the real
+    # one, reports needsCycle only on the call that made the change (Set-ClusteredSsoService.ps1, issue 9 B).
+    needs_cycle = config_changed and before.exists and before.state == "Online"
     resource.needs_cycle = resource.needs_cycle or needs_cycle
-    return c.ClusteredServiceResult(
-        changed=changed, before=before, after=_service_state(resource), needs_cycle=needs_cycle
-    )
+    return c.ClusteredServiceResult(changed=changed, before=before, after=after, needs_cycle=needs_cycle)
 
 
 def set_sso_possible_owners(ctx: Ctx, p: c.PossibleOwnersParams) -> c.ChangeResult[c.PossibleOwnersState]:

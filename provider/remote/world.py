@@ -98,6 +98,7 @@ class Cluster(_W):
     resources: dict[str, ClusterResource] = Field(default_factory=dict)
     # Rule 9: node -> True once ENTSSO was taken offline and online on that node since the role last moved.
     cycled_on: dict[str, bool] = Field(default_factory=dict)
+    full_access: list[str] = Field(default_factory=list)  # accounts and groups Grant-ClusterAccess -Full named
 
 
 class SsoDatabase(_W):

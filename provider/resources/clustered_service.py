@@ -72,7 +72,10 @@ class ClusteredSsoServiceProvider(EssoProvider):
                 via,
                 c.SET_CLUSTERED_SSO_SERVICE,
                 c.ClusteredServiceParams(
-                    role_name=inputs.role, resource_name=inputs.resource_name, network_name_resource=netname
+                    role_name=inputs.role,
+                    resource_name=inputs.resource_name,
+                    network_name_resource=netname,
+                    service_account=inputs.service_account,
                 ),
             )
             steps.add(via, c.SET_CLUSTERED_SSO_SERVICE.name, service.changed)

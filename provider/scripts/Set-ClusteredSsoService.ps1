@@ -21,6 +21,11 @@
       depends on another Network Name resource (the other dependencies are kept, joined with "and").
     Dependencies a person added stay: the seed asks only that the Name: resource be among them (step 11, "Insert"),
     and Add-ClusterResourceDependency adds with "and". The simulator and the provider's drift() read it the same way.
+    - Grant-ClusterAccess -User ServiceAccount -Full when neither the account nor a group in its token holds Full
+      access (Get-ClusterAccess). Source: biztalk-docs technical-guides/clustering-the-master-secret-server.md,
+      "This account must also be granted Full Control access to the cluster". The page names no Windows version and
+      no later page withdraws it, so it is done on 2016-2022 too; whether ENTSSO needs it there could not be decided
+      from documentation (Grant-ClusterAccess docs: Full access to the cluster equals full access to each node).
     needsCycle: the resource was Online and a parameter or dependency changed in this call; the change takes
     effect after an offline/online cycle (Restart-SsoClusterResource), which the provider runs only with
     allowDisruption. It is reported once, by the call that changed: the provider therefore checks
@@ -40,12 +45,16 @@ param(
 
     [Parameter(Mandatory = $true)]
     [ValidateNotNullOrEmpty()]
-    [string]$NetworkNameResource
+    [string]$NetworkNameResource,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateNotNullOrEmpty()]
+    [string]$ServiceAccount
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include Cluster, ClusterResource, Dtc
+#esso:include Cluster, ClusterResource, Dtc, LogonRight
 
 function Find-ClusterResource {
     param(
@@ -58,6 +67,26 @@ function Find-ClusterResource {
     return ,$found[0]
 }
 
+function Test-FullClusterAccess {
+    # Whether ServiceAccount, or a group in its token, holds Full access to the cluster (Get-ClusterAccess rules
+    # with ClusterRights 'Full' and an IdentityReference; the properties FailoverClusterDsc's ClusterAccess reads).
+    $sid = Resolve-AccountSid -Name $ServiceAccount
+    if ($null -eq $sid) {
+        throw ('ESSO-003 The service account {0} does not resolve to a SID on {1}.' -f $ServiceAccount, $env:COMPUTERNAME)
+    }
+    $sids = Get-AccountTokenSids -Account $ServiceAccount -Sid $sid
+    foreach ($rule in @(Get-ClusterAccess)) {
+        if ([string]$rule.ClusterRights -ne 'Full') {
+            continue
+        }
+        $holder = Resolve-AccountSid -Name ([string]$rule.IdentityReference.Value)
+        if ($null -ne $holder -and $sids -contains $holder) {
+            return $true
+        }
+    }
+    return $false
+}
+
 function Get-ClusteredServiceState {
     $resource = Find-ClusterResource -Name $ResourceName
     if ($null -eq $resource) {
@@ -67,6 +96,7 @@ function Get-ClusteredServiceState {
             useNetworkName = $null
             dependencies = @()
             state = $null
+            serviceAccountFullAccess = [bool](Test-FullClusterAccess)
         }
     }
     $serviceName = $null
@@ -85,6 +115,7 @@ function Get-ClusteredServiceState {
         useNetworkName = $useNetworkName
         dependencies = @(Get-DependencyNames -Resource $resource)
         state = [string]$resource.State
+        serviceAccountFullAccess = [bool](Test-FullClusterAccess)
     }
 }
 
@@ -171,7 +202,15 @@ if ($dependencies -notcontains $NetworkNameResource) {
     $configChanged = $true
 }
 
+if (-not $before['serviceAccountFullAccess']) {
+    $null = Grant-ClusterAccess -User $ServiceAccount -Full
+    $changed = $true
+}
+
 $after = Get-ClusteredServiceState
+if (-not $after['serviceAccountFullAccess']) {
+    throw ('{0} does not hold Full access to the cluster after Grant-ClusterAccess.' -f $ServiceAccount)
+}
 if ($after['serviceName'] -ne 'ENTSSO' -or $after['useNetworkName'] -ne 1 -or @($after['dependencies']) -notcontains $NetworkNameResource) {
     throw ('ESSO-010 {0} is not configured with ServiceName=ENTSSO, UseNetworkName=1 and a dependency on {1} after the change.' -f $ResourceName, $NetworkNameResource)
 }

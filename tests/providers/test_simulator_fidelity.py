@@ -222,3 +222,24 @@ def test_a_gpo_granting_the_right_to_a_group_of_the_account_counts(driver: Any) 
     assert driver.grant("SSO01").changed is False  # no ESSO-018: the GPO already grants it
     driver.prepare()
     assert driver.install().changed
+
+
+def test_the_service_account_gets_full_cluster_access_once(driver: Any) -> None:
+    """The clustering guide: "This account must also be granted Full Control access to the cluster" (issue 9 A7)."""
+    driver.configure()
+    world = driver.sim.load()
+    assert world.cluster.full_access == [driver.SERVICE]
+    again = driver.cluster_service()
+    assert again.changed is False and again.after.service_account_full_access is True
+    assert driver.sim.load().cluster.full_access == [driver.SERVICE]
+
+
+def test_full_cluster_access_through_a_group_counts(driver: Any) -> None:
+    driver.prepare()
+    with driver.sim.edit() as world:
+        world.cluster.full_access = ["CONTOSO\\SSO Administrators"]  # the service account is a member
+    driver.install()
+    driver.join("SSO02")
+    created = driver.cluster_service()
+    assert created.before.service_account_full_access is True
+    assert driver.sim.load().cluster.full_access == ["CONTOSO\\SSO Administrators"]

@@ -293,7 +293,17 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
         ("Get-DomainGroupFacts", _AD_MODULE),
         ("Write-FileChunk", ["ESSO-022", "Get-FileHash"]),
         ("Grant-ServiceLogonRight", ["Get-AccountTokenSids", "Test-ServiceLogonRight -Sids $tokenSids"]),
-        ("Set-ClusteredSsoService", ["UseNetworkName = 1", "ServiceName = 'ENTSSO'", "'Generic Service'", "ESSO-008"]),
+        (
+            "Set-ClusteredSsoService",
+            [
+                "UseNetworkName = 1",
+                "ServiceName = 'ENTSSO'",
+                "'Generic Service'",
+                "ESSO-008",
+                "Grant-ClusterAccess -User $ServiceAccount -Full",
+                "ClusterRights -ne 'Full'",
+            ],
+        ),
         (
             "Install-SsoSystem",
             ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", "ESSO-025", *_BOUNDED_RUN],

@@ -188,7 +188,9 @@ class Driver:
 
     # ---- the clustered resource ----------------------------------------------------------------
     def cluster_service(self, via: str | None = None, netname: str = NETNAME_RESOURCE) -> c.ClusteredServiceResult:
-        params = c.ClusteredServiceParams(role_name=ROLE, resource_name=RESOURCE, network_name_resource=netname)
+        params = c.ClusteredServiceParams(
+            role_name=ROLE, resource_name=RESOURCE, network_name_resource=netname, service_account=SERVICE
+        )
         result: c.ClusteredServiceResult = self.run(via or self.home, c.SET_CLUSTERED_SSO_SERVICE, params)
         return result
 
