@@ -392,6 +392,7 @@ class SecretState(Result):
 
 class TempDirParams(Params):
     run_id: str
+    reader: str = ""  # DOMAIN\user that may also read the folder (the ENTSSO service account); '' for none
 
 
 class PathState(Result):
@@ -564,7 +565,9 @@ RESTORE_MASTER_SECRET = Script(
     second_hop=True,
     raises=("ESSO-001", "ESSO-011", "ESSO-012", "ESSO-016", "ESSO-025"),
 )
-NEW_PROTECTED_TEMP_DIR = Script("New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True)
+NEW_PROTECTED_TEMP_DIR = Script(
+    "New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True, raises=("ESSO-003",)
+)
 WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-022",))
 REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)
 REMOVE_SSO_NODE_CONFIGURATION = Script(

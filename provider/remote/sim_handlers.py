@@ -554,6 +554,7 @@ def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.Secr
     data = read_file(node, p.backup_file)
     if data is None:  # as the script: the file must be on the node before RestoreSecret
         ctx.fail("ESSO-025", f"the master secret backup {p.backup_file} is not on {node.name}.")
+    _require_entsso_can_read(ctx, p.backup_file)
     blob = _parse_backup(data)
     if blob is None:
         ctx.fail("ESSO-012", f"{p.backup_file} is not a master secret backup.")
@@ -566,6 +567,17 @@ def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.Secr
         ctx.fail("ESSO-012", f"the password does not open {p.backup_file}.")
     node.ssoss.append(db.msid)
     return c.ChangeResult[c.SecretState](changed=True, before=before, after=c.SecretState(msids=list(node.ssoss)))
+
+
+def _require_entsso_can_read(ctx: Ctx, path: str) -> None:
+    """[INFERRED, the pessimistic reading of review F12] RestoreSecret may read the file as ENTSSO's account: in an
+    Administrators-only folder that account must be its one reader (New-ProtectedTempDir -Reader)."""
+    node, key = ctx.node, m.path_key(path)
+    folder = next((d for d in node.protected_dirs if m.under(key, d)), None)
+    if folder is None or not node.entsso_account:
+        return
+    if not m.same_account(node.dir_readers.get(folder, ""), node.entsso_account, ctx.world.domain.name):
+        ctx.fail("ESSO-035", f"RestoreSecret could not read {path}: Access is denied (0x80070005).")
 
 
 def remove_sso_database(ctx: Ctx, p: c.SsoDatabaseParams) -> c.ChangeResult[c.SsoDatabaseFacts]:

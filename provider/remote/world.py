@@ -68,6 +68,7 @@ class Node(_W):
     tokens: dict[str, LogonToken] = Field(default_factory=dict)  # identity -> current session's token
     local_start_while_clustered: bool = False  # someone ran net start outside the cluster (0x800706D9)
     protected_dirs: list[str] = Field(default_factory=list)  # lower-cased folders made by New-ProtectedTempDir
+    dir_readers: dict[str, str] = Field(default_factory=dict)  # such a folder -> the one account that may read it
     configuration_exe_hangs: bool = False  # Configuration.exe never exits (a dialog in the WinRM session)
     ad_module: bool = True  # the ActiveDirectory module (feature RSAT-AD-PowerShell) is installed
     status_call_fails: bool = False  # ISSOConfigOM.GetServerStatus throws (RPC or access denied)

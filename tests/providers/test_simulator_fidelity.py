@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from provider import contracts as c
 from provider.errors import EssoError
@@ -243,3 +244,38 @@ def test_full_cluster_access_through_a_group_counts(driver: Any) -> None:
     created = driver.cluster_service()
     assert created.before.service_account_full_access is True
     assert driver.sim.load().cluster.full_access == ["CONTOSO\\SSO Administrators"]
+
+
+# ------------------------------------------------------------------------------------------------- restore
+
+
+def test_the_restore_copy_is_readable_by_the_service_account_only_besides_administrators(driver: Any) -> None:
+    """Issue 9 A12: New-ProtectedTempDir -Reader adds the ENTSSO account; without it the restore is refused."""
+    data = driver.configure()
+    driver.move("SSO02")
+    driver.cycle("SSO02")
+    made = driver.run("SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="no-reader"))
+    path = f"{made.after.path}\\SSOSecret.bak"
+    driver.remote.send_file("SSO02", path, data)
+    params = c.RestoreParams(
+        backup_file=path, backup_password=SecretStr(driver.BACKUP_PW), expected_msid=driver.database().msid
+    )
+    with pytest.raises(EssoError) as err:
+        driver.run("SSO02", c.RESTORE_MASTER_SECRET, params)
+    assert "0x80070005" in str(err.value)
+    regranted = driver.run(
+        "SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="no-reader", reader=driver.SERVICE)
+    )
+    assert regranted.changed
+    assert driver.run("SSO02", c.RESTORE_MASTER_SECRET, params).changed
+    assert (
+        _code(driver.run, "SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="x", reader="CONTOSO\\nobody"))
+        == "ESSO-003"
+    )
+
+
+def test_the_provider_s_restore_copy_names_the_service_account_and_is_removed(tmp_path: Path) -> None:
+    _procedure(tmp_path)
+    node = Simulator(tmp_path / "world.json").load().nodes["SSO02"]
+    assert node.protected_dirs == [] and node.dir_readers == {}
+    assert not any("esso-" in key for key in node.files)

@@ -292,6 +292,7 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
         ),
         ("Get-DomainGroupFacts", _AD_MODULE),
         ("Write-FileChunk", ["ESSO-022", "Get-FileHash"]),
+        ("New-ProtectedTempDir", ["New-AdminOnlyDirectorySecurity -ReaderSid $readerSid", "ReadAndExecute"]),
         ("Grant-ServiceLogonRight", ["Get-AccountTokenSids", "Test-ServiceLogonRight -Sids $tokenSids"]),
         (
             "Set-ClusteredSsoService",

@@ -212,7 +212,7 @@ class Driver:
         """Copy the backup to a protected folder on the node, restore from it, remove the folder."""
         expected = msid or self.database().msid
         assert expected
-        made = self.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex))
+        made = self.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex, reader=SERVICE))
         folder = made.after.path
         try:
             path = f"{folder}\\SSOSecret.bak"
