@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 from pydantic import SecretStr
 
@@ -137,6 +138,7 @@ def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
 def _backup_blob(msid: str, password: str, reminder: str) -> bytes:
     """The simulated backup file: the MSID and a digest of its password, never the password."""
     blob = {"format": BACKUP_FORMAT, "msid": msid, "secretDigest": secret_digest(password, f"backup:{msid}")}
+    blob["nonce"] = uuid.uuid4().hex  # BackupSecret encrypts afresh: every backup file differs
     blob["reminder"] = reminder
     return json.dumps(blob, sort_keys=True).encode("utf-8")
 
@@ -423,17 +425,14 @@ def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.Backup
     if not password:
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
     existing = read_file(node, p.backup_file)
-    blob = _parse_backup(existing)
+    current = node.ssoss[-1]  # Get-CurrentMsid: the most recently written SSOSS subkey
     before = None
     if existing is not None:
-        before = c.BackupState(
-            file=p.backup_file, sha256=hashlib.sha256(existing).hexdigest(), msid=(blob or {}).get("msid", "")
-        )
-    if _backup_matches(blob, db.msid, password):
-        assert before is not None
+        before = c.BackupState(file=p.backup_file, sha256=hashlib.sha256(existing).hexdigest(), msid=current)
+    if before is not None and not p.overwrite:
+        # as Backup-MasterSecret.ps1: an existing file is kept unless Overwrite (the script cannot tell which
+        # password opens it); with Overwrite every run backs up afresh (issue 9 B)
         return c.ChangeResult[c.BackupState](changed=False, before=before, after=before)
-    if existing is not None and not p.overwrite:
-        ctx.fail("ESSO-035", f"{p.backup_file} exists and holds another backup; pass Overwrite to replace it.")
     data = _backup_blob(db.msid, password, p.reminder)
     write_file(node, p.backup_file, data)
     db.backup_password_digest = secret_digest(password, f"backup:{db.msid}")

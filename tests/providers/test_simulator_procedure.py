@@ -127,7 +127,8 @@ def test_a_rotated_backup_password_replaces_the_backup(driver: Any) -> None:
     rotated = driver.backup(password="Another-Bak-Pw-1", overwrite=True)
     assert rotated.changed and rotated.after.sha256 != rotated.before.sha256
     assert rotated.after.msid == driver.database().msid
-    assert driver.backup(password="Another-Bak-Pw-1", overwrite=True).changed is False
-    with pytest.raises(Exception) as err:
-        driver.backup(password="Third-Pw", overwrite=False)
-    assert getattr(err.value, "code", None) == "ESSO-035"
+    # as Backup-MasterSecret.ps1 (issue 9 B): Overwrite always backs up afresh; without it the file is kept
+    again = driver.backup(password="Another-Bak-Pw-1", overwrite=True)
+    assert again.changed and again.after.sha256 != rotated.after.sha256
+    kept = driver.backup(password="Third-Pw", overwrite=False)
+    assert kept.changed is False and kept.after.sha256 == again.after.sha256
