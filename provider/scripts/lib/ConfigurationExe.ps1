@@ -12,7 +12,8 @@
 function Get-ConfigurationExe {
     # BizTalk's Configuration.exe: in %BTSINSTALLPATH% (set by BizTalk setup; public scripts use it), else in
     # the InstallPath value of HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 [INFERRED], else in the ESSO folder,
-    # where an ESSO-only install has its own (biztalk-docs how-to-move-the-master-secret-server.md).
+    # where an ESSO-only install has its own [INFERRED: the review cites biztalk-docs
+    # how-to-move-the-master-secret-server.md for it; the page could not be re-read here to confirm].
     $folders = New-Object -TypeName 'System.Collections.Generic.List[string]'
     if ($env:BTSINSTALLPATH) {
         [void]$folders.Add($env:BTSINSTALLPATH)
