@@ -368,8 +368,11 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
     node.entsso_account = xml.account
     node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"
-    if not m.entsso_resources(world):  # once clustered, only the cluster starts ENTSSO
-        node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
+    node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
+    if m.entsso_resources(world) and m.runs_outside_cluster(world, node):
+        # as Join-SsoSystem.ps1: joining a clustered system, the local ENTSSO is set Manual and stopped at once
+        node.entsso_start_type = "Manual"
+        node.entsso_state = "Stopped"
     after = c.SsoConfigState(server=db.server, database=db.name)
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=after)
 

@@ -17,6 +17,9 @@
     ESSO-027); judges success by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the
     message); empties and removes the folder in a finally. Never Configuration.exe /U.
 
+    On a node joining a system whose ENTSSO is already clustered (a replacement node), the local ENTSSO that
+    Configuration.exe started is set Manual and stopped unless the cluster runs it here (0x800706D9).
+
     Rule 5: the same database and the same service account as the creator (the registry copy of the secret is
     bound to that account); the provider checks the account (preflight.check_join_account, against the account
     ENTSSO runs as on the system's other nodes), this script that the database named in ConfigXml exists (ESSO-006).
@@ -48,7 +51,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
+#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -109,6 +112,16 @@ else {
     $after = Get-SsoConfigState
     if ($null -eq $after -or $after['server'] -ne $Server -or $after['database'] -ne $Database) {
         throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
+    }
+    # Configuration.exe leaves ENTSSO Automatic and running. Once ENTSSO is clustered, a local ENTSSO outside the
+    # cluster's control keeps the clustered one from registering (0x800706D9, biztalk-esso.md section 8; review
+    # F17): on a node that joins a clustered system the service is set Manual and stopped at once, not only by
+    # the next Set-EntSsoStartMode.
+    $clustered = @(Get-EntSsoClusterResource)
+    $ownedHere = @($clustered | Where-Object { [string]$_.OwnerNode.Name -eq $env:COMPUTERNAME -and ([string]$_.State -eq 'Online' -or [string]$_.State -like '*Pending') })
+    if ($clustered.Count -gt 0 -and $ownedHere.Count -eq 0) {
+        Set-Service -Name 'ENTSSO' -StartupType Manual
+        Stop-Service -Name 'ENTSSO' -Force
     }
 }
 

@@ -279,3 +279,16 @@ def test_the_provider_s_restore_copy_names_the_service_account_and_is_removed(tm
     node = Simulator(tmp_path / "world.json").load().nodes["SSO02"]
     assert node.protected_dirs == [] and node.dir_readers == {}
     assert not any("esso-" in key for key in node.files)
+
+
+def test_a_node_joining_a_clustered_system_does_not_run_entsso_outside_the_cluster(driver: Any) -> None:
+    """Join-SsoSystem.ps1 sets ENTSSO Manual and stops it when the system is already clustered (review F17)."""
+    driver.full()
+    with driver.sim.edit() as world:
+        world.nodes["SSO02"].sso_server = world.nodes["SSO02"].sso_database = None
+        world.nodes["SSO02"].entsso_account = None
+    assert driver.join("SSO02").changed
+    node = driver.sim.load().nodes["SSO02"]
+    assert (node.entsso_start_type, node.entsso_state) == ("Manual", "Stopped")
+    ok, why = client_can_reach_secret_server(driver.sim.load())
+    assert ok, why

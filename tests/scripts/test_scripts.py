@@ -309,7 +309,17 @@ def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no
             "Install-SsoSystem",
             ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", "ESSO-025", *_BOUNDED_RUN],
         ),
-        ("Join-SsoSystem", ["Start-Process", "ExitCode", "ESSO-005", *_BOUNDED_RUN]),
+        (
+            "Join-SsoSystem",
+            [
+                "Start-Process",
+                "ExitCode",
+                "ESSO-005",
+                "ESSO-006",
+                "Set-Service -Name 'ENTSSO' -StartupType Manual",
+                *_BOUNDED_RUN,
+            ],
+        ),
         ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll", "ESSO-029"]),
         (
             "Get-SsoDatabaseFacts",
