@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 
 from pydantic import SecretStr
 
@@ -135,10 +134,12 @@ def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
         ctx.fail("ESSO-002", f"the {what} group {name} is a {group.scope} {group.category} group.")
 
 
-def _backup_blob(msid: str, password: str, reminder: str) -> bytes:
+def _backup_blob(msid: str, password: str, reminder: str, previous: bytes | None = None) -> bytes:
     """The simulated backup file: the MSID and a digest of its password, never the password."""
     blob = {"format": BACKUP_FORMAT, "msid": msid, "secretDigest": secret_digest(password, f"backup:{msid}")}
-    blob["nonce"] = uuid.uuid4().hex  # BackupSecret encrypts afresh: every backup file differs
+    # BackupSecret encrypts afresh: a new backup differs from the file it replaces (derived from that file, so
+    # two runs with the same history still write the same bytes)
+    blob["nonce"] = hashlib.sha256((previous or b"") + msid.encode("utf-8")).hexdigest()[:16]
     blob["reminder"] = reminder
     return json.dumps(blob, sort_keys=True).encode("utf-8")
 
@@ -436,7 +437,7 @@ def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.Backup
         # as Backup-MasterSecret.ps1: an existing file is kept unless Overwrite (the script cannot tell which
         # password opens it); with Overwrite every run backs up afresh (issue 9 B)
         return c.ChangeResult[c.BackupState](changed=False, before=before, after=before)
-    data = _backup_blob(db.msid, password, p.reminder)
+    data = _backup_blob(db.msid, password, p.reminder, existing)
     write_file(node, p.backup_file, data)
     db.backup_password_digest = secret_digest(password, f"backup:{db.msid}")
     after = c.BackupState(file=p.backup_file, sha256=hashlib.sha256(data).hexdigest(), msid=db.msid)

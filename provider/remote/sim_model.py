@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from provider.spec import ClusterSpec
 
 ENTSSO = "ENTSSO"
-GENERIC_SERVICE = "Generic Service"
-NETWORK_NAME = "Network Name"
-IP_ADDRESS = "IP Address"
-MSDTC = "Distributed Transaction Coordinator"
+# The resource type names, one spelling for the scripts' contract, the preflight and the simulator.
+GENERIC_SERVICE = c.GENERIC_SERVICE
+NETWORK_NAME = c.NETWORK_NAME
+IP_ADDRESS = c.IP_ADDRESS
+MSDTC = c.MSDTC
 RPC_NO_ENDPOINTS = "0x800706D9"
 STATUS_RUNNING = 0x2
 STATUS_CLUSTER = 0x20

@@ -574,3 +574,12 @@ def test_every_stop_service_is_forced(name: str) -> None:
         if command == "stop-service":
             text = node.text.decode() if node.text else ""
             assert re.search(r"(?i)\s-Force\b", text), text
+
+
+def test_resource_type_names_are_spelt_as_the_scripts_spell_them() -> None:
+    """One vocabulary (review aesthetics 3.5(2)): every type name the contract declares appears in the scripts."""
+    from provider.contracts import GENERIC_SERVICE, IP_ADDRESS, IPV6_ADDRESS, MSDTC, NETWORK_NAME
+
+    clustered = assembled("Set-ClusteredSsoService")
+    for type_name in (GENERIC_SERVICE, IP_ADDRESS, IPV6_ADDRESS, MSDTC, NETWORK_NAME):
+        assert f"'{type_name}'" in clustered, type_name
