@@ -18,6 +18,8 @@
     by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the message); empties
     and removes the folder in a finally. Never Configuration.exe /U.
 
+    After the run the database must name the SSO Administrators group the file named (gi_SSOAdminGroup, ESSO-002).
+
     Returns the new master secret id (the SSOSS GUID subkey the run created) and the backup file path that
     Configuration.exe wrote (SSO_ID_BACKUP_SECRET_FILE).
 
@@ -178,6 +180,13 @@ else {
     }
     if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
         throw ('Configuration.exe reported success but wrote no master secret backup at {0}.' -f $backupFile)
+    }
+    # The SSO database must name the group the answer file named (DOMAIN\group), not a name resolved elsewhere
+    # (review ps_fidelity F5: check gi_SSOAdminGroup after the run).
+    $wantedGroup = $document.SelectSingleNode($feature + "/Question[@ID='IsSecretServer']/Answer[@Value='Create']/NTCredential[@ID='SSOAdminGroup']/NTAccount").InnerText
+    $stored = Get-SsoDatabaseState -Server $Server -Database $Database
+    if ([string]$stored['adminGroup'] -ne $wantedGroup) {
+        throw ('ESSO-002 Configuration.exe configured {0}/{1} with the SSO Administrators group {2}, not {3}.' -f $Server, $Database, $stored['adminGroup'], $wantedGroup)
     }
 }
 
