@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel, to_pascal
 
 
@@ -67,17 +67,18 @@ class SsoConfigState(Result):
 
 
 class LogonRightFacts(Result):
-    granted: bool  # the account holds SeServiceLogonRight on the node now
+    granted: bool  # the account, or a group in its token, holds SeServiceLogonRight on the node now
     via_gpo: bool  # a Group Policy defines the right on this node (a local grant would be reverted)
-    gpo_includes_account: bool  # that policy itself lists the account
+    gpo_includes_account: bool  # that policy lists the account or a group the account is in
 
 
 class SecretServerStatus(Result):
-    """ISSOConfigOM.GetServerStatus: flags 0x2 SECRET_SERVER_RUNNING, 0x20 CLUSTER."""
+    """ISSOConfigOM.GetServerStatus: flags 0x2 SECRET_SERVER_RUNNING, 0x20 CLUSTER; -1 when the call failed."""
 
     flags: int
     running: bool
     clustered: bool
+    error: str | None = None  # why the call failed (a COM or RPC error), reported as a fact, not thrown
 
 
 class NodeFacts(Result):
@@ -105,14 +106,81 @@ class ClusterNodeFacts(Result):
     state: str
 
 
+class ClusterParameters(BaseModel):
+    """A cluster resource's private properties, keyed exactly as Get-ClusterParameter names them.
+
+    Why not camelCase: these keys are Windows' own names, and Get-ClusterFacts.ps1 emits them verbatim. Every
+    field is required (a property the node lacks arrives as ``$null``), so each type's key set is distinct and a
+    misspelt key (``Cid`` for ``CID``) fails parsing with ESSO-037 instead of silently reading as absent.
+    """
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class NetworkNameParameters(ClusterParameters):
+    """Network Name: the name clients resolve (the secret server name) and its DNS label."""
+
+    name: str | None
+    dns_name: str | None
+
+
+class GenericServiceParameters(ClusterParameters):
+    """Generic Service: the service it runs, and "Use Network Name for computer name" (1 = on)."""
+
+    service_name: str | None
+    use_network_name: int | None
+    startup_parameters: str | None
+
+
+class IpAddressParameters(ClusterParameters):
+    address: str | None
+    subnet_mask: str | None
+    enable_dhcp: int | None
+
+
+class DtcParameters(ClusterParameters):
+    """Distributed Transaction Coordinator: its CID ([MS-CMOM] 2.2.3.5), ``None`` where it cannot be read."""
+
+    cid: str | None = Field(alias="CID")
+
+
+class NoParameters(ClusterParameters):
+    """Any other resource type: no private property is read."""
+
+
+# The resource type names as FailoverClusters reports them (ResourceType.Name) -> the parameters read for each.
+NETWORK_NAME = "Network Name"
+GENERIC_SERVICE = "Generic Service"
+IP_ADDRESS = "IP Address"
+IPV6_ADDRESS = "IPv6 Address"
+MSDTC = "Distributed Transaction Coordinator"
+PARAMETERS_BY_TYPE: dict[str, type[ClusterParameters]] = {
+    NETWORK_NAME: NetworkNameParameters,
+    GENERIC_SERVICE: GenericServiceParameters,
+    IP_ADDRESS: IpAddressParameters,
+    MSDTC: DtcParameters,
+}
+ResourceParameters = (
+    NetworkNameParameters | GenericServiceParameters | IpAddressParameters | DtcParameters | NoParameters
+)
+
+
 class ClusterResourceFacts(Result):
     name: str
     type: str
     group: str
     state: str
-    parameters: dict[str, str | int]
+    parameters: ResourceParameters
     dependencies: list[str]
     possible_owners: list[str]
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameters_by_type(cls, value: Any, info: ValidationInfo) -> Any:
+        """Parse ``parameters`` with the model of the resource's type, so a wrong key is named as such."""
+        if isinstance(value, dict):
+            return PARAMETERS_BY_TYPE.get(str(info.data.get("type")), NoParameters).model_validate(value)
+        return value
 
 
 class ClusterGroupFacts(Result):
@@ -193,12 +261,17 @@ class AccountParams(Params):
     account: str  # DOMAIN\user
 
 
+# How long Configuration.exe may run before its process tree is killed (ESSO-027); issue 9 A1.
+CONFIGURATION_TIMEOUT_MINUTES = 30
+
+
 class InstallSsoParams(Params):
     config_xml: str  # Configuration.exe silent XML with empty password nodes
     server: str
     database: str
     service_account_password: SecretStr
     backup_password: SecretStr
+    timeout_minutes: int = Field(default=CONFIGURATION_TIMEOUT_MINUTES, ge=1, le=1440)
 
 
 class InstallSsoResult(ChangeResult[SsoConfigState]):
@@ -211,6 +284,7 @@ class JoinSsoParams(Params):
     server: str
     database: str
     service_account_password: SecretStr
+    timeout_minutes: int = Field(default=CONFIGURATION_TIMEOUT_MINUTES, ge=1, le=1440)
 
 
 class BackupParams(Params):
@@ -252,6 +326,7 @@ class ClusteredServiceParams(Params):
     role_name: str
     resource_name: str
     network_name_resource: str
+    service_account: str  # DOMAIN\user ENTSSO runs as: granted Full access to the cluster (clustering guide)
 
 
 class ClusteredServiceState(Result):
@@ -260,6 +335,7 @@ class ClusteredServiceState(Result):
     use_network_name: int | None = None
     dependencies: list[str]
     state: str | None = None
+    service_account_full_access: bool  # the account (or a group in its token) holds Full cluster access
 
 
 class ClusteredServiceResult(ChangeResult[ClusteredServiceState]):
@@ -316,6 +392,7 @@ class SecretState(Result):
 
 class TempDirParams(Params):
     run_id: str
+    reader: str = ""  # DOMAIN\user that may also read the folder (the ENTSSO service account); '' for none
 
 
 class PathState(Result):
@@ -363,43 +440,113 @@ class Script(Generic[P, R]):
     second_hop: bool = False  # reaches SQL Server or a domain controller (design rule 12)
     disruptive: bool = False  # moves the role or cycles ENTSSO: needs allowDisruption
     scope: Literal["node", "cluster"] = "node"  # cluster scripts act on the cluster from any Up node
+    # The ESSO ids the script throws itself (beyond ESSO-035, any error without an id); the simulator's handler
+    # refuses with exactly these too (tests/providers/test_simulator_raises.py).
+    raises: tuple[str, ...] = ()
+    # The ids the transport derives from a tool's own error text (errors.KNOWN_WINDOWS_ERRORS: Configuration.exe,
+    # the service controller), which the script passes on without an id and the simulator models as such.
+    classified: tuple[str, ...] = ()
 
 
 GET_NODE_FACTS = Script("Get-NodeFacts", GetNodeFactsParams, NodeFacts, changes=False)
-GET_CLUSTER_FACTS = Script("Get-ClusterFacts", GetClusterFactsParams, ClusterFacts, changes=False, scope="cluster")
+GET_CLUSTER_FACTS = Script(
+    "Get-ClusterFacts", GetClusterFactsParams, ClusterFacts, changes=False, scope="cluster", raises=("ESSO-017",)
+)
 GET_SSO_DATABASE_FACTS = Script(
     "Get-SsoDatabaseFacts", SsoDatabaseParams, SsoDatabaseFacts, changes=False, second_hop=True
 )
 GET_DOMAIN_GROUP_FACTS = Script(
-    "Get-DomainGroupFacts", DomainGroupsParams, DomainGroupFacts, changes=False, second_hop=True
+    "Get-DomainGroupFacts", DomainGroupsParams, DomainGroupFacts, changes=False, second_hop=True, raises=("ESSO-028",)
 )
 READ_FILE_CHUNK = Script("Read-FileChunk", ReadFileChunkParams, FileChunk, changes=False)
 
 SET_SSO_DOMAIN_GROUPS = Script(
-    "Set-SsoDomainGroups", DomainGroupsParams, ChangeResult[DomainGroupsState], changes=True, second_hop=True
+    "Set-SsoDomainGroups",
+    DomainGroupsParams,
+    ChangeResult[DomainGroupsState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-002", "ESSO-003", "ESSO-028"),
 )
 GRANT_SERVICE_LOGON_RIGHT = Script(
-    "Grant-ServiceLogonRight", AccountParams, ChangeResult[LogonRightState], changes=True
+    "Grant-ServiceLogonRight",
+    AccountParams,
+    ChangeResult[LogonRightState],
+    changes=True,
+    raises=("ESSO-003", "ESSO-018"),
 )
-INSTALL_SSO_SYSTEM = Script("Install-SsoSystem", InstallSsoParams, InstallSsoResult, changes=True, second_hop=True)
-JOIN_SSO_SYSTEM = Script("Join-SsoSystem", JoinSsoParams, ChangeResult[SsoConfigState], changes=True, second_hop=True)
-BACKUP_MASTER_SECRET = Script("Backup-MasterSecret", BackupParams, ChangeResult[BackupState], changes=True)
+INSTALL_SSO_SYSTEM = Script(
+    "Install-SsoSystem",
+    InstallSsoParams,
+    InstallSsoResult,
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-001", "ESSO-002", "ESSO-005", "ESSO-016", "ESSO-025", "ESSO-027"),
+    classified=("ESSO-003", "ESSO-004"),  # Configuration.exe: no logon right / not in SSO Administrators
+)
+JOIN_SSO_SYSTEM = Script(
+    "Join-SsoSystem",
+    JoinSsoParams,
+    ChangeResult[SsoConfigState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-001", "ESSO-005", "ESSO-006", "ESSO-016", "ESSO-027"),
+    classified=("ESSO-003", "ESSO-004"),
+)
+BACKUP_MASTER_SECRET = Script(
+    "Backup-MasterSecret",
+    BackupParams,
+    ChangeResult[BackupState],
+    changes=True,
+    raises=("ESSO-016", "ESSO-025", "ESSO-029"),
+)
 RESTART_ENTSSO_SERVICE = Script(
-    "Restart-EntSsoService", NoParams, ChangeResult[ServiceState], changes=True, disruptive=True
+    "Restart-EntSsoService",
+    NoParams,
+    ChangeResult[ServiceState],
+    changes=True,
+    disruptive=True,
+    raises=("ESSO-014", "ESSO-016"),
+    classified=("ESSO-003",),  # the service controller: error 1069, the logon failed
 )
 SET_SECRET_SERVER_NAME = Script(
-    "Set-SecretServerName", SecretServerParams, ChangeResult[SecretServerState], changes=True, second_hop=True
+    "Set-SecretServerName",
+    SecretServerParams,
+    ChangeResult[SecretServerState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-007", "ESSO-016"),
 )
 SET_CLUSTERED_SSO_SERVICE = Script(
-    "Set-ClusteredSsoService", ClusteredServiceParams, ClusteredServiceResult, changes=True, scope="cluster"
+    "Set-ClusteredSsoService",
+    ClusteredServiceParams,
+    ClusteredServiceResult,
+    changes=True,
+    scope="cluster",
+    raises=("ESSO-003", "ESSO-008", "ESSO-009", "ESSO-010", "ESSO-017"),
 )
 SET_SSO_POSSIBLE_OWNERS = Script(
-    "Set-SsoPossibleOwners", PossibleOwnersParams, ChangeResult[PossibleOwnersState], changes=True, scope="cluster"
+    "Set-SsoPossibleOwners",
+    PossibleOwnersParams,
+    ChangeResult[PossibleOwnersState],
+    changes=True,
+    scope="cluster",
+    raises=("ESSO-017",),
 )
-SET_ENTSSO_LOGON = Script("Set-EntSsoLogon", EntSsoLogonParams, ChangeResult[EntSsoLogonState], changes=True)
-SET_ENTSSO_START_MODE = Script("Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True)
+SET_ENTSSO_LOGON = Script(
+    "Set-EntSsoLogon", EntSsoLogonParams, ChangeResult[EntSsoLogonState], changes=True, raises=("ESSO-016",)
+)
+SET_ENTSSO_START_MODE = Script(
+    "Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True, raises=("ESSO-016",)
+)
 MOVE_SSO_ROLE = Script(
-    "Move-SsoRole", MoveRoleParams, ChangeResult[RoleState], changes=True, disruptive=True, scope="cluster"
+    "Move-SsoRole",
+    MoveRoleParams,
+    ChangeResult[RoleState],
+    changes=True,
+    disruptive=True,
+    scope="cluster",
+    raises=("ESSO-009", "ESSO-013", "ESSO-017"),
 )
 RESTART_SSO_CLUSTER_RESOURCE = Script(
     "Restart-SsoClusterResource",
@@ -408,15 +555,27 @@ RESTART_SSO_CLUSTER_RESOURCE = Script(
     changes=True,
     disruptive=True,
     scope="cluster",
+    raises=("ESSO-017", "ESSO-026"),
 )
 RESTORE_MASTER_SECRET = Script(
-    "Restore-MasterSecret", RestoreParams, ChangeResult[SecretState], changes=True, second_hop=True
+    "Restore-MasterSecret",
+    RestoreParams,
+    ChangeResult[SecretState],
+    changes=True,
+    second_hop=True,
+    raises=("ESSO-001", "ESSO-011", "ESSO-012", "ESSO-016", "ESSO-025"),
 )
-NEW_PROTECTED_TEMP_DIR = Script("New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True)
-WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True)
+NEW_PROTECTED_TEMP_DIR = Script(
+    "New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True, raises=("ESSO-003",)
+)
+WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-022",))
 REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)
 REMOVE_SSO_NODE_CONFIGURATION = Script(
-    "Remove-SsoNodeConfiguration", RemoveNodeConfigParams, ChangeResult[SsoConfigState], changes=True
+    "Remove-SsoNodeConfiguration",
+    RemoveNodeConfigParams,
+    ChangeResult[SsoConfigState],
+    changes=True,
+    raises=("ESSO-005", "ESSO-014"),
 )
 REMOVE_CLUSTERED_SSO_SERVICE = Script(
     "Remove-ClusteredSsoService",
@@ -425,6 +584,7 @@ REMOVE_CLUSTERED_SSO_SERVICE = Script(
     changes=True,
     disruptive=True,
     scope="cluster",
+    raises=("ESSO-017",),
 )
 REMOVE_SSO_DATABASE = Script(
     "Remove-SsoDatabase", SsoDatabaseParams, ChangeResult[SsoDatabaseFacts], changes=True, second_hop=True

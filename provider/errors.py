@@ -177,6 +177,24 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "Check the ENTSSO resource's UseNetworkName and the secret server name, then cycle it.",
         ),
         _e(
+            "ESSO-027",
+            "Configuration.exe did not finish in time; its process tree was killed",
+            "Read the log the message names (kept, secrets masked, in an Administrators-only folder under "
+            "%windir%\\Temp), fix what it shows (often a dialog or an unreachable SQL Server), then run up "
+            "again: the step is idempotent.",
+        ),
+        _e(
+            "ESSO-028",
+            "The ActiveDirectory PowerShell module is not installed on the node",
+            "Run Install-WindowsFeature RSAT-AD-PowerShell on the first node (the SSO groups are read and "
+            "created from there); a domain controller must run Active Directory Web Services (TCP 9389).",
+        ),
+        _e(
+            "ESSO-029",
+            "The master secret backup ran on a node where the clustered ENTSSO is not online",
+            "Back up on the node that owns the role (the master secret server); run up again, it picks that node.",
+        ),
+        _e(
             "ESSO-030",
             "WinRM authentication failed",
             "Check transport.auth and the configuring account's password (winrmPassword).",

@@ -1,4 +1,4 @@
-"""The XML files Enterprise SSO is configured with: Configuration.exe silent XML and the ssomanage update file.
+r"""The XML files Enterprise SSO is configured with: Configuration.exe silent XML and the ssomanage update file.
 
 Why here and with lxml: the values (server, database, account, group names, paths) come from stack
 configuration and may hold any character; building a tree and serialising it escapes them, where
@@ -17,6 +17,18 @@ ID="SSO_ID_BACKUP_SECRET_FILE"``, ``Name ID="SSO_ID_BACKUP_SECRET_PASSWORD"``/``
 [INFERRED] For Join, the unselected Create answer keeps its children with empty values (as an export
 of the wizard would); only the answer carrying ``Selected="Yes"`` is applied. An SSO-only file carries
 no ``WMI`` (BizTalk Group) feature.
+
+The SSO groups are written ``DOMAIN\group`` (issue 9 A5): Microsoft's ``globalInfo`` sample writes
+``<ssoAdminAccount>Domain\Accountname</ssoAdminAccount>`` (biztalk-docs how-to-update-the-sso-database.md) and
+BizTalkServerDsc's real 2020 template prefixes the domain to the ``NTAccount`` text; an unqualified name is looked
+up on the local machine first and may bind a local group of that name. ``build_create_xml`` refuses a bare name.
+
+``<InstalledFeature>`` (issue 9 A8): every real export ends with the machine's installed features (the official
+sample; BizTalkServerDsc ``Examples/Scenario_OneMachine/.../Configuration.xml``; skastberg/biztalkps
+``ScriptedInstallWhitepaperExamples/Config/Create-2020DevGroup.xml``), so the file carries the two the seed installs
+(install step 1: "Enterprise Single Sign-On Administration Module" = ``SSOAdmin`` and "Master Secret Server" =
+``SSOServer``). Whether ``Configuration.exe /S`` needs the list at all is not documented: no source decides it;
+the list follows the exports rather than leave an SSO-only file without public precedent.
 
 The update file for ``ssomanage -updatedb`` holds only ``<secretServer>`` (design rule 6: from a node that
 is not the master secret server, a file with any other element makes ``-updatedb`` fail).
@@ -43,6 +55,9 @@ BACKUP_PASSWORD_CONFIRM_ID = "SSO_ID_BACKUP_SECRET_PASSWORD_CONFIRM"  # noqa: S1
 BACKUP_REMINDER_ID = "SSO_ID_BACKUP_SECRET_REMINDER"
 SERVICE_ID = "ENTSSO"
 SQL_ID = "SSO_DB_ID"
+
+# The features the seed installs on every node (install step 1), listed as an export lists them.
+INSTALLED_FEATURES = ("SSOAdmin", "SSOServer")
 
 # The account flags of the official sample's SSO groups (keep what an export produces).
 _NTACCOUNT_ATTRS = {"ScopeType": "105", "UpLevelFlags": "672", "DownLevelFlags": "2147516422"}
@@ -102,6 +117,13 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str
     if text is not None:
         element.text = text
     return element
+
+
+def _require_qualified(group: str, what: str) -> None:
+    """DOMAIN\\group, as Microsoft's samples write SSO groups: a bare name may bind a local group of that name."""
+    domain, _, name = group.partition("\\")
+    if not domain.strip() or not name.strip():
+        raise SsoXmlError(f"{what} must be written DOMAIN\\group, not {group!r}")
 
 
 def _name_value(parent: etree._Element, name_id: str, display: str, description: str, hidden: str) -> None:
@@ -215,6 +237,8 @@ def _build(
     _sub(sql, "WindowsSecurity", "yes", Editable="no")
     _sub(sql, "UserName")
     _sub(sql, "Password")
+    for installed in INSTALLED_FEATURES:
+        _sub(root, "InstalledFeature", installed)
     return etree.tostring(root, encoding="unicode", pretty_print=True)
 
 
@@ -231,6 +255,8 @@ def build_create_xml(
     """Configuration.exe silent XML: "Create a new SSO system" (seed steps 5-12), password nodes empty."""
     _require(admin_group, "SSO Administrators group")
     _require(affiliate_admin_group, "SSO Affiliate Administrators group")
+    _require_qualified(admin_group, "SSO Administrators group")
+    _require_qualified(affiliate_admin_group, "SSO Affiliate Administrators group")
     _require(backup_file, "backup file")
     return _build(
         mode="Create",

@@ -22,13 +22,21 @@ def _require_member(ctx: Ctx) -> None:
         ctx.fail("ESSO-017", f"{ctx.node.name} is {what}; run cluster scripts on an Up member.")
 
 
+def _parameters(r: ClusterResource) -> c.ResourceParameters:
+    """What Get-ClusterFacts.ps1 emits for the resource's type: each key of the type, ``None`` when unset."""
+    model = c.PARAMETERS_BY_TYPE.get(r.type, c.NoParameters)
+    values = {info.alias or name: r.parameters.get(info.alias or name) for name, info in model.model_fields.items()}
+    parsed: c.ResourceParameters = model.model_validate(values)  # type: ignore[assignment]
+    return parsed
+
+
 def _resource_facts(r: ClusterResource) -> c.ClusterResourceFacts:
     return c.ClusterResourceFacts(
         name=r.name,
         type=r.type,
         group=r.group,
         state=r.state,
-        parameters=dict(r.parameters),
+        parameters=_parameters(r),
         dependencies=list(r.dependencies),
         possible_owners=list(r.possible_owners),
     )
@@ -54,15 +62,22 @@ def get_cluster_facts(ctx: Ctx, p: c.GetClusterFactsParams) -> c.ClusterFacts:
     )
 
 
-def _service_state(r: ClusterResource | None) -> c.ClusteredServiceState:
+def _full_access(ctx: Ctx, account: str) -> bool:
+    """Get-ClusterAccess: the account, or a group it is in, holds Full access (Set-ClusteredSsoService.ps1)."""
+    return any(m.holds_through(ctx.world, holder, account) for holder in ctx.world.cluster.full_access)
+
+
+def _service_state(ctx: Ctx, r: ClusterResource | None, account: str) -> c.ClusteredServiceState:
+    access = _full_access(ctx, account)
     if r is None:
-        return c.ClusteredServiceState(exists=False, dependencies=[])
+        return c.ClusteredServiceState(exists=False, dependencies=[], service_account_full_access=access)
     return c.ClusteredServiceState(
         exists=True,
         service_name=str(r.parameters.get("ServiceName", "")) or None,
         use_network_name=m.use_network_name(r),
         dependencies=list(r.dependencies),
         state=r.state,
+        service_account_full_access=access,
     )
 
 
@@ -72,18 +87,16 @@ def _preflight_clustering(ctx: Ctx, p: c.ClusteredServiceParams) -> ClusterResou
     dtcs = [r for r in world.cluster.resources.values() if r.type == m.MSDTC]
     if not dtcs:
         ctx.fail("ESSO-008", "the cluster has no clustered Distributed Transaction Coordinator resource.")
-    local = {n.dtc_cid.lower() for n in world.nodes.values() if n.dtc_cid}
+    local = (ctx.node.dtc_cid or "").lower()  # as the script: this node's local CID ([MS-CMOM] 2.2.3.5)
     for dtc in dtcs:
-        cid = str(dtc.parameters.get("CID", "")).lower()
-        if not cid or cid in local:
-            ctx.fail(
-                "ESSO-008", f"the clustered MSDTC {dtc.name} has no CID of its own (it equals a node's local CID)."
-            )
+        cid = str(dtc.parameters.get("CID") or "").lower()
+        if cid and cid == local:  # an unreadable CID passes, as in the script and the preflight
+            ctx.fail("ESSO-008", f"the clustered MSDTC {dtc.name} has no CID of its own (it equals {ctx.node.name}'s).")
     group = m.find_cluster_group(world, p.role_name)
     if group is None:
         ctx.fail("ESSO-009", f"the cluster has no role named {p.role_name}.")
     kinds = {r.type for r in m.group_resources(world, group.name)}
-    if m.IP_ADDRESS not in kinds or m.NETWORK_NAME not in kinds:
+    if not kinds & {m.IP_ADDRESS, c.IPV6_ADDRESS} or m.NETWORK_NAME not in kinds:
         ctx.fail("ESSO-009", f"role {group.name} lacks an IP Address or a Network Name resource.")
     netname = m.find_resource(world, p.network_name_resource)
     if netname is None or netname.type != m.NETWORK_NAME or netname.group.lower() != group.name.lower():
@@ -92,9 +105,12 @@ def _preflight_clustering(ctx: Ctx, p: c.ClusteredServiceParams) -> ClusterResou
 
 
 def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.ClusteredServiceResult:
-    """Add-ClusterResource 'Generic Service' for ENTSSO, UseNetworkName=1, the Name dependency (rules 7, 8)."""
+    """Add-ClusterResource 'Generic Service' for ENTSSO, UseNetworkName=1, the Name dependency (rules 7, 8), and
+    Full cluster access for the service account (the clustering guide), as Set-ClusteredSsoService.ps1 does."""
     world = ctx.world
     _require_member(ctx)
+    if m.find_user(world, p.service_account) is None:
+        ctx.fail("ESSO-003", f"the service account {p.service_account} does not resolve to a SID on {ctx.node.name}.")
     netname = _preflight_clustering(ctx, p)
     group = m.find_cluster_group(world, p.role_name)
     assert group is not None
@@ -104,35 +120,46 @@ def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.Cluste
             "ESSO-035",
             f"a resource named {resource.name} already exists as {resource.type} in {resource.group}.",
         )
-    before = _service_state(resource)
+    before = _service_state(ctx, resource, p.service_account)
+    changed = False
+    config_changed = False
     if resource is None:
         resource = ClusterResource(
             name=p.resource_name,
             type=m.GENERIC_SERVICE,
             group=group.name,
             state="Offline",
-            parameters={"ServiceName": m.ENTSSO, "UseNetworkName": 1},
-            dependencies=[netname.name],
             possible_owners=list(world.cluster.nodes),
         )
         world.cluster.resources[resource.name] = resource
-        m.refresh_group_state(world, group.name)
-        return c.ClusteredServiceResult(changed=True, before=before, after=_service_state(resource), needs_cycle=False)
-    changed = False
-    if str(resource.parameters.get("ServiceName", "")).upper() != m.ENTSSO:
+        changed = True
+    if str(resource.parameters.get("ServiceName", "")).upper() != m.ENTSSO or m.use_network_name(resource) != 1:
         resource.parameters["ServiceName"] = m.ENTSSO
-        changed = True
-    if m.use_network_name(resource) != 1:
         resource.parameters["UseNetworkName"] = 1
+        changed = config_changed = True
+    if netname.name.lower() not in {d.lower() for d in resource.dependencies}:
+        # as the script: dependencies on another Network Name give way to this one; every other one is kept
+        kept = [d for d in resource.dependencies if (m.find_resource(world, d) or netname).type != m.NETWORK_NAME]
+        resource.dependencies = [*kept, netname.name]
+        changed = config_changed = True
+    if not before.service_account_full_access:
+        world.cluster.full_access.append(p.service_account)  # Grant-ClusterAccess -User ... -Full
         changed = True
-    if [d.lower() for d in resource.dependencies] != [netname.name.lower()]:
-        resource.dependencies = [netname.name]  # Set-ClusterResourceDependency overwrites
-        changed = True
-    needs_cycle = resource.needs_cycle or (changed and resource.state == "Online")
-    resource.needs_cycle = needs_cycle
-    return c.ClusteredServiceResult(
-        changed=changed, before=before, after=_service_state(resource), needs_cycle=needs_cycle
-    )
+    m.refresh_group_state(world, group.name)
+    after = _service_state(ctx, resource, p.service_account)
+    if not after.service_account_full_access:
+        ctx.fail_after_change("ESSO-035", f"{p.service_account} does not hold Full access after Grant-ClusterAccess.")
+    if (
+        (after.service_name or "").upper() != m.ENTSSO
+        or after.use_network_name != 1
+        or netname.name not in after.dependencies
+    ):
+        ctx.fail_after_change("ESSO-010", f"{resource.name} is not configured as the script's post-condition requires.")
+    # The world remembers that the repair waits for a cycle (it does on Windows); the script, like the real
+    # one, reports needsCycle only on the call that made the change (Set-ClusteredSsoService.ps1, issue 9 B).
+    needs_cycle = config_changed and before.exists and before.state == "Online"
+    resource.needs_cycle = resource.needs_cycle or needs_cycle
+    return c.ClusteredServiceResult(changed=changed, before=before, after=after, needs_cycle=needs_cycle)
 
 
 def set_sso_possible_owners(ctx: Ctx, p: c.PossibleOwnersParams) -> c.ChangeResult[c.PossibleOwnersState]:
@@ -181,6 +208,10 @@ def move_sso_role(ctx: Ctx, p: c.MoveRoleParams) -> c.ChangeResult[c.RoleState]:
         if r.state != "Online":
             m.bring_online(world, r)
     m.refresh_group_state(world, group.name)
+    if group.state != "Online":  # the script's post-condition (Move-SsoRole.ps1)
+        ctx.fail_after_change(
+            "ESSO-013", f"the role {group.name} is {group.state} on {group.owner_node}, not Online on {target}."
+        )
     return c.ChangeResult[c.RoleState](
         changed=True, before=before, after=c.RoleState(owner_node=group.owner_node, state=group.state)
     )
@@ -206,6 +237,10 @@ def restart_sso_cluster_resource(ctx: Ctx, p: c.ResourceParams) -> c.ChangeResul
     if resource.state == "Online":
         world.cluster.cycled_on[owner.name] = True
     m.refresh_group_state(world, resource.group)
+    if resource.state != "Online":  # the script's post-condition (Restart-SsoClusterResource.ps1)
+        ctx.fail_after_change(
+            "ESSO-026", f"the cluster resource {resource.name} is {resource.state} after the offline/online cycle."
+        )
     return c.ChangeResult[c.ResourceState](changed=True, before=before, after=_resource_state(resource, owner.name))
 
 

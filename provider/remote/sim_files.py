@@ -52,15 +52,27 @@ def read_file_chunk(ctx: Ctx, p: c.ReadFileChunkParams) -> c.FileChunk:
 def new_protected_temp_dir(ctx: Ctx, p: c.TempDirParams) -> c.ChangeResult[c.PathState]:
     if not _RUN_ID.match(p.run_id):
         ctx.fail("ESSO-035", "the run id may hold only letters, digits, '-' and '_'.")
+    if p.reader and m.find_user(ctx.world, p.reader) is None:
+        ctx.fail("ESSO-003", f"the account {p.reader} does not resolve to a SID on {ctx.node.name}.")
     path = f"{TEMP_ROOT}\\esso-{p.run_id}"
     key = m.path_key(path)
     if key in ctx.node.protected_dirs:
         state = c.PathState(path=path, exists=True)
-        return c.ChangeResult[c.PathState](changed=False, before=state, after=state)
+        changed = ctx.node.dir_readers.get(key, "") != p.reader  # the script re-applies the ACL
+        _set_reader(ctx.node, key, p.reader)
+        return c.ChangeResult[c.PathState](changed=changed, before=state, after=state)
     ctx.node.protected_dirs.append(key)
+    _set_reader(ctx.node, key, p.reader)
     return c.ChangeResult[c.PathState](
         changed=True, before=c.PathState(path=path, exists=False), after=c.PathState(path=path, exists=True)
     )
+
+
+def _set_reader(node: Node, key: str, reader: str) -> None:
+    if reader:
+        node.dir_readers[key] = reader
+    else:
+        node.dir_readers.pop(key, None)
 
 
 def write_file_chunk(ctx: Ctx, p: c.WriteFileChunkParams) -> c.WrittenFile:
@@ -95,4 +107,5 @@ def remove_protected_path(ctx: Ctx, p: c.PathParams) -> c.ChangeResult[c.PathSta
         ctx.fail("ESSO-035", f"{p.path} was not made by New-ProtectedTempDir; it is not removed.")
     node.files = {k: v for k, v in node.files.items() if k != key and not m.under(k, key)}
     node.protected_dirs = [d for d in node.protected_dirs if d != key and not m.under(d, key)]
+    node.dir_readers = {d: r for d, r in node.dir_readers.items() if d != key and not m.under(d, key)}
     return c.ChangeResult[c.PathState](changed=True, before=c.PathState(path=p.path, exists=True), after=gone)

@@ -80,6 +80,16 @@ def _config_xml(ctx: Ctx, text: str, mode: str, server: str, database: str, secr
     return xml
 
 
+def _run_configuration_exe(ctx: Ctx, timeout_minutes: int) -> None:
+    """Invoke-ConfigurationExe's bounded wait: a run that never exits is killed and fails with ESSO-027."""
+    if ctx.node.configuration_exe_hangs:
+        ctx.fail(
+            "ESSO-027",
+            f"Configuration.exe did not finish within {timeout_minutes} minutes on {ctx.node.name}; its process "
+            f"tree was killed. The log was kept at C:\\Windows\\Temp\\esso-config-log-sim\\sso.log.",
+        )
+
+
 def _check_service_password(ctx: Ctx, account: str, password: str) -> None:
     if not password:
         ctx.fail("ESSO-035", f"no password was given for {account}; the service cannot log on.")
@@ -105,10 +115,18 @@ def _check_rights(ctx: Ctx, account: str, admin_group: str) -> None:
         )
 
 
+def _require_ad_module(ctx: Ctx) -> None:
+    """lib/AdGroup.ps1 Import-ActiveDirectoryModule: the module (RSAT-AD-PowerShell) is checked before use."""
+    if not ctx.node.ad_module:
+        ctx.fail("ESSO-028", f"the ActiveDirectory PowerShell module is not installed on {ctx.node.name}.")
+
+
 def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
-    """Rule 2: only domain global security groups (seed step 2)."""
+    """Rule 2: only domain global security groups (seed step 2), named DOMAIN\\group as Install-SsoSystem.ps1 wants."""
     if not name:
         ctx.fail("ESSO-002", f"the configuration XML names no {what} group.")
+    if name.count("\\") != 1 or not all(part.strip() for part in name.split("\\")):
+        ctx.fail("ESSO-002", f"the configuration XML must name the {what} group as DOMAIN\\group, not {name!r}.")
     group = m.find_domain_group(ctx.world, name)
     if group is None:
         ctx.fail("ESSO-002", f"the {what} group {name} does not exist in domain {ctx.world.domain.name}.")
@@ -116,9 +134,12 @@ def _check_group_kind(ctx: Ctx, name: str | None, what: str) -> None:
         ctx.fail("ESSO-002", f"the {what} group {name} is a {group.scope} {group.category} group.")
 
 
-def _backup_blob(msid: str, password: str, reminder: str) -> bytes:
+def _backup_blob(msid: str, password: str, reminder: str, previous: bytes | None = None) -> bytes:
     """The simulated backup file: the MSID and a digest of its password, never the password."""
     blob = {"format": BACKUP_FORMAT, "msid": msid, "secretDigest": secret_digest(password, f"backup:{msid}")}
+    # BackupSecret encrypts afresh: a new backup differs from the file it replaces (derived from that file, so
+    # two runs with the same history still write the same bytes)
+    blob["nonce"] = hashlib.sha256((previous or b"") + msid.encode("utf-8")).hexdigest()[:16]
     blob["reminder"] = reminder
     return json.dumps(blob, sort_keys=True).encode("utf-8")
 
@@ -171,8 +192,7 @@ def get_node_facts(ctx: Ctx, p: c.GetNodeFactsParams) -> c.NodeFacts:
         logon_right=c.LogonRightFacts(
             granted=m.has_logon_right(world, node, p.service_account),
             via_gpo=gpo is not None,
-            gpo_includes_account=gpo is not None
-            and any(m.same_account(a, p.service_account, world.domain.name) for a in gpo),
+            gpo_includes_account=gpo is not None and any(m.holds_through(world, a, p.service_account) for a in gpo),
         ),
         token_has_admin_group=m.token_has_group(world, node, ctx.identity, p.admin_group),
         cluster_node_state=next((s for n, s in world.cluster.nodes.items() if n.lower() == node.name.lower()), None),
@@ -205,6 +225,7 @@ def _group_facts(ctx: Ctx, name: str) -> c.GroupFacts:
 
 
 def get_domain_group_facts(ctx: Ctx, p: c.DomainGroupsParams) -> c.DomainGroupFacts:
+    _require_ad_module(ctx)
     return c.DomainGroupFacts(
         admin_group=_group_facts(ctx, p.admin_group), affiliate_admin_group=_group_facts(ctx, p.affiliate_admin_group)
     )
@@ -215,6 +236,7 @@ def get_domain_group_facts(ctx: Ctx, p: c.DomainGroupsParams) -> c.DomainGroupFa
 
 def set_sso_domain_groups(ctx: Ctx, p: c.DomainGroupsParams) -> c.ChangeResult[c.DomainGroupsState]:
     world = ctx.world
+    _require_ad_module(ctx)
     names = (p.admin_group, p.affiliate_admin_group)
     for name in names:  # rule 2: an existing DomainLocal/Universal or distribution group is never reused
         group = m.find_domain_group(world, name)
@@ -241,13 +263,17 @@ def set_sso_domain_groups(ctx: Ctx, p: c.DomainGroupsParams) -> c.ChangeResult[c
         if m.sam_of(member).lower() not in {x.lower() for x in admin.members}:
             admin.members.append(m.sam_of(member))
             changed = True
-    return c.ChangeResult[c.DomainGroupsState](changed=changed, before=before, after=state())
+    after = state()
+    for member in p.members:  # the script's post-condition
+        if m.sam_of(member).lower() not in {x.lower() for x in after.admin_group_members}:
+            ctx.fail_after_change("ESSO-003", f"{member} is not a member of {p.admin_group} after adding it.")
+    return c.ChangeResult[c.DomainGroupsState](changed=changed, before=before, after=after)
 
 
 def grant_service_logon_right(ctx: Ctx, p: c.AccountParams) -> c.ChangeResult[c.LogonRightState]:
     world, node = ctx.world, ctx.node
-    if m.find_user(world, p.account) is None:
-        ctx.fail("ESSO-035", f"{p.account} cannot be translated to a security identifier.")
+    if m.find_user(world, p.account) is None:  # as the script: the account does not resolve to a SID
+        ctx.fail("ESSO-003", f"the service account {p.account} does not resolve to a SID on {node.name}.")
     before = c.LogonRightState(granted=m.has_logon_right(world, node, p.account))
     if before.granted:
         return c.ChangeResult[c.LogonRightState](changed=False, before=before, after=before)
@@ -275,6 +301,8 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     db = world.databases.get(key)
     if db is not None:
         if current is not None and db.msid.lower() in {x.lower() for x in node.ssoss}:
+            if read_file(node, backup_file) is None:  # as the script: a half-finished run is not adopted
+                ctx.fail("ESSO-025", f"the node is configured but the master secret backup {backup_file} is missing.")
             return c.InstallSsoResult(
                 changed=False, before=current, after=current, msid=db.msid, backup_file=backup_file
             )
@@ -289,6 +317,7 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     _check_rights(ctx, xml.account, xml.admin_group)
     if not backup_pw:
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
+    _run_configuration_exe(ctx, p.timeout_minutes)
     msid = m.new_msid()
     world.databases[key] = SsoDatabase(
         server=p.server,
@@ -335,35 +364,46 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
         return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
     _check_service_password(ctx, xml.account, service_pw)
     _check_rights(ctx, xml.account, db.admin_group)
+    _run_configuration_exe(ctx, p.timeout_minutes)
     node.sso_server, node.sso_database = db.server, db.name
     node.entsso_account = xml.account
     node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"
-    if not m.entsso_resources(world):  # once clustered, only the cluster starts ENTSSO
-        node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
+    node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
+    if m.entsso_resources(world) and m.runs_outside_cluster(world, node):
+        # as Join-SsoSystem.ps1: joining a clustered system, the local ENTSSO is set Manual and stopped at once
+        node.entsso_start_type = "Manual"
+        node.entsso_state = "Stopped"
     after = c.SsoConfigState(server=db.server, database=db.name)
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=after)
 
 
 def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.ChangeResult[c.SsoConfigState]:
-    """Unconfigure ESSO on this node alone; a node configured for another system is not ours to touch."""
+    """Unconfigure ESSO on this node alone, as Remove-SsoNodeConfiguration.ps1 does (issue 9 B).
+
+    A node configured for another system is refused (ESSO-005), and so is the owner of a clustered ENTSSO that
+    is not Offline (ESSO-014); the local service is stopped and Disabled, the ENTSSO\\SQL values go, and so does
+    the node's SSOSS copy of the system's secrets.
+    """
     node = ctx.node
     current = _config_state(node)
     empty = c.SsoConfigState(server="", database="")
     if current is None:
         return c.ChangeResult[c.SsoConfigState](changed=False, before=None, after=empty)
     if not _same_system(current, p.server, p.database):
-        return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
+        ctx.fail(
+            "ESSO-005",
+            f"{node.name} is configured for {current.server}/{current.database}, not {p.server}/{p.database}; "
+            "refusing to unconfigure it.",
+        )
     for resource in m.entsso_resources(ctx.world):
         owner = m.owner_of(ctx.world, resource)
-        if resource.state == "Online" and owner is not None and owner.name.lower() == node.name.lower():
-            ctx.fail("ESSO-035", f"the clustered ENTSSO resource {resource.name} is online here; move the role first.")
-    db = m.node_database(ctx.world, node)
-    if db is not None:
-        node.ssoss = [x for x in node.ssoss if x.lower() != db.msid.lower()]
+        if resource.state != "Offline" and owner is not None and owner.name.lower() == node.name.lower():
+            ctx.fail("ESSO-014", f"the clustered ENTSSO resource {resource.name} is {resource.state} here.")
     node.sso_server = node.sso_database = None
-    node.entsso_account = None
+    node.ssoss = []
     node.entsso_state = "Stopped"
+    node.entsso_start_type = "Disabled"
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=empty)
 
 
@@ -373,24 +413,31 @@ def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.Ch
 def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.BackupState]:
     node = ctx.node
     password = _secret(p.backup_password)
+    _require_installed(ctx)  # as Import-EssoInterop in the script
     db = _database_or_fail(ctx)
+    for resource in m.entsso_resources(ctx.world):  # as Backup-MasterSecret.ps1: only where it runs clustered
+        owner = m.owner_of(ctx.world, resource)
+        if resource.state != "Online" or owner is None or owner.name.lower() != node.name.lower():
+            where = owner.name if owner else "no node"
+            ctx.fail("ESSO-029", f"the ENTSSO resource {resource.name} is {resource.state} on {where}, not here.")
+    if not node.ssoss:
+        ctx.fail(
+            "ESSO-025", f"{node.name} holds no master secret (SSOSS is empty): back up on the master secret server."
+        )
     if not m.holds_current_msid(ctx.world, node):
         ctx.fail("ESSO-035", f"this node does not hold the current master secret {db.msid}; back it up elsewhere.")
     if not password:
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
     existing = read_file(node, p.backup_file)
-    blob = _parse_backup(existing)
+    current = node.ssoss[-1]  # Get-CurrentMsid: the most recently written SSOSS subkey
     before = None
     if existing is not None:
-        before = c.BackupState(
-            file=p.backup_file, sha256=hashlib.sha256(existing).hexdigest(), msid=(blob or {}).get("msid", "")
-        )
-    if _backup_matches(blob, db.msid, password):
-        assert before is not None
+        before = c.BackupState(file=p.backup_file, sha256=hashlib.sha256(existing).hexdigest(), msid=current)
+    if before is not None and not p.overwrite:
+        # as Backup-MasterSecret.ps1: an existing file is kept unless Overwrite (the script cannot tell which
+        # password opens it); with Overwrite every run backs up afresh (issue 9 B)
         return c.ChangeResult[c.BackupState](changed=False, before=before, after=before)
-    if existing is not None and not p.overwrite:
-        ctx.fail("ESSO-035", f"{p.backup_file} exists and holds another backup; pass Overwrite to replace it.")
-    data = _backup_blob(db.msid, password, p.reminder)
+    data = _backup_blob(db.msid, password, p.reminder, existing)
     write_file(node, p.backup_file, data)
     db.backup_password_digest = secret_digest(password, f"backup:{db.msid}")
     after = c.BackupState(file=p.backup_file, sha256=hashlib.sha256(data).hexdigest(), msid=db.msid)
@@ -463,6 +510,7 @@ def _is_current_secret_server(ctx: Ctx, db: SsoDatabase) -> bool:
 def set_secret_server_name(ctx: Ctx, p: c.SecretServerParams) -> c.ChangeResult[c.SecretServerState]:
     """ssomanage -updatedb (rule 6): only <secretServer> from a non-secret-server, and a real Network Name."""
     world = ctx.world
+    _require_installed(ctx)  # as the script: ssomanage.exe lives in the ESSO folder
     db = _database_or_fail(ctx)
     _require_sql(ctx, db.server)
     try:
@@ -493,6 +541,7 @@ def set_secret_server_name(ctx: Ctx, p: c.SecretServerParams) -> c.ChangeResult[
 def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.SecretState]:
     """ssoconfig -restoresecret (rule 9): role here, ENTSSO cycled here, the right file and password."""
     world, node = ctx.world, ctx.node
+    _require_installed(ctx)  # as Import-EssoInterop in the script
     db = _database_or_fail(ctx)
     before = c.SecretState(msids=list(node.ssoss))
     if p.expected_msid.lower() in {x.lower() for x in node.ssoss}:
@@ -505,9 +554,13 @@ def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.Secr
         ctx.fail("ESSO-011", f"the role holding the clustered ENTSSO is on {where}, not on {node.name}.")
     if not world.cluster.cycled_on.get(node.name, False):
         ctx.fail("ESSO-011", f"ENTSSO was not taken offline and online on {node.name} since the role moved here.")
-    blob = _parse_backup(read_file(node, p.backup_file))
+    data = read_file(node, p.backup_file)
+    if data is None:  # as the script: the file must be on the node before RestoreSecret
+        ctx.fail("ESSO-025", f"the master secret backup {p.backup_file} is not on {node.name}.")
+    _require_entsso_can_read(ctx, p.backup_file)
+    blob = _parse_backup(data)
     if blob is None:
-        ctx.fail("ESSO-012", f"{p.backup_file} is missing or is not a master secret backup.")
+        ctx.fail("ESSO-012", f"{p.backup_file} is not a master secret backup.")
     if blob.get("msid", "").lower() != p.expected_msid.lower() or p.expected_msid.lower() != db.msid.lower():
         ctx.fail(
             "ESSO-012",
@@ -517,6 +570,17 @@ def restore_master_secret(ctx: Ctx, p: c.RestoreParams) -> c.ChangeResult[c.Secr
         ctx.fail("ESSO-012", f"the password does not open {p.backup_file}.")
     node.ssoss.append(db.msid)
     return c.ChangeResult[c.SecretState](changed=True, before=before, after=c.SecretState(msids=list(node.ssoss)))
+
+
+def _require_entsso_can_read(ctx: Ctx, path: str) -> None:
+    """[INFERRED, the pessimistic reading of review F12] RestoreSecret may read the file as ENTSSO's account: in an
+    Administrators-only folder that account must be its one reader (New-ProtectedTempDir -Reader)."""
+    node, key = ctx.node, m.path_key(path)
+    folder = next((d for d in node.protected_dirs if m.under(key, d)), None)
+    if folder is None or not node.entsso_account:
+        return
+    if not m.same_account(node.dir_readers.get(folder, ""), node.entsso_account, ctx.world.domain.name):
+        ctx.fail("ESSO-035", f"RestoreSecret could not read {path}: Access is denied (0x80070005).")
 
 
 def remove_sso_database(ctx: Ctx, p: c.SsoDatabaseParams) -> c.ChangeResult[c.SsoDatabaseFacts]:

@@ -33,10 +33,11 @@ if TYPE_CHECKING:
     from provider.spec import ClusterSpec
 
 ENTSSO = "ENTSSO"
-GENERIC_SERVICE = "Generic Service"
-NETWORK_NAME = "Network Name"
-IP_ADDRESS = "IP Address"
-MSDTC = "Distributed Transaction Coordinator"
+# The resource type names, one spelling for the scripts' contract, the preflight and the simulator.
+GENERIC_SERVICE = c.GENERIC_SERVICE
+NETWORK_NAME = c.NETWORK_NAME
+IP_ADDRESS = c.IP_ADDRESS
+MSDTC = c.MSDTC
 RPC_NO_ENDPOINTS = "0x800706D9"
 STATUS_RUNNING = 0x2
 STATUS_CLUSTER = 0x20
@@ -54,6 +55,14 @@ class Ctx:
 
     def fail(self, code: str, detail: str) -> NoReturn:
         raise EssoError(code, detail, node=self.node.name, step=self.script.name)
+
+    def fail_after_change(self, code: str, detail: str) -> NoReturn:
+        """A script's post-condition failed: what it did stays done (Windows has no rollback), then it throws."""
+        raise PostconditionError(code, detail, node=self.node.name, step=self.script.name)
+
+
+class PostconditionError(EssoError):
+    """An ESSO refusal raised after the script acted: the simulator keeps the world as the script left it."""
 
 
 # ------------------------------------------------------------------------------------------- names
@@ -150,8 +159,16 @@ def effective_logon_right(node: Node) -> list[str]:
     return node.gpo_logon_right if node.gpo_logon_right is not None else node.logon_right
 
 
+def holds_through(world: World, holder: str, account: str) -> bool:
+    """The holder is the account itself or a domain group it is in now (an S4U token's groups; issue 9 A6)."""
+    if same_account(holder, account, world.domain.name):
+        return True
+    group = find_domain_group(world, holder)
+    return group is not None and is_member(world, group.name, account)
+
+
 def has_logon_right(world: World, node: Node, account: str) -> bool:
-    return any(same_account(a, account, world.domain.name) for a in effective_logon_right(node))
+    return any(holds_through(world, a, account) for a in effective_logon_right(node))
 
 
 # --------------------------------------------------------------------------------------------- SSO
@@ -297,13 +314,18 @@ def runs_outside_cluster(world: World, node: Node) -> bool:
         return False
     for resource in resources:
         owner = owner_of(world, resource)
-        if resource.state == "Online" and owner is not None and owner.name.lower() == node.name.lower():
+        # as Set-EntSsoStartMode.ps1: a resource Online or pending on this node is the cluster's to run
+        running = resource.state == "Online" or resource.state.endswith("Pending")
+        if running and owner is not None and owner.name.lower() == node.name.lower():
             return False
     return True
 
 
 def secret_server_status(world: World, node: Node) -> c.SecretServerStatus:
     """ISSOConfigOM.GetServerStatus (rule 10): 0x2 only with the MSID, 0x20 only if correctly clustered here."""
+    if node.status_call_fails and node.esso_installed and node.entsso_state == "Running":
+        error = "GetServerStatus failed: The RPC server is unavailable. (0x800706ba)"
+        return c.SecretServerStatus(flags=-1, running=False, clustered=False, error=error)
     running = node.esso_installed and node.entsso_state == "Running" and holds_current_msid(world, node)
     clustered = False
     if not node.local_start_while_clustered:

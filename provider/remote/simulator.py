@@ -77,6 +77,7 @@ from provider.remote import sim_handlers as h
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
     Ctx,
+    PostconditionError,
     client_can_reach_secret_server,
     demo_world,
     find_node,
@@ -331,6 +332,9 @@ class SimulatorRemote(Remote):
             work = world.model_copy(deep=True)
             try:
                 raw = handle(work, name, script, dict(wire), identity=self.identity, second_hop=self.second_hop)
+            except PostconditionError:
+                self.sim.write_unlocked(work)  # the script acted, then its post-condition failed: the change stays
+                raise
             except BaseException:
                 self.sim.write_unlocked(world)  # the call and the session count; a failed script changes nothing
                 raise

@@ -68,6 +68,10 @@ class Node(_W):
     tokens: dict[str, LogonToken] = Field(default_factory=dict)  # identity -> current session's token
     local_start_while_clustered: bool = False  # someone ran net start outside the cluster (0x800706D9)
     protected_dirs: list[str] = Field(default_factory=list)  # lower-cased folders made by New-ProtectedTempDir
+    dir_readers: dict[str, str] = Field(default_factory=dict)  # such a folder -> the one account that may read it
+    configuration_exe_hangs: bool = False  # Configuration.exe never exits (a dialog in the WinRM session)
+    ad_module: bool = True  # the ActiveDirectory module (feature RSAT-AD-PowerShell) is installed
+    status_call_fails: bool = False  # ISSOConfigOM.GetServerStatus throws (RPC or access denied)
 
 
 class ClusterResource(_W):
@@ -95,6 +99,7 @@ class Cluster(_W):
     resources: dict[str, ClusterResource] = Field(default_factory=dict)
     # Rule 9: node -> True once ENTSSO was taken offline and online on that node since the role last moved.
     cycled_on: dict[str, bool] = Field(default_factory=dict)
+    full_access: list[str] = Field(default_factory=list)  # accounts and groups Grant-ClusterAccess -Full named
 
 
 class SsoDatabase(_W):

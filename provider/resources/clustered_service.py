@@ -51,7 +51,8 @@ def parameter_drift(use_network_name: int, dependencies: list[str], netname: str
     found = []
     if use_network_name != 1:
         found.append("useNetworkName")
-    if not netname or {d.lower() for d in dependencies} != {netname.lower()}:
+    # The Name resource must be among the dependencies; one a person added stays (Set-ClusteredSsoService.ps1).
+    if not netname or netname.lower() not in {d.lower() for d in dependencies}:
         found.append("dependencies")
     return found
 
@@ -60,9 +61,16 @@ def repair_needs_cycle(resource: c.ClusterResourceFacts | None, netname: str) ->
     """Whether Set-ClusteredSsoService will change an Online resource (then a cycle must follow)."""
     if resource is None or resource.state != "Online":
         return False
-    service = str(resource.parameters.get("ServiceName", "")).upper()
-    use = int(resource.parameters.get("UseNetworkName", 0))
-    return service != ENTSSO or bool(parameter_drift(use, list(resource.dependencies), netname))
+    parameters = resource.parameters
+    if not isinstance(parameters, c.GenericServiceParameters) or (parameters.service_name or "").upper() != ENTSSO:
+        return True
+    return bool(parameter_drift(use_network_name(resource), list(resource.dependencies), netname))
+
+
+def use_network_name(resource: c.ClusterResourceFacts) -> int:
+    """The Generic Service's UseNetworkName (0 when the resource is of another type)."""
+    parameters = resource.parameters
+    return parameters.use_network_name or 0 if isinstance(parameters, c.GenericServiceParameters) else 0
 
 
 class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, ClusteredServiceObserved]):
@@ -98,7 +106,10 @@ class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, Clustere
                 via,
                 c.SET_CLUSTERED_SSO_SERVICE,
                 c.ClusteredServiceParams(
-                    role_name=inputs.role, resource_name=inputs.resource_name, network_name_resource=netname
+                    role_name=inputs.role,
+                    resource_name=inputs.resource_name,
+                    network_name_resource=netname,
+                    service_account=inputs.service_account,
                 ),
             )
             steps.add(via, c.SET_CLUSTERED_SSO_SERVICE.name, service.changed)
@@ -132,7 +143,7 @@ class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, Clustere
             netname = None
         return ClusteredServiceObserved(
             network_name_resource=netname,
-            use_network_name=int(resource.parameters.get("UseNetworkName", 0)),
+            use_network_name=use_network_name(resource),
             dependencies=list(resource.dependencies),
             possible_owners=list(resource.possible_owners),
             start_types={n: f.entsso.start_type for n, f in facts.items()},

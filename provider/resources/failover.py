@@ -50,7 +50,7 @@ def verify_node(
     if not (status.running and status.clustered):
         raise EssoError(
             "ESSO-026",
-            f"GetServerStatus flags 0x{status.flags:x} (need 0x2 running and 0x20 clustered).",
+            f"GetServerStatus flags 0x{status.flags:x} (need 0x2 running and 0x20 clustered). {status.error or ''}",
             node=node,
             step="verify-failover",
         )

@@ -185,11 +185,12 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
         steps.add(node, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
-        folder = remote.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex)).after.path
+        made = c.TempDirParams(run_id=uuid.uuid4().hex, reader=inputs.service_account)  # ENTSSO may read it (A12)
+        folder = remote.run(node, c.NEW_PROTECTED_TEMP_DIR, made).after.path
         try:
             path = f"{folder}\\{BACKUP_NAME}"
             remote.send_file(node, path, data)
-            steps.add(node, "copy-backup", True, "to a folder only Administrators can read")
+            steps.add(node, "copy-backup", True, "to a folder only Administrators and the service account can read")
             restored = remote.run(
                 node,
                 c.RESTORE_MASTER_SECRET,

@@ -78,6 +78,9 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
         node = inputs.node
         with self.remote(inputs) as remote:
             verified = inputs.preflight(remote)
+            preflight.check_join_account(
+                node, verified.nodes, server=inputs.server, database=inputs.database, account=inputs.service_account
+            )
             steps.add(node, "preflight", False)
             inputs.fresh_token_facts(remote, node, verified)
             xml = ssoxml.build_join_xml(

@@ -17,10 +17,10 @@ from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import Remote, TransientRemoteError
 
-NETWORK_NAME = "Network Name"
-IP_ADDRESS = "IP Address"
-MSDTC = "Distributed Transaction Coordinator"
-GENERIC_SERVICE = "Generic Service"
+NETWORK_NAME = contracts.NETWORK_NAME
+IP_ADDRESS = contracts.IP_ADDRESS
+MSDTC = contracts.MSDTC
+GENERIC_SERVICE = contracts.GENERIC_SERVICE
 
 T = TypeVar("T")
 
@@ -117,9 +117,20 @@ def check_cluster(
         raise EssoError(
             "ESSO-008", "the cluster has no Distributed Transaction Coordinator resource.", step="preflight"
         )
-    local = {cid.lower() for cid in node_cids.values() if cid}
+    seen: dict[str, str] = {}
+    for node, cid in node_cids.items():  # a cloned image: two nodes with one local CID ([MS-CMOM] 2.2.3.5)
+        if cid and cid.lower() in seen:
+            raise EssoError(
+                "ESSO-008",
+                f"the local MSDTC CID {cid} of {node} is also {seen[cid.lower()]}'s (a cloned image).",
+                node=node,
+                step="preflight",
+            )
+        if cid:
+            seen[cid.lower()] = node
+    local = set(seen)
     for dtc in cluster.msdtc:
-        cid = str(dtc.parameters.get("CID", "")).lower()
+        cid = (dtc.parameters.cid or "").lower() if isinstance(dtc.parameters, contracts.DtcParameters) else ""
         if cid and cid in local:
             raise EssoError(
                 "ESSO-008",
@@ -129,13 +140,17 @@ def check_cluster(
     if cluster.role is None:
         raise EssoError("ESSO-009", f"the cluster has no role named {role}.", step="preflight")
     kinds = {r.type for r in cluster.resources}
-    if IP_ADDRESS not in kinds or NETWORK_NAME not in kinds:
+    if not kinds & {IP_ADDRESS, contracts.IPV6_ADDRESS} or NETWORK_NAME not in kinds:
         raise EssoError("ESSO-009", f"role {role} needs an IP Address and a Network Name resource.", step="preflight")
     return network_name_resource(cluster, role=role, network_name=network_name)
 
 
 def network_name_resource(cluster: contracts.ClusterFacts, *, role: str, network_name: str) -> str:
-    names = {str(r.parameters.get("Name", "")): r.name for r in cluster.resources if r.type == NETWORK_NAME}
+    names = {
+        r.parameters.name or "": r.name
+        for r in cluster.resources
+        if isinstance(r.parameters, contracts.NetworkNameParameters)
+    }
     for published, resource in names.items():
         if published.lower() == network_name.lower():
             return resource
@@ -152,6 +167,41 @@ def sso_resource(cluster: contracts.ClusterFacts, resource_name: str) -> contrac
         if r.name.lower() == resource_name.lower():
             return r
     return None
+
+
+def _account_key(account: str) -> tuple[str, str]:
+    """(domain, user) of DOMAIN\\user or user@domain.fqdn, lower case (domain '' when not given)."""
+    if "\\" in account:
+        domain, user = account.split("\\", 1)
+        return domain.lower(), user.lower()
+    user, _, domain = account.partition("@")
+    return domain.split(".", 1)[0].lower(), user.lower()
+
+
+def check_join_account(
+    node: str, facts: dict[str, contracts.NodeFacts], *, server: str, database: str, account: str
+) -> None:
+    """Rule 5 on real nodes (issue 9 B): a join uses the account ENTSSO already runs as on the system's other nodes.
+
+    Why here: Configuration.exe would accept another account, and the registry copy of the secret is bound to the
+    creator's (seed step 15); the simulator refuses the same case with the same code.
+    """
+    want_domain, want_user = _account_key(account)
+    for other, f in facts.items():
+        config = f.sso_config
+        if other.lower() == node.lower() or config is None or not f.entsso.account:
+            continue
+        if (config.server.lower(), config.database.lower()) != (server.lower(), database.lower()):
+            continue
+        domain, user = _account_key(f.entsso.account)
+        if user != want_user or (domain and want_domain and domain != want_domain):
+            raise EssoError(
+                "ESSO-006",
+                f"ENTSSO on {other} runs as {f.entsso.account}; the join would use {account}. Join with the "
+                "system's own service account (sso.serviceAccount).",
+                node=node,
+                step="preflight",
+            )
 
 
 def check_token(node: str, facts: contracts.NodeFacts, admin_group: str) -> None:

@@ -176,8 +176,8 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             server=inputs.server,
             database=inputs.database,
             service_account=inputs.service_account,
-            admin_group=inputs.admin_group,
-            affiliate_admin_group=inputs.affiliate_admin_group,
+            admin_group=inputs.qualified_admin_group,
+            affiliate_admin_group=f"{inputs.domain}\\{inputs.affiliate_admin_group}",
             backup_file=inputs.backup_path,
             reminder=inputs.backup_reminder,
         )
@@ -197,7 +197,9 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
 
     @staticmethod
     def _serving_node(remote: Remote, inputs: SsoSystemInputs, recorded: str) -> str:
-        """The first reachable node configured for this system that holds a master secret (creator first)."""
+        """The reachable node configured for this system that holds a master secret: the one running the clustered
+        ENTSSO (Backup-MasterSecret runs only there, ESSO-029), else the creator, else any other."""
+        holders: list[str] = []
         for node in dict.fromkeys([recorded, *inputs.nodes]):
             try:
                 facts = inputs.node_facts(remote, node)
@@ -209,7 +211,11 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 inputs.database.lower(),
             )
             if same and facts.ssoss_msids:
-                return node
+                if facts.secret_server_status.clustered:
+                    return node
+                holders.append(node)
+        if holders:
+            return holders[0]
         raise EssoError(
             "ESSO-025",
             "no reachable node is configured for this SSO system and holds its master secret.",

@@ -13,8 +13,9 @@
     The password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally). When an
     existing file is replaced it is first moved aside and put back if the backup fails.
 
-    Runs on the master secret server (the node holding the secret); the caller must be a Windows administrator
-    and an SSO Administrator.
+    Runs on the master secret server (the node holding the secret); once ENTSSO is clustered, only on the node
+    where its cluster resource is Online (ESSO-029), as Restore-MasterSecret requires. The caller must be a
+    Windows administrator and an SSO Administrator.
 
     [INFERRED]
     - msid is the node's current master secret (the most recently written SSOSS subkey).
@@ -39,7 +40,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, MasterSecret, FileHash
+#esso:include EssoInterop, MasterSecret, FileHash, Cluster
 
 function Get-BackupState {
     if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {
@@ -62,6 +63,15 @@ if (-not (Test-Path -LiteralPath $folder -PathType Container)) {
 }
 if ($null -eq (Get-CurrentMsid)) {
     throw ('ESSO-025 {0} holds no master secret (HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS is empty): back up on the master secret server.' -f $env:COMPUTERNAME)
+}
+
+foreach ($resource in @(Get-EntSsoClusterResource)) {
+    # BackupSecret runs on the master secret server (how-to-back-up-the-master-secret: "You must log on to the
+    # master secret server"); once clustered that is the owner of the online ENTSSO resource (UseNetworkName),
+    # as Restore-MasterSecret requires too (issue 9 A10).
+    if ([string]$resource.OwnerNode.Name -ne $env:COMPUTERNAME -or [string]$resource.State -ne 'Online') {
+        throw ('ESSO-029 The ENTSSO cluster resource {0} is {1} on {2}, not online on {3}; back the master secret up on the node that runs it.' -f $resource.Name, $resource.State, $resource.OwnerNode.Name, $env:COMPUTERNAME)
+    }
 }
 
 $before = Get-BackupState

@@ -14,11 +14,15 @@
       Address/SubnetMask/EnableDhcp of an IP Address), its dependencies (Get-ClusterResourceDependency) and
       possible owners (Get-ClusterOwnerNode);
     - every resource of type "Distributed Transaction Coordinator" in the cluster, with its CID under the
-      parameter key "Cid" where it can be read.
+      parameter key "CID" ($null where it cannot be read).
+    Each type's parameters are one literal hashtable whose keys are exactly the contract's model for that type
+    (provider/contracts.py PARAMETERS_BY_TYPE), so a misspelt key fails parsing (ESSO-037).
+
+    Sources:
+    - A clustered DTC's CID is the subkey of HKLM\Cluster\Resources\<resource id>\MSDTCPRIVATE\CID whose
+      Description subkey's default value is "MSDTC" ([MS-CMOM] 2.2.1.2.2.5 and 2.2.3.5; lib/Dtc.ps1).
 
     [INFERRED]
-    - A clustered DTC's CID is read from the cluster hive, HKLM\Cluster\Resources\<resource id>\MSDTCPRIVATE\CID,
-      as the subkey whose default value is "MSDTC"; it is left out when that key is not there.
     - Resource names are read back from the dependency expression's [brackets].
 #>
 [CmdletBinding()]
@@ -52,35 +56,64 @@ function Get-PossibleOwners {
     }
 }
 
+function Get-ParameterValues {
+    # Every private property of the resource by name (Get-ClusterParameter), numbers as [long].
+    param(
+        $Resource
+    )
+    $values = @{}
+    foreach ($parameter in @($Resource | Get-ClusterParameter)) {
+        $values[[string]$parameter.Name] = ConvertTo-ParameterValue -Value $parameter.Value
+    }
+    return $values
+}
+
+function ConvertTo-ResourceParameters {
+    # The private properties read for the resource's type, one literal hashtable per type so that its keys are
+    # the contract's (provider/contracts.py PARAMETERS_BY_TYPE); a property the resource lacks is $null.
+    param(
+        $Resource,
+        [string]$TypeName
+    )
+    if ($TypeName -eq 'Network Name') {
+        $values = Get-ParameterValues -Resource $Resource
+        @{
+            Name = $values['Name']
+            DnsName = $values['DnsName']
+        }
+    }
+    elseif ($TypeName -eq 'Generic Service') {
+        $values = Get-ParameterValues -Resource $Resource
+        @{
+            ServiceName = $values['ServiceName']
+            UseNetworkName = $values['UseNetworkName']
+            StartupParameters = $values['StartupParameters']
+        }
+    }
+    elseif ($TypeName -eq 'IP Address') {
+        $values = Get-ParameterValues -Resource $Resource
+        @{
+            Address = $values['Address']
+            SubnetMask = $values['SubnetMask']
+            EnableDhcp = $values['EnableDhcp']
+        }
+    }
+    elseif ($TypeName -eq 'Distributed Transaction Coordinator') {
+        @{
+            CID = Get-MsdtcCid -SubKey ('Cluster\Resources\{0}\MSDTCPRIVATE\CID' -f $Resource.Id)
+        }
+    }
+    else {
+        @{}
+    }
+}
+
 function ConvertTo-ResourceFacts {
     param(
         $Resource
     )
     $typeName = [string]$Resource.ResourceType.Name
-    $wanted = @()
-    if ($typeName -eq 'Network Name') {
-        $wanted = @('Name', 'DnsName')
-    }
-    elseif ($typeName -eq 'Generic Service') {
-        $wanted = @('ServiceName', 'UseNetworkName', 'StartupParameters')
-    }
-    elseif ($typeName -eq 'IP Address') {
-        $wanted = @('Address', 'SubnetMask', 'EnableDhcp')
-    }
-    $parameters = @{}
-    if ($wanted.Count -gt 0) {
-        foreach ($parameter in @($Resource | Get-ClusterParameter)) {
-            if ($wanted -contains $parameter.Name) {
-                $parameters[[string]$parameter.Name] = ConvertTo-ParameterValue -Value $parameter.Value
-            }
-        }
-    }
-    if ($typeName -eq 'Distributed Transaction Coordinator') {
-        $cid = Get-MsdtcCid -SubKey ('Cluster\Resources\{0}\MSDTCPRIVATE\CID' -f $Resource.Id)
-        if ($null -ne $cid) {
-            $parameters['Cid'] = $cid
-        }
-    }
+    $parameters = ConvertTo-ResourceParameters -Resource $Resource -TypeName $typeName
     $ownerNode = $null
     if ($null -ne $Resource.OwnerNode) {
         $ownerNode = [string]$Resource.OwnerNode.Name

@@ -13,6 +13,8 @@
 
     [INFERRED] Group names are sAMAccountNames without a domain prefix; the -Filter reads the name from a
     variable (the module resolves it), so no name is ever pasted into filter text.
+
+    Needs the ActiveDirectory module (feature RSAT-AD-PowerShell) on the node: checked first (ESSO-028).
 #>
 [CmdletBinding()]
 param(
@@ -33,7 +35,7 @@ $ErrorActionPreference = 'Stop'
 
 #esso:include AdGroup
 
-Import-Module -Name ActiveDirectory
+Import-ActiveDirectoryModule
 $domainController = (Get-ADDomain).PDCEmulator
 
 @{

@@ -17,13 +17,14 @@
       and whether a Group Policy defines that right (RSoP data) and lists the account;
     - whether this session's logon token carries AdminGroup (rule 13: a token issued before the membership
       was added does not);
-    - this node's failover cluster node state; the local MSDTC CID; ISSOConfigOM.GetServerStatus.
+    - this node's failover cluster node state; the local MSDTC CID ([MS-CMOM] 2.2.3.5: the HKCR\CID\<GUID>
+      whose Description subkey's default value is MSDTC; lib/Dtc.ps1); ISSOConfigOM.GetServerStatus, whose
+      failure is reported as flags -1 with its error, not thrown.
 
     [INFERRED]
-    - The local MSDTC CID is the HKLM\SOFTWARE\Classes\CID subkey whose default value is "MSDTC" (the
-      uniqueness check of the biztalknotes blog, biztalk-esso.md section 1.6).
     - GPO detection uses RSOP_UserPrivilegeRight (root\rsop\computer); no RSoP data reads as "no GPO".
-    - A logon right granted to a group the account belongs to is not seen (only the account's own SID).
+    - A logon right granted to a group the account belongs to counts (its token groups from an S4U logon); when no
+      S4U token can be had, only the account's own SID is compared.
     - ENTSSO pending states are waited on for up to 30 s, then anything but Running reads as Stopped.
     - The ms_wlbs binding check and the GetServerStatus reflection call (see the functions).
 #>
@@ -45,30 +46,44 @@ $ErrorActionPreference = 'Stop'
 function Get-SecretServerStatus {
     # ISSOConfigOM.GetServerStatus: StatusFlags 0x2 SECRET_SERVER_RUNNING, 0x20 CLUSTER. Called through
     # reflection so that the 15 out parameters need no typed declaration [INFERRED call mechanism; the
-    # signature is CONFIRMED]. A stopped or absent ENTSSO reports flags 0.
+    # signature is CONFIRMED]. A stopped or absent ENTSSO reports flags 0. A failing call (RPC, access denied,
+    # a mismatched interop) is reported as a fact (flags -1 and the error) so one node's COM error does not
+    # fail every preflight (issue 9 A9).
     $flags = 0
+    $statusError = $null
     $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
     if ($null -ne $service -and $service.State -eq 'Running') {
-        Import-EssoInterop
-        $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-        $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigOM' -as [type]
-        $method = $interface.GetMethod('GetServerStatus')
-        $parameters = $method.GetParameters()
-        $callArgs = New-Object -TypeName 'object[]' -ArgumentList $parameters.Length
-        $callArgs[0] = [Convert]::ChangeType(0, $parameters[0].ParameterType)
-        $null = $method.Invoke($configOm, $callArgs)
-        $index = $parameters.Length - 1
-        for ($i = 0; $i -lt $parameters.Length; $i++) {
-            if ($parameters[$i].Name -match 'StatusFlags') {
-                $index = $i
+        try {
+            Import-EssoInterop
+            $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
+            $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigOM' -as [type]
+            $method = $interface.GetMethod('GetServerStatus')
+            $parameters = $method.GetParameters()
+            $callArgs = New-Object -TypeName 'object[]' -ArgumentList $parameters.Length
+            $callArgs[0] = [Convert]::ChangeType(0, $parameters[0].ParameterType)
+            $null = $method.Invoke($configOm, $callArgs)
+            $index = $parameters.Length - 1
+            for ($i = 0; $i -lt $parameters.Length; $i++) {
+                if ($parameters[$i].Name -match 'StatusFlags') {
+                    $index = $i
+                }
             }
+            $flags = [int]$callArgs[$index]
         }
-        $flags = [int]$callArgs[$index]
+        catch {
+            $inner = $_.Exception
+            while ($null -ne $inner.InnerException) {
+                $inner = $inner.InnerException
+            }
+            $flags = -1
+            $statusError = ('GetServerStatus failed: {0} (0x{1:x8})' -f $inner.Message, $inner.HResult)
+        }
     }
     @{
         flags = $flags
-        running = (($flags -band 0x2) -ne 0)
-        clustered = (($flags -band 0x20) -ne 0)
+        running = ($flags -ne -1 -and ($flags -band 0x2) -ne 0)
+        clustered = ($flags -ne -1 -and ($flags -band 0x20) -ne 0)
+        error = $statusError
     }
 }
 function Get-EntSsoFacts {
@@ -152,11 +167,12 @@ function Test-TokenHasGroup {
 
 $entsso = Get-EntSsoFacts
 $accountSid = Resolve-AccountSid -Name $ServiceAccount
+$tokenSids = Get-AccountTokenSids -Account $ServiceAccount -Sid $accountSid
 $granted = $false
 if ($null -ne $accountSid) {
-    $granted = Test-ServiceLogonRight -Sid $accountSid
+    $granted = Test-ServiceLogonRight -Sids $tokenSids
 }
-$gpo = Get-GpoLogonRight -Sid $accountSid
+$gpo = Get-GpoLogonRight -Sids $tokenSids
 $logonRight = @{
     granted = [bool]$granted
     viaGpo = [bool]$gpo['viaGpo']

@@ -13,18 +13,22 @@
     Changes: fills the empty password nodes of ConfigXml (NTService ENTSSO Password; SSO_ID_BACKUP_SECRET_PASSWORD
     and _CONFIRM) from the SecureString parameters, converted to plaintext only in memory (SecureStringToBSTR,
     ZeroFreeBSTR in finally); writes the XML into a new per-run folder under %windir%\Temp with an
-    Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>; checks the exit code and the log; empties
+    Administrators-only ACL; runs Configuration.exe /S <xml> /L <log> /noprogressbar in its
+    folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept, ESSO-027); judges success
+    by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the message); empties
     and removes the folder in a finally. Never Configuration.exe /U.
+
+    After the run the database must name the SSO Administrators group the file named (gi_SSOAdminGroup, ESSO-002).
 
     Returns the new master secret id (the SSOSS GUID subkey the run created) and the backup file path that
     Configuration.exe wrote (SSO_ID_BACKUP_SECRET_FILE).
 
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
-    - A successful run's log holds no line with the word "error".
-    - On an already configured node msid is the most recently written SSOSS subkey, or '' when SSOSS is empty
-      (the node did not create the system; the provider keeps the msid it recorded).
-    - The SSO database must not exist yet (Create also creates it); the provider checks that first.
+    - On an already configured node msid is the most recently written SSOSS subkey; an empty SSOSS or a missing
+      backup file there is refused (ESSO-025): a half-finished run is not adopted.
+    - The SSO database must not exist yet (Create also creates it): checked here before Configuration.exe runs
+      (sys.databases), as the simulator does.
 #>
 [CmdletBinding()]
 param(
@@ -44,12 +48,16 @@ param(
     [System.Security.SecureString]$ServiceAccountPassword,
 
     [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword
+    [System.Security.SecureString]$BackupPassword,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateRange(1, 1440)]
+    [int]$TimeoutMinutes
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe
+#esso:include EssoRegistry, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -65,6 +73,14 @@ Assert-ConfigXml -Document $document -Mode 'Create' -Server $Server -Database $D
     $backupConfirmXPath,
     $sqlPasswordXPath
 )
+foreach ($groupId in @('SSOAdminGroup', 'SSOAffiliateAdminGroup')) {
+    # Microsoft's samples write DOMAIN\group; a bare name is looked up on this machine first and may bind a local
+    # group of that name (how-to-update-the-sso-database.md; review ps_fidelity F5).
+    $account = $document.SelectSingleNode($feature + "/Question[@ID='IsSecretServer']/Answer[@Value='Create']/NTCredential[@ID='" + $groupId + "']/NTAccount")
+    if ($null -eq $account -or $account.InnerText -notmatch '^[^\\]+\\[^\\]+$') {
+        throw ('ESSO-002 ConfigXml must name the {0} as DOMAIN\group (a domain global security group).' -f $groupId)
+    }
+}
 $backupFileNode = $document.SelectSingleNode($backupFileXPath)
 if ($null -eq $backupFileNode -or $backupFileNode.InnerText.Trim() -eq '') {
     throw 'ConfigXml must name the master secret backup file (SSO_ID_BACKUP_SECRET_FILE).'
@@ -77,10 +93,16 @@ if ($null -ne $before) {
     if ($before['server'] -ne $Server -or $before['database'] -ne $Database) {
         throw ('ESSO-005 {0} is already configured for the SSO system {1}/{2}, not {3}/{4}.' -f $env:COMPUTERNAME, $before['server'], $before['database'], $Server, $Database)
     }
+    # Adopting a configured node: a Configuration.exe run that wrote ENTSSO\SQL but failed before the secret
+    # and its backup existed (0x80070005 "Failed to generate and backup the master secret") must not pass for a
+    # finished one (review ps_fidelity F16; issue 9 B).
     $after = $before
     $msid = Get-CurrentMsid
     if ($null -eq $msid) {
-        $msid = ''
+        throw ('ESSO-025 {0} is configured for {1}/{2} but holds no master secret (HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS is empty): an earlier Configuration.exe run stopped half way. Unconfigure Enterprise SSO on it and drop the new SSO database, then run up again.' -f $env:COMPUTERNAME, $Server, $Database)
+    }
+    if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
+        throw ('ESSO-025 {0} is configured for {1}/{2} but the master secret backup {3} is missing: back the secret up there (the ENTSSO MMC snap-in or Backup-MasterSecret) or put the file back, then run up again.' -f $env:COMPUTERNAME, $Server, $Database, $backupFile)
     }
 }
 else {
@@ -91,6 +113,11 @@ else {
         throw ('ESSO-001 {0} has Network Load Balancing; the master secret server cannot be installed on an NLB cluster.' -f $env:COMPUTERNAME)
     }
 
+    if (Test-SsoDatabaseExists -Server $Server -Database $Database) {
+        # "Create a new SSO system" creates the database; an existing one belongs to a system this node must join
+        # (seed steps 13-19) and restore, never re-create (issue 9 B; the simulator refuses it alike).
+        throw ('The SSO database {0}/{1} already exists: join it and restore the master secret instead, or drop it if it is a leftover.' -f $Server, $Database)
+    }
     $msidsBefore = @(Get-SsossMsids)
     $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-create.xml'
@@ -114,7 +141,7 @@ else {
         foreach ($xpath in @($servicePasswordXPath, $backupPasswordXPath, $backupConfirmXPath)) {
             Set-XmlNodeText -Document $document -XPath $xpath -Value ''
         }
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword, $backupPasswordText)
+        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword, $backupPasswordText) -TimeoutMinutes $TimeoutMinutes
     }
     finally {
         if ($serviceBstr -ne [IntPtr]::Zero) {
@@ -153,6 +180,13 @@ else {
     }
     if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
         throw ('Configuration.exe reported success but wrote no master secret backup at {0}.' -f $backupFile)
+    }
+    # The SSO database must name the group the answer file named (DOMAIN\group), not a name resolved elsewhere
+    # (review ps_fidelity F5: check gi_SSOAdminGroup after the run).
+    $wantedGroup = $document.SelectSingleNode($feature + "/Question[@ID='IsSecretServer']/Answer[@Value='Create']/NTCredential[@ID='SSOAdminGroup']/NTAccount").InnerText
+    $stored = Get-SsoDatabaseState -Server $Server -Database $Database
+    if ([string]$stored['adminGroup'] -ne $wantedGroup) {
+        throw ('ESSO-002 Configuration.exe configured {0}/{1} with the SSO Administrators group {2}, not {3}.' -f $Server, $Database, $stored['adminGroup'], $wantedGroup)
     }
 }
 

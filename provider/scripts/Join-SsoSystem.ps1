@@ -12,15 +12,20 @@
 
     Changes: fills the empty NTService ENTSSO Password of ConfigXml from ServiceAccountPassword, converted to
     plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into a new per-run
-    folder under %windir%\Temp with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>; checks
-    the exit code and the log; empties and removes the folder in a finally. Never Configuration.exe /U.
+    folder under %windir%\Temp with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>
+    /noprogressbar in its folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept,
+    ESSO-027); judges success by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the
+    message); empties and removes the folder in a finally. Never Configuration.exe /U.
+
+    On a node joining a system whose ENTSSO is already clustered (a replacement node), the local ENTSSO that
+    Configuration.exe started is set Manual and stopped unless the cluster runs it here (0x800706D9).
 
     Rule 5: the same database and the same service account as the creator (the registry copy of the secret is
-    bound to that account); the provider checks the account, this script the database named in ConfigXml.
+    bound to that account); the provider checks the account (preflight.check_join_account, against the account
+    ENTSSO runs as on the system's other nodes), this script that the database named in ConfigXml exists (ESSO-006).
 
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
-    - A successful run's log holds no line with the word "error".
 #>
 [CmdletBinding()]
 param(
@@ -37,12 +42,16 @@ param(
     [string]$Database,
 
     [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$ServiceAccountPassword
+    [System.Security.SecureString]$ServiceAccountPassword,
+
+    [Parameter(Mandatory = $true)]
+    [ValidateRange(1, 1440)]
+    [int]$TimeoutMinutes
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe
+#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -70,6 +79,9 @@ else {
         throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
     }
 
+    if (-not (Test-SsoDatabaseExists -Server $Server -Database $Database)) {
+        throw ('ESSO-006 There is no SSO database {0}/{1} to join; create the SSO system first (Install-SsoSystem on the first node).' -f $Server, $Database)
+    }
     $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-join.xml'
     $logPath = Join-Path -Path $workDir -ChildPath 'sso-join.log'
@@ -84,7 +96,7 @@ else {
         Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value $servicePassword
         $document.Save($xmlPath)
         Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value ''
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword)
+        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword) -TimeoutMinutes $TimeoutMinutes
     }
     finally {
         if ($serviceBstr -ne [IntPtr]::Zero) {
@@ -100,6 +112,16 @@ else {
     $after = Get-SsoConfigState
     if ($null -eq $after -or $after['server'] -ne $Server -or $after['database'] -ne $Database) {
         throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
+    }
+    # Configuration.exe leaves ENTSSO Automatic and running. Once ENTSSO is clustered, a local ENTSSO outside the
+    # cluster's control keeps the clustered one from registering (0x800706D9, biztalk-esso.md section 8; review
+    # F17): on a node that joins a clustered system the service is set Manual and stopped at once, not only by
+    # the next Set-EntSsoStartMode.
+    $clustered = @(Get-EntSsoClusterResource)
+    $ownedHere = @($clustered | Where-Object { [string]$_.OwnerNode.Name -eq $env:COMPUTERNAME -and ([string]$_.State -eq 'Online' -or [string]$_.State -like '*Pending') })
+    if ($clustered.Count -gt 0 -and $ownedHere.Count -eq 0) {
+        Set-Service -Name 'ENTSSO' -StartupType Manual
+        Stop-Service -Name 'ENTSSO' -Force
     }
 }
 

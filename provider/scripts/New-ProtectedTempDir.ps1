@@ -11,22 +11,40 @@
     and BUILTIN\Administrators full control, inheritance disabled); re-applies that ACL to an existing folder
     whose ACL differs. Refuses a RunId that is not a plain name, a reparse point, and an existing folder owned by
     anyone but SYSTEM, Administrators or the caller (someone else could change its ACL back).
+
+    Reader (DOMAIN\user, or '' for none) may also read the folder: a restore passes the ENTSSO service account,
+    so the backup can be read whether ISSOConfigSS.RestoreSecret reads it in the caller's process or in ENTSSO
+    (undocumented; review ps_fidelity F12). The folder stays under %windir%\Temp rather than the ESSO folder the
+    seed names (restore step 4): there the file transfer's path checks apply unchanged, and the folder and the
+    copy are removed after the restore (Remove-ProtectedPath.ps1 in a finally). Which folder RestoreSecret
+    needs could not be decided from documentation.
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
     [ValidatePattern('^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')]
-    [string]$RunId
+    [string]$RunId,
+
+    [Parameter(Mandatory = $true)]
+    [AllowEmptyString()]
+    [string]$Reader
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include ProtectedPath
+#esso:include ProtectedPath, LogonRight
 
 if ($RunId.Contains('..')) {
     throw ('RunId {0} must not contain "..".' -f $RunId)
 }
 $path = Join-Path -Path $env:windir -ChildPath ('Temp\esso-{0}' -f $RunId)
+$readerSid = $null
+if ($Reader -ne '') {
+    $readerSid = Resolve-AccountSid -Name $Reader
+    if ($null -eq $readerSid) {
+        throw ('ESSO-003 The account {0} does not resolve to a SID on {1}.' -f $Reader, $env:COMPUTERNAME)
+    }
+}
 
 $before = @{
     path = $path
@@ -43,17 +61,17 @@ if ($before['exists']) {
     if (@('S-1-5-18', 'S-1-5-32-544', $me) -notcontains $owner) {
         throw ('Refusing {0}: it is owned by {1}, not by SYSTEM, Administrators or the caller.' -f $path, $owner)
     }
-    if (-not (Test-AdminOnlyAcl -Path $path)) {
+    if (-not (Test-AdminOnlyAcl -Path $path -ReaderSid $readerSid) -or (Get-ProtectedFolderReader -Path $path) -ne $readerSid) {
         $directory = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $path
-        $directory.SetAccessControl((New-AdminOnlyDirectorySecurity))
+        $directory.SetAccessControl((New-AdminOnlyDirectorySecurity -ReaderSid $readerSid))
         $changed = $true
     }
 }
 else {
-    New-ProtectedDirectory -Path $path
+    $null = [System.IO.Directory]::CreateDirectory($path, (New-AdminOnlyDirectorySecurity -ReaderSid $readerSid))
     $changed = $true
 }
-if (-not (Test-AdminOnlyAcl -Path $path)) {
+if (-not (Test-AdminOnlyAcl -Path $path -ReaderSid $readerSid)) {
     throw ('The ACL of {0} is not Administrators-only.' -f $path)
 }
 

@@ -11,14 +11,15 @@
     clustered ENTSSO resource is Online: the provider first removes the node from the possible owners and moves
     the role away, so the cluster is never fought.
 
-    Changes: stops the local ENTSSO service, sets it to start Disabled, and deletes the Server and Database values
-    of ENTSSO\SQL (both views), so ENTSSO no longer serves this SSO system here.
+    Changes: stops the local ENTSSO service (Stop-Service -Force: dependent services stop with it), sets it to
+    start Disabled, deletes the Server and Database values of ENTSSO\SQL (both views), so ENTSSO no longer serves
+    this SSO system here, and deletes the node's SSOSS copy of the system's master secrets (a node that leaves
+    keeps no secret material; the escrow stays the authority and a rejoin restores it). The simulator does the
+    same (issue 9 B: it used to answer "unchanged" or ESSO-035 where this script throws ESSO-005 or ESSO-014).
 
     [INFERRED]
     - There is no documented per-feature silent unconfigure; this removes what makes the node a member of the SSO
       system (its database pointer) and keeps ENTSSO from starting.
-    - The node's copy of the master secret (the SSOSS subkeys) is left in place: deleting it cannot be undone
-      and it is encrypted with the service account's key; the escrow remains the authority.
     - The result's "after" is {server: '', database: ''}: the contract's SsoConfigState has no "unconfigured"
       value (see the report on contracts.py).
 #>
@@ -58,6 +59,34 @@ function Remove-SsoDatabasePointer {
     }
 }
 
+function Remove-SsossCopies {
+    # Deletes the GUID subkeys of HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS (both views): this node's copy of the
+    # system's master secrets. A node belongs to one SSO system, so every subkey is this system's; a node that
+    # leaves keeps no secret material (the escrow stays the authority; a rejoin restores the secret).
+    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
+        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
+        try {
+            $key = $base.OpenSubKey('SOFTWARE\Microsoft\ENTSSO\SSOSS', $true)
+            if ($null -ne $key) {
+                try {
+                    foreach ($name in $key.GetSubKeyNames()) {
+                        $guid = [guid]::Empty
+                        if ([guid]::TryParse($name, [ref]$guid)) {
+                            $key.DeleteSubKeyTree($name, $false)
+                        }
+                    }
+                }
+                finally {
+                    $key.Close()
+                }
+            }
+        }
+        finally {
+            $base.Close()
+        }
+    }
+}
+
 $before = Get-SsoConfigState
 $changed = $false
 if ($null -ne $before) {
@@ -77,6 +106,7 @@ if ($null -ne $before) {
         Set-Service -Name 'ENTSSO' -StartupType Disabled
     }
     Remove-SsoDatabasePointer
+    Remove-SsossCopies
     $changed = $true
     if ($null -ne (Get-SsoConfigState)) {
         throw ('{0} still points at an SSO database after unconfiguring.' -f $env:COMPUTERNAME)

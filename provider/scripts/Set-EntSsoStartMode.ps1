@@ -11,7 +11,9 @@
     StartMode, sets it with Set-Service -StartupType. Only Manual is accepted. When a clustered ENTSSO exists
     and this node is not where the cluster runs it (owner node of an Online resource), a running local ENTSSO
     is stopped: it was started outside the cluster (by Configuration.exe or net start) and would keep the
-    RPC registration from happening when the resource comes online here.
+    RPC registration from happening when the resource comes online here. Stop-Service -Force: without it the stop
+    fails while dependent services run (BizTalk hosts, the Rule Engine Update Service on shared nodes); they
+    stop with ENTSSO, which outside the cluster's control serves nothing anyway.
 #>
 [CmdletBinding()]
 param(
@@ -40,10 +42,15 @@ function Get-StartModeState {
 }
 
 function Test-RunByCluster {
-    # True when an Online ENTSSO cluster resource is owned by this node (the cluster runs the service here).
+    # True when an ENTSSO cluster resource owned by this node is Online or on its way (OnlinePending,
+    # OfflinePending): the cluster runs or is acting on the service here, and a local stop would fight it. The
+    # owner is compared with both the NetBIOS and the DNS host name (a cluster node name may be the longer one;
+    # review ps_fidelity F15).
+    $names = @($env:COMPUTERNAME, [System.Net.Dns]::GetHostName())
     foreach ($resource in @(Get-EntSsoClusterResource)) {
         $owner = [string]$resource.OwnerNode.Name
-        if ($resource.State -eq 'Online' -and $owner -eq $env:COMPUTERNAME) {
+        $state = [string]$resource.State
+        if (($state -eq 'Online' -or $state -like '*Pending') -and $names -contains $owner) {
             return $true
         }
     }
@@ -61,7 +68,7 @@ if ($before['startType'] -ne $StartMode) {
     $changed = $true
 }
 if ($before['state'] -eq 'Running' -and (Test-ClusteredAnywhere) -and -not (Test-RunByCluster)) {
-    Stop-Service -Name 'ENTSSO'
+    Stop-Service -Name 'ENTSSO' -Force
     $changed = $true
 }
 $after = Get-StartModeState

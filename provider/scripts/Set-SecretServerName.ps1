@@ -90,7 +90,10 @@ else {
         New-ProtectedDirectory -Path $workDir
         $workDirCreated = $true
         [System.IO.File]::WriteAllText($xmlPath, $UpdateXml, (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false))
-        $process = Start-Process -FilePath $ssomanage -ArgumentList ('-updatedb "{0}"' -f $xmlPath) -WorkingDirectory (Split-Path -Path $ssomanage -Parent) -RedirectStandardOutput $outPath -RedirectStandardError $errPath -NoNewWindow -Wait -PassThru
+        # stdin from an empty file: a build that prompts gets end-of-file instead of hanging (review F17)
+        $inPath = Join-Path -Path $workDir -ChildPath 'ssomanage.in'
+        [System.IO.File]::WriteAllText($inPath, '')
+        $process = Start-Process -FilePath $ssomanage -ArgumentList ('-updatedb "{0}"' -f $xmlPath) -WorkingDirectory (Split-Path -Path $ssomanage -Parent) -RedirectStandardInput $inPath -RedirectStandardOutput $outPath -RedirectStandardError $errPath -NoNewWindow -Wait -PassThru
         if ($process.ExitCode -ne 0) {
             $output = ((@(Get-Content -LiteralPath $outPath) + @(Get-Content -LiteralPath $errPath)) | Select-Object -Last 10) -join ' | '
             throw ('ssomanage -updatedb failed on {0} (exit code {1}): {2}' -f $env:COMPUTERNAME, $process.ExitCode, $output)

@@ -18,6 +18,8 @@
 
     [INFERRED] Group names are sAMAccountNames without a domain prefix; new groups take the name as Name and
     SamAccountName.
+
+    Needs the ActiveDirectory module (feature RSAT-AD-PowerShell) on the node: checked first (ESSO-028).
 #>
 [CmdletBinding()]
 param(
@@ -57,7 +59,7 @@ function Get-DomainGroupsState {
     }
 }
 
-Import-Module -Name ActiveDirectory
+Import-ActiveDirectoryModule
 $domainController = (Get-ADDomain).PDCEmulator
 
 foreach ($name in @($AdminGroup, $AffiliateAdminGroup)) {

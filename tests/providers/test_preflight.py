@@ -46,6 +46,11 @@ def _duplicate_cid(w: World) -> None:
     w.nodes["SSO01"].dtc_cid = str(dtc.parameters["CID"])
 
 
+def _cloned_node_cid(w: World) -> None:
+    """Two nodes from one cloned image share their local MSDTC CID (issue 9 A3)."""
+    w.nodes["SSO02"].dtc_cid = w.nodes["SSO01"].dtc_cid
+
+
 def _no_network_name(w: World) -> None:
     for name in [n for n, r in w.cluster.resources.items() if r.type == "Network Name" and r.group == "SSO"]:
         del w.cluster.resources[name]
@@ -68,6 +73,7 @@ CASES: list[tuple[str, Callable[[World], None], str]] = [
     ("node-not-member", _not_member, "ESSO-017"),
     ("no-msdtc", _no_msdtc, "ESSO-008"),
     ("msdtc-cid-duplicated", _duplicate_cid, "ESSO-008"),
+    ("node-cids-cloned", _cloned_node_cid, "ESSO-008"),
     ("role-without-network-name", _no_network_name, "ESSO-009"),
     ("network-name-mismatch", _other_network_name, "ESSO-007"),
     ("gpo-would-revert-logon-right", _gpo_without_account, "ESSO-018"),

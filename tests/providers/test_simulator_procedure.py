@@ -119,12 +119,16 @@ def test_the_world_file_never_holds_a_password(driver: Any) -> None:
 
 
 def test_a_rotated_backup_password_replaces_the_backup(driver: Any) -> None:
-    driver.configure()
+    driver.full()  # once clustered, the backup runs where the clustered ENTSSO is online (issue 9 A10)
     assert driver.backup().changed is False
+    with pytest.raises(Exception) as passive:
+        driver.backup("SSO02", password="Another-Bak-Pw-1", overwrite=True)
+    assert getattr(passive.value, "code", None) == "ESSO-029"
     rotated = driver.backup(password="Another-Bak-Pw-1", overwrite=True)
     assert rotated.changed and rotated.after.sha256 != rotated.before.sha256
     assert rotated.after.msid == driver.database().msid
-    assert driver.backup(password="Another-Bak-Pw-1", overwrite=True).changed is False
-    with pytest.raises(Exception) as err:
-        driver.backup(password="Third-Pw", overwrite=False)
-    assert getattr(err.value, "code", None) == "ESSO-035"
+    # as Backup-MasterSecret.ps1 (issue 9 B): Overwrite always backs up afresh; without it the file is kept
+    again = driver.backup(password="Another-Bak-Pw-1", overwrite=True)
+    assert again.changed and again.after.sha256 != rotated.after.sha256
+    kept = driver.backup(password="Third-Pw", overwrite=False)
+    assert kept.changed is False and kept.after.sha256 == again.after.sha256

@@ -297,7 +297,7 @@ def test_remove_scripts_undo_exactly_their_piece(driver: Any) -> None:
     database = c.SsoDatabaseParams(server=driver.SQL, database=driver.DB)
     with pytest.raises(EssoError) as err:  # the owner cannot be unconfigured under a running clustered ENTSSO
         driver.run("SSO01", c.REMOVE_SSO_NODE_CONFIGURATION, config)
-    assert err.value.code == "ESSO-035"
+    assert err.value.code == "ESSO-014"  # as Remove-SsoNodeConfiguration.ps1 throws it (issue 9 B)
     owners = driver.owners(["SSO01"])
     assert owners.changed and owners.after.owners == ["SSO01"]
     with pytest.raises(EssoError) as err:
@@ -306,7 +306,8 @@ def test_remove_scripts_undo_exactly_their_piece(driver: Any) -> None:
     unjoined = driver.run("SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, config)
     assert unjoined.changed and unjoined.before.server == driver.SQL
     world = driver.sim.load()
-    assert world.nodes["SSO02"].sso_server is None and world.nodes["SSO02"].ssoss == []
+    assert world.nodes["SSO02"].sso_server is None and world.nodes["SSO02"].entsso_start_type == "Disabled"
+    assert world.nodes["SSO02"].ssoss == []
     assert world.nodes["SSO01"].ssoss and world.databases  # the rest is untouched
     again = driver.run("SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, config)
     assert again.changed is False

@@ -179,7 +179,11 @@ def test_rule7_needs_a_clustered_msdtc_with_its_own_cid(driver: Any) -> None:
     _configured(driver)
     with driver.sim.edit() as world:
         world.nodes["SSO02"].dtc_cid = str(world.cluster.resources["MSDTC"].parameters["CID"])
-    assert code_of(driver.cluster_service) == "ESSO-008"
+    # as Set-ClusteredSsoService.ps1: the node it runs on compares its own local CID (the preflight compares all)
+    assert code_of(driver.cluster_service, via="SSO02") == "ESSO-008"
+    driver.cluster_service(via="SSO01")  # SSO01's own CID differs: the script there cannot see SSO02's clone
+    with driver.sim.edit() as world:
+        del world.cluster.resources[driver.RESOURCE]
     with driver.sim.edit() as world:
         del world.cluster.resources["MSDTC"]
     assert code_of(driver.cluster_service) == "ESSO-008"
@@ -264,7 +268,8 @@ def test_rule9_backup_file_and_password_must_match(driver: Any) -> None:
     params = c.RestoreParams(
         backup_file="C:\\nowhere\\SSOSecret.bak", backup_password=SecretStr("x"), expected_msid="m"
     )
-    assert code_of(driver.run, "SSO02", c.RESTORE_MASTER_SECRET, params) == "ESSO-012"
+    # a missing file is ESSO-025, as Restore-MasterSecret.ps1 throws it (issue 9 C: the ids the script throws)
+    assert code_of(driver.run, "SSO02", c.RESTORE_MASTER_SECRET, params) == "ESSO-025"
     assert driver.sim.load().nodes["SSO02"].ssoss == []
     assert driver.restore("SSO02", data).changed
 

@@ -18,13 +18,15 @@ import pytest
 from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_pascal
 
-from provider.contracts import SCRIPTS, Result, Script
-from provider.errors import CATALOGUE
+from provider.contracts import PARAMETERS_BY_TYPE, SCRIPTS, DtcParameters, NoParameters, Result, Script
+from provider.errors import CATALOGUE, EssoError
+from provider.remote.base import parse_result
 from provider.remote.script_source import SCRIPTS_DIR, assembled
 from tests.support.pwsh import PwshScript
 
 SCRIPT_DIR = SCRIPTS_DIR
 NAMES = sorted(SCRIPTS)
+GCF = SCRIPTS["Get-ClusterFacts"]
 
 
 def load(name: str) -> PwshScript:
@@ -62,15 +64,26 @@ def result_keys(model: type[BaseModel]) -> set[str]:
     return {info.alias or name for name, info in model.model_fields.items()}
 
 
-def _submodel(annotation: Any) -> tuple[str, type[BaseModel]] | None:
-    """("one", Model) for a nested model field, ("list", Model) for list[Model], else None."""
-    annotation = _strip_optional(annotation)
+def _models(annotation: Any) -> tuple[type[BaseModel], ...]:
+    """The models a type can be: Model, or each model of a union of models (per-type cluster parameters)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return "one", annotation
+        return (annotation,)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = typing.get_args(annotation)
+        if members and all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+            return tuple(members)
+    return ()
+
+
+def _submodel(annotation: Any) -> tuple[str, tuple[type[BaseModel], ...]] | None:
+    """("one", models) for a nested model field, ("list", models) for list[Model], else None."""
+    annotation = _strip_optional(annotation)
+    if models := _models(annotation):
+        return "one", models
     if typing.get_origin(annotation) is list:
         (item,) = typing.get_args(annotation)
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return "list", item
+        if models := _models(item):
+            return "list", models
     return None
 
 
@@ -86,15 +99,27 @@ def _hash_errors(script: PwshScript, hashtable: Any, model: type[BaseModel], whe
         nested = _submodel(info.annotation)
         if nested is None or alias not in entries:
             continue
-        kind, submodel = nested
+        kind, submodels = nested
         resolution = (script.resolve_items if kind == "list" else script.resolve)(entries[alias])
         for node in resolution.unresolved:
             errors.append(f"{where}.{alias}: cannot resolve {node.text!r} to a hashtable literal")
         if not resolution.hashtables and not resolution.unresolved and kind == "one" and not resolution.may_be_null:
             errors.append(f"{where}.{alias}: no hashtable found")
         for table in resolution.hashtables:
-            errors.extend(_hash_errors(script, table, submodel, f"{where}.{alias}"))
+            errors.extend(_union_errors(script, table, submodels, f"{where}.{alias}"))
     return errors
+
+
+def _union_errors(script: PwshScript, table: Any, models: tuple[type[BaseModel], ...], where: str) -> list[str]:
+    """A hashtable must match one model of a union exactly (keys and nested tables); with one model, that model."""
+    attempts = [_hash_errors(script, table, model, where) for model in models]
+    if any(not found for found in attempts):
+        return []
+    if len(models) == 1:
+        return attempts[0]
+    keys = sorted(script.hash_entries(table))
+    names = ", ".join(m.__name__ for m in models)
+    return [f"{where}: keys {keys} match none of {names}"]
 
 
 def contract_errors(script: PwshScript, contract: Script[Any, Any]) -> list[str]:
@@ -228,19 +253,94 @@ def test_secrets_become_plaintext_only_in_memory_and_are_freed_in_finally(name: 
             assert not re.search(r"(?i)password|bstr|secret", text), f"a secret may reach a command line: {text}"
 
 
+# Configuration.exe: /noprogressbar, started in its folder, a bounded wait, the tree killed on timeout (issue 9 A1).
+_BOUNDED_RUN = [
+    "/noprogressbar",
+    "-WorkingDirectory",
+    "Wait-Process -Timeout ($TimeoutMinutes * 60)",
+    "taskkill.exe /PID $process.Id /T /F",
+    "ESSO-027",
+    "Save-ConfigurationLog",
+]
+
+
+# The ActiveDirectory module is checked before it is used, naming the feature to install (issue 9 A4).
+_AD_MODULE = ["Import-ActiveDirectoryModule", "Get-Module -ListAvailable -Name ActiveDirectory", "RSAT-AD-PowerShell"]
+
+
+@pytest.mark.parametrize("name", ["Install-SsoSystem", "Join-SsoSystem"])
+def test_configuration_exe_is_never_waited_for_without_a_bound_and_the_log_is_no_verdict(name: str) -> None:
+    """Start-Process -Wait has no timeout and waits for descendants; a word "error" in the log is no failure."""
+    script = load(name)
+    for command, node in script.commands():
+        if command == "start-process":
+            text = node.text.decode() if node.text else ""
+            assert not re.search(r"(?i)-Wait\b", text), text
+    code = script.code_text()
+    verdicts = re.findall(r"if \(([^\n]*)\) \{\n\s*\$excerpt", code)
+    assert verdicts == ["$exitCode -ne 0"], verdicts
+
+
 @pytest.mark.parametrize(
     ("name", "needles"),
     [
         ("Restart-EntSsoService", ["ESSO-014", "Get-EntSsoClusterResource"]),
-        ("Set-SsoDomainGroups", ["ESSO-002", "-GroupScope Global", "-GroupCategory Security", "Add-ADGroupMember"]),
+        ("Remove-SsoNodeConfiguration", ["ESSO-005", "ESSO-014", "Remove-SsossCopies", "-StartupType Disabled"]),
+        (
+            "Set-SsoDomainGroups",
+            ["ESSO-002", "-GroupScope Global", "-GroupCategory Security", "Add-ADGroupMember", *_AD_MODULE],
+        ),
+        ("Get-DomainGroupFacts", _AD_MODULE),
         ("Write-FileChunk", ["ESSO-022", "Get-FileHash"]),
-        ("Set-ClusteredSsoService", ["UseNetworkName = 1", "ServiceName = 'ENTSSO'", "'Generic Service'", "ESSO-008"]),
-        ("Install-SsoSystem", ["Start-Process", "-Wait -PassThru", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005"]),
-        ("Join-SsoSystem", ["Start-Process", "-Wait -PassThru", "ExitCode", "ESSO-005"]),
-        ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll"]),
+        ("New-ProtectedTempDir", ["New-AdminOnlyDirectorySecurity -ReaderSid $readerSid", "ReadAndExecute"]),
+        ("Grant-ServiceLogonRight", ["Get-AccountTokenSids", "Test-ServiceLogonRight -Sids $tokenSids"]),
+        (
+            "Set-ClusteredSsoService",
+            [
+                "UseNetworkName = 1",
+                "ServiceName = 'ENTSSO'",
+                "'Generic Service'",
+                "ESSO-008",
+                "Grant-ClusterAccess -User $ServiceAccount -Full",
+                "ClusterRights -ne 'Full'",
+            ],
+        ),
+        (
+            "Install-SsoSystem",
+            ["Start-Process", "ExitCode", "/S", "/L", "ESSO-001", "ESSO-005", "ESSO-025", *_BOUNDED_RUN],
+        ),
+        (
+            "Join-SsoSystem",
+            [
+                "Start-Process",
+                "ExitCode",
+                "ESSO-005",
+                "ESSO-006",
+                "Set-Service -Name 'ENTSSO' -StartupType Manual",
+                *_BOUNDED_RUN,
+            ],
+        ),
+        ("Backup-MasterSecret", ["'BackupSecret'", "Microsoft.EnterpriseSingleSignOn.Interop.dll", "ESSO-029"]),
+        (
+            "Get-SsoDatabaseFacts",
+            ["ec_pws_msid", "ec_pns_msid", "wp_msid", "<> '00000000-0000-0000-0000-000000000000'"],
+        ),
         ("Restore-MasterSecret", ["'RestoreSecret'", "ESSO-011", "ESSO-012"]),
-        ("Set-SecretServerName", ["-updatedb", "ssomanage.exe", "ESSO-007"]),
-        ("Get-NodeFacts", ["LsaEnumerateAccountsWithUserRight", "GetServerStatus", "ms_wlbs", "SSOSS", "Registry32"]),
+        ("Set-SecretServerName", ["-updatedb", "ssomanage.exe", "ESSO-007", "-RedirectStandardInput $inPath"]),
+        ("Set-EntSsoStartMode", ["[System.Net.Dns]::GetHostName()", "-like '*Pending'"]),
+        (
+            "Get-NodeFacts",
+            [
+                "LsaEnumerateAccountsWithUserRight",
+                "GetServerStatus",
+                "ms_wlbs",
+                "SSOSS",
+                "Registry32",
+                "$flags = -1",
+                "Get-AccountTokenSids",
+                "System.Security.Principal.WindowsIdentity",
+            ],
+        ),
         ("Get-ClusterFacts", ["Distributed Transaction Coordinator", "Get-ClusterOwnerNode", "Get-ClusterParameter"]),
         ("Remove-SsoDatabase", ["Replace(']', ']]')", "DROP DATABASE"]),
     ],
@@ -413,3 +513,73 @@ def test_result_aliases_are_camel_case() -> None:
     assert "dataBase64" in result_keys(SCRIPTS["Read-FileChunk"].result)
     assert "needsCycle" in result_keys(SCRIPTS["Set-ClusteredSsoService"].result)
     assert issubclass(SCRIPTS["Get-NodeFacts"].result, Result)
+
+
+class TestNestedDataIsTyped:
+    """Issue 9 C: cluster resource parameters are per-type models keyed exactly as Get-ClusterFacts emits them."""
+
+    def test_a_misspelt_cluster_parameter_key_fails_the_static_proof(self) -> None:
+        source = assembled("Get-ClusterFacts")
+        assert "CID = Get-MsdtcCid" in source
+        errors = contract_errors(PwshScript(source.replace("CID = Get-MsdtcCid", "Cid = Get-MsdtcCid")), GCF)
+        assert any("output.resources.parameters" in e and "'Cid'" in e for e in errors), errors
+        assert any("output.msdtc.parameters" in e for e in errors), errors
+
+    def test_keys_added_by_index_cannot_be_proven(self) -> None:
+        """The old Get-ClusterFacts built ``$parameters = @{}`` then ``$parameters['Cid'] = ...``: now refused."""
+        broken = _GOOD_SET.replace(
+            "$after = $before", "$after = @{\n    ownerNode = 'a'\n}\n$after['state'] = 'Online'"
+        )
+        errors = contract_errors(PwshScript(broken), SCRIPTS["Move-SsoRole"])
+        assert any("output.after: cannot resolve" in e for e in errors), errors
+
+    def test_a_misspelt_key_fails_parsing_with_esso_037(self) -> None:
+        raw = {
+            "clusterName": "C",
+            "nodes": [],
+            "role": None,
+            "resources": [],
+            "msdtc": [
+                {
+                    "name": "MSDTC",
+                    "type": "Distributed Transaction Coordinator",
+                    "group": "DTC",
+                    "state": "Online",
+                    "parameters": {"Cid": "6b1b0b0e-0000-4000-8000-000000000001"},
+                    "dependencies": [],
+                    "possibleOwners": [],
+                }
+            ],
+        }
+        with pytest.raises(EssoError) as caught:
+            parse_result("SSO01", GCF, raw)
+        assert caught.value.code == "ESSO-037" and "msdtc.0.parameters" in str(caught.value)
+        raw["msdtc"][0]["parameters"] = {"CID": "6b1b0b0e-0000-4000-8000-000000000001"}  # type: ignore[index]
+        parsed = parse_result("SSO01", GCF, raw).msdtc[0].parameters
+        assert isinstance(parsed, DtcParameters) and parsed.cid == "6b1b0b0e-0000-4000-8000-000000000001"
+
+    def test_each_resource_type_has_its_own_key_set(self) -> None:
+        models: list[type[BaseModel]] = [*PARAMETERS_BY_TYPE.values(), NoParameters]
+        key_sets = [frozenset(result_keys(m)) for m in models]
+        assert len(set(key_sets)) == len(key_sets)
+        source = assembled("Get-ClusterFacts")
+        for type_name in PARAMETERS_BY_TYPE:
+            assert f"-eq '{type_name}'" in source, type_name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_stop_service_is_forced(name: str) -> None:
+    """Without -Force, Stop-Service fails while dependent services run (BizTalk hosts on shared nodes; review F15)."""
+    for command, node in load(name).commands():
+        if command == "stop-service":
+            text = node.text.decode() if node.text else ""
+            assert re.search(r"(?i)\s-Force\b", text), text
+
+
+def test_resource_type_names_are_spelt_as_the_scripts_spell_them() -> None:
+    """One vocabulary (review aesthetics 3.5(2)): every type name the contract declares appears in the scripts."""
+    from provider.contracts import GENERIC_SERVICE, IP_ADDRESS, IPV6_ADDRESS, MSDTC, NETWORK_NAME
+
+    clustered = assembled("Set-ClusteredSsoService")
+    for type_name in (GENERIC_SERVICE, IP_ADDRESS, IPV6_ADDRESS, MSDTC, NETWORK_NAME):
+        assert f"'{type_name}'" in clustered, type_name

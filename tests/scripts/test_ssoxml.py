@@ -129,6 +129,7 @@ def test_no_builder_argument_can_carry_a_password() -> None:
         names = set(builder.__code__.co_varnames[: builder.__code__.co_kwonlyargcount])
         assert not {n for n in names if "password" in n or "secret" in n}
     fields = {k: f"{SENTINEL}-{k}" for k in CREATE if k != "service_account"}
+    fields |= {k: f"CORP\\{SENTINEL}-{k}" for k in ("admin_group", "affiliate_admin_group")}
     text = build_create_xml(service_account=f"CORP\\{SENTINEL}", **fields)
     for node in password_nodes(text):
         assert SENTINEL not in etree.tostring(node, encoding="unicode")
@@ -167,14 +168,15 @@ def test_any_characters_in_names_escape_and_round_trip(value: str) -> None:
         server=value,
         database=value,
         service_account=f"DOM\\{value}",
-        admin_group=value,
-        affiliate_admin_group=value,
+        admin_group=f"DOM\\{value}",
+        affiliate_admin_group=f"DOM\\{value}",
         backup_file=value,
         reminder=value,
     )
     parsed = parse_sso_xml(text)
     assert parsed.server == parsed.database == parsed.account_user == value
-    assert parsed.admin_group == parsed.backup_file == parsed.reminder == value
+    assert parsed.backup_file == parsed.reminder == value
+    assert parsed.admin_group == parsed.affiliate_admin_group == f"DOM\\{value}"
     update = build_update_secret_server_xml(value.strip())
     assert parse_update_xml(update) == value.strip()
 
@@ -241,3 +243,24 @@ def test_parse_sso_refuses_foreign_documents() -> None:
 
 def test_module_says_where_the_ids_come_from() -> None:
     assert ssoxml.__doc__ is not None and "official sample" in ssoxml.__doc__
+
+
+@pytest.mark.parametrize("group", ["SSO Administrators", "\\SSO Administrators", "CORP\\", " \\x"])
+@pytest.mark.parametrize("field", ["admin_group", "affiliate_admin_group"])
+def test_sso_groups_must_be_domain_qualified(field: str, group: str) -> None:
+    """Issue 9 A5: a bare name may bind a local group of that name; Microsoft's samples write DOMAIN\\group."""
+    with pytest.raises(SsoXmlError, match="DOMAIN"):
+        build_create_xml(**{**CREATE, field: group})
+
+
+@pytest.mark.parametrize("mode", ["Create", "Join"])
+def test_the_file_lists_the_installed_features_as_real_exports_do(mode: str) -> None:
+    """Issue 9 A8: real exports end with <InstalledFeature> elements; the seed installs SSOAdmin and SSOServer."""
+    text = (
+        build_create_xml(**CREATE)
+        if mode == "Create"
+        else build_join_xml(server="s", database="d", service_account="D\\u")
+    )
+    root = etree.fromstring(text.encode())
+    assert [e.text for e in root.findall("InstalledFeature")] == ["SSOAdmin", "SSOServer"]
+    assert root[-1].tag == "InstalledFeature" and root[0].tag == "Feature"

@@ -47,8 +47,8 @@ def sso_xml(
     server: str = SQL,
     database: str = DB,
     account: str = SERVICE,
-    admin: str = ADMIN,
-    affiliate: str = AFFILIATE,
+    admin: str = QUALIFIED_ADMIN,
+    affiliate: str = "CONTOSO\\" + AFFILIATE,
     backup_file: str = BACKUP_FILE,
     reminder: str = "",
     filled: dict[str, str] | None = None,
@@ -188,7 +188,9 @@ class Driver:
 
     # ---- the clustered resource ----------------------------------------------------------------
     def cluster_service(self, via: str | None = None, netname: str = NETNAME_RESOURCE) -> c.ClusteredServiceResult:
-        params = c.ClusteredServiceParams(role_name=ROLE, resource_name=RESOURCE, network_name_resource=netname)
+        params = c.ClusteredServiceParams(
+            role_name=ROLE, resource_name=RESOURCE, network_name_resource=netname, service_account=SERVICE
+        )
         result: c.ClusteredServiceResult = self.run(via or self.home, c.SET_CLUSTERED_SSO_SERVICE, params)
         return result
 
@@ -210,7 +212,7 @@ class Driver:
         """Copy the backup to a protected folder on the node, restore from it, remove the folder."""
         expected = msid or self.database().msid
         assert expected
-        made = self.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex))
+        made = self.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex, reader=SERVICE))
         folder = made.after.path
         try:
             path = f"{folder}\\SSOSecret.bak"

@@ -333,6 +333,55 @@ class PwshScript:
                 todo.extend(graph.get(name, ()))
         return seen
 
+    @staticmethod
+    def _caught(node: Node) -> bool:
+        """Whether the node lies in the body of a ``try`` that has a ``catch`` (an error there does not escape)."""
+        current = node
+        while current.parent is not None:
+            parent = current.parent
+            if (
+                parent.type == "try_statement"
+                and current.type == "statement_block"
+                and any(c.type in {"catch_clauses", "catch_clause"} for c in parent.children)
+            ):
+                return True
+            if parent.type == "function_statement":
+                return False
+            current = parent
+        return False
+
+    def thrown_codes(self) -> set[str]:
+        """The ESSO ids that can escape the script: ``throw 'ESSO-NNN ...'`` in its own code or in a function it
+        reaches, unless a ``catch`` around the throw or around every path of calls to it stops it.
+
+        Why reachability: a fragment may define a function that throws an id the including script never calls.
+        """
+        functions = {n.id: name for name, n in self.function_definitions()}
+        defined = self.function_names()
+        graph: dict[str | None, set[str]] = {None: set()}
+        for command, call in self.commands():  # calls that an error can escape from (not inside try/catch)
+            if command in defined and not self._caught(call):
+                scope = self._scope_of(call)
+                graph.setdefault(functions.get(scope.id) if scope != self.root else None, set()).add(command)
+        reachable: set[str] = set()
+        todo = list(graph[None])
+        while todo:
+            name = todo.pop()
+            if name not in reachable:
+                reachable.add(name)
+                todo.extend(graph.get(name, ()))
+        codes: set[str] = set()
+        for node in _walk(self.root):
+            if node.type != "flow_control_statement" or not node.children or node.children[0].type != "throw":
+                continue
+            scope = self._scope_of(node)
+            if (scope != self.root and functions.get(scope.id) not in reachable) or self._caught(node):
+                continue
+            match = re.match(r"throw\s+\(?\s*['\"](ESSO-\d{3}) ", _text(node))
+            if match:
+                codes.add(match.group(1))
+        return codes
+
     def calls_before_definition(self) -> list[Problem]:
         """Calls outside every function to a function the script defines only further down (not yet defined
         when the call runs)."""
@@ -431,6 +480,18 @@ class PwshScript:
                 values.append(named[-1])
         return values
 
+    def _index_assignments(self, variable: str, scope: Node) -> list[Node]:
+        """Assignments to ``$variable[...]`` or ``$variable.Key`` in the scope: keys a literal does not show."""
+        found = []
+        for node in _walk(scope):
+            if node.type != "assignment_expression" or self._scope_of(node) != scope:
+                continue
+            left = next((c for c in node.children if c.type == "left_assignment_expression"), None)
+            target = _text(left).strip().lower() if left is not None else ""
+            if re.match(re.escape(variable.lower()) + r"\s*[\[.]", target):
+                found.append(node)
+        return found
+
     @staticmethod
     def _block_results(block: Node) -> list[Node]:
         """The statements of a block that produce its value: the last one, plus any ``return <x>``."""
@@ -466,6 +527,8 @@ class PwshScript:
                 out.unresolved.append(node)
             for candidate in assigned:
                 self._merge(out, self.resolve(candidate, seen))
+            # keys added later by index ($t['Key'] = ...) are not in the literal: they cannot be proven
+            out.unresolved.extend(self._index_assignments(name, self._scope_of(node)))
         elif node.type == "command":
             function = self._functions().get(_text(node.children[0]).lower()) if node.children else None
             if function is None:

@@ -6,6 +6,16 @@
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
+function Import-ActiveDirectoryModule {
+    # The ActiveDirectory module ships with the feature RSAT-AD-PowerShell, which member servers (cluster nodes)
+    # lack by default and failover clustering does not pull in (New-ADGroup docs: module ActiveDirectory;
+    # review ps_fidelity F4). Checked before use, so the error names the feature instead of "module not found".
+    if (@(Get-Module -ListAvailable -Name ActiveDirectory).Count -eq 0) {
+        throw ('ESSO-028 The ActiveDirectory PowerShell module is not installed on {0}; run Install-WindowsFeature RSAT-AD-PowerShell there (it also needs Active Directory Web Services, TCP 9389, on a domain controller).' -f $env:COMPUTERNAME)
+    }
+    Import-Module -Name ActiveDirectory
+}
+
 function Find-ADGroupByName {
     param(
         [string]$Name,

@@ -1,7 +1,8 @@
-# ConfigurationExe: running BizTalk's Configuration.exe in silent mode (/S <xml> /L <log>) with an answer file:
+# ConfigurationExe: running BizTalk's Configuration.exe in silent mode (/S <xml> /L <log> /noprogressbar) with an
+# answer file and a bounded wait:
 # finding the executable, checking the ConfigXml the provider sent (feature, answer, database, empty passwords),
 # filling a password node, scrubbing secrets from log lines, and emptying the working folder afterwards.
-# Never /U. Needs EssoRegistry (Get-EssoRegistryValue).
+# Never /U. Needs EssoRegistry (Get-EssoRegistryValue) and ProtectedPath (New-ProtectedDirectory).
 #
 # Why one place: creating (Install-SsoSystem) and joining (Join-SsoSystem) an SSO system run the same tool the
 # same way; the rules about where passwords may appear must not differ between the two.
@@ -10,7 +11,9 @@
 
 function Get-ConfigurationExe {
     # BizTalk's Configuration.exe: in %BTSINSTALLPATH% (set by BizTalk setup; public scripts use it), else in
-    # the InstallPath value of HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 [INFERRED].
+    # the InstallPath value of HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 [INFERRED], else in the ESSO folder,
+    # where an ESSO-only install has its own [INFERRED: the review cites biztalk-docs
+    # how-to-move-the-master-secret-server.md for it; the page could not be re-read here to confirm].
     $folders = New-Object -TypeName 'System.Collections.Generic.List[string]'
     if ($env:BTSINSTALLPATH) {
         [void]$folders.Add($env:BTSINSTALLPATH)
@@ -18,6 +21,9 @@ function Get-ConfigurationExe {
     $installPath = Get-EssoRegistryValue -SubKey 'SOFTWARE\Microsoft\BizTalk Server\3.0' -Name 'InstallPath'
     if ($null -ne $installPath) {
         [void]$folders.Add($installPath)
+    }
+    if ($env:CommonProgramW6432) {
+        [void]$folders.Add((Join-Path -Path $env:CommonProgramW6432 -ChildPath 'Enterprise Single Sign-On'))
     }
     foreach ($folder in $folders) {
         $exe = Join-Path -Path $folder -ChildPath 'Configuration.exe'
@@ -111,23 +117,58 @@ function Protect-Text {
     return $result
 }
 
-function Invoke-ConfigurationExe {
-    # Configuration.exe /S <xml> /L <log> (biztalk-esso.md section 2.1). Only paths reach the command line. A non-zero
-    # exit code or a log line with the word "error" fails the step [INFERRED: a clean log has no such line].
+function Save-ConfigurationLog {
+    # Keeps a failed run's log, with every secret replaced by ***, in an Administrators-only folder that outlives
+    # the per-run working folder (which is emptied and removed). Returns the kept path, or '' when there is no log.
     param(
-        [string]$XmlPath,
         [string]$LogPath,
         [string[]]$Secrets
     )
-    $exe = Get-ConfigurationExe
-    $arguments = '/S "{0}" /L "{1}"' -f $XmlPath, $LogPath
-    $process = Start-Process -FilePath $exe -ArgumentList $arguments -Wait -PassThru
-    $errors = @()
-    if (Test-Path -LiteralPath $LogPath -PathType Leaf) {
-        $errors = @(Get-Content -LiteralPath $LogPath | Where-Object { $_ -match '(?i)\berror\b' } | Select-Object -First 5)
+    if (-not (Test-Path -LiteralPath $LogPath -PathType Leaf)) {
+        return ''
     }
-    if ($process.ExitCode -ne 0 -or $errors.Count -gt 0) {
-        $excerpt = (@(foreach ($line in $errors) { Protect-Text -Text ([string]$line) -Secrets $Secrets }) -join ' | ')
-        throw ('Configuration.exe failed on {0} (exit code {1}). Log: {2}' -f $env:COMPUTERNAME, $process.ExitCode, $excerpt)
+    $keptDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-log-{0}' -f [guid]::NewGuid().ToString('N'))
+    New-ProtectedDirectory -Path $keptDir
+    $kept = Join-Path -Path $keptDir -ChildPath (Split-Path -Path $LogPath -Leaf)
+    $text = Protect-Text -Text ([System.IO.File]::ReadAllText($LogPath)) -Secrets $Secrets
+    [System.IO.File]::WriteAllText($kept, $text)
+    return $kept
+}
+
+function Invoke-ConfigurationExe {
+    # Configuration.exe /S <xml> /L <log> /noprogressbar, started in its own folder, waited for at most
+    # TimeoutMinutes. The verdict is the exit code here plus the post-conditions each caller checks afterwards
+    # (ENTSSO\SQL values, a new SSOSS id, the backup file); the log only feeds the failure message.
+    # Sources: BizTalkServerDsc Examples/Scenario_OneMachine BtsConfig.ps1 and skastberg/biztalkps
+    # ScriptedInstallWhitepaperExamples/04-Configure-BizTalkServer.ps1 run /S with /noprogressbar and judge by
+    # ExitCode; kkuo's "Configuration log FYI" (MSDN blog, 2006): failures are the "error <Feature Name>" entries,
+    # a successful log may hold the word "error" elsewhere. Wait-Process -Timeout (PowerShell 5.1 docs) and
+    # taskkill /T /F end the whole tree: Start-Process -Wait has no timeout and also waits for descendants.
+    param(
+        [string]$XmlPath,
+        [string]$LogPath,
+        [string[]]$Secrets,
+        [int]$TimeoutMinutes
+    )
+    $exe = Get-ConfigurationExe
+    $arguments = '/S "{0}" /L "{1}" /noprogressbar' -f $XmlPath, $LogPath
+    $process = Start-Process -FilePath $exe -ArgumentList $arguments -WorkingDirectory (Split-Path -Path $exe -Parent) -PassThru
+    $null = $process.Handle
+    $process | Wait-Process -Timeout ($TimeoutMinutes * 60) -ErrorAction SilentlyContinue
+    if (-not $process.HasExited) {
+        $null = & taskkill.exe /PID $process.Id /T /F 2>&1
+        $killed = $LASTEXITCODE
+        $kept = Save-ConfigurationLog -LogPath $LogPath -Secrets $Secrets
+        throw ('ESSO-027 Configuration.exe did not finish within {0} minutes on {1}; its process tree was killed (taskkill exit code {2}). The log was kept at {3}.' -f $TimeoutMinutes, $env:COMPUTERNAME, $killed, $kept)
+    }
+    $exitCode = $process.ExitCode
+    if ($exitCode -ne 0) {
+        $excerpt = ''
+        if (Test-Path -LiteralPath $LogPath -PathType Leaf) {
+            $lines = @(Get-Content -LiteralPath $LogPath | Where-Object { $_ -match '(?i)\berror\b' } | Select-Object -First 5)
+            $excerpt = (@(foreach ($line in $lines) { Protect-Text -Text ([string]$line) -Secrets $Secrets }) -join ' | ')
+        }
+        $kept = Save-ConfigurationLog -LogPath $LogPath -Secrets $Secrets
+        throw ('Configuration.exe failed on {0} (exit code {1}); the log was kept at {2}. Log: {3}' -f $env:COMPUTERNAME, $exitCode, $kept, $excerpt)
     }
 }

@@ -1,7 +1,13 @@
-# Dtc: an MSDTC CID: the GUID subkey of a CID key (HKLM, 64-bit view) whose default value is "MSDTC".
+# Dtc: an MSDTC CID: the GUID subkey <GUID> of a CID key (HKLM, 64-bit view) whose Description subkey's
+# default value is "MSDTC".
+#
+# Source: [MS-CMOM] 2.2.3.5 and 2.2.1.2.2.4/.5: contact keys are HKEY_CLASSES_ROOT\CID\<GUID> and "MUST have a
+# 'Description\(Default)' subkey value set to ... 'MSDTC'"; a clustered DTC's are under
+# HKLM\Cluster\Resources\<ResID>\MSDTCPRIVATE\CID\<GUID>. Public code reads them the same way: dbatools
+# Get-DbaMsdtc.ps1 (HKCR:\CID\*\Description, '(default)'), scripting.tech "Detect Duplicate MSDTC CID" (2016).
 #
 # Why one place: the local DTC's CID (Get-NodeFacts) and a clustered DTC's CID (Get-ClusterFacts) are compared
-# for uniqueness, so both must be read the same way [INFERRED location of the keys; see the scripts' headers].
+# for uniqueness, so both must be read the same way.
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
@@ -18,12 +24,15 @@ function Get-MsdtcCid {
         }
         try {
             foreach ($name in $cids.GetSubKeyNames()) {
-                $key = $cids.OpenSubKey($name)
-                try {
-                    $description = [string]$key.GetValue('')
-                }
-                finally {
-                    $key.Close()
+                $description = $null
+                $key = $cids.OpenSubKey(('{0}\Description' -f $name))
+                if ($null -ne $key) {
+                    try {
+                        $description = [string]$key.GetValue('')
+                    }
+                    finally {
+                        $key.Close()
+                    }
                 }
                 $guid = [guid]::Empty
                 if ($description -eq 'MSDTC' -and [guid]::TryParse($name, [ref]$guid)) {

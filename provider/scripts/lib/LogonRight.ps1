@@ -174,23 +174,67 @@ function Resolve-AccountSid {
     }
 }
 
-function Test-ServiceLogonRight {
-    # Whether the SID itself holds SeServiceLogonRight in the local LSA policy (compared by SID). A grant
-    # through a group the account belongs to is not seen [INFERRED limitation].
+function Get-AccountTokenSids {
+    # The account's SID and the SIDs of every security group in a logon token issued for it now, so a right
+    # granted to a group (the usual GPO: "Log on as a service" to a group of service accounts) counts.
+    # Source: WindowsIdentity(String upn) is an S4U logon whose Groups are the token groups
+    # (learn.microsoft.com System.Security.Principal.WindowsIdentity .ctor(String)); the server's own account asks
+    # the DC (S4U2Self), so no second hop is needed. The implicit UPN is sAMAccountName@<the node's DNS domain>
+    # [INFERRED for an account of another domain of the forest: then only its own SID is returned].
     param(
+        [string]$Account,
         [string]$Sid
+    )
+    $sids = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    if ([string]::IsNullOrEmpty($Sid)) {
+        return ,$sids.ToArray()
+    }
+    [void]$sids.Add($Sid)
+    $user = $Account.Split('\')[-1]
+    $dnsDomain = [string](Get-CimInstance -ClassName Win32_ComputerSystem).Domain
+    try {
+        $identity = New-Object -TypeName System.Security.Principal.WindowsIdentity -ArgumentList ('{0}@{1}' -f $user, $dnsDomain)
+        try {
+            if ($identity.User.Value -eq $Sid) {
+                foreach ($group in $identity.Groups) {
+                    [void]$sids.Add($group.Value)
+                }
+            }
+        }
+        finally {
+            $identity.Dispose()
+        }
+    }
+    catch [System.SystemException] {
+        Write-Verbose ('No S4U token for {0}: only its own SID is compared ({1}).' -f $Account, $_.Exception.Message)
+    }
+    return ,$sids.ToArray()
+}
+
+function Test-ServiceLogonRight {
+    # Whether any of the SIDs (the account's and its token groups', Get-AccountTokenSids) holds
+    # SeServiceLogonRight in the local LSA policy: a right granted to a group the account is in counts.
+    param(
+        [string[]]$Sids
     )
     Import-EssoLsa
     $holders = @([EssoLsaRights]::AccountsWithRight('SeServiceLogonRight'))
-    return ($holders -contains $Sid)
+    foreach ($sid in $Sids) {
+        if ($holders -contains $sid) {
+            return $true
+        }
+    }
+    return $false
 }
 
 function Get-GpoLogonRight {
     # [INFERRED] Whether a Group Policy defines "Log on as a service" here, from the RSoP logging data the last
     # policy refresh wrote (WMI root\rsop\computer, RSOP_UserPrivilegeRight, precedence 1 = the winning GPO).
     # No RSoP data (never refreshed, or RSoP logging off) reads as "no GPO".
+    # The policy "includes the account" when it lists the account or one of its token groups (Sids). An entry that
+    # does not resolve (a trust failure is a SystemException, not only IdentityNotMapped) is skipped, not fatal.
     param(
-        [string]$Sid
+        [string[]]$Sids
     )
     $viaGpo = $false
     $includesAccount = $false
@@ -198,7 +242,16 @@ function Get-GpoLogonRight {
     foreach ($entry in $entries) {
         $viaGpo = $true
         foreach ($member in @($entry.AccountList)) {
-            if ($null -ne $member -and $null -ne $Sid -and (Resolve-AccountSid -Name ([string]$member)) -eq $Sid) {
+            if ($null -eq $member) {
+                continue
+            }
+            try {
+                $memberSid = Resolve-AccountSid -Name ([string]$member)
+            }
+            catch [System.SystemException] {
+                $memberSid = $null
+            }
+            if ($null -ne $memberSid -and $Sids -contains $memberSid) {
                 $includesAccount = $true
             }
         }

@@ -9,7 +9,11 @@
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
 function New-AdminOnlyDirectorySecurity {
-    # SYSTEM and BUILTIN\Administrators full control, inheritance from the parent disabled.
+    # SYSTEM and BUILTIN\Administrators full control, inheritance from the parent disabled; with ReaderSid, that one
+    # account may also read (the ENTSSO service account, for the backup a restore reads; issue 9 A12).
+    param(
+        [string]$ReaderSid
+    )
     $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
     $security.SetAccessRuleProtection($true, $false)
     $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
@@ -24,27 +28,58 @@ function New-AdminOnlyDirectorySecurity {
         )
         $security.AddAccessRule($rule)
     }
+    if (-not [string]::IsNullOrEmpty($ReaderSid)) {
+        $reader = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $ReaderSid
+        $readRule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList @(
+            $reader,
+            [System.Security.AccessControl.FileSystemRights]::ReadAndExecute,
+            $inherit,
+            [System.Security.AccessControl.PropagationFlags]::None,
+            [System.Security.AccessControl.AccessControlType]::Allow
+        )
+        $security.AddAccessRule($readRule)
+    }
     return $security
 }
 
 function Test-AdminOnlyAcl {
-    # True when the path's DACL is protected and allows no one but SYSTEM and BUILTIN\Administrators.
+    # True when the path's DACL is protected and allows no one but SYSTEM and BUILTIN\Administrators, and, when
+    # ReaderSid is given, that one account to read (no write, no other account).
     param(
-        [string]$Path
+        [string]$Path,
+        [string]$ReaderSid
     )
     $acl = Get-Acl -LiteralPath $Path
     if (-not $acl.AreAccessRulesProtected) {
         return $false
     }
+    $readOnly = [System.Security.AccessControl.FileSystemRights]'ReadAndExecute, Synchronize'
     $rules = @($acl.GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]))
     foreach ($rule in $rules) {
         $sid = $rule.IdentityReference.Value
         $allowed = $rule.AccessControlType -eq [System.Security.AccessControl.AccessControlType]::Allow
-        if ($allowed -and $sid -ne 'S-1-5-18' -and $sid -ne 'S-1-5-32-544') {
+        $reads = (-not [string]::IsNullOrEmpty($ReaderSid)) -and $sid -eq $ReaderSid -and (($rule.FileSystemRights -band (-bnot $readOnly)) -eq 0)
+        if ($allowed -and $sid -ne 'S-1-5-18' -and $sid -ne 'S-1-5-32-544' -and -not $reads) {
             return $false
         }
     }
     return ($rules.Count -gt 0)
+}
+
+function Get-ProtectedFolderReader {
+    # The one account a protected folder lets read besides SYSTEM and Administrators (its read-only Allow ACE),
+    # or $null; Resolve-ProtectedPath accepts such a folder as protected.
+    param(
+        [string]$Path
+    )
+    $rules = @((Get-Acl -LiteralPath $Path).GetAccessRules($true, $true, [System.Security.Principal.SecurityIdentifier]))
+    foreach ($rule in $rules) {
+        $sid = $rule.IdentityReference.Value
+        if ($sid -ne 'S-1-5-18' -and $sid -ne 'S-1-5-32-544') {
+            return $sid
+        }
+    }
+    return $null
 }
 
 function New-ProtectedDirectory {
@@ -87,7 +122,7 @@ function Resolve-ProtectedPath {
         }
     }
     $top = Join-Path -Path $root -ChildPath $parts[0]
-    if ((Test-Path -LiteralPath $top -PathType Container) -and -not (Test-AdminOnlyAcl -Path $top)) {
+    if ((Test-Path -LiteralPath $top -PathType Container) -and -not (Test-AdminOnlyAcl -Path $top -ReaderSid (Get-ProtectedFolderReader -Path $top))) {
         throw ('Refusing {0}: {1} does not have the Administrators-only ACL.' -f $Path, $top)
     }
     return $full

@@ -62,13 +62,8 @@ function Invoke-SqlRow {
     }
 }
 
-function Get-SsoDatabaseState {
-    # [INFERRED] The SSO schema as public copies of ESSO's SSOX.sql/SSOX2.sql show it: dbo.SSOX_GlobalInfo
-    # (gi_SecretServer, gi_SSOAdminGroup, gi_AffiliateAppMgrGroup; group columns may hold several
-    # ';'-separated accounts, the first is reported as ssox_spGetGlobalInfo does), and the master secret id of
-    # encrypted rows in dbo.SSOX_ExternalCredentials (ec_pws_msid) and dbo.SSOX_WindowsPassword (wp_msid).
-    # The database stores no "current MSID" column: msid is the id of the most recently encrypted row, $null
-    # when the database holds no encrypted row yet.
+function Test-SsoDatabaseExists {
+    # Whether the database exists on the server (sys.databases; the name is a parameter, never query text).
     param(
         [string]$Server,
         [string]$Database
@@ -76,11 +71,26 @@ function Get-SsoDatabaseState {
     $master = New-SqlConnection -Server $Server -Database 'master'
     try {
         $row = Invoke-SqlRow -Connection $master -Query 'SELECT COUNT(*) AS n FROM sys.databases WHERE name = @name' -Parameters @{ name = $Database }
-        $exists = ([int]$row['n']) -gt 0
+        return (([int]$row['n']) -gt 0)
     }
     finally {
         $master.Dispose()
     }
+}
+
+function Get-SsoDatabaseState {
+    # [INFERRED] The SSO schema as public copies of ESSO's SSOX.sql/SSOX2.sql show it: dbo.SSOX_GlobalInfo
+    # (gi_SecretServer, gi_SSOAdminGroup, gi_AffiliateAppMgrGroup; group columns may hold several
+    # ';'-separated accounts, the first is reported as ssox_spGetGlobalInfo does), and the master secret id of
+    # encrypted rows in dbo.SSOX_ExternalCredentials (both columns: ec_pws_msid and ec_pns_msid, "the master
+    # secret ids used to encrypt the fields", as ssox_spReadNextXp reads them with OR) and dbo.SSOX_WindowsPassword
+    # (wp_msid). The database stores no "current MSID" column: msid is the id of the most recently encrypted row,
+    # never the empty GUID (an unused column holds it), $null when the database holds no encrypted row yet.
+    param(
+        [string]$Server,
+        [string]$Database
+    )
+    $exists = Test-SsoDatabaseExists -Server $Server -Database $Database
     $secretServer = $null
     $adminGroup = $null
     $affiliateAdminGroup = $null
@@ -112,8 +122,11 @@ SELECT TOP 1 msid
 FROM (
     SELECT ec_pws_msid AS msid, ec_timestamp AS written FROM dbo.SSOX_ExternalCredentials
     UNION ALL
+    SELECT ec_pns_msid AS msid, ec_timestamp AS written FROM dbo.SSOX_ExternalCredentials
+    UNION ALL
     SELECT wp_msid AS msid, wp_timestamp AS written FROM dbo.SSOX_WindowsPassword
 ) AS encrypted
+WHERE msid IS NOT NULL AND msid <> '00000000-0000-0000-0000-000000000000'
 ORDER BY written DESC
 '@
                 if ($null -ne $latest -and $null -ne $latest['msid']) {
