@@ -97,6 +97,16 @@ class Cluster(_W):
     cycled_on: dict[str, bool] = Field(default_factory=dict)
 
 
+class AffiliateCredential(_W):
+    """One user's credentials in an affiliate application, encrypted under a master secret (the MSID that
+    sealed it). Held as a digest: the world file carries no credential."""
+
+    application: str
+    user: str
+    msid: str
+    credential_digest: str
+
+
 class SsoDatabase(_W):
     server: str
     name: str
@@ -110,6 +120,7 @@ class SsoDatabase(_W):
     # [INFERRED] from the public SSOX schema: the database may record the MSID only on encrypted rows, so a
     # new system with no affiliate applications reports none. False models that reading.
     reports_msid: bool = True
+    credentials: list[AffiliateCredential] = Field(default_factory=list)  # existing encrypted data (adoption)
 
 
 class Fault(_W):
