@@ -12,6 +12,7 @@ the ``simulator init --existing-server`` option) and plays that client (``sso_cl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provider.errors import EssoError
@@ -147,3 +148,49 @@ def sso_client_read(world: World, server: str, database: str, application: str) 
                 step="client-read",
             )
     return found
+
+
+def retire_server(world: World, server: str, backup_password: str, reminder: str = "") -> bytes:
+    """The master secret server is gone: its last backup (as ``ssoconfig -backupSecret`` wrote it, under
+    ``backup_password``) is all that remains, and the computer no longer answers. Returns the backup's bytes."""
+    node = m.find_node(world, server)
+    if node is None:
+        raise ValueError(f"no server named {server} in the world")
+    db = next((d for d in world.databases.values() if d.secret_server.lower() == server.lower()), None)
+    if db is None:
+        raise ValueError(f"no SSO database names {server} as its master secret server")
+    db.backup_password_digest = secret_digest(backup_password, f"backup:{db.msid}")
+    node.reachable = False
+    return backup_blob(db.msid, backup_password, reminder)
+
+
+def backup_blob(msid: str, backup_password: str, reminder: str = "") -> bytes:
+    """A simulated master secret backup of ``msid`` (the format Backup-MasterSecret writes in the simulator)."""
+    from provider.remote.sim_handlers import _backup_blob  # the one writer of the simulated backup format
+
+    return _backup_blob(msid, backup_password, reminder)
+
+
+def seed_existing(
+    state: str | Path,
+    *,
+    nodes: Sequence[str],
+    server: str = DEFAULT_SERVER,
+    network_name: str = "BIZTALKSSO",
+    role: str = "SSO",
+    retired_backup: Path | None = None,
+    backup_password: str | None = None,
+) -> World:
+    """``simulator init --existing-server NAME [--retired-backup FILE]``: write a world with an existing SSO
+    system on the standalone server ``server``; with ``retired_backup`` that server is gone and its backup
+    (password ``backup_password``) is written to that file, the operator's backup of the README's example."""
+    from provider.remote.simulator import Simulator
+
+    world = existing_world(nodes, server=server, network_name=network_name, role=role)
+    if retired_backup is not None:
+        if not backup_password:
+            raise ValueError("a retired server's backup needs the backup password")
+        retired_backup.parent.mkdir(parents=True, exist_ok=True)
+        retired_backup.write_bytes(retire_server(world, server, backup_password))
+    Simulator(state).seed(world)
+    return world

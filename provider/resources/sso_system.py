@@ -130,9 +130,11 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             if serving.lower() == recorded.lower() and not (prior and prior.observed.adopted_from):
                 msid, backup_file = self._install(remote, inputs, recorded, password, steps, verified)
             else:
-                # The creator is lost: the system lives on in the database and on the other nodes.
+                # The creator is lost, or the system was adopted (no node created it): the system lives on in
+                # the database and on the nodes that hold its secret.
                 msid, backup_file = self._msid_on(remote, inputs, serving, escrow), inputs.backup_path
-                steps.add(serving, "serve-from", False, f"{recorded} is unreachable or no longer holds the system")
+                why = "adopted system" if prior and prior.observed.adopted_from else f"{recorded} is unreachable"
+                steps.add(serving, "serve-from", False, f"{why}: served by a node that holds the master secret")
             in_use = prior.observed.backup_in_use_fingerprint if prior else None
             rebackup = prior is not None and not fingerprint_matches(password.get_secret_value(), in_use)
             record = None if rebackup else escrow.latest(msid)
