@@ -34,8 +34,13 @@ def seeded(tmp_path: Path, nodes: tuple[str, ...] = ("SSO01", "SSO02"), **overri
     overrides.setdefault("existingSystem", {"masterSecretServer": SERVER})
     spec = demo_spec(tmp_path, nodes, **overrides)
     world = existing_world_for(spec, SERVER)
-    Simulator(spec.simulator_state).seed(world)
+    world_of(spec).seed(world)
     return spec, world
+
+
+def world_of(spec: ClusterSpec) -> Simulator:
+    assert spec.simulator_state is not None
+    return Simulator(spec.simulator_state)
 
 
 def sso_of(world: World) -> Any:
@@ -58,7 +63,7 @@ def changes_made(world: World) -> list[str]:
 
 
 def assert_adopted(spec: ClusterSpec, outputs: dict[str, dict[str, Any]], msid: str, source: str) -> None:
-    sim = Simulator(spec.simulator_state)
+    sim = world_of(spec)
     nodes = list(spec.cluster.nodes)
     assert_final_world(sim, nodes)
     world = sim.load()
@@ -82,7 +87,7 @@ def test_adopt_from_the_live_master_secret_server(tmp_path: Path, nodes: tuple[s
     msid = world.databases["sql01/ssodb"].msid
     outputs = Procedure(spec).up()
     assert_adopted(spec, outputs, msid, f"server:{SERVER}")
-    after = Simulator(spec.simulator_state).load()
+    after = world_of(spec).load()
     assert after.calls_for(script=c.INSTALL_SSO_SYSTEM.name) == 0  # "Join", never "Create"
     assert after.calls_for(script=c.JOIN_SSO_SYSTEM.name) == len(nodes)
     old = after.nodes[SERVER]  # the old master secret server keeps its service, as a plain SSO server
@@ -102,16 +107,16 @@ def test_adopt_from_a_provided_backup_of_a_server_that_is_gone(tmp_path: Path) -
     msid = world.databases["sql01/ssodb"].msid
     backup.parent.mkdir()
     backup.write_bytes(retire_server(world, SERVER, BACKUP_PASSWORD))
-    Simulator(spec.simulator_state).seed(world)
+    world_of(spec).seed(world)
     outputs = Procedure(spec).up()
     assert_adopted(spec, outputs, msid, f"backup:{backup}")
-    assert Simulator(spec.simulator_state).load().calls_for(node=SERVER) == 0  # the gone server is never asked
+    assert world_of(spec).load().calls_for(node=SERVER) == 0  # the gone server is never asked
 
 
 def test_a_node_joined_by_hand_without_the_secret_is_adopted_and_restored(tmp_path: Path) -> None:
     spec, world = seeded(tmp_path)
     msid = world.databases["sql01/ssodb"].msid
-    with Simulator(spec.simulator_state).edit() as w:
+    with world_of(spec).edit() as w:
         node = w.nodes["SSO01"]
         node.sso_server, node.sso_database, node.entsso_account = "SQL01", "SSODB", "CONTOSO\\svc-entsso"
     outputs = Procedure(spec).up()
@@ -125,7 +130,7 @@ def test_an_existing_database_without_existing_system_is_refused_before_create(t
     with pytest.raises(EssoError) as err:
         Procedure(spec).up()
     assert err.value.code == "ESSO-090" and "existingSystem" in str(err.value)
-    after = Simulator(spec.simulator_state).load()
+    after = world_of(spec).load()
     assert sso_of(after) == before and changes_made(after) == []
 
 
@@ -183,7 +188,7 @@ def test_a_bad_starting_point_is_refused_before_any_change(
     tmp_path: Path, edit: Callable[[World], None], code: str, says: str
 ) -> None:
     spec, _ = seeded(tmp_path)
-    sim = Simulator(spec.simulator_state)
+    sim = world_of(spec)
     with sim.edit() as world:
         edit(world)
     before = sso_of(sim.load())
@@ -202,7 +207,7 @@ def test_a_provided_backup_that_is_missing_is_refused_before_any_change(tmp_path
     with pytest.raises(EssoError) as err:
         Procedure(spec).up()
     assert err.value.code == "ESSO-093" and "nowhere.bak" in str(err.value)
-    after = Simulator(spec.simulator_state).load()
+    after = world_of(spec).load()
     assert sso_of(after) == before and changes_made(after) == []
 
 
@@ -220,15 +225,15 @@ def test_an_update_of_an_adopted_system_never_creates(tmp_path: Path) -> None:
     assert result.outs["adoptedFrom"] == f"server:{SERVER}" and result.outs["msid"] == msid
     steps = [(s["node"], s["step"], s["changed"]) for s in result.outs["steps"]]
     assert ("SSO01", "serve-from", False) in steps and ("SSO01", c.BACKUP_MASTER_SECRET.name, True) in steps
-    assert Simulator(spec.simulator_state).load().calls_for(script=c.INSTALL_SSO_SYSTEM.name) == 0
+    assert world_of(spec).load().calls_for(script=c.INSTALL_SSO_SYSTEM.name) == 0
 
 
 def test_destroy_keeps_an_adopted_system(tmp_path: Path) -> None:
-    spec, world = seeded(tmp_path, policy={"protectSsoSystem": False, "onDestroy": "remove"})
+    spec, _ = seeded(tmp_path, policy={"protectSsoSystem": False, "onDestroy": "remove"})
     outputs = Procedure(spec).up()
     provider = Procedure(spec).provider(SsoSystemProvider)
     provider.delete("SQL01/SSODB", outputs["sso-system"])
-    after = Simulator(spec.simulator_state).load()
+    after = world_of(spec).load()
     assert "sql01/ssodb" in after.databases
     assert after.calls_for(script=c.REMOVE_SSO_DATABASE.name) == 0
     assert after.calls_for(script=c.REMOVE_SSO_NODE_CONFIGURATION.name) == 0
@@ -240,7 +245,7 @@ def test_the_simulated_client_loses_data_sealed_under_another_secret(tmp_path: P
     """The client check can fail: a credential sealed under an MSID no server holds is unreadable."""
     spec, world = seeded(tmp_path)
     Procedure(spec).up()
-    sim = Simulator(spec.simulator_state)
+    sim = world_of(spec)
     with sim.edit() as w:
         w.databases["sql01/ssodb"].credentials[0].msid = "00000000-0000-0000-0000-000000000000"
     with pytest.raises(EssoError) as err:
