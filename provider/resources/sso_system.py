@@ -92,9 +92,10 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     observed_model = SsoSystemObserved
     replace_keys = ("server", "database")
     recorded_once_keys = ("node",)
-    record_only_keys = ("nodes", "role", "networkName", "protect", "onDestroy", "existingServer", "existingBackupFile")
+    # existingBackupFile is not record-only: a corrected backup must be read again (``_retake_provided_backup``)
+    record_only_keys = ("nodes", "role", "networkName", "protect", "onDestroy", "existingServer")
     secret_keys = ("serviceAccountPassword", "backupPassword")
-    stable_outputs = ("createdBy", "adoptedFrom")  # recorded at creation; losing the creator never rewrites it
+    stable_outputs = ("createdBy",)  # recorded at creation; losing the creator never rewrites it
     extra_secret_outputs = ("backupInUseFingerprint",)  # the fingerprint of the password the escrowed backup needs
     delete_before_replace = True
 
@@ -116,7 +117,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     def converge(
         self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved] | None, steps: Steps
     ) -> SsoSystemObserved:
-        if prior is None and inputs.adopting:
+        if inputs.adopting and (prior is None or self._retake_provided_backup(inputs, prior)):
             return self._adopt(inputs, steps)
         recorded = prior.inputs.node if prior else inputs.node
         with self.remote(inputs, recorded) as remote:
@@ -168,6 +169,25 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 backup_password_current=True,
                 adopted_from=prior.observed.adopted_from if prior else None,
             )
+
+    def _retake_provided_backup(
+        self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved]
+    ) -> bool:
+        """An operator's backup can be proven only by the first restore (Windows offers no way to open it
+        elsewhere): while no cluster node holds the master secret, an update takes the provided file and password
+        again, so a corrected backupFile or backupPassword replaces the escrowed backup the restores use."""
+        if not inputs.existing_backup_file or not (prior.observed.adopted_from or "").startswith("backup:"):
+            return False
+        msid = (prior.observed.msid or "").lower()
+        with self.remote(inputs) as remote:
+            for node in inputs.nodes:
+                try:
+                    held = inputs.node_facts(remote, node).ssoss_msids
+                except TransientRemoteError:
+                    continue
+                if msid in {m.lower() for m in held}:
+                    return False
+        return True
 
     @staticmethod
     def _refuse_existing_database(

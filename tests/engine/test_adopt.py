@@ -118,3 +118,43 @@ def test_destroy_keeps_the_adopted_database_and_its_secret(tmp_path: Path) -> No
     assert "esso: [sso-system] SSO01 keep-sso-system ok (adopted: the SSO system existed before this stack" in (
         deployment.host_stderr
     )
+
+
+def _retired(tmp_path: Path, config: StackConfig, password: str) -> tuple[str, Path]:
+    backup = tmp_path / "operator" / "SSOSecret-prod.bak"
+    world = existing_world(["SSO01", "SSO02"], server=SERVER)
+    backup.parent.mkdir(exist_ok=True)
+    backup.write_bytes(retire_server(world, SERVER, password))
+    Simulator(config.simulator_state).seed(world)
+    return world.databases["sql01/ssodb"].msid, backup
+
+
+def test_a_provided_backup_with_the_wrong_password_fails_its_first_restore_then_recovers(tmp_path: Path) -> None:
+    """Windows can open a master secret backup only by restoring it: the first restore (on nodes[0]) is the
+    proof, it refuses before the secret changes anywhere (ESSO-012), and a corrected password recovers."""
+    backup = tmp_path / "operator" / "SSOSecret-prod.bak"
+    config = demo_stack(tmp_path, existingSystem={"backupFile": str(backup)})
+    msid, _ = _retired(tmp_path, config, "Operator-Old-Backup-7q!")  # not the stack's backupPassword
+    engine = new_engine(tmp_path)
+    with pytest.raises(EngineError) as err:
+        engine.up(learn(config))
+    assert "ESSO-012" in str(err.value) and "password does not open" in str(err.value)
+    assert not any(sim(config).load().nodes[n].ssoss for n in ("SSO01", "SSO02"))
+    fixed = config.with_(backupPassword="Operator-Old-Backup-7q!")
+    engine.up(learn(fixed))
+    assert_moved(fixed, ["SSO01", "SSO02"], msid, {r.name: r for r in engine.state()}, f"backup:{backup}")
+
+
+def test_a_provided_backup_of_another_system_fails_its_first_restore_then_recovers(tmp_path: Path) -> None:
+    backup = tmp_path / "operator" / "SSOSecret-prod.bak"
+    config = demo_stack(tmp_path, existingSystem={"backupFile": str(backup)})
+    msid, _ = _retired(tmp_path, config, SECRETS["backupPassword"])
+    wrong = tmp_path / "operator" / "SSOSecret-test.bak"
+    other = existing_world(["SSO01", "SSO02"], server=SERVER)  # another SSO system's backup, another MSID
+    wrong.write_bytes(retire_server(other, SERVER, SECRETS["backupPassword"]))
+    engine = new_engine(tmp_path)
+    with pytest.raises(EngineError) as err:
+        engine.up(learn(config.with_(existingSystem={"backupFile": str(wrong)})))
+    assert "ESSO-012" in str(err.value) and msid in str(err.value)
+    engine.up(learn(config))
+    assert_moved(config, ["SSO01", "SSO02"], msid, {r.name: r for r in engine.state()}, f"backup:{backup}")
