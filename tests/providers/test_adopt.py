@@ -15,7 +15,7 @@ import pytest
 
 from provider import contracts as c
 from provider.errors import EssoError
-from provider.remote.sim_existing import backup_blob, existing_world_for, retire_server, sso_client_read
+from provider.remote.sim_existing import backup_blob, existing_world_for, retire_server, seed_existing, sso_client_read
 from provider.remote.simulator import Simulator
 from provider.remote.world import World
 from provider.resources.sso_system import SsoSystemProvider
@@ -252,3 +252,32 @@ def test_the_simulated_client_loses_data_sealed_under_another_secret(tmp_path: P
         sso_client_read(sim.load(), "SQL01", "SSODB", "ContosoERP")
     assert err.value.code == "ESSO-026"
     assert backup_blob(world.databases["sql01/ssodb"].msid, BACKUP_PASSWORD)  # the backup writer is shared
+
+
+def test_the_current_server_is_reached_only_because_the_stack_names_it(tmp_path: Path) -> None:
+    """CallPolicy (ESSO-070): BTS01 joins the allowed hosts from existingSystem.masterSecretServer, never from a
+    node's reply; a stack that adopts from a backup cannot reach it, and the adopt step never tries."""
+    spec, _ = seeded(tmp_path, existingSystem={"backupFile": str(tmp_path / "SSOSecret.bak")})
+    provider = Procedure(spec).provider(SsoSystemProvider)
+    inputs = SsoSystemProvider.inputs_model.model_validate(Procedure(spec).resources()[1][2])
+    with provider.remote(inputs) as remote, pytest.raises(EssoError) as err:
+        remote.run(
+            SERVER, c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="x")
+        )
+    assert err.value.code == "ESSO-070"
+    assert world_of(spec).load().calls_for(node=SERVER) == 0
+
+
+def test_simulator_init_seeds_an_existing_system_on_a_standalone_server(tmp_path: Path) -> None:
+    """The logic of ``simulator init --existing-server BTS01 [--retired-backup FILE]`` (sim_existing.seed_existing)."""
+    world = seed_existing(tmp_path / "live.json", nodes=["SSO01", "SSO02"], server=SERVER)
+    (db,) = world.databases.values()
+    assert db.secret_server == SERVER and world.nodes[SERVER].ssoss == [db.msid] and db.credentials
+    assert SERVER not in world.cluster.nodes and Simulator(tmp_path / "live.json").load() == world
+    backup = tmp_path / "out" / "SSOSecret-prod.bak"
+    gone = seed_existing(
+        tmp_path / "gone.json", nodes=["SSO01", "SSO02"], retired_backup=backup, backup_password=BACKUP_PASSWORD
+    )
+    assert not gone.nodes[SERVER].reachable and backup.read_bytes()
+    assert BACKUP_PASSWORD.encode() not in backup.read_bytes()
+    assert BACKUP_PASSWORD not in (tmp_path / "gone.json").read_text()
