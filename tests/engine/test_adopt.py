@@ -115,6 +115,10 @@ def test_destroy_keeps_the_adopted_database_and_its_secret(tmp_path: Path) -> No
     assert msid in after.nodes[SERVER].ssoss and after.nodes[SERVER].entsso_state == "Running"
     assert escrowed and all(p.exists() for p in escrowed)
     assert after.calls_for(script=c.REMOVE_SSO_DATABASE.name) == 0
+    # what docs/adopt.md says destroy does: the joins undo their joins, the clustered resource goes
+    assert all(after.nodes[n].sso_server is None for n in ("SSO01", "SSO02"))
+    assert not any(r.type == "Generic Service" for r in after.cluster.resources.values())
+    assert after.databases["sql01/ssodb"].secret_server == "BIZTALKSSO"
     assert "esso: [sso-system] SSO01 keep-sso-system ok (adopted: the SSO system existed before this stack" in (
         deployment.host_stderr
     )
