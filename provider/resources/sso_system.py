@@ -361,6 +361,16 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             ),
         )
         steps.add(node, contracts.INSTALL_SSO_SYSTEM.name, installed.changed)
+        if not installed.msid:
+            # Install-SsoSystem adopts a node already configured for this database; one joined by hand without
+            # the secret reports no MSID. That system exists: it is adopted (existingSystem), never created.
+            raise EssoError(
+                "ESSO-090",
+                f"{node} is configured for {inputs.server}/{inputs.database} but holds no master secret: the SSO "
+                "system already exists and existingSystem is not set.",
+                node=node,
+                step=contracts.INSTALL_SSO_SYSTEM.name,
+            )
         return installed.msid, installed.backup_file
 
     @staticmethod

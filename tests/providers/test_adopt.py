@@ -16,7 +16,7 @@ import pytest
 from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.sim_existing import backup_blob, existing_world_for, retire_server, seed_existing, sso_client_read
-from provider.remote.simulator import Simulator
+from provider.remote.simulator import HANDLERS, Simulator
 from provider.remote.world import World
 from provider.resources.sso_system import SsoSystemProvider
 from provider.spec import ClusterSpec
@@ -281,3 +281,25 @@ def test_simulator_init_seeds_an_existing_system_on_a_standalone_server(tmp_path
     assert not gone.nodes[SERVER].reachable and backup.read_bytes()
     assert BACKUP_PASSWORD.encode() not in backup.read_bytes()
     assert BACKUP_PASSWORD not in (tmp_path / "gone.json").read_text()
+
+
+def test_a_hand_joined_first_node_without_the_secret_never_crashes_the_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit's case B on the real script path: Install-SsoSystem.ps1 adopts a node configured for the
+    database and reports msid '' when SSOSS is empty. The create stops with ESSO-090, not a bare ValueError."""
+    spec, _ = seeded(tmp_path, existingSystem={})
+    with world_of(spec).edit() as w:
+        node = w.nodes["SSO01"]
+        node.sso_server, node.sso_database, node.entsso_account = "SQL01", "SSODB", "CONTOSO\\svc-entsso"
+
+    def script_path(_ctx: Any, p: c.InstallSsoParams) -> c.InstallSsoResult:  # Install-SsoSystem.ps1:76-85
+        state = c.SsoConfigState(server=p.server, database=p.database)
+        return c.InstallSsoResult(changed=False, before=state, after=state, msid="", backup_file="C:\\x.bak")
+
+    monkeypatch.setitem(HANDLERS, c.INSTALL_SSO_SYSTEM.name, script_path)
+    monkeypatch.setattr(SsoSystemProvider, "_refuse_existing_database", staticmethod(lambda *_a: None))
+    with pytest.raises(EssoError) as err:
+        Procedure(spec).up()
+    assert err.value.code == "ESSO-090" and err.value.node == "SSO01"
+    assert "holds no master secret" in str(err.value)
