@@ -85,19 +85,63 @@ def test_adopt_from_a_provided_backup_under_the_engine(tmp_path: Path) -> None:
     assert sim(config).load().calls_for(node=SERVER) == 0
 
 
-def test_a_server_the_database_does_not_name_is_refused_before_any_change(tmp_path: Path) -> None:
-    config, _ = adopting(tmp_path, ["SSO01", "SSO02"])
+def _server_gone(world: World) -> None:
+    world.nodes[SERVER].reachable = False
+
+
+def _names_another_server(world: World) -> None:
+    world.databases["sql01/ssodb"].secret_server = "BTS02"
+
+
+def _sso02_in_another_system(world: World) -> None:
+    node = world.nodes["SSO02"]
+    node.sso_server, node.sso_database, node.entsso_account = "SQL02", "SSODB", "CONTOSO\\svc-entsso"
+
+
+def _other_groups(world: World) -> None:
+    world.databases["sql01/ssodb"].affiliate_admin_group = "BizTalk Affiliates"
+
+
+def _other_account(world: World) -> None:
+    world.nodes[SERVER].entsso_account = "CONTOSO\\svc-legacy"
+
+
+def _no_database(world: World) -> None:
+    world.databases.clear()
+
+
+BAD_STARTS = [
+    pytest.param(_server_gone, {}, "ESSO-092", "cannot be reached", id="server-unreachable"),
+    pytest.param(_names_another_server, {}, "ESSO-092", "masterSecretServer to BTS02", id="not-the-named-server"),
+    pytest.param(_sso02_in_another_system, {}, "ESSO-005", "SQL02/SSODB", id="node-of-another-system"),
+    pytest.param(_other_groups, {}, "ESSO-091", "BizTalk Affiliates", id="other-groups"),
+    pytest.param(_other_account, {}, "ESSO-091", "svc-legacy", id="other-service-account"),
+    pytest.param(_no_database, {}, "ESSO-090", "no SSO database", id="no-database"),
+    pytest.param(None, {"backupFile": "missing/SSOSecret.bak"}, "ESSO-093", "cannot be read", id="backup-missing"),
+]
+
+
+@pytest.mark.parametrize(("edit", "existing", "code", "says"), BAD_STARTS)
+def test_a_bad_starting_point_is_refused_before_any_change(
+    tmp_path: Path, edit: Any, existing: dict[str, str], code: str, says: str
+) -> None:
+    config, _ = adopting(tmp_path, ["SSO01", "SSO02"], **existing)
     with sim(config).edit() as world:
-        world.databases["sql01/ssodb"].secret_server = "BTS02"
+        if edit is not None:
+            edit(world)
         before = world.model_dump(include={"databases", "cluster"})
-        nodes_before = {n: (x.sso_server, list(x.ssoss), x.entsso_state) for n, x in world.nodes.items()}
+        nodes_before = {
+            n: (x.sso_server, list(x.ssoss), x.entsso_state, sorted(x.files)) for n, x in world.nodes.items()
+        }
     engine = new_engine(tmp_path)
     with pytest.raises(EngineError) as err:
         engine.up(learn(config))
-    assert "ESSO-092" in str(err.value) and "masterSecretServer to BTS02" in str(err.value)
+    assert code in str(err.value) and says in str(err.value) and "nothing was changed" in str(err.value)
     world = sim(config).load()
     assert world.model_dump(include={"databases", "cluster"}) == before
-    assert {n: (x.sso_server, list(x.ssoss), x.entsso_state) for n, x in world.nodes.items()} == nodes_before
+    assert {n: (x.sso_server, list(x.ssoss), x.entsso_state, sorted(x.files)) for n, x in world.nodes.items()} == (
+        nodes_before
+    )
     assert [r.name for r in engine.state()] == ["sso-domain-groups"]  # nothing after the refusal was created
 
 
