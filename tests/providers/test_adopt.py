@@ -19,7 +19,7 @@ from provider.remote.sim_existing import backup_blob, existing_world_for, retire
 from provider.remote.simulator import HANDLERS, Simulator
 from provider.remote.world import World
 from provider.resources.sso_system import SsoSystemProvider
-from provider.spec import ClusterSpec
+from provider.spec import ClusterSpec, check_stack_file, load_stack_file
 from tests.providers.test_procedure import assert_final_world
 from tests.support.procedure import BACKUP_PASSWORD, Procedure, demo_spec
 
@@ -303,3 +303,23 @@ def test_a_hand_joined_first_node_without_the_secret_never_crashes_the_create(
         Procedure(spec).up()
     assert err.value.code == "ESSO-090" and err.value.node == "SSO01"
     assert "holds no master secret" in str(err.value)
+
+
+def test_the_adopt_stack_checks_offline_and_its_world_seeds_itself(tmp_path: Path) -> None:
+    """stacks/Pulumi.adopt.yaml (docs/adopt.md's demo): valid offline; its simulator world starts with the
+    existing system on BTS01 (``world_for``), and up moves it into the cluster."""
+    stack = Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.adopt.yaml"
+    assert check_stack_file(stack, allow_missing_secrets=True) == []
+    spec = load_stack_file(stack, secrets={"serviceAccountPassword": "Svc-Adopt-1!", "backupPassword": "Bak-Adopt-1!"})
+    spec = spec.model_copy(
+        update={
+            "simulator_state": str(tmp_path / "adopt-world.json"),
+            "escrow": spec.escrow.model_copy(update={"path": str(tmp_path / "escrow")}),
+        }
+    )
+    outputs = Procedure(spec).up()
+    world = world_of(spec).load()
+    (db,) = world.databases.values()
+    assert outputs["sso-system"]["adoptedFrom"] == "server:BTS01" and outputs["sso-system"]["msid"] == db.msid
+    assert db.secret_server == "BIZTALKSSO" and db.created_by == SERVER
+    assert sso_client_read(world, "SQL01", "SSODB", "ContosoERP")
