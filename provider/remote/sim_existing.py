@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from provider.spec import ClusterSpec
 
 DEFAULT_SERVER = "BTS01"
+BACKUP_PASSWORD_ENV = "ESSO_SIM_BACKUP_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+"""Where ``simulator init --retired-backup`` reads the backup's password: never from the command line."""
 DEMO_APPLICATIONS: tuple[tuple[str, str], ...] = (("ContosoERP", "erp-reader"), ("ContosoCRM", "crm-sync"))
 
 

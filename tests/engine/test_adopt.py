@@ -83,6 +83,10 @@ def test_adopt_from_a_provided_backup_under_the_engine(tmp_path: Path) -> None:
     engine.up(learn(config))
     assert_moved(config, nodes, msid, {r.name: r for r in engine.state()}, f"backup:{backup}")
     assert sim(config).load().calls_for(node=SERVER) == 0
+    calls = remote_calls(config)
+    again = engine.up(learn(config))
+    assert again.plan == dict.fromkeys(order(nodes), "same")
+    assert remote_calls(config) == calls
 
 
 def _server_gone(world: World) -> None:
