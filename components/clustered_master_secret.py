@@ -157,5 +157,7 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
             "backupSha256": self.system.backupSha256,
             "escrowLocation": self.system.escrowLocation,
             "failoverVerifiedAt": self.failover_verified_at,
+            # null for a system this stack created; server:<name> or backup:<file> for an adopted one
+            "ssoSystemAdoptedFrom": self.system.adoptedFrom,
         }
         self.register_outputs(self.outputs)

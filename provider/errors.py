@@ -278,6 +278,33 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "Nothing of it was used. Check that the node runs this tool's scripts unmodified (a version "
             "mismatch or a compromised node); the limit is Remote.max_result_chars.",
         ),
+        _e(
+            "ESSO-090",
+            "The stack and the SSO database disagree on whether the SSO system exists",
+            "existingSystem is set but the database does not exist: correct database.server/database.name, or remove "
+            "existingSystem to create a new system. Or the database exists and existingSystem is not set: set "
+            "existingSystem.masterSecretServer (or existingSystem.backupFile) to adopt it (docs/adopt.md).",
+        ),
+        _e(
+            "ESSO-091",
+            "The stack names other SSO groups or another service account than the existing SSO system uses",
+            "A node joins an existing system only with its service account and groups (Join an existing SSO system): "
+            "set sso.serviceAccount, sso.adminGroup and sso.affiliateAdminGroup to the values the message reports.",
+        ),
+        _e(
+            "ESSO-092",
+            "The current master secret server cannot give the existing master secret",
+            "existingSystem.masterSecretServer must be reachable over WinRM with the stack's transport and account, "
+            "configured for this SSO database, named by it as the secret server, and hold its master secret: "
+            "correct the name, make WinRM reach it, or, if that server is gone, give existingSystem.backupFile.",
+        ),
+        _e(
+            "ESSO-093",
+            "The provided master secret backup cannot be used",
+            "existingSystem.backupFile must exist on the machine that runs Pulumi and hold the master secret whose "
+            "MSID the SSO database uses, and backupPassword must be its password: take a new backup on a server "
+            "that holds the secret (ssoconfig -backupSecret) or give the right file and password.",
+        ),
     )
 }
 

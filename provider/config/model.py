@@ -65,6 +65,11 @@ class ClusterSpec(ConfigModel):
     policy: sections.PolicySection = Field(
         default_factory=sections.PolicySection, description="what may happen to the SSO system"
     )
+    existing_system: sections.ExistingSystemSection = Field(
+        default_factory=sections.ExistingSystemSection,
+        description="set when the SSO system already exists: every node joins it and its master secret comes from "
+        "the current master secret server or a provided backup (docs/adopt.md)",
+    )
     service_account_password: ServiceAccountPassword = Field(
         description="the password of sso.serviceAccount (ENTSSO's logon); required: "
         "pulumi config set --secret serviceAccountPassword"
@@ -192,6 +197,7 @@ def cross_section_problems(values: Mapping[str, Any], allow_missing: bool) -> li
                     "in some case or spacing): write a hint that does not give the password away",
                 )
             )
+    problems += sections.existing_system_problems(values.get("existing_system"), values.get("cluster"))
     return problems
 
 

@@ -7,13 +7,14 @@ which ``project_file`` turns into Pulumi.yaml's config descriptions, so the mode
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from provider.config.names import computer_problem
 from provider.config.places import ESSO_FOLDER
-from provider.config.problems import fail, quoted
+from provider.config.problems import CONTROL, fail, quoted, raise_if
 from provider.config.rules import (
     DEFAULT_ADMIN_GROUP,
     DEFAULT_AFFILIATE_GROUP,
@@ -217,3 +218,90 @@ class PolicySection(ConfigModel):
     on_destroy: Literal["retain", "remove"] = Field(
         "retain", description="what happens to the SSO database when the SSO system is deleted"
     )
+
+
+def _backup_file_problem(value: str) -> str | None:
+    if not value.strip() or CONTROL.search(value):
+        return "is empty or has a control character: give the path of the master secret backup (.bak) file"
+    if not value.lower().endswith(".bak"):
+        return f"{quoted(value)} is not a .bak file: give the master secret backup that ssoconfig -backupSecret wrote"
+    return None
+
+
+def _server_problem(value: str) -> str | None:
+    return computer_problem(value, "current master secret server's computer name")
+
+
+def _valid_server(value: str) -> str:
+    raise_if(_server_problem(value))
+    return value
+
+
+def _valid_backup_file(value: str) -> str:
+    raise_if(_backup_file_problem(value))
+    return value
+
+
+MasterSecretServerName = Annotated[str, AfterValidator(_valid_server)]
+ProvidedBackupFile = Annotated[str, AfterValidator(_valid_backup_file)]
+
+
+class ExistingSystemSection(ConfigModel):
+    """An SSO system that already exists and moves into the cluster (Microsoft's "How to Move the Master Secret
+    Server", section "To move the master secret from one server to a Windows Server Cluster"): every node joins
+    it, and its master secret comes from exactly one of the two places below. Neither: a new system."""
+
+    master_secret_server: MasterSecretServerName | None = Field(
+        None,
+        description="the current master secret server, a host outside cluster.nodes reachable over WinRM (same "
+        "transport and account as the nodes): the tool backs its master secret up itself, e.g. BTS01",
+    )
+    backup_file: ProvidedBackupFile | None = Field(
+        None,
+        description="a master secret backup the operator provides, on the machine that runs Pulumi, for a master "
+        "secret server that is gone; backupPassword must be its password",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if self.master_secret_server is not None and self.backup_file is not None:
+            fail(
+                [
+                    (
+                        "backupFile",
+                        "is a second source of the existing master secret: keep masterSecretServer (the current "
+                        "master secret server, reachable over WinRM) or backupFile (a backup whose password is "
+                        "backupPassword), not both",
+                    )
+                ]
+            )
+        return self
+
+    @property
+    def source(self) -> str | None:
+        """Where the existing master secret comes from, as the outputs say it; None for a new system."""
+        if self.master_secret_server is not None:
+            return f"server:{self.master_secret_server}"
+        if self.backup_file is not None:
+            return f"backup:{self.backup_file}"
+        return None
+
+
+def existing_system_problems(existing: object, cluster: object) -> list[tuple[str, str]]:
+    """The current master secret server is outside the cluster: a node's name or the Network Name there means
+    the stack describes the cluster, not the server the secret comes from."""
+    if not isinstance(existing, ExistingSystemSection) or not isinstance(cluster, ClusterSection):
+        return []
+    server = existing.master_secret_server
+    if server is None:
+        return []
+    if server.upper() in {n.upper() for n in cluster.nodes} or server.upper() == cluster.network_name.upper():
+        return [
+            (
+                "existingSystem.masterSecretServer",
+                f"{quoted(server)} is a cluster node or the Network Name; it is the standalone server that holds the "
+                "master secret today (outside cluster.nodes): give its computer name, or remove existingSystem if "
+                "the cluster already holds the system",
+            )
+        ]
+    return []

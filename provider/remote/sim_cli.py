@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from provider import contracts as c
 from provider.config.names import computer_problem
+from provider.remote import sim_existing
 from provider.remote.sim_model import demo_world
 from provider.remote.simulator import Simulator
 from provider.remote.world import Fault, World
@@ -134,6 +137,17 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--network-name", default="BIZTALKSSO")
     init.add_argument("--role", default="SSO")
     init.add_argument("--force", action="store_true", help="replace an existing world")
+    init.add_argument(
+        "--existing-server",
+        metavar="NAME",
+        help="seed an existing SSO system on this standalone master secret server (docs/adopt.md)",
+    )
+    init.add_argument(
+        "--retired-backup",
+        metavar="FILE",
+        help="with --existing-server: that server is gone; write its backup here (password from "
+        f"${sim_existing.BACKUP_PASSWORD_ENV}, never an argument)",
+    )
     fault = sub.add_parser(
         "fault",
         help="inject a fault into one script on one node, or list or clear faults",
@@ -182,8 +196,38 @@ def _init(sim: Simulator, args: argparse.Namespace) -> int:
     if sim.exists() and not args.force:
         print(f"{args.state} exists; pass --force to replace it", file=sys.stderr)
         return 1
-    sim.seed(demo_world(nodes=nodes, network_name=args.network_name, role=args.role))
-    print(f"created {args.state}: nodes {', '.join(nodes)}")
+    if args.existing_server is None:
+        if args.retired_backup is not None:
+            print("--retired-backup needs --existing-server", file=sys.stderr)
+            return 2
+        sim.seed(demo_world(nodes=nodes, network_name=args.network_name, role=args.role))
+        print(f"created {args.state}: nodes {', '.join(nodes)}")
+        return 0
+    return _init_existing(args, nodes)
+
+
+def _init_existing(args: argparse.Namespace, nodes: list[str]) -> int:
+    """A world where the SSO system already exists on a standalone server (the adopt demo)."""
+    server = args.existing_server
+    why = computer_problem(server, "server name")
+    if why or server.lower() in {n.lower() for n in nodes}:
+        print(f"--existing-server: {server}: {why or 'is a cluster node; name the standalone server'}", file=sys.stderr)
+        return 2
+    password = os.environ.get(sim_existing.BACKUP_PASSWORD_ENV) if args.retired_backup else None
+    if args.retired_backup and not password:
+        print(f"--retired-backup: set ${sim_existing.BACKUP_PASSWORD_ENV} to the backup password", file=sys.stderr)
+        return 2
+    sim_existing.seed_existing(
+        args.state,
+        nodes=nodes,
+        server=server,
+        network_name=args.network_name,
+        role=args.role,
+        retired_backup=Path(args.retired_backup) if args.retired_backup else None,
+        backup_password=password,
+    )
+    gone = f"; {server} is gone, its backup is {args.retired_backup}" if args.retired_backup else ""
+    print(f"created {args.state}: nodes {', '.join(nodes)}, existing SSO system on {server}{gone}")
     return 0
 
 
@@ -224,3 +268,7 @@ def _fault(sim: Simulator, world: World, args: argparse.Namespace) -> int:
 def _matches(fault: Fault, node: str | None, script: str | None) -> bool:
     """Whether ``--clear`` with these filters removes ``fault`` (no filter: every fault)."""
     return (node is None or fault.node.lower() == node.lower()) and (script is None or fault.script == script)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

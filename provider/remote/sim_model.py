@@ -458,7 +458,12 @@ def demo_world(
 
 
 def world_for(spec: ClusterSpec) -> World:
-    """The demo world a stack's configuration describes (its nodes, names, accounts and SQL Server)."""
+    """The demo world a stack's configuration describes (its nodes, names, accounts and SQL Server); a stack
+    that adopts from a live master secret server starts beside that server's existing SSO system."""
+    if spec.existing_system.master_secret_server is not None:
+        from provider.remote.sim_existing import existing_world_for  # it builds on this module
+
+        return existing_world_for(spec)
     return demo_world(
         nodes=list(spec.cluster.nodes),
         network_name=spec.cluster.network_name,

@@ -102,6 +102,16 @@ class Cluster(_W):
     full_access: list[str] = Field(default_factory=list)  # accounts and groups Grant-ClusterAccess -Full named
 
 
+class AffiliateCredential(_W):
+    """One user's credentials in an affiliate application, encrypted under a master secret (the MSID that
+    sealed it). Held as a digest: the world file carries no credential."""
+
+    application: str
+    user: str
+    msid: str
+    credential_digest: str
+
+
 class SsoDatabase(_W):
     server: str
     name: str
@@ -115,6 +125,7 @@ class SsoDatabase(_W):
     # [INFERRED] from the public SSOX schema: the database may record the MSID only on encrypted rows, so a
     # new system with no affiliate applications reports none. False models that reading.
     reports_msid: bool = True
+    credentials: list[AffiliateCredential] = Field(default_factory=list)  # existing encrypted data (adoption)
 
 
 class Fault(_W):

@@ -1,5 +1,9 @@
 """SsoSystem: seed steps 5-12 on the first node — a new SSO system, its database, the master secret and
-its backup, which is fetched and kept in escrow.
+its backup, which is fetched and kept in escrow — or, with ``existingSystem``, the adoption of an SSO system
+that already exists (Microsoft's "How to Move the Master Secret Server", biztalk-docs
+biztalk/core/how-to-move-the-master-secret-server.md, section "To move the master secret from one server to a
+Windows Server Cluster"): nothing is created; its master secret is backed up from the current master secret
+server (or taken from the operator's backup) and escrowed, and the joins and restores that follow move it.
 
 Identity is (SQL server, database): a new database is a new SSO system, so those two replace. The node
 that created the system is recorded and never diffed: losing node 1 means a join and a restore from
@@ -8,6 +12,8 @@ escrow, not a new system. Protection is enforced here (ESSO-020) so that a previ
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 import pulumi
@@ -18,7 +24,7 @@ from provider import contracts, ssoxml
 from provider.errors import EssoError
 from provider.escrow import same_msid, sha256_hex
 from provider.remote.base import Remote, TransientRemoteError
-from provider.resources import preflight
+from provider.resources import adopt, preflight
 from provider.resources.base import (
     Observed,
     Prior,
@@ -42,10 +48,19 @@ class SsoSystemInputs(EscrowInputs):
     protect: bool
     on_destroy: Literal["retain", "remove"]
     service_account_password: str | None = None
+    existing_server: str | None = None  # existingSystem.masterSecretServer: back the secret up there
+    existing_backup_file: str | None = None  # existingSystem.backupFile: the operator's backup (server gone)
+
+    @property
+    def adopting(self) -> bool:
+        """The SSO system already exists: it is adopted, never created."""
+        return self.existing_server is not None or self.existing_backup_file is not None
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec) -> SsoSystemInputs:
         return cls(
+            existing_server=spec.existing_system.master_secret_server,
+            existing_backup_file=spec.existing_system.backup_file,
             **cls.cluster_fields(spec),
             **cls.escrow_fields(spec),
             node=spec.cluster.nodes[0],
@@ -69,6 +84,7 @@ class SsoSystemObserved(Observed):
     backup_in_use_fingerprint: str | None = None  # the fingerprint of the password the escrowed backup needs
     backup_password_current: bool | None = None  # None: not checked yet (no backup in use recorded)
     escrow_recorded: bool | None = None  # the escrow's record (what restores copy) names this backup; None: unknown
+    adopted_from: str | None = None  # server:<name> or backup:<file> when an existing system was adopted
 
 
 class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
@@ -77,7 +93,8 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     observed_model = SsoSystemObserved
     replace_keys = ("server", "database")
     recorded_once_keys = ("node",)
-    record_only_keys = ("nodes", "role", "networkName", "protect", "onDestroy")
+    # existingBackupFile is not record-only: a corrected backup must be read again (``_retake_provided_backup``)
+    record_only_keys = ("nodes", "role", "networkName", "protect", "onDestroy", "existingServer")
     secret_keys = ("serviceAccountPassword", "backupPassword")
     stable_outputs = ("createdBy",)  # recorded at creation; losing the creator never rewrites it
     extra_secret_outputs = ("backupInUseFingerprint",)  # the fingerprint of the password the escrowed backup needs
@@ -101,6 +118,8 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     def converge(
         self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved] | None, steps: Steps
     ) -> SsoSystemObserved:
+        if inputs.adopting and (prior is None or self._retake_provided_backup(inputs, prior)):
+            return self._adopt(inputs, steps)
         recorded = prior.inputs.node if prior else inputs.node
         with self.remote(inputs, recorded) as remote:
             verified = inputs.preflight(remote)
@@ -108,15 +127,19 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             password = self.backup_password()
             escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
             serving = recorded if prior is None else self._serving_node(remote, inputs, recorded)
-            if serving.lower() == recorded.lower():
+            if prior is None:
+                self._refuse_existing_database(remote, inputs, verified.nodes.get(recorded), recorded)
+            if serving.lower() == recorded.lower() and not (prior and prior.observed.adopted_from):
                 msid, backup_file = self._install(remote, inputs, recorded, password, steps, verified)
             else:
-                # The creator is lost: the system lives on in the database and on the other nodes.
+                # The creator is lost, or the system was adopted (no node created it): the system lives on in
+                # the database and on the nodes that hold its secret.
                 msid, backup_file = (
                     self._msid_on(remote, inputs, serving, prior.observed.escrowed_msid if prior else None),
                     inputs.backup_path,
                 )
-                steps.add(serving, "serve-from", False, f"{recorded} is unreachable or no longer holds the system")
+                why = "adopted system" if prior and prior.observed.adopted_from else f"{recorded} is unreachable"
+                steps.add(serving, "serve-from", False, f"{why}: served by a node that holds the master secret")
             in_use = prior.observed.backup_in_use_fingerprint if prior else None
             rebackup = prior is not None and not fingerprint_matches(password.get_secret_value(), in_use)
             # Only the backup state recorded is reused (M1), never whatever the escrow holds for the MSID.
@@ -154,12 +177,175 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 escrowed_msid=record.msid,
                 backup_sha256=record.sha256,
                 escrow_location=record.location,
-                created_by=recorded,
+                created_by=(prior.observed.created_by if prior else None) or recorded,
                 database_exists=True,
                 backup_in_use_fingerprint=in_use,
                 backup_password_current=True,
                 escrow_recorded=True,
+                adopted_from=prior.observed.adopted_from if prior else None,
             )
+
+    def _retake_provided_backup(
+        self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved]
+    ) -> bool:
+        """An operator's backup can be proven only by the first restore (Windows offers no way to open it
+        elsewhere): while no cluster node holds the master secret, an update takes the provided file and password
+        again, so a corrected backupFile or backupPassword replaces the escrowed backup the restores use."""
+        if not inputs.existing_backup_file or not (prior.observed.adopted_from or "").startswith("backup:"):
+            return False
+        msid = (prior.observed.msid or "").lower()
+        with self.remote(inputs) as remote:
+            for node in inputs.nodes:
+                try:
+                    held = inputs.node_facts(remote, node).ssoss_msids
+                except TransientRemoteError:
+                    continue
+                if msid in {m.lower() for m in held}:
+                    return False
+        return True
+
+    @staticmethod
+    def _refuse_existing_database(
+        remote: Remote, inputs: SsoSystemInputs, facts: contracts.NodeFacts | None, node: str
+    ) -> None:
+        """ESSO-090 before Create when the database already exists and the creating node does not hold its
+        secret: that system must be adopted (existingSystem), never created again."""
+        config = facts.sso_config if facts else None
+        same = config is not None and (config.server.lower(), config.database.lower()) == (
+            inputs.server.lower(),
+            inputs.database.lower(),
+        )
+        if same and facts is not None and facts.ssoss_msids:
+            return  # the creator of this system, on a run after a partial create: Install adopts it
+        database = preflight.database_facts(remote, [node], inputs.server, inputs.database)
+        if database.exists:
+            raise EssoError(
+                "ESSO-090",
+                f"the SSO database {inputs.server}/{inputs.database} already exists (secret server "
+                f"{database.secret_server}) and existingSystem is not set; nothing was changed.",
+                node=node,
+                step="adopt-or-create",
+            )
+
+    def _adopt(self, inputs: SsoSystemInputs, steps: Steps) -> SsoSystemObserved:
+        """Every check before any change, then the existing master secret backed up (or taken from the
+        operator's file), checked against the database's MSID, and escrowed. The joins, the secret server name,
+        the clustered resource and the restores that follow are the component's other resources."""
+        home = inputs.nodes[0]
+        server, backup_file = inputs.existing_server, inputs.existing_backup_file
+        source = f"server:{server}" if server else f"backup:{backup_file}"
+        # The current master secret server is reached only because the live stack configuration names it
+        # (existingSystem.masterSecretServer), never because a node's reply did (CallPolicy, ESSO-070).
+        configured = self.spec.existing_system.master_secret_server
+        hosts = [configured] if configured else []
+        with self.remote(inputs, *hosts) as remote:
+            verified = inputs.preflight(remote)
+            steps.add(home, "preflight", False)
+            database = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
+            if not database.exists:
+                raise EssoError(
+                    "ESSO-090",
+                    f"existingSystem is set but there is no SSO database {inputs.server}/{inputs.database}; "
+                    "nothing was changed.",
+                    step="adopt",
+                )
+            adopt.check_groups(inputs, database)
+            for node, facts in verified.nodes.items():
+                adopt.check_cluster_node(inputs, node, facts)
+            password = self.backup_password()
+            escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+            if inputs.existing_server:
+                msid, data = self._backup_from_server(remote, inputs, inputs.existing_server, database, password, steps)
+            else:
+                msid, data = self._provided_backup(inputs, database)
+                steps.add(home, "read-provided-backup", False, "the operator's backup, on the machine that runs Pulumi")
+            kept = escrow.find(msid, sha256_hex(data))  # the same bytes escrowed by an earlier, interrupted run
+            record = kept if kept is not None else escrow.store(msid, data)
+            steps.add(home, "escrow-backup", kept is None, escrow.describe())
+            escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
+            return SsoSystemObserved(
+                msid=msid,
+                escrowed_msid=record.msid,
+                backup_sha256=record.sha256,
+                escrow_location=record.location,
+                created_by=inputs.existing_server,
+                database_exists=True,
+                backup_in_use_fingerprint=fingerprint(password.get_secret_value()),
+                backup_password_current=True,
+                escrow_recorded=True,
+                adopted_from=source,
+            )
+
+    @staticmethod
+    def _backup_from_server(
+        remote: Remote,
+        inputs: SsoSystemInputs,
+        server: str,
+        database: contracts.SsoDatabaseFacts,
+        password: SecretStr,
+        steps: Steps,
+    ) -> tuple[str, bytes]:
+        """Back the master secret up on the current master secret server (the move doc's step "back up the
+        existing master secret") once it is proven to be the server the database names, and fetch the file."""
+        try:
+            facts = inputs.node_facts(remote, server)
+        except TransientRemoteError as exc:
+            raise EssoError(
+                "ESSO-092",
+                f"the current master secret server {server} cannot be reached over WinRM ({exc.detail}); nothing "
+                "was changed.",
+                node=server,
+                step="adopt",
+            ) from None
+        msid = adopt.check_current_server(inputs, server, facts, database)
+        steps.add(server, "verify-current-server", False, f"the database's secret server, holding MSID {msid}")
+        backup = remote.run(
+            server,
+            contracts.BACKUP_MASTER_SECRET,
+            contracts.BackupParams(
+                backup_file=inputs.backup_path,
+                backup_password=password,
+                reminder=inputs.backup_reminder,
+                overwrite=False,
+            ),
+        )
+        steps.add(server, contracts.BACKUP_MASTER_SECRET.name, backup.changed)
+        if backup.after.msid.lower() != msid.lower():
+            raise EssoError(
+                "ESSO-092",
+                f"the backup taken on {server} holds MSID {backup.after.msid}, the database's is {msid}.",
+                node=server,
+                step=contracts.BACKUP_MASTER_SECRET.name,
+            )
+        data = remote.fetch_file(server, inputs.backup_path)
+        steps.add(server, "fetch-backup", False)
+        return msid, data
+
+    def _provided_backup(self, inputs: SsoSystemInputs, database: contracts.SsoDatabaseFacts) -> tuple[str, bytes]:
+        """The operator's backup file, read before any change; the database must report the MSID it belongs to."""
+        assert inputs.existing_backup_file is not None
+        path = Path(inputs.existing_backup_file)
+        if not path.is_absolute():
+            path = Path(os.getcwd()) / path
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise EssoError(
+                "ESSO-093",
+                f"existingSystem.backupFile {inputs.existing_backup_file} cannot be read ({exc.strerror}); nothing "
+                "was changed.",
+                step="adopt",
+            ) from None
+        if not data:
+            raise EssoError("ESSO-093", f"{inputs.existing_backup_file} is empty; nothing was changed.", step="adopt")
+        if not database.msid:
+            raise EssoError(
+                "ESSO-093",
+                "the SSO database reports no master secret id (it holds no encrypted data), so the provided backup "
+                "cannot be matched to it; nothing was changed.",
+                step="adopt",
+            )
+        return database.msid, data
 
     def _install(
         self,
@@ -193,6 +379,16 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             ),
         )
         steps.add(node, contracts.INSTALL_SSO_SYSTEM.name, installed.changed)
+        if not installed.msid:
+            # Install-SsoSystem adopts a node already configured for this database; one joined by hand without
+            # the secret reports no MSID. That system exists: it is adopted (existingSystem), never created.
+            raise EssoError(
+                "ESSO-090",
+                f"{node} is configured for {inputs.server}/{inputs.database} but holds no master secret: the SSO "
+                "system already exists and existingSystem is not set.",
+                node=node,
+                step=contracts.INSTALL_SSO_SYSTEM.name,
+            )
         return installed.msid, installed.backup_file
 
     @staticmethod
@@ -269,6 +465,14 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
         inputs = self.stored_inputs(props)
         node = inputs.node
+        if props.get("adoptedFrom"):
+            steps.add(
+                node,
+                "keep-sso-system",
+                False,
+                "adopted: the SSO system existed before this stack; its database, master secret and escrow are kept",
+            )
+            return
         if inputs.protect:
             steps.add(
                 node,
@@ -297,9 +501,10 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
 
 
 class SsoSystem(dyn.Resource, module="esso", name="SsoSystem"):
-    """A new SSO system created on the first node, with its master secret escrowed."""
+    """A new SSO system created on the first node, or an existing one adopted, with its master secret escrowed."""
 
     msid: pulumi.Output[str]
+    adoptedFrom: pulumi.Output[str]
     backupSha256: pulumi.Output[str]
     escrowLocation: pulumi.Output[str]
     createdBy: pulumi.Output[str]

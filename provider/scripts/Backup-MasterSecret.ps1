@@ -16,6 +16,10 @@
     Runs on the master secret server (the node holding the secret); once ENTSSO is clustered, only on the node
     where its cluster resource is Online (ESSO-029), as Restore-MasterSecret requires. The caller must be a
     Windows administrator and an SSO Administrator.
+    When an existing SSO system is adopted (existingSystem.masterSecretServer, docs/adopt.md) it runs on the
+    current, standalone master secret server, where ENTSSO is not clustered: "How to Move the Master Secret Server"
+    (MicrosoftDocs/biztalk-docs biztalk/core/how-to-move-the-master-secret-server.md), "back up the existing
+    master secret", then "copy the existing master secret backup file to ... each cluster node".
 
     [INFERRED]
     - msid is the node's current master secret (the most recently written SSOSS subkey).

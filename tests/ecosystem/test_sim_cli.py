@@ -150,3 +150,30 @@ def test_the_readme_failure_walkthrough(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["show", "--summary", "--state", state]) == 0
     out = capsys.readouterr().out
     assert sum("holds the master secret" in line for line in out.splitlines()) == 2 and "faults: none" in out
+
+
+def test_init_seeds_an_existing_sso_system_on_a_standalone_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The adopt demo (docs/adopt.md): the database and its MSID already exist, held by BTS01 outside the cluster."""
+    state = tmp_path / "world.json"
+    code, out, _ = run(capsys, "init", "--state", str(state), "--existing-server", "BTS01")
+    assert code == 0 and "existing SSO system on BTS01" in out
+    world = Simulator(state).load()
+    assert "BTS01" in world.nodes and world.databases, "BTS01 serves an SSO database that already exists"
+
+
+def test_init_existing_refuses_a_cluster_node_and_a_password_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "world.json"
+    code, _, err = run(capsys, "init", "--state", str(state), "--existing-server", "SSO01")
+    assert code == 2 and "is a cluster node" in err
+    monkeypatch.delenv("ESSO_SIM_BACKUP_PASSWORD", raising=False)
+    backup = tmp_path / "old.bak"
+    args = ("init", "--state", str(state), "--existing-server", "BTS01", "--retired-backup", str(backup))
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "ESSO_SIM_BACKUP_PASSWORD" in err and not state.exists()
+    monkeypatch.setenv("ESSO_SIM_BACKUP_PASSWORD", "Retired-Backup-Pass-1!")
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and backup.stat().st_size > 0 and "is gone" in out

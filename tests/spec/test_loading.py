@@ -339,6 +339,7 @@ def test_spec_is_frozen_and_keys_are_the_contract() -> None:
         "allowDisruption",
         "failover",
         "policy",
+        "existingSystem",
         "serviceAccountPassword",
         "backupPassword",
         "winrmPassword",
@@ -353,6 +354,7 @@ def test_spec_is_frozen_and_keys_are_the_contract() -> None:
         "transport",
         "failover",
         "policy",
+        "existingSystem",
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.settings import get_root_resource
 
+from provider.config.project_file import reference_markdown
 from provider.errors import CATALOGUE, error_table_markdown
 from provider.spec import ClusterSpec
 from tests.support.doc_tables import between, script_table_markdown
@@ -83,13 +84,14 @@ def test_error_table_is_the_catalogue() -> None:
 
 def test_the_configuration_table_lists_exactly_the_model_keys_and_their_defaults() -> None:
     table = between(DOCS["reference.md"], "config-table")
+    assert table == reference_markdown(), "regenerate: python -m tests.support.doc_tables"
     keys = model_keys()
     assert sorted(table_keys(table)) == sorted(keys)
     rows = [line.split("|") for line in table.splitlines()[2:]]
     cells = {re.findall(r"`([^`]+)`", row[1])[0]: row[3] for row in rows}
     for key, default in keys.items():
         if isinstance(default, bool):
-            assert f"`{str(default).lower()}`" in cells[key], key
+            assert re.search(rf"\b{str(default).lower()}\b", cells[key]), key
         elif isinstance(default, int | float) and default:
             assert f"{default:g}" in cells[key], key
         elif isinstance(default, str) and default and "\\" not in default:

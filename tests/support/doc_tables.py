@@ -1,4 +1,4 @@
-"""The generated parts of docs/: the error table and the script catalogue, written between their markers.
+"""The generated parts of docs/: the configuration, error and script tables, written between their markers.
 
 Why here: the tests check that each table equals what the code says (tests/spec/test_readme.py); this module
 is the one place that renders them, so `make docs` rewrites them and the tests compare with the same text.
@@ -10,6 +10,7 @@ import re
 import sys
 from pathlib import Path
 
+from provider.config.project_file import reference_markdown
 from provider.contracts import SCRIPTS
 from provider.errors import error_table_markdown
 
@@ -38,6 +39,7 @@ def script_table_markdown() -> str:
 
 
 GENERATED = {
+    ("reference.md", "config-table"): reference_markdown,
     ("reference.md", "error-table"): error_table_markdown,
     ("scripts.md", "script-table"): script_table_markdown,
 }
