@@ -16,7 +16,7 @@ refresh and the next ``up`` all see it.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from typing import Any
 
 import pulumi
@@ -56,7 +56,7 @@ class RestoreObserved(Observed):
 
     msid: str | None = None
     holds_msid: bool = False
-    restored_from: str | None = None
+    restored_from: str | None = None  # the escrowed backup of the secret the node holds (what a restore here uses)
     failover_verified_at: str | None = None  # this node's own proof (rule 10), None while it is pending
     failover_pending: bool = False  # the proof is still owed: the next `up` runs it
     verified_nodes: list[str] = []  # the node this resource proved (kept for older readers of the output)
@@ -83,12 +83,17 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         with self.remote(inputs) as remote:
             msid = self._current_msid(remote, inputs)
             facts = inputs.node_facts(remote, node)
-            restored_from = before.restored_from
             restored = msid.lower() not in {m.lower() for m in facts.ssoss_msids}
             if restored:
-                restored_from = self._restore(remote, inputs, msid, steps)
+                restored_from: str | None = self._restore(remote, inputs, msid, steps)
             else:
+                # the same answer whether this node was restored by an earlier, interrupted attempt or not
+                record = inputs.escrow_store(simulator=self.spec.target == "simulator").latest(msid)
+                restored_from = record.location if record else before.restored_from
                 steps.add(node, c.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
+                if prior is None or self.proof_pending(before, inputs):
+                    # an earlier attempt may have failed after copying the backup: its folder has a known name
+                    self._sweep(remote, inputs, msid, steps)
             verified_at = before.failover_verified_at
             verified = list(before.verified_nodes)
             pending = self.proof_owed(inputs, before, msid=msid, restored=restored, created=prior is None)
@@ -211,6 +216,27 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             step="restore",
         )
 
+    @staticmethod
+    def run_id(inputs: RestoreInputs, msid: str) -> str:
+        """The restore's folder id: the same for every attempt of this node's restore of this secret, so a later
+        run finds a folder an interrupted one left (issue 14), and never the same for two systems or nodes."""
+        key = "\n".join([inputs.server, inputs.database, inputs.node, msid]).lower()
+        return "restore-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def _folder(self, remote: Remote, inputs: RestoreInputs, msid: str) -> c.ChangeResult[c.PathState]:
+        """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt."""
+        return remote.run(inputs.node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=self.run_id(inputs, msid)))
+
+    def _sweep(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> None:
+        """Remove the folder (and the backup copy in it) an interrupted attempt of this restore may have left.
+
+        Its path comes from New-ProtectedTempDir (the node decides %windir%), so the sweep makes it when absent;
+        either way it is removed, and the step says whether an earlier attempt had left it."""
+        folder = self._folder(remote, inputs, msid)
+        remote.run(inputs.node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder.after.path))
+        left = not folder.changed
+        steps.add(inputs.node, "sweep-restore-folder", left, "left by an earlier attempt" if left else "none left")
+
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
@@ -227,7 +253,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
         steps.add(node, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
-        folder = remote.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex)).after.path
+        folder = self._folder(remote, inputs, msid).after.path
         try:
             path = f"{folder}\\{BACKUP_NAME}"
             remote.send_file(node, path, data)
