@@ -101,14 +101,15 @@ def test_a_state_from_before_the_flag_without_a_proof_reports_it_pending(tmp_pat
     """The former code never proved the creator's node: its state has no failoverVerifiedAt and no flag."""
     procedure = Procedure(demo_spec(tmp_path, NODES))
     outputs = procedure.up()
-    provider, inputs = _restore(procedure)
     older = {k: v for k, v in outputs[NAME].items() if k != "failoverPending"}
     older["failoverVerifiedAt"] = None
+    salted = {"backupPassword": older["backupPasswordFingerprint"]}  # check() gets the old inputs, as the engine does
+    provider, inputs = _restore(procedure, salted)
+    assert provider.diff("SSO02", {**older, "failoverVerifiedAt": "2026-01-01T00:00:00+00:00"}, inputs).changes is False
     assert provider.diff("SSO02", older, inputs).changes is True
     read = provider.read("SSO02", older)
     assert read.outs is not None and read.outs["failoverPending"] is True
     # with verifyFailover off nothing is owed
     older = {**older, "verifyFailover": False}
-    salted = {"backupPassword": older["backupPasswordFingerprint"]}  # check() gets the old inputs, as the engine does
     off, off_inputs = _restore(Procedure(demo_spec(tmp_path, NODES, failover={"verify": False})), salted)
     assert off.diff("SSO02", older, off_inputs).changes is False
