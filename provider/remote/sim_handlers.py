@@ -167,6 +167,7 @@ def get_node_facts(ctx: Ctx, p: c.GetNodeFactsParams) -> c.NodeFacts:
         ),
         sso_config=_config_state(node),
         ssoss_msids=list(node.ssoss),
+        join_marker=node.join_marker,
         nlb_installed=node.nlb,
         logon_right=c.LogonRightFacts(
             granted=m.has_logon_right(world, node, p.service_account),
@@ -335,6 +336,9 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
         return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
     _check_service_password(ctx, xml.account, service_pw)
     _check_rights(ctx, xml.account, db.admin_group)
+    # Join-SsoSystem.ps1 writes its marker before Configuration.exe runs (issue 14); a failed script keeps nothing
+    # here, as the simulator discards a failed script's world
+    node.join_marker = f"{p.server}/{p.database}"
     node.sso_server, node.sso_database = db.server, db.name
     node.entsso_account = xml.account
     node.entsso_password_digest = secret_digest(service_pw)
@@ -345,12 +349,19 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=after)
 
 
+def _remove_join_marker(node: Node, server: str, database: str) -> None:
+    """Remove-SsoNodeConfiguration.ps1 removes Join-SsoSystem.ps1's marker when it names this system."""
+    if (node.join_marker or "").lower() == f"{server}/{database}".lower():
+        node.join_marker = None
+
+
 def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.ChangeResult[c.SsoConfigState]:
     """Unconfigure ESSO on this node alone; a node configured for another system is not ours to touch."""
     node = ctx.node
     current = _config_state(node)
     empty = c.SsoConfigState(server="", database="")
     if current is None:
+        _remove_join_marker(node, p.server, p.database)
         return c.ChangeResult[c.SsoConfigState](changed=False, before=None, after=empty)
     if not _same_system(current, p.server, p.database):
         return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
@@ -362,6 +373,7 @@ def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.Ch
     if db is not None:
         node.ssoss = [x for x in node.ssoss if x.lower() != db.msid.lower()]
     node.sso_server = node.sso_database = None
+    _remove_join_marker(node, p.server, p.database)
     node.entsso_account = None
     node.entsso_state = "Stopped"
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=empty)

@@ -17,7 +17,8 @@
       and whether a Group Policy defines that right (RSoP data) and lists the account;
     - whether this session's logon token carries AdminGroup (rule 13: a token issued before the membership
       was added does not);
-    - this node's failover cluster node state; the local MSDTC CID; ISSOConfigOM.GetServerStatus.
+    - this node's failover cluster node state; the local MSDTC CID; ISSOConfigOM.GetServerStatus;
+    - HKLM\SOFTWARE\esso-cluster JoinedSystem: the SSO system this tool's join configured the node for, if any.
 
     [INFERRED]
     - The local MSDTC CID is the HKLM\SOFTWARE\Classes\CID subkey whose default value is "MSDTC" (the
@@ -176,4 +177,5 @@ $logonRight = @{
     clusterNodeState = Get-LocalClusterNodeState
     dtcCid = Get-MsdtcCid -SubKey 'SOFTWARE\Classes\CID'
     secretServerStatus = Get-SecretServerStatus
+    joinMarker = Get-JoinMarker
 }

@@ -14,6 +14,10 @@
     plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into a new per-run
     folder under %windir%\Temp with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>; checks
     the exit code and the log; empties and removes the folder in a finally. Never Configuration.exe /U.
+    Before Configuration.exe runs, writes HKLM\SOFTWARE\esso-cluster value JoinedSystem = "Server/Database": the
+    evidence that this tool configured the node, which a retry after a lost reply still finds (issue 14), so
+    that deleting the join later unconfigures the node. Registry provider cmdlets: New-Item and
+    New-ItemProperty -PropertyType String -Force (learn.microsoft.com, "Working with registry entries").
 
     Rule 5: the same database and the same service account as the creator (the registry copy of the secret is
     bound to that account); the provider checks the account, this script the database named in ConfigXml.
@@ -44,6 +48,18 @@ $ErrorActionPreference = 'Stop'
 
 #esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe
 
+function Set-JoinMarker {
+    # Written before the change, so that a join interrupted after Configuration.exe still reads as this tool's.
+    param(
+        [string]$Value
+    )
+    $markerKey = 'HKLM:\SOFTWARE\esso-cluster'
+    if (-not (Test-Path -LiteralPath $markerKey)) {
+        $null = New-Item -Path $markerKey -Force
+    }
+    $null = New-ItemProperty -LiteralPath $markerKey -Name 'JoinedSystem' -Value $Value -PropertyType String -Force
+}
+
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
 $sqlPasswordXPath = $feature + "/SQL[@ID='SSO_DB_ID']/Password"
@@ -70,6 +86,7 @@ else {
         throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
     }
 
+    Set-JoinMarker -Value ('{0}/{1}' -f $Server, $Database)
     $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-join.xml'
     $logPath = Join-Path -Path $workDir -ChildPath 'sso-join.log'

@@ -12,7 +12,8 @@
     the role away, so the cluster is never fought.
 
     Changes: stops the local ENTSSO service, sets it to start Disabled, and deletes the Server and Database values
-    of ENTSSO\SQL (both views), so ENTSSO no longer serves this SSO system here.
+    of ENTSSO\SQL (both views), so ENTSSO no longer serves this SSO system here; removes the JoinedSystem marker
+    Join-SsoSystem.ps1 wrote (HKLM\SOFTWARE\esso-cluster) when it names this system (Remove-ItemProperty).
 
     [INFERRED]
     - There is no documented per-feature silent unconfigure; this removes what makes the node a member of the SSO
@@ -58,6 +59,17 @@ function Remove-SsoDatabasePointer {
     }
 }
 
+function Remove-JoinMarker {
+    # The marker of Join-SsoSystem.ps1, only when it names this SSO system.
+    param(
+        [string]$Value
+    )
+    $markerKey = 'HKLM:\SOFTWARE\esso-cluster'
+    if ((Get-JoinMarker) -eq $Value -and (Test-Path -LiteralPath $markerKey)) {
+        Remove-ItemProperty -LiteralPath $markerKey -Name 'JoinedSystem' -ErrorAction SilentlyContinue
+    }
+}
+
 $before = Get-SsoConfigState
 $changed = $false
 if ($null -ne $before) {
@@ -82,6 +94,8 @@ if ($null -ne $before) {
         throw ('{0} still points at an SSO database after unconfiguring.' -f $env:COMPUTERNAME)
     }
 }
+
+Remove-JoinMarker -Value ('{0}/{1}' -f $Server, $Database)
 
 @{
     changed = $changed

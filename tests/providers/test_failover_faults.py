@@ -204,6 +204,9 @@ def _run_cell(tmp_path: Path, ledger: Ledger, snap: Snapshot, nodes: tuple[str, 
         if outputs.get(name) != snap.clean_outputs.get(name):
             problems.append(f"outputs of {name}: {outputs.get(name)} != {snap.clean_outputs.get(name)}")
     for node in nodes:
+        # the creator was configured by the SSO system, every other node by its join: that join is this stack's
+        if stack.outputs(f"sso-join-{node.lower()}")["joined"] is not (node != nodes[0]):
+            problems.append(f"{node}'s join is recorded joined={stack.outputs(f'sso-join-{node.lower()}')['joined']}")
         restore = stack.outputs(f"master-secret-restore-{node.lower()}")
         if not (
             restore["failoverVerifiedAt"] and restore["verifiedNodes"] == [node] and not restore["failoverPending"]
@@ -234,3 +237,9 @@ def test_a_fault_in_a_middle_restore_leaves_no_proof_of_another_node(tmp_path: P
     _matrix(
         tmp_path, ledger, ("SSO01", "SSO02", "SSO03"), "master-secret-restore:SSO02", ("master-secret-restore:SSO02",)
     )
+
+
+def test_a_fault_at_any_call_of_a_join_leaves_the_join_recorded_as_this_stacks(tmp_path: Path, ledger: Ledger) -> None:
+    """2 nodes, both joins (the creator's adoption and SSO02's join). The review found ``joined: false`` after a
+    retry that saw ``changed: false``; the outputs comparison with the clean build catches it."""
+    _matrix(tmp_path, ledger, ("SSO01", "SSO02"), "sso-node-join:SSO01", ("sso-node-join:",))
