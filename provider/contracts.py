@@ -94,6 +94,7 @@ class NodeFacts(Result):
     cluster_node_state: str | None = None  # Up/Down/Paused/Joining; None: not a cluster member
     dtc_cid: str | None = None  # the node's local MSDTC CID
     secret_server_status: SecretServerStatus
+    join_marker: str | None = None  # "server/database" Join-SsoSystem wrote before configuring the node (issue 14)
 
 
 class GetNodeFactsParams(Params):

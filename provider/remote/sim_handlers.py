@@ -188,6 +188,7 @@ def get_node_facts(ctx: Ctx, p: c.GetNodeFactsParams) -> c.NodeFacts:
         ),
         sso_config=_config_state(node),
         ssoss_msids=list(node.ssoss),
+        join_marker=node.join_marker,
         nlb_installed=node.nlb,
         logon_right=c.LogonRightFacts(
             granted=m.has_logon_right(world, node, p.service_account),
@@ -364,6 +365,9 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
         return c.ChangeResult[c.SsoConfigState](changed=False, before=current, after=current)
     _check_service_password(ctx, xml.account, service_pw)
     _check_rights(ctx, xml.account, db.admin_group)
+    # Join-SsoSystem.ps1 writes its marker before Configuration.exe runs (issue 14); a failed script keeps nothing
+    # here, as the simulator discards a failed script's world
+    node.join_marker = f"{p.server}/{p.database}"
     _run_configuration_exe(ctx, p.timeout_minutes)
     node.sso_server, node.sso_database = db.server, db.name
     node.entsso_account = xml.account
@@ -378,6 +382,12 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=after)
 
 
+def _remove_join_marker(node: Node, server: str, database: str) -> None:
+    """Remove-SsoNodeConfiguration.ps1 removes Join-SsoSystem.ps1's marker when it names this system."""
+    if (node.join_marker or "").lower() == f"{server}/{database}".lower():
+        node.join_marker = None
+
+
 def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.ChangeResult[c.SsoConfigState]:
     """Unconfigure ESSO on this node alone, as Remove-SsoNodeConfiguration.ps1 does (issue 9 B).
 
@@ -389,6 +399,7 @@ def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.Ch
     current = _config_state(node)
     empty = c.SsoConfigState(server="", database="")
     if current is None:
+        _remove_join_marker(node, p.server, p.database)
         return c.ChangeResult[c.SsoConfigState](changed=False, before=None, after=empty)
     if not _same_system(current, p.server, p.database):
         ctx.fail(
@@ -402,6 +413,8 @@ def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.Ch
             ctx.fail("ESSO-014", f"the clustered ENTSSO resource {resource.name} is {resource.state} here.")
     node.sso_server = node.sso_database = None
     node.ssoss = []
+    _remove_join_marker(node, p.server, p.database)
+    node.entsso_account = None
     node.entsso_state = "Stopped"
     node.entsso_start_type = "Disabled"
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=empty)

@@ -60,6 +60,7 @@ class Node(_W):
     sso_server: str | None = None  # HKLM\SOFTWARE\Microsoft\ENTSSO\SQL Server
     sso_database: str | None = None  # ... Database
     ssoss: list[str] = Field(default_factory=list)  # MSIDs under HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS
+    join_marker: str | None = None  # HKLM\SOFTWARE\esso-cluster JoinedSystem, written by Join-SsoSystem
     nlb: bool = False
     logon_right: list[str] = Field(default_factory=list)  # accounts granted SeServiceLogonRight locally
     gpo_logon_right: list[str] | None = None  # None: no GPO defines the right; else the GPO's list wins

@@ -1,21 +1,36 @@
-"""Failover proof (seed restore step 7, design rule 10).
+"""Failover proof (seed restore step 7, design rule 10), once per node.
 
 ENTSSO starts on a node without the master secret but serves nothing there, so "the role moved" proves
 nothing. A node passes only when the ENTSSO resource is Online on it, its SSOSS key holds the
 database's current MSID, and the service reports itself the running, clustered secret server.
+
+Why once per node (issue 15): every role move is an SSO outage for every BizTalk server. A node is proven
+right after its restore, where the restore already put the role; proving it never moves the role unless the
+role is elsewhere (a creator adopting, or a proof left pending by an earlier run). Visiting every node that
+holds the secret on every restore made the moves grow as N².
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from provider import contracts
 from provider.errors import EssoError
-from provider.remote.base import Remote
+from provider.remote.base import Remote, node_key
 from provider.resources import preflight
-from provider.resources.base import Steps
-from provider.resources.cluster_ops import move_role
+from provider.resources.base import Steps, now_utc
+from provider.resources.cluster_ops import move_role, owner_of_role
 
-__all__ = ["move_role", "verify_failover", "verify_node"]
+__all__ = ["PROOF_STEP", "move_role", "prove_node", "role_is_online_on", "verify_failover", "verify_node"]
+
+PROOF_STEP = "verify-failover"
+
+
+def role_is_online_on(remote: Remote, cluster: contracts.ClusterFacts, node: str, resource: str) -> bool:
+    """Whether the role is on ``node`` with the ENTSSO resource Online there (a proof then needs no move)."""
+    found = preflight.sso_resource(cluster, resource)
+    owner = owner_of_role(remote, cluster, step=PROOF_STEP)
+    return found is not None and found.state == "Online" and node_key(owner or "") == node_key(node)
 
 
 def verify_node(
@@ -28,15 +43,18 @@ def verify_node(
     msid: str,
     service_account: str,
     admin_group: str,
+    cluster: contracts.ClusterFacts | None = None,
 ) -> None:
-    """Rule 10 on one node that currently owns the role."""
-    cluster = preflight.cluster_facts(remote, [node, *nodes], role)
+    """Rule 10 on one node that currently owns the role (``cluster``: facts already read since the last
+    change, so they are not read twice)."""
+    if cluster is None:
+        cluster = preflight.cluster_facts(remote, [node, *nodes], role)
     found = preflight.sso_resource(cluster, resource)
     owner = cluster.role.owner_node if cluster.role else None
     if found is None or found.state != "Online" or (owner or "").lower() != node.lower():
         state = found.state if found else "missing"
         raise EssoError(
-            "ESSO-013", f"the ENTSSO resource is {state} and the role is on {owner}.", node=node, step="verify-failover"
+            "ESSO-013", f"the ENTSSO resource is {state} and the role is on {owner}.", node=node, step=PROOF_STEP
         )
     facts = preflight.node_facts(remote, node, service_account=service_account, admin_group=admin_group)
     if msid.lower() not in {m.lower() for m in facts.ssoss_msids}:
@@ -44,7 +62,7 @@ def verify_node(
             "ESSO-013",
             f"SSOSS on {node} does not hold the database's current master secret {msid}.",
             node=node,
-            step="verify-failover",
+            step=PROOF_STEP,
         )
     status = facts.secret_server_status
     if not (status.running and status.clustered):
@@ -52,8 +70,48 @@ def verify_node(
             "ESSO-026",
             f"GetServerStatus flags 0x{status.flags:x} (need 0x2 running and 0x20 clustered). {status.error or ''}",
             node=node,
-            step="verify-failover",
+            step=PROOF_STEP,
         )
+
+
+def prove_node(
+    remote: Remote,
+    node: str,
+    *,
+    nodes: Sequence[str],
+    role: str,
+    resource: str,
+    msid: str,
+    service_account: str,
+    admin_group: str,
+    steps: Steps,
+) -> str | None:
+    """Prove failover to ``node`` (rule 10) and return the time of the proof.
+
+    The role is moved there only when it is not already Online there. When that move is needed and the stack
+    does not allow disruption, nothing moves and None is returned: the proof stays pending, and the caller
+    records it so the next ``up`` runs it. A node that fails the proof raises (ESSO-013, ESSO-026).
+    """
+    cluster = preflight.cluster_facts(remote, [node, *nodes], role)
+    here = role_is_online_on(remote, cluster, node, resource)
+    if not here:
+        if not remote.policy.allow_disruption:
+            steps.add(node, PROOF_STEP, False, "pending: the proof needs the role here, and that needs allowDisruption")
+            return None
+        move_role(remote, role=role, node=node, steps=steps)
+    verify_node(
+        remote,
+        node,
+        nodes=nodes,
+        role=role,
+        resource=resource,
+        msid=msid,
+        service_account=service_account,
+        admin_group=admin_group,
+        cluster=cluster if here else None,  # after a move verify_node reads the cluster again
+    )
+    steps.add(node, PROOF_STEP, False, "ENTSSO online, MSID held, clustered secret server")
+    return now_utc()
 
 
 def verify_failover(
@@ -68,22 +126,28 @@ def verify_failover(
     admin_group: str,
     steps: Steps,
 ) -> list[str]:
-    """Move the role to each node in ``visit``, prove it serves there, and leave it on ``home``."""
+    """Prove every node of ``visit`` in turn and leave the role on ``home``: the seed's step 7 for a whole
+    cluster at once (an operator's check, or a caller that proves several nodes). The restores do not use it:
+    each proves its own node (``prove_node``). Refuses (ESSO-019) when a proof needs a move the stack does not
+    allow, rather than leaving the caller a partial list."""
     verified: list[str] = []
     for node in visit:
-        move_role(remote, role=role, node=node, steps=steps)
-        verify_node(
-            remote,
-            node,
-            nodes=visit,
-            role=role,
-            resource=resource,
-            msid=msid,
-            service_account=service_account,
-            admin_group=admin_group,
-        )
-        steps.add(node, "verify-failover", False, "ENTSSO online, MSID held, clustered secret server")
+        if (
+            prove_node(
+                remote,
+                node,
+                nodes=visit,
+                role=role,
+                resource=resource,
+                msid=msid,
+                service_account=service_account,
+                admin_group=admin_group,
+                steps=steps,
+            )
+            is None
+        ):
+            remote.policy.require_disruption(f"proving failover to {node} moves the role", node=node, step=PROOF_STEP)
         verified.append(node)
-    if not verified or verified[-1].lower() != home.lower():
+    if not verified or node_key(verified[-1]) != node_key(home):
         move_role(remote, role=role, node=home, steps=steps)
     return verified

@@ -1,17 +1,23 @@
 """MasterSecretRestore: "restore the master secret on the second cluster node", for each other node in
 sequence — role online and moved to the node, ENTSSO offline/online there, the escrowed backup copied
-to a protected temporary folder, the secret restored, the folder removed, then failover proven.
+to a protected temporary folder, the secret restored, the folder removed, then failover proven on that node.
 
 Keyed on "the node holds the database's MSID", not on the backup's hash: a node that already holds
 it is adopted without a restore. Every move and cycle needs ``allowDisruption`` (``Remote.run`` refuses
 them otherwise); on the adopt path, which any update of a restore takes, the role is sent home only when the
 stack allows it, and otherwise stays where it is (the owner node is informational, never drift).
+
+The failover proof (DESIGN rule 10, ``failover.prove_node``) runs once per node, right after its restore where
+the role already is; the role then stays for the next node's restore and goes home to nodes[0] once, after the
+last (issue 15: N+1 role moves on a first build, not N²). State records what is still owed, not what the last
+call changed (issue 14): ``failoverPending`` until this node's own proof has run, so a retry after a fault, a
+refresh and the next ``up`` all see it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import uuid
+import hashlib
 from typing import Any
 
 import pulumi
@@ -21,9 +27,9 @@ from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight
-from provider.resources.base import Observed, Prior, Steps, TypedProvider, now_utc, registration
+from provider.resources.base import Observed, Prior, Steps, TypedProvider, registration
 from provider.resources.cluster_ops import move_role
-from provider.resources.failover import verify_failover
+from provider.resources.failover import prove_node
 from provider.resources.inputs import EscrowInputs
 from provider.spec import ClusterSpec
 
@@ -51,9 +57,10 @@ class RestoreObserved(Observed):
 
     msid: str | None = None
     holds_msid: bool = False
-    restored_from: str | None = None
-    failover_verified_at: str | None = None
-    verified_nodes: list[str] = []
+    restored_from: str | None = None  # the escrowed backup of the secret the node holds (what a restore here uses)
+    failover_verified_at: str | None = None  # this node's own proof (rule 10), None while it is pending
+    failover_pending: bool = False  # the proof is still owed: the next `up` runs it
+    verified_nodes: list[str] = []  # the node this resource proved (kept for older readers of the output)
     owner_node: str | None = None  # informational, never drift
 
 
@@ -72,26 +79,33 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
     def converge(
         self, inputs: RestoreInputs, prior: Prior[RestoreInputs, RestoreObserved] | None, steps: Steps
     ) -> RestoreObserved:
-        node, home = inputs.node, inputs.nodes[0]
+        node = inputs.node
         before = prior.observed if prior else RestoreObserved()
         with self.remote(inputs) as remote:
             msid = self._current_msid(remote, inputs)
             facts = inputs.node_facts(remote, node)
-            restored_from = before.restored_from
             restored = msid.lower() not in {m.lower() for m in facts.ssoss_msids}
             if restored:
-                restored_from = self._restore(remote, inputs, msid, steps)
+                restored_from: str | None = self._restore(remote, inputs, msid, steps)
             else:
+                # the same answer whether this node was restored by an earlier, interrupted attempt or not
+                restored_from = before.restored_from
+                escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
+                with contextlib.suppress(EssoError, ValueError):
+                    restored_from = escrow.recorded(msid, self.backup_password()).location
                 steps.add(node, c.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
-            verified = list(before.verified_nodes)
+                if prior is None or self.proof_pending(before, inputs):
+                    # an earlier attempt may have failed after copying the backup: its folder has a known name
+                    self._sweep(remote, inputs, msid, steps)
             verified_at = before.failover_verified_at
-            owner: str | None = home
-            # The proof moves the role: it runs after a restore, not when adopting a converged node.
-            if inputs.verify_failover and restored:
-                verified = verify_failover(
+            verified = list(before.verified_nodes)
+            pending = self.proof_owed(inputs, before, msid=msid, restored=restored, created=prior is None)
+            proved = False
+            if pending:
+                verified_at = prove_node(
                     remote,
-                    visit=self._holders(remote, inputs, msid),
-                    home=home,
+                    node,
+                    nodes=inputs.nodes,
                     role=inputs.role,
                     resource=inputs.resource_name,
                     msid=msid,
@@ -99,17 +113,64 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                     admin_group=inputs.qualified_admin_group,
                     steps=steps,
                 )
-                verified_at = now_utc()
-            else:
-                owner = self._send_role_home(remote, inputs, steps)
+                proved = verified_at is not None
+                pending = not proved
+                verified = [node] if proved else []
+            role_here = restored or proved
+            owner = self._place_role(remote, inputs, msid, steps, role_here=role_here)
             return RestoreObserved(
                 msid=msid,
                 holds_msid=True,
                 restored_from=restored_from,
                 failover_verified_at=verified_at,
+                failover_pending=pending,
                 verified_nodes=verified,
                 owner_node=owner,
             )
+
+    @staticmethod
+    def proof_owed(inputs: RestoreInputs, before: RestoreObserved, *, msid: str, restored: bool, created: bool) -> bool:
+        """Whether this node's failover proof must run now: what the resource must still do, never what the
+        last call changed (issue 14). Owed after a restore in this call, on a create (a create that failed
+        left no state, so nothing says its proof ran), when state records it pending or missing, when the
+        node was found without the secret, or when the proof was for another MSID."""
+        if not inputs.verify_failover:
+            return False
+        return (
+            restored
+            or created
+            or before.failover_pending
+            or not before.holds_msid
+            or not before.failover_verified_at
+            or (before.msid or "").lower() != msid.lower()
+        )
+
+    def _place_role(
+        self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps, *, role_here: bool
+    ) -> str | None:
+        """Where the role goes after this node's restore and proof: one final move home, not one per restore.
+
+        When this call left the role on this node and the next configured node does not hold the secret yet,
+        the role stays: that node's restore moves it on anyway. Otherwise it goes home to nodes[0].
+        """
+        node = inputs.node
+        if role_here:
+            following = self._next_node(inputs)
+            facts = self._facts_or_none(remote, inputs, following) if following else None
+            if facts is not None and msid.lower() not in {m.lower() for m in facts.ssoss_msids}:
+                steps.add(node, c.MOVE_SSO_ROLE.name, False, f"the role stays: {following}'s restore moves it next")
+                return node
+        return self._send_role_home(remote, inputs, steps)
+
+    @staticmethod
+    def _next_node(inputs: RestoreInputs) -> str | None:
+        """The configured node after this one (restores run in the configured order), or None for the last."""
+        keys = [node_key(n) for n in inputs.nodes]
+        here = node_key(inputs.node)
+        if here not in keys:
+            return None
+        index = keys.index(here)
+        return inputs.nodes[index + 1] if index + 1 < len(inputs.nodes) else None
 
     @staticmethod
     def _send_role_home(remote: Remote, inputs: RestoreInputs, steps: Steps) -> str | None:
@@ -126,20 +187,11 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         return home
 
     def _facts_or_none(self, remote: Remote, inputs: RestoreInputs, node: str) -> c.NodeFacts | None:
-        """A node's facts, or None when it cannot be reached (a lost node is simply not a holder)."""
+        """A node's facts, or None when it cannot be reached (a lost node holds nothing we can use)."""
         try:
             return inputs.node_facts(remote, node)
         except TransientRemoteError:
             return None
-
-    def _holders(self, remote: Remote, inputs: RestoreInputs, msid: str) -> list[str]:
-        """The configured nodes, in order, that hold the MSID now (this node included): where failover is proven."""
-        holders = []
-        for n in inputs.nodes:
-            facts = self._facts_or_none(remote, inputs, n)
-            if facts is not None and msid.lower() in {m.lower() for m in facts.ssoss_msids}:
-                holders.append(n)
-        return holders
 
     def _current_msid(self, remote: Remote, inputs: RestoreInputs) -> str:
         """The master secret id to restore.
@@ -170,6 +222,29 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             step="restore",
         )
 
+    @staticmethod
+    def run_id(inputs: RestoreInputs, msid: str) -> str:
+        """The restore's folder id: the same for every attempt of this node's restore of this secret, so a later
+        run finds a folder an interrupted one left (issue 14), and never the same for two systems or nodes."""
+        key = "\n".join([inputs.server, inputs.database, inputs.node, msid]).lower()
+        return "restore-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def _folder(self, remote: Remote, inputs: RestoreInputs, msid: str) -> c.ChangeResult[c.PathState]:
+        """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt."""
+        # ENTSSO's service account may read the copy; nobody else but SYSTEM and Administrators (issue 9 A12)
+        made = c.TempDirParams(run_id=self.run_id(inputs, msid), reader=inputs.service_account)
+        return remote.run(inputs.node, c.NEW_PROTECTED_TEMP_DIR, made)
+
+    def _sweep(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> None:
+        """Remove the folder (and the backup copy in it) an interrupted attempt of this restore may have left.
+
+        Its path comes from New-ProtectedTempDir (the node decides %windir%), so the sweep makes it when absent;
+        either way it is removed, and the step says whether an earlier attempt had left it."""
+        folder = self._folder(remote, inputs, msid)
+        remote.run(inputs.node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder.after.path))
+        left = not folder.changed
+        steps.add(inputs.node, "sweep-restore-folder", left, "left by an earlier attempt" if left else "none left")
+
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
@@ -185,8 +260,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         move_role(remote, role=inputs.role, node=node, steps=steps)
         cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
         steps.add(node, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
-        made = c.TempDirParams(run_id=uuid.uuid4().hex, reader=inputs.service_account)  # ENTSSO may read it (A12)
-        folder = remote.run(node, c.NEW_PROTECTED_TEMP_DIR, made).after.path
+        folder = self._folder(remote, inputs, msid).after.path
         try:
             path = f"{folder}\\{BACKUP_NAME}"
             remote.send_file(node, path, data)
@@ -203,14 +277,29 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         return recorded.location
 
     def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:
+        """Whether the node still holds the MSID; a node found without it owes a new restore and a new proof."""
         with self.remote(inputs) as remote:
             facts = inputs.node_facts(remote, inputs.node)
         msid = recorded.msid or ""
         holds = bool(msid) and msid.lower() in {m.lower() for m in facts.ssoss_msids}
-        return recorded.model_copy(update={"holds_msid": holds})
+        update: dict[str, Any] = {"holds_msid": holds}
+        if not holds:
+            update.update(failover_verified_at=None, verified_nodes=[])
+        observed = recorded.model_copy(update=update)
+        return observed.model_copy(update={"failover_pending": self.proof_pending(observed, inputs)})
+
+    @staticmethod
+    def proof_pending(observed: RestoreObserved, inputs: RestoreInputs) -> bool:
+        """A proof this resource still owes, as state shows it (an older state without the flag included)."""
+        if not inputs.verify_failover:
+            return False
+        return observed.failover_pending or not observed.holds_msid or not observed.failover_verified_at
 
     def drift(self, observed: RestoreObserved, inputs: RestoreInputs) -> list[str]:
-        return [] if observed.holds_msid else ["holdsMsid"]
+        found = [] if observed.holds_msid else ["holdsMsid"]
+        if self.proof_pending(observed, inputs):
+            found.append("failoverPending")
+        return found
 
     def remove(self, props: dict[str, Any], steps: Steps) -> None:
         steps.add(
@@ -226,6 +315,7 @@ class MasterSecretRestore(dyn.Resource, module="esso", name="MasterSecretRestore
 
     holdsMsid: pulumi.Output[bool]
     failoverVerifiedAt: pulumi.Output[str]
+    failoverPending: pulumi.Output[bool]
     verifiedNodes: pulumi.Output[list[str]]
     ownerNode: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]

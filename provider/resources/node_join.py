@@ -110,17 +110,28 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
                 )
                 steps.add(node, c.SET_ENTSSO_LOGON.name, logon.changed, "used at the service's next start")
             # Whether this resource configured the node (a node configured before it, such as the creator, is
-            # adopted): delete undoes only what the resource did.
+            # adopted): delete undoes only what the resource did. Decided from evidence that survives a retry,
+            # never from this call's ``changed`` (a retry after a lost reply sees changed: false): the state of an
+            # earlier successful run, or the marker Join-SsoSystem writes on the node before it changes anything.
             was_joined = prior.observed.joined if prior else False
-            return self._observed(inputs.node_facts(remote, node), joined=was_joined or joined.changed)
+            return self._observed(inputs.node_facts(remote, node), inputs, was_joined=was_joined)
 
     @staticmethod
-    def _observed(facts: c.NodeFacts, *, joined: bool) -> NodeJoinObserved:
+    def joined_by_this_tool(facts: c.NodeFacts, inputs: NodeJoinInputs) -> bool:
+        """The node carries Join-SsoSystem's marker for this SSO system and is configured for it."""
+        system = f"{inputs.server}/{inputs.database}".lower()
+        configured = facts.sso_config is not None and (
+            f"{facts.sso_config.server}/{facts.sso_config.database}".lower() == system
+        )
+        return configured and (facts.join_marker or "").lower() == system
+
+    @classmethod
+    def _observed(cls, facts: c.NodeFacts, inputs: NodeJoinInputs, *, was_joined: bool) -> NodeJoinObserved:
         return NodeJoinObserved(
             configured_server=facts.sso_config.server if facts.sso_config else None,
             configured_database=facts.sso_config.database if facts.sso_config else None,
             entsso_account=facts.entsso.account,
-            joined=joined,
+            joined=was_joined or cls.joined_by_this_tool(facts, inputs),
         )
 
     def observe(self, inputs: NodeJoinInputs, recorded: NodeJoinObserved) -> NodeJoinObserved | None:
@@ -128,7 +139,7 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
             facts = inputs.node_facts(remote, inputs.node)
         if facts.sso_config is None:
             return None  # positive evidence: the node answered and holds no SSO configuration
-        return self._observed(facts, joined=recorded.joined)
+        return self._observed(facts, inputs, was_joined=recorded.joined)
 
     def drift(self, observed: NodeJoinObserved, inputs: NodeJoinInputs) -> list[str]:
         found = []

@@ -20,6 +20,7 @@
     - this node's failover cluster node state; the local MSDTC CID ([MS-CMOM] 2.2.3.5: the HKCR\CID\<GUID>
       whose Description subkey's default value is MSDTC; lib/Dtc.ps1); ISSOConfigOM.GetServerStatus, whose
       failure is reported as flags -1 with its error, not thrown.
+    - HKLM\SOFTWARE\esso-cluster JoinedSystem: the SSO system this tool's join configured the node for, if any.
 
     [INFERRED]
     - GPO detection uses RSOP_UserPrivilegeRight (root\rsop\computer); no RSoP data reads as "no GPO".
@@ -192,4 +193,5 @@ $logonRight = @{
     clusterNodeState = Get-LocalClusterNodeState
     dtcCid = Get-MsdtcCid -SubKey 'SOFTWARE\Classes\CID'
     secretServerStatus = Get-SecretServerStatus
+    joinMarker = Get-JoinMarker
 }

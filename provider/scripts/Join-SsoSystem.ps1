@@ -20,6 +20,11 @@
     On a node joining a system whose ENTSSO is already clustered (a replacement node), the local ENTSSO that
     Configuration.exe started is set Manual and stopped unless the cluster runs it here (0x800706D9).
 
+    Before Configuration.exe runs, writes HKLM\SOFTWARE\esso-cluster value JoinedSystem = "Server/Database": the
+    evidence that this tool configured the node, which a retry after a lost reply still finds (issue 14), so
+    that deleting the join later unconfigures the node. Registry provider cmdlets: New-Item and
+    New-ItemProperty -PropertyType String -Force (learn.microsoft.com, "Working with registry entries").
+
     Rule 5: the same database and the same service account as the creator (the registry copy of the secret is
     bound to that account); the provider checks the account (preflight.check_join_account, against the account
     ENTSSO runs as on the system's other nodes), this script that the database named in ConfigXml exists (ESSO-006).
@@ -53,6 +58,18 @@ $ErrorActionPreference = 'Stop'
 
 #esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
 
+function Set-JoinMarker {
+    # Written before the change, so that a join interrupted after Configuration.exe still reads as this tool's.
+    param(
+        [string]$Value
+    )
+    $markerKey = 'HKLM:\SOFTWARE\esso-cluster'
+    if (-not (Test-Path -LiteralPath $markerKey)) {
+        $null = New-Item -Path $markerKey -Force
+    }
+    $null = New-ItemProperty -LiteralPath $markerKey -Name 'JoinedSystem' -Value $Value -PropertyType String -Force
+}
+
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
 $sqlPasswordXPath = $feature + "/SQL[@ID='SSO_DB_ID']/Password"
@@ -82,6 +99,7 @@ else {
     if (-not (Test-SsoDatabaseExists -Server $Server -Database $Database)) {
         throw ('ESSO-006 There is no SSO database {0}/{1} to join; create the SSO system first (Install-SsoSystem on the first node).' -f $Server, $Database)
     }
+    Set-JoinMarker -Value ('{0}/{1}' -f $Server, $Database)
     $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-join.xml'
     $logPath = Join-Path -Path $workDir -ChildPath 'sso-join.log'

@@ -16,6 +16,8 @@
     this SSO system here, and deletes the node's SSOSS copy of the system's master secrets (a node that leaves
     keeps no secret material; the escrow stays the authority and a rejoin restores it). The simulator does the
     same (issue 9 B: it used to answer "unchanged" or ESSO-035 where this script throws ESSO-005 or ESSO-014).
+    Also removes the JoinedSystem marker Join-SsoSystem.ps1 wrote (HKLM\SOFTWARE\esso-cluster) when it names
+    this system (Remove-ItemProperty).
 
     [INFERRED]
     - There is no documented per-feature silent unconfigure; this removes what makes the node a member of the SSO
@@ -87,6 +89,17 @@ function Remove-SsossCopies {
     }
 }
 
+function Remove-JoinMarker {
+    # The marker of Join-SsoSystem.ps1, only when it names this SSO system.
+    param(
+        [string]$Value
+    )
+    $markerKey = 'HKLM:\SOFTWARE\esso-cluster'
+    if ((Get-JoinMarker) -eq $Value -and (Test-Path -LiteralPath $markerKey)) {
+        Remove-ItemProperty -LiteralPath $markerKey -Name 'JoinedSystem' -ErrorAction SilentlyContinue
+    }
+}
+
 $before = Get-SsoConfigState
 $changed = $false
 if ($null -ne $before) {
@@ -112,6 +125,8 @@ if ($null -ne $before) {
         throw ('{0} still points at an SSO database after unconfiguring.' -f $env:COMPUTERNAME)
     }
 }
+
+Remove-JoinMarker -Value ('{0}/{1}' -f $Server, $Database)
 
 @{
     changed = $changed

@@ -9,7 +9,7 @@ import pytest
 from provider.errors import EssoError
 from provider.remote.simulator import Simulator, SimulatorRemote, client_can_reach_secret_server
 from provider.resources.base import Steps
-from provider.resources.failover import verify_failover
+from provider.resources.failover import prove_node
 from tests.support.procedure import Procedure, demo_spec
 
 
@@ -40,13 +40,15 @@ def test_full_procedure_reaches_the_final_world(tmp_path: Path, nodes: tuple[str
     spec = demo_spec(tmp_path, nodes)
     outputs = Procedure(spec).up()
     assert_final_world(Simulator(tmp_path / "world.json"), list(nodes))
-    for k, node in enumerate(nodes[1:], start=1):
+    for k, node in enumerate(nodes):
         restore = outputs[f"master-secret-restore-{node.lower()}"]
         assert restore["holdsMsid"] is True
-        # each restore proves failover among the nodes that already hold the MSID, ending on nodes[0]
-        assert restore["verifiedNodes"] == list(nodes[: k + 1])
+        # each restore proves failover on its own node, the creator's included; nothing is left pending
+        assert restore["verifiedNodes"] == [node]
         assert restore["failoverVerifiedAt"]
-        assert restore["ownerNode"] == nodes[0]
+        assert restore["failoverPending"] is False
+        # the role stays for the next node's restore and goes home once, after the last
+        assert restore["ownerNode"] == (nodes[0] if k == len(nodes) - 1 else node)
     system = outputs["sso-system"]
     assert system["createdBy"] == nodes[0]
     assert len(system["backupSha256"]) == 64
@@ -62,10 +64,10 @@ def test_verification_fails_when_a_node_lost_its_master_secret(tmp_path: Path) -
         world.nodes["SSO03"].ssoss.clear()
     remote = SimulatorRemote(tmp_path / "world.json", second_hop=True, identity="CONTOSO\\esso-config")
     with pytest.raises(EssoError) as err:
-        verify_failover(
+        prove_node(
             remote,
-            visit=nodes,
-            home="SSO01",
+            "SSO03",
+            nodes=nodes,
             role="SSO",
             resource=spec.cluster.resource_name,
             msid=outputs["sso-system"]["msid"],
@@ -84,8 +86,13 @@ def test_create_on_a_converged_world_changes_nothing(tmp_path: Path) -> None:
     changed = [
         (name, step["node"], step["step"]) for name, outs in again.items() for step in outs["steps"] if step["changed"]
     ]
-    # Adoption: every script reports changed: false, and no role moves without a restore to prove
-    assert changed == []
+    # Adoption: every script reports changed: false. The only moves are the failover proofs that the new
+    # restore resources owe (their own proof has never run): the role to SSO02 for its proof, then home once.
+    assert changed == [
+        ("master-secret-restore-sso02", "SSO02", "Move-SsoRole"),
+        ("master-secret-restore-sso02", "SSO01", "Move-SsoRole"),
+    ]
+    assert all(again[f"master-secret-restore-{n}"]["failoverVerifiedAt"] for n in ("sso01", "sso02"))
 
 
 @pytest.mark.parametrize("nodes", [("SSO01", "SSO02"), ("SSO01", "SSO02", "SSO03")])

@@ -47,3 +47,9 @@ function Get-SsoConfigState {
         database = $database
     }
 }
+
+function Get-JoinMarker {
+    # HKLM\SOFTWARE\esso-cluster value JoinedSystem: "server/database" written by Join-SsoSystem.ps1 before it
+    # configured this node (issue 14: whether a join is this tool's must survive a retry). $null when absent.
+    Get-EssoRegistryValue -SubKey 'SOFTWARE\esso-cluster' -Name 'JoinedSystem'
+}
