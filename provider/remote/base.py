@@ -23,17 +23,22 @@ import hashlib
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
 
+if TYPE_CHECKING:
+    from provider.remote.cache import FactsCache
+
 P = TypeVar("P", bound=contracts.Params)
 R = TypeVar("R", bound=contracts.Result)
+T = TypeVar("T")
 
 # Bytes of file data per chunk: base64 grows it by 4/3 and the envelope (153,600 bytes by default)
 # also carries the CLIXML wrapping, so 64 KiB of data stays well inside one message.
@@ -138,6 +143,10 @@ class Remote(ABC):
         self.retries = retries
         self.backoff = backoff
         self.policy = CallPolicy()
+        # The operation's facts cache (provider/remote/cache.py), set by the provider; None reads every time.
+        self.cache: FactsCache | None = None
+        # How many independent per-node calls may run at once (``fan_out``); 1 runs them in turn.
+        self.concurrency = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
@@ -149,7 +158,12 @@ class Remote(ABC):
 
         @functools.wraps(own)
         def guarded(self: Remote, node: str) -> None:
-            own(self, self.policy.target(node, step="renew-logon"))
+            target = self.policy.target(node, step="renew-logon")
+            try:
+                own(self, target)
+            finally:
+                if self.cache is not None:
+                    self.cache.new_logon(target)  # a new token: the node's facts may read differently
 
         guarded._guarded = True  # type: ignore[attr-defined]
         cls.renew_logon = guarded  # type: ignore[method-assign]
@@ -184,17 +198,50 @@ class Remote(ABC):
                 node=node,
                 step=script.name,
             )
+        cache = self.cache
+        if cache is None:
+            return parse_result(node, script, self._attempt(node, script, params))
+        from provider.remote.cache import cacheable
+
+        if script.changes:
+            cache.changed(node, script)  # before: a read racing this change must not keep an old answer
+            try:
+                return parse_result(node, script, self._attempt(node, script, params))
+            finally:
+                cache.changed(node, script)  # after, whether it ran, failed or may have run
+        if not cacheable(script, params):
+            return parse_result(node, script, self._attempt(node, script, params))
+        known = cache.get(node, script, params)
+        if known is not None:
+            return known
+        epoch = cache.epoch(node, script)
+        answer = parse_result(node, script, self._attempt(node, script, params))
+        cache.put(node, script, params, answer, epoch)
+        return answer
+
+    def _attempt(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
+        """Invoke, retrying a read (bounded, with backoff) after a transient failure; never a change."""
         attempt = 0
         while True:
             try:
-                raw = self._invoke(node, script, params)
-                break
+                return self._invoke(node, script, params)
             except TransientRemoteError:
                 if script.changes or attempt >= self.retries:
                     raise
                 time.sleep(self.backoff * (2**attempt))
                 attempt += 1
-        return parse_result(node, script, raw)
+
+    def fan_out(self, nodes: Iterable[str], call: Callable[[str], T]) -> dict[str, T]:
+        """``call`` once per node, up to ``concurrency`` at a time: for independent per-node calls only (reads,
+        the same node-local change on each node), never joins or restores. Answers keep the nodes' order; the
+        first error (in that order) is raised after every started call has ended."""
+        ordered = list(dict.fromkeys(nodes))
+        if self.concurrency <= 1 or len(ordered) <= 1:
+            return {n: call(n) for n in ordered}
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ordered)), thread_name_prefix="esso") as pool:
+            futures = {n: pool.submit(call, n) for n in ordered}
+            wait(futures.values())
+        return {n: f.result() for n, f in futures.items()}
 
     def send_file(self, node: str, path: str, data: bytes) -> str:
         """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""

@@ -58,6 +58,7 @@ from provider.config.rules import (
 )
 from provider.errors import EssoError
 from provider.remote.base import CallPolicy, Remote
+from provider.remote.cache import Operation
 from provider.resources import preflight
 from provider.resources.fingerprints import (
     PBKDF2_ROUNDS,
@@ -71,6 +72,28 @@ from provider.resources.fingerprints import (
 from provider.resources.observed import Observed
 from provider.resources.steps import Steps, has_unknowns, now_utc
 from provider.spec import CONFIG_KEYS, ClusterSpec, load_spec
+
+CONCURRENCY_KEY = "concurrency"
+DEFAULT_CONCURRENCY = 4
+
+
+def concurrency_setting(value: Any) -> int:
+    """The stack's ``concurrency`` (how many independent per-node calls run at once), 1-32, default 4."""
+    if value in (None, ""):
+        return DEFAULT_CONCURRENCY
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 32:
+        raise EssoError(
+            "ESSO-040",
+            f"config key {CONCURRENCY_KEY} is {str(value)[:20]!r}: give a whole number from 1 to 32 "
+            f"(how many nodes are read or granted at once; default {DEFAULT_CONCURRENCY}), "
+            f"e.g. pulumi config set {CONCURRENCY_KEY} 4.",
+            step="configure",
+        )
+    return number
 
 
 class Inputs(BaseModel):
@@ -127,6 +150,12 @@ class ClusterInputs(Inputs):
         """Get-NodeFacts on ``node`` for this resource's service account and SSO Administrators group."""
         return preflight.node_facts(
             remote, node, service_account=self.service_account, admin_group=self.qualified_admin_group
+        )
+
+    def all_node_facts(self, remote: Remote) -> dict[str, contracts.NodeFacts]:
+        """Every configured node's facts, read in parallel (the reads behind outputs)."""
+        return preflight.gather_node_facts(
+            remote, self.nodes, service_account=self.service_account, admin_group=self.qualified_admin_group
         )
 
     def fresh_token_facts(
@@ -190,13 +219,26 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
 
     # ---- connection --------------------------------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
-        """Take the live stack configuration (credentials, transport, allowDisruption) from the engine."""
+        """Take the live stack configuration (credentials, transport, allowDisruption) from the engine, and join
+        the host's operation: every provider the host configures from the same Configure shares its facts cache
+        (provider/remote/cache.py says why that is one engine operation)."""
         values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) not in (None, "")}
         self._spec = load_spec(values)
+        concurrency = concurrency_setting(req.config.get(CONCURRENCY_KEY))
+        token = getattr(req.config, "_props", None)  # the host's Configure payload, one object per Configure
+        self._operation: Operation | None = Operation.for_host(token if token is not None else req.config)
+        self._operation.concurrency = concurrency
 
-    def use_spec(self, spec: ClusterSpec) -> None:
-        """Set the live configuration directly (tests, and the program's in-process mocks)."""
+    def use_spec(self, spec: ClusterSpec, operation: Operation | None = None) -> None:
+        """Set the live configuration directly (tests, and the program's in-process mocks). Without an
+        ``operation`` every read goes to the nodes, calls run in turn, and fingerprints derive afresh."""
         self._spec = spec
+        self._operation = operation
+
+    @property
+    def operation(self) -> Operation | None:
+        """The engine operation this provider serves (None outside a provider host)."""
+        return getattr(self, "_operation", None)
 
     @property
     def spec(self) -> ClusterSpec:
@@ -220,6 +262,9 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             nodes=(*self.spec.cluster.nodes, *inputs.configured_nodes, *also),
             allow_disruption=self.spec.allow_disruption,
         )
+        if self.operation is not None:
+            remote.cache = self.operation.cache
+            remote.concurrency = self.operation.concurrency
         try:
             yield remote
         finally:

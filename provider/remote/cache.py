@@ -1,0 +1,167 @@
+"""Facts read once per node per operation: a cache of read-only script answers, and the operation it lives in.
+
+Why: every resource runs the preflight and reads the facts behind its outputs, so a first ``up`` used to read
+the same node facts tens of times (issue 15, ../shared/reviews/perf.md: 98 of 108 preflight reads repeated an
+answer already read). Within one operation nothing but this provider host changes the nodes, so a read whose
+answer is known, and that no change could have touched since, is answered from memory.
+
+The rules, each enforced here and proven by ``tests/perf``:
+
+* Only read scripts (``changes=False``) without secret parameters are cached; file chunks never are.
+* Node facts are kept per node; cluster, database and domain facts (``CLUSTER_WIDE``) once per operation,
+  whichever node answered.
+* A change script forgets, before it is sent and again when it returns or fails: its own node's facts and
+  every cluster-wide fact when it is ``NODE_LOCAL`` (it changes nothing another node reports); every fact of
+  every node otherwise (a role move, a resource cycle, a database or domain change show on all nodes).
+* A new logon session on a node (``renew_logon``) forgets that node's facts: its token changed.
+* A read that raced a change (it started before the change forgot) is not stored.
+* An operation is one provider host's life: the Pulumi CLI starts ``python -m pulumi.dynamic`` once per
+  ``up``/``preview``/``refresh``/``destroy`` and sends it one ``Configure``; every provider the host
+  deserializes is configured with that same config object, which is what ``Operation.for_host`` keys on.
+  A new ``Configure`` (a new host, or a new operation in a test's in-process host) starts a new, empty cache.
+  Providers used without a host (``use_spec``) get no cache unless a test hands them an ``Operation``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from provider import contracts
+
+# Read scripts whose answer does not depend on the node that runs them: cached once, not per node.
+CLUSTER_WIDE: frozenset[str] = frozenset(
+    {
+        contracts.GET_CLUSTER_FACTS.name,
+        contracts.GET_SSO_DATABASE_FACTS.name,
+        contracts.GET_DOMAIN_GROUP_FACTS.name,
+    }
+)
+# Reads never cached: their answer is data, not facts, and files change without a script saying so.
+NOT_CACHED: frozenset[str] = frozenset({contracts.READ_FILE_CHUNK.name})
+# Change scripts that change nothing another node's facts report (the node's own rights, service start mode,
+# service logon, its local files). Every other change forgets every node's facts.
+NODE_LOCAL: frozenset[str] = frozenset(
+    {
+        contracts.GRANT_SERVICE_LOGON_RIGHT.name,
+        contracts.SET_ENTSSO_START_MODE.name,
+        contracts.SET_ENTSSO_LOGON.name,
+        contracts.NEW_PROTECTED_TEMP_DIR.name,
+        contracts.WRITE_FILE_CHUNK.name,
+        contracts.REMOVE_PROTECTED_PATH.name,
+    }
+)
+
+_ALL = "*"  # the key of cluster-wide facts
+
+Audit = Callable[[str, contracts.Script[Any, Any], contracts.Params, contracts.Result], None]
+
+
+def _node(name: str) -> str:
+    return name.upper()
+
+
+def cacheable(script: contracts.Script[Any, Any], params: contracts.Params) -> bool:
+    """A read whose answer is facts, and whose parameters carry no secret (a secret is never a cache key)."""
+    if script.changes or script.name in NOT_CACHED:
+        return False
+    return not any(isinstance(v, SecretStr) for v in params.wire().values())
+
+
+@dataclass
+class FactsCache:
+    """Answers of read scripts, by (node or ``*``, script, parameters), for one operation. Thread-safe."""
+
+    hits: int = 0
+    misses: int = 0
+    audit: Audit | None = None  # tests: called on every hit, to compare the answer with a fresh read
+    _answers: dict[tuple[str, str, str], contracts.Result] = field(default_factory=dict)
+    _epochs: dict[str, int] = field(default_factory=dict)  # per node, and ``*`` for cluster-wide facts
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def _key(node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> tuple[str, str, str]:
+        where = _ALL if script.name in CLUSTER_WIDE else _node(node)
+        return where, script.name, params.model_dump_json()
+
+    def epoch(self, node: str, script: contracts.Script[Any, Any]) -> int:
+        """The change count of what ``script`` reads on ``node``; a read stores its answer only if unchanged."""
+        with self._lock:
+            where = _ALL if script.name in CLUSTER_WIDE else _node(node)
+            return self._epochs.get(where, 0) + self._epochs.get(_ALL, 0)
+
+    def get(
+        self, node: str, script: contracts.Script[Any, contracts.R], params: contracts.Params
+    ) -> contracts.R | None:
+        with self._lock:
+            found = self._answers.get(self._key(node, script, params))
+            if found is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+        if self.audit is not None:
+            self.audit(node, script, params, found)
+        return found.model_copy(deep=True)  # type: ignore[return-value]
+
+    def put(
+        self,
+        node: str,
+        script: contracts.Script[Any, Any],
+        params: contracts.Params,
+        answer: contracts.Result,
+        epoch: int,
+    ) -> None:
+        """Keep ``answer`` unless a change forgot these facts while it was being read."""
+        if self.epoch(node, script) != epoch:
+            return
+        with self._lock:
+            self._answers[self._key(node, script, params)] = answer.model_copy(deep=True)
+
+    def changed(self, node: str, script: contracts.Script[Any, Any]) -> None:
+        """A change script ran (or may have run) on ``node``: forget what it can have changed."""
+        if script.name in NODE_LOCAL:
+            self._forget({_node(node), _ALL}, everything=False)
+        else:
+            self._forget(set(), everything=True)
+
+    def new_logon(self, node: str) -> None:
+        """A new logon session on ``node``: its token (and so its node facts) may differ."""
+        self._forget({_node(node)}, everything=False)
+
+    def _forget(self, where: set[str], *, everything: bool) -> None:
+        with self._lock:
+            if everything:
+                self._answers.clear()
+                self._epochs[_ALL] = self._epochs.get(_ALL, 0) + 1
+                return
+            self._answers = {k: v for k, v in self._answers.items() if k[0] not in where}
+            for w in where:
+                self._epochs[w] = self._epochs.get(w, 0) + 1
+
+
+@dataclass
+class Operation:
+    """One engine operation in this provider host: its facts cache and how many calls may run at once."""
+
+    cache: FactsCache = field(default_factory=FactsCache)
+    concurrency: int = 4
+    token: object | None = None  # the host's Configure payload this operation belongs to (kept alive: see above)
+    derived: dict[tuple[str, str], bytes] = field(default_factory=dict)  # fingerprints.py: keys per secret
+
+    _current: ClassVar[Operation | None] = None  # class-level: the operation of the last Configure seen in this process
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def for_host(cls, token: object, *, concurrency: int = 4) -> Operation:
+        """The operation of the host whose Configure payload is ``token``: the same object for every provider
+        the host configures, a new one when a new Configure arrives."""
+        with cls._lock:
+            current = cls._current
+            if current is None or current.token is not token:
+                current = cls(token=token, concurrency=concurrency)
+                cls._current = current
+            return current
