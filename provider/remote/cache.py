@@ -43,10 +43,18 @@ CLUSTER_WIDE: frozenset[str] = frozenset(
 )
 # Reads never cached: their answer is data, not facts, and files change without a script saying so.
 NOT_CACHED: frozenset[str] = frozenset({contracts.READ_FILE_CHUNK.name})
-# Change scripts that change nothing another node's facts report (the node's own rights, service start mode,
-# service logon, its local files). Every other change forgets every node's facts.
+# Change scripts that change nothing another node's facts report: the node's own rights, its ENTSSO service
+# (start mode, logon, a local restart), its own SSO configuration (join), its own copy of the master secret
+# (restore; the backup writes a file and the database's backup digest, no node fact), its local files. The
+# database and cluster facts they may touch are forgotten too. Every other change (the domain groups, the
+# install that creates the database, role moves, resource cycles, cluster and database changes, removals)
+# forgets every node's facts.
 NODE_LOCAL: frozenset[str] = frozenset(
     {
+        contracts.JOIN_SSO_SYSTEM.name,
+        contracts.RESTORE_MASTER_SECRET.name,
+        contracts.BACKUP_MASTER_SECRET.name,
+        contracts.RESTART_ENTSSO_SERVICE.name,
         contracts.GRANT_SERVICE_LOGON_RIGHT.name,
         contracts.SET_ENTSSO_START_MODE.name,
         contracts.SET_ENTSSO_LOGON.name,

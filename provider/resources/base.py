@@ -73,24 +73,21 @@ from provider.resources.observed import Observed
 from provider.resources.steps import Steps, has_unknowns, now_utc
 from provider.spec import CONFIG_KEYS, ClusterSpec, load_spec
 
-CONCURRENCY_KEY = "concurrency"
+CONCURRENCY_ENV = "ESSO_CONCURRENCY"
 DEFAULT_CONCURRENCY = 4
 
 
-def concurrency_setting(value: Any) -> int:
-    """The stack's ``concurrency`` (how many independent per-node calls run at once), 1-32, default 4."""
-    if value in (None, ""):
+def concurrency_setting(value: str | None) -> int:
+    """How many independent per-node calls run at once: ``ESSO_CONCURRENCY`` in the provider host's
+    environment (the stack file's key set belongs to provider/config), 1-32, default 4; 1 runs them in turn."""
+    if value is None or not value.strip():
         return DEFAULT_CONCURRENCY
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = 0
+    number = int(value) if value.strip().isdigit() else 0
     if not 1 <= number <= 32:
         raise EssoError(
             "ESSO-040",
-            f"config key {CONCURRENCY_KEY} is {str(value)[:20]!r}: give a whole number from 1 to 32 "
-            f"(how many nodes are read or granted at once; default {DEFAULT_CONCURRENCY}), "
-            f"e.g. pulumi config set {CONCURRENCY_KEY} 4.",
+            f"{CONCURRENCY_ENV} is {value[:20]!r}: give a whole number from 1 to 32 (how many nodes are read "
+            f"or changed at once; default {DEFAULT_CONCURRENCY}), e.g. {CONCURRENCY_ENV}=4, or unset it.",
             step="configure",
         )
     return number
@@ -224,7 +221,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         (provider/remote/cache.py says why that is one engine operation)."""
         values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) not in (None, "")}
         self._spec = load_spec(values)
-        concurrency = concurrency_setting(req.config.get(CONCURRENCY_KEY))
+        concurrency = concurrency_setting(os.environ.get(CONCURRENCY_ENV))
         token = getattr(req.config, "_props", None)  # the host's Configure payload, one object per Configure
         self._operation: Operation | None = Operation.for_host(token if token is not None else req.config)
         self._operation.concurrency = concurrency
