@@ -160,6 +160,7 @@ class Operation:
     token: object | None = None  # the host's Configure payload this operation belongs to (kept alive: see above)
     derived: dict[tuple[str, str], bytes] = field(default_factory=dict)  # fingerprints.py: keys per secret
 
+    audit: ClassVar[Audit | None] = None  # tests: the audit every new operation's cache gets
     _current: ClassVar[Operation | None] = None  # class-level: the operation of the last Configure seen in this process
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
@@ -170,6 +171,6 @@ class Operation:
         with cls._lock:
             current = cls._current
             if current is None or current.token is not token:
-                current = cls(token=token, concurrency=concurrency)
+                current = cls(cache=FactsCache(audit=cls.audit), token=token, concurrency=concurrency)
                 cls._current = current
             return current
