@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr
 
 from provider import contracts
+from provider.resources.fingerprints import KeyRing
 
 # Read scripts whose answer does not depend on the node that runs them: cached once, not per node.
 CLUSTER_WIDE: frozenset[str] = frozenset(
@@ -158,7 +159,7 @@ class Operation:
     cache: FactsCache = field(default_factory=FactsCache)
     concurrency: int = 4
     token: object | None = None  # the host's Configure payload this operation belongs to (kept alive: see above)
-    derived: dict[tuple[str, str], bytes] = field(default_factory=dict)  # fingerprints.py: keys per secret
+    keys: KeyRing = field(default_factory=KeyRing)  # fingerprints: one key derivation per secret per operation
 
     audit: ClassVar[Audit | None] = None  # tests: the audit every new operation's cache gets
     _current: ClassVar[Operation | None] = None  # class-level: the operation of the last Configure seen in this process

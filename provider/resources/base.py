@@ -62,11 +62,13 @@ from provider.remote.cache import Operation
 from provider.resources import preflight
 from provider.resources.fingerprints import (
     PBKDF2_ROUNDS,
+    KeyRing,
     fingerprint,
     fingerprint_key,
     fingerprint_matches,
     is_fingerprint,
     salt_of,
+    same_secret,
     settled_fingerprint,
 )
 from provider.resources.observed import Observed
@@ -238,6 +240,12 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         return getattr(self, "_operation", None)
 
     @property
+    def key_ring(self) -> KeyRing:
+        """The operation's fingerprint keys (one derivation per secret); outside a host, a new ring per call
+        (nothing unpicklable is kept on a provider the program serializes)."""
+        return self.operation.keys if self.operation is not None else KeyRing()
+
+    @property
     def spec(self) -> ClusterSpec:
         spec: ClusterSpec | None = getattr(self, "_spec", None)
         if spec is None:
@@ -322,7 +330,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
                 checked[key] = None  # not a password: validation reports the type, the value goes nowhere
                 continue
             stored = olds.get(key)
-            checked[key] = settled_fingerprint(value, stored if is_fingerprint(stored) else None)
+            checked[key] = settled_fingerprint(value, stored if is_fingerprint(stored) else None, self.key_ring)
         return checked
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -427,11 +435,12 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     def _own(props: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in props.items() if k != "__provider"}
 
-    @staticmethod
-    def _secret_changed(key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    def _secret_changed(self, key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
         """Whether a secret input differs from the one whose fingerprint is in state."""
         value, stored = news.get(key), olds.get(fingerprint_key(key))
-        return has_unknowns(value) or settled_fingerprint(value, stored) != (stored or None)
+        if has_unknowns(value):
+            return True
+        return not same_secret(settled_fingerprint(value, stored, self.key_ring), stored)
 
     def _needs_no_remote_call(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         if self._drift_in(olds) or any(self._secret_changed(k, olds, news) for k in self.secret_keys):
@@ -458,7 +467,9 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             if previous is not None and key in previous:
                 outs[key] = previous[key]
         for key in self.secret_keys:
-            outs[fingerprint_key(key)] = settled_fingerprint(props.get(key), (previous or {}).get(fingerprint_key(key)))
+            outs[fingerprint_key(key)] = settled_fingerprint(
+                props.get(key), (previous or {}).get(fingerprint_key(key)), self.key_ring
+            )
         outs.update(observed)
         outs["steps"] = steps.items
         return outs
