@@ -24,6 +24,11 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Remote calls, role moves and wall time at 2, 4 and 8 nodes (issue 15); counts are asserted in tests/perf.
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench.bench
+
 # ---- make demo: the demo stack (simulator target, local state, local escrow) --------------------------
 PULUMI_VERSION := 3.272.0
 DEMO_DIR := $(CURDIR)/.pulumi
