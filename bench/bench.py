@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from provider.remote import simulator  # noqa: E402
+from provider.remote.cache import Operation  # noqa: E402
 from provider.remote.simulator import Simulator, demo_world  # noqa: E402
 from tests.engine.world import SECRETS  # noqa: E402
 from tests.support.engine import Engine, StackConfig, learn  # noqa: E402
@@ -59,6 +60,7 @@ class Size:
     no_change_up: int = 0
     refresh: int = 0
     preview_cpu: float = 0.0
+    preview_derivations: int = 0
     wall_uniform: float = 0.0
     wall_profile: float = 0.0
 
@@ -112,6 +114,8 @@ def measure(n: int, scratch: Path, latency_ms: int, scale: float) -> Size:
     cpu = time.process_time()
     size.preview = sum(stack.counted(lambda: stack.engine.preview(program)).values())
     size.preview_cpu = time.process_time() - cpu
+    operation = Operation._current  # the preview host's operation: its fingerprint key derivations
+    size.preview_derivations = operation.keys.derivations if operation is not None else -1
     size.no_change_up = sum(stack.up().values())
     size.refresh = sum(stack.counted(lambda: stack.engine.refresh(stack.config)).values())
 
@@ -133,7 +137,10 @@ def measure(n: int, scratch: Path, latency_ms: int, scale: float) -> Size:
 
 def table(rows: Sequence[Sequence[object]]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = [" | ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines = []
+    for row in rows:
+        cells = [str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append(" | ".join(cells))
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -148,6 +155,7 @@ def report(sizes: list[Size], latency_ms: int, scale: float, concurrency: int) -
     rows.append(["no-change up: calls", *[s.no_change_up for s in sizes], "0"])
     rows.append(["refresh: calls", *[s.refresh for s in sizes], "<= N+3 = 11"])
     rows.append(["preview: CPU seconds", *[f"{s.preview_cpu:.2f}" for s in sizes], "half of 0.4-0.8"])
+    rows.append(["preview: PBKDF2 derivations (was 2+2N)", *[s.preview_derivations for s in sizes], "2"])
     rows.append([f"first up wall, {latency_ms} ms/call [s]", *[f"{s.wall_uniform:.2f}" for s in sizes], ""])
     rows.append(["critical path M = 5N+10 [calls]", *[critical_path(s.n) for s in sizes], ""])
     rows.append(
@@ -163,7 +171,8 @@ def report(sizes: list[Size], latency_ms: int, scale: float, concurrency: int) -
     out.append("")
     out.append(
         f"N={last.n} / N={first.n}: calls {last.total / first.total:.2f}x, role moves "
-        f"{last.moves / max(first.moves, 1):.2f}x, wall at {latency_ms} ms {last.wall_uniform / first.wall_uniform:.2f}x, "
+        f"{last.moves / max(first.moves, 1):.2f}x, "
+        f"wall at {latency_ms} ms {last.wall_uniform / first.wall_uniform:.2f}x, "
         f"wall Windows-like {last.wall_profile / first.wall_profile:.2f}x (target <= 2.5x)"
     )
     if len(sizes) >= 3:
@@ -171,11 +180,10 @@ def report(sizes: list[Size], latency_ms: int, scale: float, concurrency: int) -
         out.append(f"calls grow by {b - a} then {c - b} (sizes {sizes[-3].n}, {sizes[-2].n}, {sizes[-1].n})")
     for s in sizes:
         out.append("")
-        out.append(f"N={s.n}, first up, calls per node:   " + ", ".join(f"{k} {v}" for k, v in sorted(s.per(0).items())))
         out.append(
-            f"N={s.n}, first up, calls per script: "
-            + ", ".join(f"{k} {v}" for k, v in s.per(1).most_common())
+            f"N={s.n}, first up, calls per node:   " + ", ".join(f"{k} {v}" for k, v in sorted(s.per(0).items()))
         )
+        out.append(f"N={s.n}, first up, calls per script: " + ", ".join(f"{k} {v}" for k, v in s.per(1).most_common()))
     return "\n".join(out)
 
 

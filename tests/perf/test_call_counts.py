@@ -22,7 +22,9 @@ def test_refresh_reads_each_node_once_and_previews_read_nothing(tmp_path: Path, 
     scripts = Counter(k.split("/", 1)[1] for k in refresh.elements())
     # one facts script per node, plus the cluster, the database and the domain groups: N + 3
     assert sum(refresh.values()) == n + 3
-    assert scripts == Counter({"Get-NodeFacts": n, "Get-ClusterFacts": 1, "Get-SsoDatabaseFacts": 1, "Get-DomainGroupFacts": 1})
+    assert scripts == Counter(
+        {"Get-NodeFacts": n, "Get-ClusterFacts": 1, "Get-SsoDatabaseFacts": 1, "Get-DomainGroupFacts": 1}
+    )
     assert all(refresh[f"{node}/Get-NodeFacts"] == 1 for node in (f"SSO{i:02d}" for i in range(1, n + 1)))
     # the first up reads node facts at most this often per node (without the cache: 13.5 at N=2, 18.5 at N=4)
     node_reads = sum(v for k, v in first.items() if k.endswith("/Get-NodeFacts"))

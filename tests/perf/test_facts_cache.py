@@ -199,7 +199,9 @@ def test_reads_with_a_secret_parameter_and_file_chunks_are_never_cached() -> Non
     assert not cache_module.cacheable(c.READ_FILE_CHUNK, c.ReadFileChunkParams(path="C:\\x", offset=0, length=1))
     assert cache_module.cacheable(c.GET_NODE_FACTS, FACTS)
     hypothetical = c.Script("Get-Hypothetical", c.RestoreParams, c.NodeFacts, changes=False)
-    secret = c.RestoreParams(backup_file="C:\\b.bak", backup_password=SecretStr("Bak-Sentinel-93fa#"), expected_msid="x")
+    secret = c.RestoreParams(
+        backup_file="C:\\b.bak", backup_password=SecretStr("Bak-Sentinel-93fa#"), expected_msid="x"
+    )
     assert not cache_module.cacheable(hypothetical, secret)  # a secret is never part of a cache key
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def test_the_simulator_sleeps_its_latency_outside_its_state_lock(
                 fcntl.flock(lock, fcntl.LOCK_UN)
                 held.append(False)
 
-    monkeypatch.setattr(simulator.time, "sleep", sleep)
+    monkeypatch.setattr(time, "sleep", sleep)  # the simulator's own module reference is the same module
     SimulatorRemote(sim.path).run(
         "SSO01", c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="x")
     )
@@ -108,8 +109,10 @@ def test_the_simulator_sleeps_its_latency_outside_its_state_lock(
 
 def test_the_latency_profile_weighs_scripts_and_scales() -> None:
     profile = simulator.WINDOWS_LIKE
-    assert profile.delay(c.JOIN_SSO_SYSTEM.name) > profile.delay(c.MOVE_SSO_ROLE.name) > profile.delay(
-        c.GET_NODE_FACTS.name
+    assert (
+        profile.delay(c.JOIN_SSO_SYSTEM.name)
+        > profile.delay(c.MOVE_SSO_ROLE.name)
+        > profile.delay(c.GET_NODE_FACTS.name)
     )
     assert profile.delay(c.WRITE_FILE_CHUNK.name) == profile.default_change * profile.scale
     assert simulator.call_latency(0, c.GET_NODE_FACTS.name) == 0.0  # no profile set: the world's latency
