@@ -204,11 +204,13 @@ class Remote(ABC):
         from provider.remote.cache import cacheable
 
         if script.changes:
-            cache.changed(node, script)  # before: a read racing this change must not keep an old answer
             try:
-                return parse_result(node, script, self._attempt(node, script, params))
-            finally:
-                cache.changed(node, script)  # after, whether it ran, failed or may have run
+                result = parse_result(node, script, self._attempt(node, script, params))
+            except BaseException:
+                cache.changed(node, script, None)  # failed, or may have run: forget the most
+                raise
+            cache.changed(node, script, result)  # a read that raced it is not kept (its epoch moved)
+            return result
         if not cacheable(script, params):
             return parse_result(node, script, self._attempt(node, script, params))
         known = cache.get(node, script, params)

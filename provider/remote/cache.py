@@ -8,11 +8,14 @@ answer is known, and that no change could have touched since, is answered from m
 The rules, each enforced here and proven by ``tests/perf``:
 
 * Only read scripts (``changes=False``) without secret parameters are cached; file chunks never are.
-* Node facts are kept per node; cluster, database and domain facts (``CLUSTER_WIDE``) once per operation,
+* Node facts are kept per node; cluster, database and domain facts (``SCOPES``) once per operation,
   whichever node answered.
-* A change script forgets, before it is sent and again when it returns or fails: its own node's facts and
-  every cluster-wide fact when it is ``NODE_LOCAL`` (it changes nothing another node reports); every fact of
-  every node otherwise (a role move, a resource cycle, a database or domain change show on all nodes).
+* A change script forgets, when it returns (or fails, and may have run): cluster facts, always; database and
+  domain facts when it reaches SQL Server or a domain controller (``second_hop``: without it a script cannot
+  change them); node facts of its own node when it is ``NODE_LOCAL`` (it changes nothing another node
+  reports), of its node and the owners before and after that its result names for a role move or a resource
+  cycle (``OWNER_CHANGES``: ENTSSO stops on one node and starts on the other), of every node otherwise (the
+  domain groups, the install, cluster resource changes, removals) and whenever a change fails.
 * A new logon session on a node (``renew_logon``) forgets that node's facts: its token changed.
 * A read that raced a change (it started before the change forgot) is not stored.
 * An operation is one provider host's life: the Pulumi CLI starts ``python -m pulumi.dynamic`` once per
@@ -34,22 +37,18 @@ from pydantic import SecretStr
 from provider import contracts
 from provider.resources.fingerprints import KeyRing
 
-# Read scripts whose answer does not depend on the node that runs them: cached once, not per node.
-CLUSTER_WIDE: frozenset[str] = frozenset(
-    {
-        contracts.GET_CLUSTER_FACTS.name,
-        contracts.GET_SSO_DATABASE_FACTS.name,
-        contracts.GET_DOMAIN_GROUP_FACTS.name,
-    }
-)
+# Read scripts whose answer does not depend on the node that runs them: cached once per operation, by scope.
+SCOPES: dict[str, str] = {
+    contracts.GET_CLUSTER_FACTS.name: "#cluster",
+    contracts.GET_SSO_DATABASE_FACTS.name: "#database",
+    contracts.GET_DOMAIN_GROUP_FACTS.name: "#domain",
+}
+CLUSTER_WIDE: frozenset[str] = frozenset(SCOPES)
 # Reads never cached: their answer is data, not facts, and files change without a script saying so.
 NOT_CACHED: frozenset[str] = frozenset({contracts.READ_FILE_CHUNK.name})
 # Change scripts that change nothing another node's facts report: the node's own rights, its ENTSSO service
 # (start mode, logon, a local restart), its own SSO configuration (join), its own copy of the master secret
-# (restore; the backup writes a file and the database's backup digest, no node fact), its local files. The
-# database and cluster facts they may touch are forgotten too. Every other change (the domain groups, the
-# install that creates the database, role moves, resource cycles, cluster and database changes, removals)
-# forgets every node's facts.
+# (restore; the backup writes a file and the database's backup digest, no node fact), its local files.
 NODE_LOCAL: frozenset[str] = frozenset(
     {
         contracts.JOIN_SSO_SYSTEM.name,
@@ -64,8 +63,23 @@ NODE_LOCAL: frozenset[str] = frozenset(
         contracts.REMOVE_PROTECTED_PATH.name,
     }
 )
+# Change scripts that change the facts of the nodes their result names as the role's or resource's owner before
+# and after (the ENTSSO service stops on one and starts on the other), and of the node they ran on; when they
+# fail, or their result names no owner, every node's facts are forgotten.
+OWNER_CHANGES: frozenset[str] = frozenset({contracts.MOVE_SSO_ROLE.name, contracts.RESTART_SSO_CLUSTER_RESOURCE.name})
 
-_ALL = "*"  # the key of cluster-wide facts
+_NODES = "#nodes"  # the epoch of "every node's facts"
+
+
+def _owners(result: contracts.Result | None) -> set[str] | None:
+    """The owner nodes a change result reports before and after, or None when it names none."""
+    found: set[str] = set()
+    for side in (getattr(result, "before", None), getattr(result, "after", None)):
+        owner = getattr(side, "owner_node", None)
+        if isinstance(owner, str) and owner:
+            found.add(owner.upper())
+    return found or None
+
 
 Audit = Callable[[str, contracts.Script[Any, Any], contracts.Params, contracts.Result], None]
 
@@ -93,15 +107,17 @@ class FactsCache:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @staticmethod
-    def _key(node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> tuple[str, str, str]:
-        where = _ALL if script.name in CLUSTER_WIDE else _node(node)
-        return where, script.name, params.model_dump_json()
+    def _scope(node: str, script: contracts.Script[Any, Any]) -> str:
+        return SCOPES.get(script.name) or _node(node)
+
+    def _key(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> tuple[str, str, str]:
+        return self._scope(node, script), script.name, params.model_dump_json()
 
     def epoch(self, node: str, script: contracts.Script[Any, Any]) -> int:
         """The change count of what ``script`` reads on ``node``; a read stores its answer only if unchanged."""
+        scope = self._scope(node, script)
         with self._lock:
-            where = _ALL if script.name in CLUSTER_WIDE else _node(node)
-            return self._epochs.get(where, 0) + self._epochs.get(_ALL, 0)
+            return self._epochs.get(scope, 0) + (0 if scope.startswith("#") else self._epochs.get(_NODES, 0))
 
     def get(
         self, node: str, script: contracts.Script[Any, contracts.R], params: contracts.Params
@@ -130,26 +146,37 @@ class FactsCache:
         with self._lock:
             self._answers[self._key(node, script, params)] = answer.model_copy(deep=True)
 
-    def changed(self, node: str, script: contracts.Script[Any, Any]) -> None:
-        """A change script ran (or may have run) on ``node``: forget what it can have changed."""
+    def changed(self, node: str, script: contracts.Script[Any, Any], result: contracts.Result | None = None) -> None:
+        """A change script ran on ``node`` (``result``), or failed and may have run (None): forget what it can
+        have changed. Cluster facts always; database and domain facts when it reaches SQL Server or a domain
+        controller (a script without the second hop cannot change them); node facts of its node when it is
+        ``NODE_LOCAL``, of its node and the owners its result names for ``OWNER_CHANGES``, else of every node."""
+        nodes: set[str] | None = None
         if script.name in NODE_LOCAL:
-            self._forget({_node(node), _ALL}, everything=False)
-        else:
-            self._forget(set(), everything=True)
+            nodes = {_node(node)}
+        elif script.name in OWNER_CHANGES and (owners := _owners(result)) is not None:
+            nodes = {_node(node), *owners}
+        self._forget(nodes, cluster=True, sql_and_ad=script.second_hop)
 
     def new_logon(self, node: str) -> None:
         """A new logon session on ``node``: its token (and so its node facts) may differ."""
-        self._forget({_node(node)}, everything=False)
+        self._forget({_node(node)}, cluster=False, sql_and_ad=False)
 
-    def _forget(self, where: set[str], *, everything: bool) -> None:
+    def _forget(self, nodes: set[str] | None, *, cluster: bool, sql_and_ad: bool) -> None:
+        """Drop answers: of ``nodes`` (None: every node), of the cluster, of the database and the domain."""
+        scopes = (
+            set(nodes or ())
+            | ({"#cluster"} if cluster else set())
+            | ({"#database", "#domain"} if sql_and_ad else set())
+        )
         with self._lock:
-            if everything:
-                self._answers.clear()
-                self._epochs[_ALL] = self._epochs.get(_ALL, 0) + 1
-                return
-            self._answers = {k: v for k, v in self._answers.items() if k[0] not in where}
-            for w in where:
-                self._epochs[w] = self._epochs.get(w, 0) + 1
+            self._answers = {
+                k: v
+                for k, v in self._answers.items()
+                if k[0] not in scopes and not (nodes is None and not k[0].startswith("#"))
+            }
+            for scope in (*scopes, *([_NODES] if nodes is None else [])):
+                self._epochs[scope] = self._epochs.get(scope, 0) + 1
 
 
 @dataclass

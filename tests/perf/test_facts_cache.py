@@ -78,7 +78,7 @@ def test_the_audit_finds_a_stale_answer_when_a_change_forgets_too_little(
     """The planted defect: every change forgets only its own node, so cluster facts (and other nodes' facts
     after a role move) stay cached after a change; the audit of the same life must catch it."""
 
-    def own_node_only(self: FactsCache, node: str, script: c.Script[Any, Any]) -> None:
+    def own_node_only(self: FactsCache, node: str, script: c.Script[Any, Any], result: Any = None) -> None:
         self.new_logon(node)
 
     monkeypatch.setattr(FactsCache, "changed", own_node_only)
@@ -103,8 +103,12 @@ class Counting(Remote):
             return SimulatorFacts.of(node, len(self.invoked))
         if script is c.GET_CLUSTER_FACTS:
             return {"clusterName": f"CL{len(self.invoked)}", "nodes": [], "msdtc": [], "resources": [], "role": None}
-        if script is c.MOVE_SSO_ROLE:
-            return {"changed": True, "before": None, "after": {"ownerNode": node, "state": "Online"}}
+        if script is c.MOVE_SSO_ROLE:  # the role comes from SSO02
+            return {
+                "changed": True,
+                "before": {"ownerNode": "SSO02", "state": "Online"},
+                "after": {"ownerNode": node, "state": "Online"},
+            }
         if script is c.SET_ENTSSO_START_MODE:
             return {"changed": True, "before": None, "after": {"startType": "Manual", "state": "Stopped"}}
         return {"changed": True, "before": None, "after": {"granted": True}}
@@ -170,6 +174,19 @@ def test_any_other_change_and_a_new_logon_forget(remote: Counting) -> None:
     assert remote.invoked.count("SSO02/Get-NodeFacts") == 3
 
 
+def test_a_role_move_forgets_the_owners_before_and_after_and_no_other_node(remote: Counting) -> None:
+    for node in ("SSO01", "SSO02", "SSO03"):
+        remote.run(node, c.GET_NODE_FACTS, FACTS)
+    database = c.SsoDatabaseParams(server="SQL01", database="SSODB")
+    remote.cache.put("SSO01", c.GET_SSO_DATABASE_FACTS, database, c.SsoDatabaseFacts(exists=False), 0)  # type: ignore[union-attr]
+    remote.run("SSO01", c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name="SSO", node="SSO01"))  # from SSO02
+    remote.invoked.clear()
+    for node in ("SSO01", "SSO02", "SSO03"):
+        remote.run(node, c.GET_NODE_FACTS, FACTS)
+    remote.run("SSO03", c.GET_SSO_DATABASE_FACTS, database)  # no second hop: the database is as it was
+    assert remote.invoked == ["SSO01/Get-NodeFacts", "SSO02/Get-NodeFacts"]
+
+
 def test_a_failed_change_forgets_too(remote: Counting, monkeypatch: pytest.MonkeyPatch) -> None:
     remote.run("SSO01", c.GET_NODE_FACTS, FACTS)
 
@@ -210,3 +227,19 @@ def test_an_operation_is_one_configure_payload() -> None:
     first = Operation.for_host(payload)
     assert Operation.for_host(payload) is first  # another provider configured by the same host
     assert Operation.for_host({}) is not first  # a new Configure: a new, empty cache
+
+
+def test_the_audit_finds_a_stale_answer_when_a_move_forgets_the_node_the_role_left(
+    tmp_path: Path, audited: Audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planted defect: a role move forgets only where the role went, not the node it left (whose ENTSSO
+    stopped and is no longer the clustered secret server)."""
+
+    def after_only(result: Any) -> set[str] | None:
+        owner = getattr(getattr(result, "after", None), "owner_node", None)
+        return {owner.upper()} if isinstance(owner, str) else None
+
+    monkeypatch.setattr(cache_module, "_owners", after_only)
+    with contextlib.suppress(Exception):
+        lifecycle(tmp_path)
+    assert audited.stale
