@@ -10,7 +10,8 @@ The rules, each enforced here and proven by ``tests/perf``:
 * Only read scripts (``changes=False``) without secret parameters are cached; file chunks never are.
 * Node facts are kept per node; cluster, database and domain facts (``SCOPES``) once per operation,
   whichever node answered.
-* A change script forgets, when it returns (or fails, and may have run): cluster facts, always; database and
+* A change script forgets, when it returns (or fails, and may have run): cluster facts, unless it is a
+  node-local change that cannot touch the cluster (``CLUSTER_UNTOUCHED``) and returned; database and
   domain facts when it reaches SQL Server or a domain controller (``second_hop``: without it a script cannot
   change them); node facts of its own node when it is ``NODE_LOCAL`` (it changes nothing another node
   reports), of its node and the owners before and after that its result names for a role move or a resource
@@ -63,6 +64,22 @@ NODE_LOCAL: frozenset[str] = frozenset(
         contracts.REMOVE_PROTECTED_PATH.name,
     }
 )
+# Node-local changes that cannot touch the failover cluster (Configuration.exe's join writes the node's registry
+# and the SSO database, the grant the node's local security policy, the backup and the files the node's disk,
+# the restore the node's own copy of the secret): they leave cluster facts cached. The ENTSSO service changes
+# (start mode, logon, a local restart) are not here: the cluster watches that service once it is a resource.
+CLUSTER_UNTOUCHED: frozenset[str] = frozenset(
+    {
+        contracts.JOIN_SSO_SYSTEM.name,
+        contracts.GRANT_SERVICE_LOGON_RIGHT.name,
+        contracts.BACKUP_MASTER_SECRET.name,
+        contracts.RESTORE_MASTER_SECRET.name,
+        contracts.NEW_PROTECTED_TEMP_DIR.name,
+        contracts.WRITE_FILE_CHUNK.name,
+        contracts.REMOVE_PROTECTED_PATH.name,
+    }
+)
+assert CLUSTER_UNTOUCHED <= NODE_LOCAL
 # Change scripts that change the facts of the nodes their result names as the role's or resource's owner before
 # and after (the ENTSSO service stops on one and starts on the other), and of the node they ran on; when they
 # fail, or their result names no owner, every node's facts are forgotten.
@@ -148,15 +165,17 @@ class FactsCache:
 
     def changed(self, node: str, script: contracts.Script[Any, Any], result: contracts.Result | None = None) -> None:
         """A change script ran on ``node`` (``result``), or failed and may have run (None): forget what it can
-        have changed. Cluster facts always; database and domain facts when it reaches SQL Server or a domain
-        controller (a script without the second hop cannot change them); node facts of its node when it is
-        ``NODE_LOCAL``, of its node and the owners its result names for ``OWNER_CHANGES``, else of every node."""
+        have changed. Cluster facts unless ``CLUSTER_UNTOUCHED`` returned; database and domain facts when it
+        reaches SQL Server or a domain controller (a script without the second hop cannot change them); node
+        facts of its node when it is ``NODE_LOCAL``, of its node and the owners its result names for
+        ``OWNER_CHANGES``, else of every node."""
         nodes: set[str] | None = None
         if script.name in NODE_LOCAL:
             nodes = {_node(node)}
         elif script.name in OWNER_CHANGES and (owners := _owners(result)) is not None:
             nodes = {_node(node), *owners}
-        self._forget(nodes, cluster=True, sql_and_ad=script.second_hop)
+        cluster = not (result is not None and script.name in CLUSTER_UNTOUCHED)
+        self._forget(nodes, cluster=cluster, sql_and_ad=script.second_hop)
 
     def new_logon(self, node: str) -> None:
         """A new logon session on ``node``: its token (and so its node facts) may differ."""

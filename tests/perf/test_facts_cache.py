@@ -157,12 +157,19 @@ def test_a_node_local_change_forgets_that_node_and_cluster_facts_only(remote: Co
     remote.run("SSO01", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
     remote.run("SSO02", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))  # cluster-wide: cached
     assert len(remote.invoked) == 3
-    remote.run("SSO01", c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account="CONTOSO\\svc-entsso"))
+    remote.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
     remote.invoked.clear()
     for node in ("SSO01", "SSO02"):
         remote.run(node, c.GET_NODE_FACTS, FACTS)
     remote.run("SSO02", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
     assert remote.invoked == ["SSO01/Get-NodeFacts", "SSO02/Get-ClusterFacts"]
+    # a grant (local security policy) cannot touch the cluster: only SSO02's own facts are read again
+    remote.run("SSO02", c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account="CONTOSO\\svc-entsso"))
+    remote.invoked.clear()
+    for node in ("SSO01", "SSO02"):
+        remote.run(node, c.GET_NODE_FACTS, FACTS)
+    remote.run("SSO01", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+    assert remote.invoked == ["SSO02/Get-NodeFacts"]
 
 
 def test_any_other_change_and_a_new_logon_forget(remote: Counting) -> None:
