@@ -233,6 +233,16 @@ class Remote(ABC):
                 time.sleep(self.backoff * (2**attempt))
                 attempt += 1
 
+    def start(self, call: Callable[[], T]) -> Callable[[], T]:
+        """Begin an independent read in the background (when ``concurrency`` allows); the returned function
+        waits for its answer or raises its error. With concurrency 1 the call runs when its answer is asked."""
+        if self.concurrency <= 1:
+            return call
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esso")
+        future = pool.submit(call)
+        pool.shutdown(wait=False)
+        return future.result
+
     def fan_out(self, nodes: Iterable[str], call: Callable[[str], T]) -> dict[str, T]:
         """``call`` once per node, up to ``concurrency`` at a time: for independent per-node calls only (reads,
         the same node-local change on each node), never joins or restores. Answers keep the nodes' order; the

@@ -214,9 +214,10 @@ def verify_preconditions(
 ) -> Verified:
     """Every precondition, read-only, before the first change of the procedure."""
     check_second_hop(remote, "preflight")
+    pending = remote.start(lambda: cluster_facts(remote, nodes, role))  # read beside the nodes' facts
     facts = gather_node_facts(remote, nodes, service_account=service_account, admin_group=admin_group)
-    check_nodes(facts, service_account=service_account)
-    cluster = cluster_facts(remote, nodes, role)
+    check_nodes(facts, service_account=service_account)  # the nodes' refusals come first, as before
+    cluster = pending()
     netname = check_cluster(
         cluster,
         nodes=nodes,

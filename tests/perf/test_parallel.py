@@ -128,3 +128,25 @@ def test_a_bad_concurrency_is_refused_naming_the_variable(value: str) -> None:
 def test_concurrency_defaults_and_reads() -> None:
     assert concurrency_setting(None) == DEFAULT_CONCURRENCY
     assert concurrency_setting("8") == 8
+
+
+def test_start_reads_in_the_background_beside_the_foreground() -> None:
+    remote = Meeting(parties=2)
+    remote.concurrency = 2
+    pending = remote.start(lambda: remote._invoke("SSO01", c.GET_CLUSTER_FACTS, c.NoParams()))
+    assert remote._invoke("SSO02", c.GET_NODE_FACTS, c.NoParams()) == "SSO02"  # meets the background call
+    assert pending() == "SSO01"
+
+
+def test_start_with_concurrency_one_runs_when_asked() -> None:
+    ran: list[str] = []
+    remote = Meeting(parties=1)
+    remote.concurrency = 1
+
+    def read() -> str:
+        ran.append("read")
+        return "answer"
+
+    pending = remote.start(read)
+    assert ran == []
+    assert pending() == "answer" and ran == ["read"]
