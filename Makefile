@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy provider components __main__.py tests
+	$(VENV)/bin/mypy provider components __main__.py tests bench
 	$(VENV)/bin/mypy examples/biztalk-consumer
 
 # The GitHub workflows: GitHub's workflow schema (vendored in check-jsonschema, no network) and
@@ -50,6 +50,11 @@ pytest: $(STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck workflows pytest
+
+# Remote calls, role moves and wall time at 2, 4 and 8 nodes (issue 15); counts are asserted in tests/perf.
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench.bench
 
 # ---- make kerberos: auth kerberos / secondHop kerberos-delegation from Linux ---------------------
 # gssapi builds against MIT Kerberos' development files; then describe your realm in /etc/krb5.conf

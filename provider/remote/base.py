@@ -23,17 +23,22 @@ import hashlib
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
 
+if TYPE_CHECKING:
+    from provider.remote.cache import FactsCache
+
 P = TypeVar("P", bound=contracts.Params)
 R = TypeVar("R", bound=contracts.Result)
+T = TypeVar("T")
 
 # Bytes of file data per chunk: base64 grows it by 4/3 and the envelope (153,600 bytes by default)
 # also carries the CLIXML wrapping, so 64 KiB of data stays well inside one message.
@@ -149,6 +154,10 @@ class Remote(ABC):
         self.retries = retries
         self.backoff = backoff
         self.policy = CallPolicy()
+        # The operation's facts cache (provider/remote/cache.py), set by the provider; None reads every time.
+        self.cache: FactsCache | None = None
+        # How many independent per-node calls may run at once (``fan_out``); 1 runs them in turn.
+        self.concurrency = 1
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
@@ -160,7 +169,12 @@ class Remote(ABC):
 
         @functools.wraps(own)
         def guarded(self: Remote, node: str) -> None:
-            own(self, self.policy.target(node, step="renew-logon"))
+            target = self.policy.target(node, step="renew-logon")
+            try:
+                own(self, target)
+            finally:
+                if self.cache is not None:
+                    self.cache.new_logon(target)  # a new token: the node's facts may read differently
 
         guarded._guarded = True  # type: ignore[attr-defined]
         cls.renew_logon = guarded  # type: ignore[method-assign]
@@ -195,20 +209,63 @@ class Remote(ABC):
                 node=node,
                 step=script.name,
             )
+        cache = self.cache
+        if cache is None:
+            return self._answer(node, script, params)
+        from provider.remote.cache import cacheable
+
+        if script.changes:
+            try:
+                result = self._answer(node, script, params)
+            except BaseException:
+                cache.changed(node, script, None)  # failed, or may have run: forget the most
+                raise
+            cache.changed(node, script, result)  # a read that raced it is not kept (its epoch moved)
+            return result
+        if not cacheable(script, params):
+            return self._answer(node, script, params)
+        return cache.read_through(node, script, params, lambda: self._answer(node, script, params))
+
+    def _attempt(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
+        """Invoke, retrying a read (bounded, with backoff) after a transient failure; never a change."""
         attempt = 0
         while True:
             try:
-                raw = self._invoke(node, script, params)
-                break
+                return self._invoke(node, script, params)
             except TransientRemoteError:
                 if script.changes or attempt >= self.retries:
                     raise
                 time.sleep(self.backoff * (2**attempt))
                 attempt += 1
+
+    def _answer(self, node: str, script: contracts.Script[Any, R], params: contracts.Params) -> R:
+        """The script's validated result, bounded (M6): never larger than any answer of this tool."""
         limit = self.max_result_chars
         if isinstance(params, contracts.ReadFileChunkParams):  # a chunk is never more than the length asked for
             limit = min(limit, encoded_chars(params.length) + _ENVELOPE_CHARS)
-        return parse_result(node, script, raw, limit=limit)
+        return parse_result(node, script, self._attempt(node, script, params), limit=limit)
+
+    def start(self, call: Callable[[], T]) -> Callable[[], T]:
+        """Begin an independent read in the background (when ``concurrency`` allows); the returned function
+        waits for its answer or raises its error. With concurrency 1 the call runs when its answer is asked."""
+        if self.concurrency <= 1:
+            return call
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esso")
+        future = pool.submit(call)
+        pool.shutdown(wait=False)
+        return future.result
+
+    def fan_out(self, nodes: Iterable[str], call: Callable[[str], T]) -> dict[str, T]:
+        """``call`` once per node, up to ``concurrency`` at a time: for independent per-node calls only (reads,
+        the same node-local change on each node), never joins or restores. Answers keep the nodes' order; the
+        first error (in that order) is raised after every started call has ended."""
+        ordered = list(dict.fromkeys(nodes))
+        if self.concurrency <= 1 or len(ordered) <= 1:
+            return {n: call(n) for n in ordered}
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ordered)), thread_name_prefix="esso") as pool:
+            futures = {n: pool.submit(call, n) for n in ordered}
+            wait(futures.values())
+        return {n: f.result() for n, f in futures.items()}
 
     def send_file(self, node: str, path: str, data: bytes) -> str:
         """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""

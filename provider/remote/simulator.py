@@ -64,6 +64,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -308,7 +309,8 @@ class SimulatorRemote(Remote):
         tick the clock, refuse an unreachable node (ESSO-031, did not run), sleep the world's latency, take an
         injected fault (``error`` ESSO-041, ``drop_before`` ESSO-031 and ``hang`` ESSO-033 without acting),
         open the logon session, run ``handle`` on a copy kept only if the script succeeded; ``drop_after``
-        raises ESSO-031 (may have run) after saving.
+        raises ESSO-031 (may have run) after saving. The latency (``call_latency``) is slept after the state
+        lock is released, so parallel calls overlap.
         """
         with self.sim.locked():
             world = self.sim.read_unlocked()
@@ -322,23 +324,30 @@ class SimulatorRemote(Remote):
                 raise TransientRemoteError(
                     "ESSO-031", f"cannot connect to {node}.", node=node, step=script, may_have_run=False
                 )
-            if world.latency_ms > 0:
-                time.sleep(world.latency_ms / 1000)
+            delay = call_latency(world.latency_ms, script)
             fault = _take_fault(world, name, script)
+            failure: BaseException | None = None
+            raw: dict[str, Any] = {}
             if fault is not None and fault.kind != "drop_after":
                 self.sim.write_unlocked(world)
-                raise _fault_error(fault.kind, name, script)
-            self._open_session(world, name)
-            work = world.model_copy(deep=True)
-            try:
-                raw = handle(work, name, script, dict(wire), identity=self.identity, second_hop=self.second_hop)
-            except PostconditionError:
-                self.sim.write_unlocked(work)  # the script acted, then its post-condition failed: the change stays
-                raise
-            except BaseException:
-                self.sim.write_unlocked(world)  # the call and the session count; a failed script changes nothing
-                raise
-            self.sim.write_unlocked(work)
+                failure = _fault_error(fault.kind, name, script)
+            else:
+                self._open_session(world, name)
+                work = world.model_copy(deep=True)
+                try:
+                    raw = handle(work, name, script, dict(wire), identity=self.identity, second_hop=self.second_hop)
+                    self.sim.write_unlocked(work)
+                except PostconditionError as exc:
+                    self.sim.write_unlocked(work)  # the script acted, then its post-condition failed: the change stays
+                    failure = exc
+                except BaseException as exc:
+                    self.sim.write_unlocked(world)  # the call and the session count; a failed script changes nothing
+                    failure = exc
+        # The latency is slept outside the lock, so calls from parallel threads overlap as they do on Windows.
+        if delay > 0:
+            time.sleep(delay)
+        if failure is not None:
+            raise failure
         if fault is not None:
             raise _fault_error(fault.kind, name, script)
         return raw
@@ -355,6 +364,55 @@ class SimulatorRemote(Remote):
             issue_token(world, target, self.identity)
             self._sessions.add(target.name.lower())
             self.sim.write_unlocked(world)
+
+
+@dataclass(frozen=True)
+class LatencyProfile:
+    """How long each script takes on Windows (seconds), scaled by ``scale`` so a bench stays short.
+
+    Why per script: Configuration.exe (install, join) and ssomanage take tens of seconds, a role move or an
+    ENTSSO cycle waits for the cluster (``Move-ClusterGroup -Wait``), the facts script runs CIM and RSoP
+    queries; a uniform latency would weigh a read like a join. The figures are estimates for the bench
+    (../shared/reviews/perf.md section 5), not measurements; ``scale`` 0.01 turns a 40 s join into 0.4 s.
+    """
+
+    seconds: Mapping[str, float]
+    default_read: float = 0.5
+    default_change: float = 2.0
+    scale: float = 0.01
+
+    def delay(self, script: str) -> float:
+        known = c.SCRIPTS.get(script)
+        fallback = self.default_change if known is not None and known.changes else self.default_read
+        return self.seconds.get(script, fallback) * self.scale
+
+
+WINDOWS_LIKE = LatencyProfile(
+    seconds={
+        c.INSTALL_SSO_SYSTEM.name: 60.0,  # Configuration.exe /s: creates the SSO database and the master secret
+        c.JOIN_SSO_SYSTEM.name: 40.0,  # Configuration.exe /s: joins the existing system
+        c.RESTORE_MASTER_SECRET.name: 10.0,  # ssoconfig -restoreSecret
+        c.SET_SECRET_SERVER_NAME.name: 8.0,  # ssomanage -updatedb
+        c.MOVE_SSO_ROLE.name: 15.0,  # Move-ClusterGroup -Wait
+        c.RESTART_SSO_CLUSTER_RESOURCE.name: 10.0,  # Stop-/Start-ClusterResource -Wait
+        c.RESTART_ENTSSO_SERVICE.name: 8.0,  # net stop / net start ENTSSO
+        c.SET_CLUSTERED_SSO_SERVICE.name: 6.0,  # Add-ClusterGenericServiceRole and its parameters
+        c.GET_NODE_FACTS.name: 2.0,  # CIM, RSoP, GetServerStatus, FailoverClusters on a new runspace
+        c.GET_CLUSTER_FACTS.name: 1.0,
+        c.GET_SSO_DATABASE_FACTS.name: 1.0,
+        c.GET_DOMAIN_GROUP_FACTS.name: 1.0,
+    }
+)
+
+# The profile the simulator applies when set (the bench sets it); None: the world's uniform ``latency_ms``.
+latency_profile: LatencyProfile | None = None
+
+
+def call_latency(latency_ms: int, script: str) -> float:
+    """Seconds one call of ``script`` sleeps: the active profile's, else the world's uniform latency."""
+    if latency_profile is not None:
+        return latency_profile.delay(script)
+    return latency_ms / 1000 if latency_ms > 0 else 0.0
 
 
 def _fault_error(kind: str, node: str, script: str) -> EssoError:

@@ -58,19 +58,41 @@ from provider.config.rules import (
 )
 from provider.errors import EssoError
 from provider.remote.base import CallPolicy, Remote
+from provider.remote.cache import Operation
 from provider.resources import preflight
 from provider.resources.fingerprints import (
     PBKDF2_ROUNDS,
+    KeyRing,
     fingerprint,
     fingerprint_key,
     fingerprint_matches,
     is_fingerprint,
     salt_of,
+    same_secret,
     settled_fingerprint,
 )
 from provider.resources.observed import Observed
 from provider.resources.steps import Steps, has_unknowns, now_utc
 from provider.spec import CONFIG_KEYS, ClusterSpec, load_spec
+
+CONCURRENCY_ENV = "ESSO_CONCURRENCY"
+DEFAULT_CONCURRENCY = 4
+
+
+def concurrency_setting(value: str | None) -> int:
+    """How many independent per-node calls run at once: ``ESSO_CONCURRENCY`` in the provider host's
+    environment (the stack file's key set belongs to provider/config), 1-32, default 4; 1 runs them in turn."""
+    if value is None or not value.strip():
+        return DEFAULT_CONCURRENCY
+    number = int(value) if value.strip().isdigit() else 0
+    if not 1 <= number <= 32:
+        raise EssoError(
+            "ESSO-040",
+            f"{CONCURRENCY_ENV} is {value[:20]!r}: give a whole number from 1 to 32 (how many nodes are read "
+            f"or changed at once; default {DEFAULT_CONCURRENCY}), e.g. {CONCURRENCY_ENV}=4, or unset it.",
+            step="configure",
+        )
+    return number
 
 
 class Inputs(BaseModel):
@@ -127,6 +149,12 @@ class ClusterInputs(Inputs):
         """Get-NodeFacts on ``node`` for this resource's service account and SSO Administrators group."""
         return preflight.node_facts(
             remote, node, service_account=self.service_account, admin_group=self.qualified_admin_group
+        )
+
+    def all_node_facts(self, remote: Remote) -> dict[str, contracts.NodeFacts]:
+        """Every configured node's facts, read in parallel (the reads behind outputs)."""
+        return preflight.gather_node_facts(
+            remote, self.nodes, service_account=self.service_account, admin_group=self.qualified_admin_group
         )
 
     def fresh_token_facts(
@@ -190,13 +218,32 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
 
     # ---- connection --------------------------------------------------------------------------
     def configure(self, req: ConfigureRequest) -> None:
-        """Take the live stack configuration (credentials, transport, allowDisruption) from the engine."""
+        """Take the live stack configuration (credentials, transport, allowDisruption) from the engine, and join
+        the host's operation: every provider the host configures from the same Configure shares its facts cache
+        (provider/remote/cache.py says why that is one engine operation)."""
         values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) not in (None, "")}
         self._spec = load_spec(values)
+        concurrency = concurrency_setting(os.environ.get(CONCURRENCY_ENV))
+        token = getattr(req.config, "_props", None)  # the host's Configure payload, one object per Configure
+        self._operation: Operation | None = Operation.for_host(token if token is not None else req.config)
+        self._operation.concurrency = concurrency
 
-    def use_spec(self, spec: ClusterSpec) -> None:
-        """Set the live configuration directly (tests, and the program's in-process mocks)."""
+    def use_spec(self, spec: ClusterSpec, operation: Operation | None = None) -> None:
+        """Set the live configuration directly (tests, and the program's in-process mocks). Without an
+        ``operation`` every read goes to the nodes, calls run in turn, and fingerprints derive afresh."""
         self._spec = spec
+        self._operation = operation
+
+    @property
+    def operation(self) -> Operation | None:
+        """The engine operation this provider serves (None outside a provider host)."""
+        return getattr(self, "_operation", None)
+
+    @property
+    def key_ring(self) -> KeyRing:
+        """The operation's fingerprint keys (one derivation per secret); outside a host, a new ring per call
+        (nothing unpicklable is kept on a provider the program serializes)."""
+        return self.operation.keys if self.operation is not None else KeyRing()
 
     @property
     def spec(self) -> ClusterSpec:
@@ -220,6 +267,9 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             nodes=(*self.spec.cluster.nodes, *inputs.configured_nodes, *also),
             allow_disruption=self.spec.allow_disruption,
         )
+        if self.operation is not None:
+            remote.cache = self.operation.cache
+            remote.concurrency = self.operation.concurrency
         try:
             yield remote
         finally:
@@ -280,7 +330,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
                 checked[key] = None  # not a password: validation reports the type, the value goes nowhere
                 continue
             stored = olds.get(key)
-            checked[key] = settled_fingerprint(value, stored if is_fingerprint(stored) else None)
+            checked[key] = settled_fingerprint(value, stored if is_fingerprint(stored) else None, self.key_ring)
         return checked
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -385,11 +435,12 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     def _own(props: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in props.items() if k != "__provider"}
 
-    @staticmethod
-    def _secret_changed(key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    def _secret_changed(self, key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
         """Whether a secret input differs from the one whose fingerprint is in state."""
         value, stored = news.get(key), olds.get(fingerprint_key(key))
-        return has_unknowns(value) or settled_fingerprint(value, stored) != (stored or None)
+        if has_unknowns(value):
+            return True
+        return not same_secret(settled_fingerprint(value, stored, self.key_ring), stored)
 
     def _needs_no_remote_call(self, olds: dict[str, Any], news: dict[str, Any]) -> bool:
         if self._drift_in(olds) or any(self._secret_changed(k, olds, news) for k in self.secret_keys):
@@ -416,7 +467,9 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             if previous is not None and key in previous:
                 outs[key] = previous[key]
         for key in self.secret_keys:
-            outs[fingerprint_key(key)] = settled_fingerprint(props.get(key), (previous or {}).get(fingerprint_key(key)))
+            outs[fingerprint_key(key)] = settled_fingerprint(
+                props.get(key), (previous or {}).get(fingerprint_key(key)), self.key_ring
+            )
         outs.update(observed)
         outs["steps"] = steps.items
         return outs

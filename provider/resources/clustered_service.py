@@ -114,8 +114,9 @@ class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, Clustere
             )
             steps.add(via, c.SET_CLUSTERED_SSO_SERVICE.name, service.changed)
             set_owners(remote, cluster, inputs.resource_name, list(inputs.nodes), steps, nodes=inputs.nodes)
-            for node in inputs.nodes:
-                mode = remote.run(node, c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+            manual = c.StartModeParams(start_mode="Manual")
+            modes = remote.fan_out(inputs.nodes, lambda n: remote.run(n, c.SET_ENTSSO_START_MODE, manual))
+            for node, mode in modes.items():
                 steps.add(node, c.SET_ENTSSO_START_MODE.name, mode.changed)
             if service.needs_cycle:
                 cycled = remote.run(
@@ -131,7 +132,7 @@ class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, Clustere
         resource = preflight.sso_resource(cluster, inputs.resource_name)
         if resource is None:
             return None
-        facts = {n: inputs.node_facts(remote, n) for n in inputs.nodes}
+        facts = inputs.all_node_facts(remote)
         owner = cluster.role.owner_node.lower() if cluster.role and resource.state == "Online" else None
         # 0x800706D9 (reference section 8): ENTSSO running where the cluster does not run it
         outside = [n for n, f in facts.items() if f.entsso.state == "Running" and n.lower() != owner]

@@ -74,14 +74,11 @@ class SsoDomainGroupsProvider(TypedProvider[DomainGroupsInputs, DomainGroupsObse
             steps.add(inputs.nodes[0], "preflight", False)
             groups = remote.run(inputs.nodes[0], contracts.SET_SSO_DOMAIN_GROUPS, inputs.group_params())
             steps.add(inputs.nodes[0], contracts.SET_SSO_DOMAIN_GROUPS.name, groups.changed)
+            account = contracts.AccountParams(account=inputs.service_account)
+            missing = [n for n in inputs.nodes if not facts[n].logon_right.granted]
+            grants = remote.fan_out(missing, lambda n: remote.run(n, contracts.GRANT_SERVICE_LOGON_RIGHT, account))
             for node in inputs.nodes:
-                if facts[node].logon_right.granted:
-                    steps.add(node, contracts.GRANT_SERVICE_LOGON_RIGHT.name, False)
-                    continue
-                grant = remote.run(
-                    node, contracts.GRANT_SERVICE_LOGON_RIGHT, contracts.AccountParams(account=inputs.service_account)
-                )
-                steps.add(node, contracts.GRANT_SERVICE_LOGON_RIGHT.name, grant.changed)
+                steps.add(node, contracts.GRANT_SERVICE_LOGON_RIGHT.name, node in grants and grants[node].changed)
             if groups.changed:
                 # Rule 13: a session opened before the membership was added does not carry it.
                 for node in inputs.nodes:
@@ -91,7 +88,7 @@ class SsoDomainGroupsProvider(TypedProvider[DomainGroupsInputs, DomainGroupsObse
 
     def _facts(self, remote: Remote, inputs: DomainGroupsInputs) -> DomainGroupsObserved:
         groups = remote.run(inputs.nodes[0], contracts.GET_DOMAIN_GROUP_FACTS, inputs.group_params())
-        granted = [n for n in inputs.nodes if inputs.node_facts(remote, n).logon_right.granted]
+        granted = [n for n, f in inputs.all_node_facts(remote).items() if f.logon_right.granted]
         return DomainGroupsObserved(
             admin_group_members=sorted(m.lower() for m in groups.admin_group.members),
             logon_right_nodes=granted,

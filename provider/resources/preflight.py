@@ -36,7 +36,11 @@ def node_facts(remote: Remote, node: str, *, service_account: str, admin_group: 
 def gather_node_facts(
     remote: Remote, nodes: Sequence[str], *, service_account: str, admin_group: str
 ) -> dict[str, contracts.NodeFacts]:
-    return {n: node_facts(remote, n, service_account=service_account, admin_group=admin_group) for n in nodes}
+    """Every node's facts, read in parallel (``Remote.fan_out``), each answered by the operation's cache when
+    no change touched that node since it was last read."""
+    return remote.fan_out(
+        nodes, lambda n: node_facts(remote, n, service_account=service_account, admin_group=admin_group)
+    )
 
 
 def first_answer(nodes: Sequence[str], ask: Callable[[str], T]) -> T:
@@ -260,9 +264,10 @@ def verify_preconditions(
 ) -> Verified:
     """Every precondition, read-only, before the first change of the procedure."""
     check_second_hop(remote, "preflight")
+    pending = remote.start(lambda: cluster_facts(remote, nodes, role))  # read beside the nodes' facts
     facts = gather_node_facts(remote, nodes, service_account=service_account, admin_group=admin_group)
-    check_nodes(facts, service_account=service_account)
-    cluster = cluster_facts(remote, nodes, role)
+    check_nodes(facts, service_account=service_account)  # the nodes' refusals come first, as before
+    cluster = pending()
     netname = check_cluster(
         cluster,
         nodes=nodes,
