@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.remote.recorder import Recorder
 
 P = TypeVar("P", bound=contracts.Params)
 R = TypeVar("R", bound=contracts.Result)
@@ -138,6 +139,7 @@ class Remote(ABC):
         self.retries = retries
         self.backoff = backoff
         self.policy = CallPolicy()
+        self.recorder: Recorder | None = None  # hears every call that passes the checks (issue 18)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
@@ -184,6 +186,28 @@ class Remote(ABC):
                 node=node,
                 step=script.name,
             )
+        if self.recorder is None:
+            return self._send(node, script, params)
+        started = self.recorder.begin(node, script.name)
+        try:
+            result = self._send(node, script, params)
+        except Exception as exc:
+            code = exc.code if isinstance(exc, EssoError) else type(exc).__name__
+            self.recorder.end(node, script.name, started, changes=script.changes, changed=None, error=code)
+            raise
+        changed = getattr(result, "changed", None) if script.changes else None
+        self.recorder.end(
+            node,
+            script.name,
+            started,
+            changes=script.changes,
+            changed=changed if isinstance(changed, bool) else None,
+            error=None,
+        )
+        return result
+
+    def _send(self, node: str, script: contracts.Script[P, R], params: P) -> R:
+        """Send the script (a read is retried on a transient failure, a change never) and validate its result."""
         attempt = 0
         while True:
             try:

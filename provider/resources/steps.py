@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ class Steps:
     def __init__(self, resource: str) -> None:
         self.resource = resource
         self.items: list[dict[str, Any]] = []
+        self.live: Callable[[str], None] | None = None  # the resource's status line (provider/operate/progress)
 
     def add(self, node: str, step: str, changed: bool, note: str = "") -> None:
         item: dict[str, Any] = {"node": node, "step": step, "changed": changed}
@@ -23,6 +24,8 @@ class Steps:
         state = "changed" if changed else "ok"
         extra = f" ({note})" if note else ""
         print(f"esso: [{self.resource}] {node} {step} {state}{extra}", file=sys.stderr, flush=True)
+        if self.live is not None:
+            self.live(f"{node} {step} {state}{extra}")
 
 
 def has_unknowns(value: Any) -> bool:
