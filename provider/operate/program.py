@@ -24,7 +24,7 @@ from components.clustered_master_secret import ClusteredMasterSecret, ProgramSec
 from provider.resources.base import EssoProvider, TypedProvider
 from provider.spec import ClusterSpec
 
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - the SDK's secret marker, not a secret
 PROJECT = "esso-cluster"
 
 
@@ -33,7 +33,7 @@ class ProgramResource:
     """One dynamic resource as the component registers it: name, type, provider class, inputs (secrets revealed)."""
 
     name: str
-    type: str
+    kind: str  # the resource type, as in the URN
     provider: type[EssoProvider]
     inputs: dict[str, Any]
 
@@ -63,9 +63,9 @@ def component_resources(spec: ClusterSpec, *, stack: str, project: str = PROJECT
     class Monitor(MockMonitor):
         """Keeps each request's inputs as sent (a null stays a null, as the engine hands it to Check)."""
 
-        def RegisterResource(self, request: Any) -> Any:
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method's name
             seen.append((request.type, request.name, MessageToDict(request.object)))
-            return super().RegisterResource(request)
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
     def program() -> None:
         backup = spec.backup_password.get_secret_value() if spec.backup_password else None
