@@ -175,7 +175,6 @@ def _entry(name: str, node: str | None, check: Any) -> Precondition:
 
 def preconditions(facts: Facts, spec: ClusterSpec, second_hop: bool) -> list[Precondition]:
     """The providers' preconditions, each evaluated with the providers' own check (preflight.py)."""
-    admin = f"{spec.domain.name}\\{spec.sso.admin_group}"
     account = spec.sso.service_account
     out: list[Precondition] = []
 
@@ -198,24 +197,35 @@ def preconditions(facts: Facts, spec: ClusterSpec, second_hop: bool) -> list[Pre
                 lambda f=f, n=node: preflight.check_nodes({n: f}, service_account=account),
             )
         )
+        granted = f.logon_right.granted
         out.append(
-            _entry(
-                "'Log on as a service' for the service account",
-                node,
-                lambda f=f, n=node: preflight.check_service_account(n, f, account),
+            Precondition(
+                name="'Log on as a service' for the service account",
+                node=node,
+                ok=granted or not f.logon_right.via_gpo or f.logon_right.gpo_includes_account,
+                detail="granted" if granted else "not yet: sso-domain-groups grants it (Grant-ServiceLogonRight)",
             )
         )
         out.append(
-            _entry(
-                "logon token carries SSO Administrators", node, lambda f=f, n=node: preflight.check_token(n, f, admin)
+            Precondition(
+                name="logon token carries SSO Administrators",
+                node=node,
+                ok=True,
+                detail="yes"
+                if f.token_has_admin_group
+                else "not yet: sso-domain-groups adds the membership and up opens a new logon session",
             )
         )
-    if len(facts.nodes) > 1:
+    versions = {n: f.esso_version or "unknown" for n, f in facts.nodes.items() if f.esso_installed}
+    if len(versions) > 1:
+        same = len(set(versions.values())) == 1
+        listed = ", ".join(f"{n}={v}" for n, v in versions.items())
         out.append(
-            _entry(
-                "one Enterprise SSO version on every node",
-                None,
-                lambda: preflight.check_nodes(facts.nodes, service_account=account),
+            Precondition(
+                name="one Enterprise SSO version on every node",
+                node=None,
+                ok=same,
+                detail=listed if same else f"ESSO-016: Enterprise SSO versions differ: {listed}.",
             )
         )
     if facts.cluster is not None:
