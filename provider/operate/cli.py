@@ -41,7 +41,7 @@ def _plan(argv: Sequence[str]) -> int:
     from provider.operate.render import markdown, text
     from provider.operate.stack import load_config, load_state
     from provider.remote.factory import connect
-    from provider.remote.recorder import FileRecorder, stack_log
+    from provider.remote.recorder import FileRecorder, new_run, stack_log
 
     project_dir = Path(args.project_dir).resolve()
     try:
@@ -56,7 +56,7 @@ def _plan(argv: Sequence[str]) -> int:
         os.chdir(project_dir)  # as the provider host runs: relative paths mean the project's
         try:
             remote = connect(spec, project_dir=project_dir)
-            remote.recorder = FileRecorder(stack_log(project_dir, args.stack), operation="plan")
+            remote.recorder = FileRecorder(stack_log(project_dir, args.stack), run=new_run(), operation="plan")
             try:
                 plan = build_plan(spec, stack=args.stack, state=state, remote=remote)
             finally:

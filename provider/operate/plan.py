@@ -109,6 +109,7 @@ class ReadOnlyRemote(Remote):
         super().__init__(second_hop=inner.second_hop, retries=inner.retries, backoff=inner.backoff)
         self.inner = inner
         self.policy = inner.policy
+        self.recorder = inner.recorder  # the plan's fact reads are part of the stack's record
 
     def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
         if script.changes:

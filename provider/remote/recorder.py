@@ -26,8 +26,14 @@ from pydantic import BaseModel, ConfigDict
 
 LOG_DIR = Path(".esso") / "logs"
 
+
+def new_run() -> str:
+    """A run id: when, which process, and a random tail (two runs in one second of one process differ)."""
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 # One id per process: every provider call the engine makes in one `pulumi up` goes to the same host process.
-_PROCESS_RUN = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+_PROCESS_RUN = new_run()
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 

@@ -72,7 +72,7 @@ def _assert_read_only(sent: list[str]) -> None:
 
 def _refresh(stack: Stack, spec: ClusterSpec) -> None:
     """``pulumi refresh``: every provider's read() records what it finds (drift) in state."""
-    for name, resource in stack.state.items():
+    for resource in stack.state.values():
         provider = resource.cls()
         provider.use_spec(spec)
         read = provider.read(resource.id, resource.outputs)
