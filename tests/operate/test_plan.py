@@ -14,6 +14,7 @@ import pytest
 from provider import contracts as c
 from provider.errors import EssoError
 from provider.operate.plan import Plan, ReadOnlyRemote, StateResource, build_plan
+from provider.operate.progress import QUIET_KEY
 from provider.remote.factory import connect
 from provider.remote.recorder import Recorder
 from provider.remote.simulator import Simulator
@@ -196,3 +197,36 @@ def test_the_plan_names_what_the_facts_cannot_describe(tmp_path: Path) -> None:
     public = plan.public()
     assert set(public) >= {"steps", "blocked", "preconditions"}
     assert set(public["steps"][0]) == {"resource", "node", "script", "disruptive"}
+
+
+def test_the_plan_writes_nothing_to_the_escrow(tmp_path: Path) -> None:
+    spec = demo_spec(tmp_path)
+    Simulator(tmp_path / "world.json").seed(spec)
+    escrow = tmp_path / "escrow"
+
+    def files() -> list[Path]:
+        return sorted(p for p in escrow.rglob("*") if p.is_file()) if escrow.exists() else []
+
+    before = files()
+    plan, _ = _plan(spec, Stack(), tmp_path)
+    assert any(s.script == "Backup-MasterSecret" for s in plan.steps)  # the twin took and kept a backup...
+    assert files() == before  # ...in memory only
+
+
+def test_state_written_before_the_quiet_input_existed_plans_no_change(tmp_path: Path, recorded: Recorder) -> None:
+    """Upgrading: resources recorded without ``essoRun`` are not updated because of it."""
+    spec = demo_spec(tmp_path)
+    Simulator(tmp_path / "world.json").seed(spec)
+    stack = Stack()
+    assert _up(stack, spec, recorded)[1] is None
+    for resource in stack.state.values():
+        resource.inputs.pop(QUIET_KEY)
+        resource.outputs.pop(QUIET_KEY)
+    plan, _ = _plan(spec, stack, tmp_path)
+    assert plan.steps == [] and not plan.blocked
+    for resource in stack.state.values():
+        provider = resource.cls()
+        provider.use_spec(spec)
+        inputs = next(i for n, _, i in component_resources(spec) if n == resource.name)
+        checked = provider.check(resource.inputs, inputs)
+        assert not provider.diff(resource.id, resource.outputs, dict(checked.inputs)).changes, resource.name
