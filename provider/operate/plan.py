@@ -18,6 +18,7 @@ What the facts cannot describe is listed as ``unknowns`` with the assumption mad
 from __future__ import annotations
 
 import contextlib
+import io
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -49,6 +50,7 @@ class Step(BaseModel):
     node: str
     script: str
     disruptive: bool
+    changed: bool | None = None  # what the script reported in the twin (False: it found the node as wanted)
 
 
 class Blocked(BaseModel):
@@ -95,7 +97,7 @@ class Plan(BaseModel):
     def public(self) -> dict[str, Any]:
         """The JSON the issue specifies: steps, blocked, preconditions (and what the plan could not see)."""
         return {
-            "steps": [s.model_dump() for s in self.steps],
+            "steps": [s.model_dump(exclude={"changed"}) for s in self.steps],
             "blocked": [b.model_dump() for b in self.blocked],
             "preconditions": [p.model_dump() for p in self.preconditions],
             "unknowns": list(self.unknowns),
@@ -314,8 +316,9 @@ def walk(
     def collect(name: str, start: int) -> None:
         for r in recorder.records[start:]:
             if r.changes:
+                disruptive = c.SCRIPTS[r.script].disruptive
                 steps.append(
-                    Step(resource=name, node=r.node, script=r.script, disruptive=c.SCRIPTS[r.script].disruptive)
+                    Step(resource=name, node=r.node, script=r.script, disruptive=disruptive, changed=r.changed)
                 )
 
     wanted = {r.name for r in program}
@@ -393,7 +396,8 @@ def build_plan(
             twin_spec = spec.model_copy(
                 update={"target": "simulator", "simulator_state": str(path), "allow_disruption": allow}
             )
-            return walk(program, state, twin_spec)
+            with contextlib.redirect_stderr(io.StringIO()):  # the twin's "esso: [...] changed" lines are not news
+                return walk(program, state, twin_spec)
 
         steps, blocked = run(spec.allow_disruption, "up")
         after: list[Step] = []

@@ -29,6 +29,13 @@ def _outage(step: Step) -> str:
     return "disruptive"
 
 
+def _expected(step: Step) -> str:
+    """What the script did in the twin: a change, or a check that found the node as wanted."""
+    if step.changed is None:
+        return "runs"
+    return "changes" if step.changed else "finds it done"
+
+
 def text(plan: Plan) -> str:
     """The plan for a terminal: one line per step, then what blocks it and what was not checked."""
     lines = [
@@ -41,7 +48,7 @@ def text(plan: Plan) -> str:
         lines.append("no change: the next `up` sends no change script")
     for i, step in enumerate(plan.steps, 1):
         mark = "  DISRUPTIVE" if step.disruptive else ""
-        lines.append(f"{i:3}. {step.resource:30} {step.node:10} {step.script}{mark}")
+        lines.append(f"{i:3}. {step.resource:30} {step.node:10} {step.script:28} {_expected(step):14}{mark}")
     if plan.blocked:
         first = plan.blocked[0]
         lines.append(f"up stops at {first.resource} ({first.node or '-'}): {first.error} {first.reason}")
@@ -77,9 +84,9 @@ def markdown(plan: Plan, *, when: str | None = None) -> str:
     ]
     out += ["", "## Steps, in the order `up` runs them", ""]
     if plan.steps:
-        out += ["| # | Resource | Node | Script | Disruptive |", "|---|---|---|---|---|"]
+        out += ["| # | Resource | Node | Script | Disruptive | Expected |", "|---|---|---|---|---|---|"]
         out += [
-            f"| {i} | {s.resource} | {s.node} | {s.script} | {'**yes**' if s.disruptive else 'no'} |"
+            f"| {i} | {s.resource} | {s.node} | {s.script} | {'**yes**' if s.disruptive else 'no'} | {_expected(s)} |"
             for i, s in enumerate(plan.steps, 1)
         ]
     else:
