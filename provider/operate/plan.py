@@ -33,7 +33,7 @@ from provider.errors import EssoError
 from provider.escrow.base import Escrow
 from provider.operate.program import ProgramResource, component_resources
 from provider.operate.twin import Facts, TwinEscrow, twin_world
-from provider.remote.base import Remote, TransientRemoteError
+from provider.remote.base import CallPolicy, Remote, TransientRemoteError
 from provider.remote.recorder import Recorder
 from provider.remote.simulator import Simulator
 from provider.resources import preflight
@@ -382,6 +382,7 @@ def build_plan(
 ) -> Plan:
     """Read the facts through ``remote`` (read-only), then walk ``up`` on a twin seeded from them."""
     reader = ReadOnlyRemote(remote)
+    reader.policy = CallPolicy.for_stack(nodes=spec.cluster.nodes, allow_disruption=False)  # configured nodes only
     facts = read_facts(reader, spec)
     checks = preconditions(facts, spec, remote.second_hop)
     twin = twin_world(facts, spec)
