@@ -32,6 +32,7 @@ from provider.config.names import split_account
 from provider.errors import EssoError
 from provider.escrow.base import Escrow
 from provider.operate.program import ProgramResource, component_resources
+from provider.operate.progress import QUIET_KEY
 from provider.operate.twin import Facts, TwinEscrow, twin_world
 from provider.remote.base import CallPolicy, Remote, TransientRemoteError
 from provider.remote.recorder import Recorder
@@ -302,6 +303,13 @@ def _provider(cls: type[EssoProvider], spec: ClusterSpec, recorder: Recorder) ->
     return provider
 
 
+def _blocked(resource: str, exc: Exception) -> Blocked:
+    """Where the twin stopped: the ESSO id and its detail (which never holds a secret), or the exception's type."""
+    if isinstance(exc, EssoError):
+        return Blocked(resource=resource, node=exc.node, reason=exc.detail, error=exc.code)
+    return Blocked(resource=resource, node=None, reason="the provider failed in the twin", error=type(exc).__name__)
+
+
 def walk(
     program: Sequence[ProgramResource],
     state: Mapping[str, StateResource],
@@ -327,7 +335,9 @@ def walk(
         provider = _provider(resource.provider, spec, recorder)
         old = state.get(resource.name)
         try:
-            checked = provider.check(old.inputs if old else {}, dict(resource.inputs))
+            # without the quiet input: the twin shows no progress to an engine and writes no record
+            inputs = {k: v for k, v in resource.inputs.items() if k != QUIET_KEY}
+            checked = provider.check(old.inputs if old else {}, inputs)
             if checked.failures:
                 reasons = "; ".join(f"{f.property}: {f.reason}" for f in checked.failures)
                 raise EssoError("ESSO-040", f"the inputs do not pass check: {reasons}.")
@@ -343,11 +353,12 @@ def walk(
                     provider.update(old.id, old.outputs, news)
         except Exception as exc:
             collect(resource.name, start)
-            code = exc.code if isinstance(exc, EssoError) else type(exc).__name__
-            detail = exc.detail if isinstance(exc, EssoError) else "the provider failed in the twin"
-            blocked.append(Blocked(resource=resource.name, node=getattr(exc, "node", None), reason=detail, error=code))
+            first = _blocked(resource.name, exc)
+            blocked.append(first)
             for later in program[program.index(resource) + 1 :]:
-                blocked.append(Blocked(resource=later.name, node=None, reason=f"waits for {resource.name}", error=code))
+                blocked.append(
+                    Blocked(resource=later.name, node=None, reason=f"waits for {resource.name}", error=first.error)
+                )
             return steps, blocked
         collect(resource.name, start)
     for name in reversed(list(state)):
@@ -365,8 +376,7 @@ def walk(
             _provider(cls, spec, recorder).delete(old.id, old.outputs)
         except Exception as exc:
             collect(name, start)
-            code = exc.code if isinstance(exc, EssoError) else type(exc).__name__
-            blocked.append(Blocked(resource=name, node=getattr(exc, "node", None), reason=str(exc)[:200], error=code))
+            blocked.append(_blocked(name, exc))
             return steps, blocked
         collect(name, start)
     return steps, blocked
@@ -389,7 +399,6 @@ def build_plan(
     program = component_resources(spec, stack=stack)
     with contextlib.ExitStack() as stack_ctx:
         folder = workdir or Path(stack_ctx.enter_context(tempfile.TemporaryDirectory(prefix="esso-plan-")))
-        stack_ctx.enter_context(escrow_twin())
 
         def run(allow: bool, tag: str) -> tuple[list[Step], list[Blocked]]:
             path = folder / f"twin-{tag}.json"
@@ -397,7 +406,8 @@ def build_plan(
             twin_spec = spec.model_copy(
                 update={"target": "simulator", "simulator_state": str(path), "allow_disruption": allow}
             )
-            with contextlib.redirect_stderr(io.StringIO()):  # the twin's "esso: [...] changed" lines are not news
+            # a fresh escrow view per walk; the twin's "esso: [...] changed" lines on stderr are not news
+            with escrow_twin(), contextlib.redirect_stderr(io.StringIO()):
                 return walk(program, state, twin_spec)
 
         steps, blocked = run(spec.allow_disruption, "up")
