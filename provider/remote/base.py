@@ -139,7 +139,7 @@ class Remote(ABC):
         self.retries = retries
         self.backoff = backoff
         self.policy = CallPolicy()
-        self.recorder: Recorder | None = None  # hears every call that passes the checks (issue 18)
+        self.recorder: Recorder | None = None  # hears every remote call (issue 18): live progress, the run record
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
@@ -186,16 +186,30 @@ class Remote(ABC):
                 node=node,
                 step=script.name,
             )
+        attempt = 0
+        while True:
+            try:
+                raw = self._recorded(node, script, params)
+                break
+            except TransientRemoteError:
+                if script.changes or attempt >= self.retries:
+                    raise
+                time.sleep(self.backoff * (2**attempt))
+                attempt += 1
+        return parse_result(node, script, raw)
+
+    def _recorded(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
+        """``_invoke``, told to the recorder: before it is sent (progress), and how it ended (the record)."""
         if self.recorder is None:
-            return self._send(node, script, params)
+            return self._invoke(node, script, params)
         started = self.recorder.begin(node, script.name)
         try:
-            result = self._send(node, script, params)
+            raw = self._invoke(node, script, params)
         except Exception as exc:
             code = exc.code if isinstance(exc, EssoError) else type(exc).__name__
             self.recorder.end(node, script.name, started, changes=script.changes, changed=None, error=code)
             raise
-        changed = getattr(result, "changed", None) if script.changes else None
+        changed = raw.get("changed") if script.changes and isinstance(raw, dict) else None
         self.recorder.end(
             node,
             script.name,
@@ -204,21 +218,7 @@ class Remote(ABC):
             changed=changed if isinstance(changed, bool) else None,
             error=None,
         )
-        return result
-
-    def _send(self, node: str, script: contracts.Script[P, R], params: P) -> R:
-        """Send the script (a read is retried on a transient failure, a change never) and validate its result."""
-        attempt = 0
-        while True:
-            try:
-                raw = self._invoke(node, script, params)
-                break
-            except TransientRemoteError:
-                if script.changes or attempt >= self.retries:
-                    raise
-                time.sleep(self.backoff * (2**attempt))
-                attempt += 1
-        return parse_result(node, script, raw)
+        return raw
 
     def send_file(self, node: str, path: str, data: bytes) -> str:
         """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""
