@@ -5,7 +5,8 @@ time. Every call passes ``Remote.run``, which tells the ``Recorder`` it holds wh
 ended. A record holds the time, the node, the script, whether it changed anything, how long it took and the
 ESSO id of a failure: never a parameter, a result value or an error's text, so no secret can reach it.
 
-``FileRecorder`` appends JSON lines to ``.esso/logs/<stack>.jsonl`` under the project directory (git-ignored);
+``FileRecorder`` appends JSON lines to ``.esso/logs/<stack>.jsonl`` under the project directory (git-ignored;
+``ESSO_LOG_DIR`` names another folder);
 ``esso log --stack NAME`` prints the last run. A run is one process's calls for one operation (the engine starts
 the provider host once per ``up``/``refresh``/``destroy``; ``esso plan`` is a run of its own).
 """
@@ -58,10 +59,12 @@ class CallRecord(BaseModel):
 
 
 def stack_log(project_dir: Path, stack: str) -> Path:
-    """The per-stack log file; a stack name that could leave the folder is refused."""
+    """The per-stack log file: ``.esso/logs/<stack>.jsonl`` under the project, or under ``$ESSO_LOG_DIR`` (the
+    test suite points it at a temporary folder); a stack name that could leave the folder is refused."""
     if not _STACK_NAME.match(stack):
         raise ValueError(f"stack name {stack!r} is not a Pulumi stack name (letters, digits, '-', '_', '.')")
-    return project_dir / LOG_DIR / f"{stack}.jsonl"
+    folder = os.environ.get("ESSO_LOG_DIR")
+    return (Path(folder) if folder else project_dir / LOG_DIR) / f"{stack}.jsonl"
 
 
 class Recorder:

@@ -255,7 +255,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         recorder = self.recorder
         if recorder is None and context is not None:
             try:
-                path = stack_log(Path(os.environ.get("ESSO_PROJECT_DIR") or os.getcwd()), context.stack)
+                path = stack_log(Path(os.getcwd()), context.stack)  # the host's cwd is the project
             except ValueError:
                 path = None
             if path is not None:

@@ -166,7 +166,6 @@ def test_config_json_and_state_export_formats(tmp_path: Path) -> None:
 def test_esso_log_prints_the_last_up_as_a_timeline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ESSO_PROJECT_DIR", str(tmp_path))
     spec = demo_spec(tmp_path)
     Simulator(tmp_path / "world.json").seed(spec)
     Stack().up(spec)

@@ -23,11 +23,6 @@ from provider.spec import ClusterSpec
 from tests.support.procedure import Stack, component_resources, demo_spec
 
 
-@pytest.fixture(autouse=True)
-def _log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ESSO_PROJECT_DIR", str(tmp_path))
-
-
 def _state(stack: Stack) -> dict[str, StateResource]:
     """The emulated engine's state as ``pulumi stack export`` gives it to the plan."""
     return {name: StateResource(id=r.id, inputs=r.inputs, outputs=r.outputs) for name, r in stack.state.items()}

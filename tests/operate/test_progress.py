@@ -18,11 +18,6 @@ from tests.support.engine_log import RecordingEngine
 from tests.support.engine_wire import strip_secrets
 
 
-@pytest.fixture(autouse=True)
-def _log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ESSO_PROJECT_DIR", str(tmp_path))
-
-
 def test_the_rebuilt_urn_is_the_one_the_engine_computes(tmp_path: Path) -> None:
     program = learn(demo_stack(tmp_path))
     assert len(program.dynamic) == 8

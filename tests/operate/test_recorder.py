@@ -35,7 +35,6 @@ def test_a_failed_call_keeps_its_esso_id_and_nothing_of_its_text(tmp_path: Path)
 
 
 def test_refresh_and_destroy_are_recorded_with_their_operation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ESSO_PROJECT_DIR", str(tmp_path))
     spec = demo_spec(tmp_path)
     Simulator(tmp_path / "world.json").seed(spec)
     stack = Stack()
