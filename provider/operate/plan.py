@@ -314,10 +314,12 @@ def walk(
     program: Sequence[ProgramResource],
     state: Mapping[str, StateResource],
     spec: ClusterSpec,
+    notes: list[str] | None = None,
 ) -> tuple[list[Step], list[Blocked]]:
     """Run ``up`` over ``state`` with the providers configured by ``spec`` (the twin's): its change steps, in
     order, and where it stops. Creates and updates in the program's order, then deletes in reverse."""
     recorder = Recorder(operation="plan")
+    notes = [] if notes is None else notes  # what the walk could not follow (appended for the plan's unknowns)
     steps: list[Step] = []
     blocked: list[Blocked] = []
 
@@ -347,6 +349,10 @@ def walk(
             else:
                 diff = provider.diff(old.id, old.outputs, news)
                 if diff.replaces:
+                    notes.append(
+                        f"{resource.name} is replaced ({', '.join(diff.replaces)} changed): the engine also replaces "
+                        "the resources registered with replace_with on it, which this plan does not list"
+                    )
                     provider.delete(old.id, old.outputs)  # the component asks for delete-before-replace
                     provider.create(news)
                 elif diff.changes:
@@ -400,6 +406,8 @@ def build_plan(
     with contextlib.ExitStack() as stack_ctx:
         folder = workdir or Path(stack_ctx.enter_context(tempfile.TemporaryDirectory(prefix="esso-plan-")))
 
+        notes: list[str] = []
+
         def run(allow: bool, tag: str) -> tuple[list[Step], list[Blocked]]:
             path = folder / f"twin-{tag}.json"
             Simulator(path).seed(twin.world.model_copy(deep=True))
@@ -408,7 +416,7 @@ def build_plan(
             )
             # a fresh escrow view per walk; the twin's "esso: [...] changed" lines on stderr are not news
             with escrow_twin(), contextlib.redirect_stderr(io.StringIO()):
-                return walk(program, state, twin_spec)
+                return walk(program, state, twin_spec, notes if tag == "up" else None)
 
         steps, blocked = run(spec.allow_disruption, "up")
         after: list[Step] = []
@@ -422,6 +430,6 @@ def build_plan(
         steps=steps,
         blocked=blocked,
         preconditions=checks,
-        unknowns=twin.unknowns,
+        unknowns=[*twin.unknowns, *notes],
         after_block=after,
     )

@@ -225,3 +225,28 @@ def test_state_written_before_the_quiet_input_existed_plans_no_change(tmp_path: 
         inputs = next(i for n, _, i in component_resources(spec) if n == resource.name)
         checked = provider.check(resource.inputs, inputs)
         assert not provider.diff(resource.id, resource.outputs, dict(checked.inputs)).changes, resource.name
+
+
+def test_a_change_that_would_replace_the_protected_system_is_blocked_like_up(
+    tmp_path: Path, recorded: Recorder
+) -> None:
+    spec = demo_spec(tmp_path)
+    Simulator(tmp_path / "world.json").seed(spec)
+    stack = Stack()
+    assert _up(stack, spec, recorded)[1] is None
+    moved = demo_spec(tmp_path, database={"name": "SSODB2"})
+    plan, _ = _plan(moved, stack, tmp_path)
+    calls, error = _up(stack, moved, recorded)
+    assert error == "ESSO-020"
+    assert _steps(plan) == calls == []
+    assert plan.blocked[0].resource == "sso-system" and plan.blocked[0].error == "ESSO-020"
+
+
+def test_an_allowed_replacement_says_what_the_plan_does_not_list(tmp_path: Path, recorded: Recorder) -> None:
+    spec = demo_spec(tmp_path, policy={"protectSsoSystem": False})
+    Simulator(tmp_path / "world.json").seed(spec)
+    stack = Stack()
+    assert _up(stack, spec, recorded)[1] is None
+    moved = demo_spec(tmp_path, database={"name": "SSODB2"}, policy={"protectSsoSystem": False})
+    plan, _ = _plan(moved, stack, tmp_path)
+    assert any("sso-system is replaced" in u and "replace_with" in u for u in plan.unknowns), plan.unknowns
