@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from provider.operate import cli
-from provider.operate.stack import SECRET_ENV, config_from_cli_json, load_config, state_from_export
+from provider.operate.stack import SECRET_ENV, config_from_cli_json, load_config, load_state, state_from_export
 from provider.remote.simulator import Simulator
 from tests.support.procedure import BACKUP_PASSWORD, SERVICE_PASSWORD, Stack, demo_spec
 
@@ -181,3 +181,33 @@ def test_esso_log_prints_the_last_up_as_a_timeline(
     out = capsys.readouterr().out
     assert "Install-SsoSystem" in out and "changed" in out and "sso-system" in out
     assert os.path.getsize(log) > 0
+
+
+def test_config_and_state_come_from_the_pulumi_cli_when_it_is_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in `pulumi` that answers `config --show-secrets --json` and `stack export --show-secrets`, and
+    writes down how it was called."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "config.json").write_text(json.dumps(_cli_config(tmp_path)), encoding="utf-8")
+    export = {"deployment": {"resources": []}}
+    (tmp_path / "export.json").write_text(json.dumps(export), encoding="utf-8")
+    fake = bin_dir / "pulumi"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> "{tmp_path}/argv.txt"\n'
+        f'case "$1" in config) cat "{tmp_path}/config.json";; stack) cat "{tmp_path}/export.json";; esac\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    spec, where = load_config("prod", project_dir=tmp_path)
+    assert where == "the Pulumi CLI"
+    assert spec.backup_password is not None and spec.backup_password.get_secret_value() == BACKUP_PASSWORD
+    state, state_from = load_state("prod", project_dir=tmp_path)
+    assert state == {} and state_from == "the Pulumi CLI"
+    calls = (tmp_path / "argv.txt").read_text(encoding="utf-8").splitlines()
+    assert calls[0].startswith("config --show-secrets --json --stack prod --non-interactive --cwd ")
+    assert calls[1].startswith("stack export --show-secrets --stack prod --non-interactive --cwd ")
+    assert not any(secret in line for line in calls for secret in (SERVICE_PASSWORD, BACKUP_PASSWORD))
