@@ -86,3 +86,14 @@ def test_without_an_engine_address_only_stderr_shows_the_steps(tmp_path: Path) -
     deployment = engine.up(learn(config))
     assert "esso: [sso-system] SSO01 Install-SsoSystem changed" in deployment.host_stderr
     assert QUIET_KEY in engine.resource("sso-system").outputs  # refresh and destroy know the URN and the stack
+
+
+def test_the_in_process_host_gets_the_address_the_same_way(tmp_path: Path) -> None:
+    config = demo_stack(tmp_path)
+    program = learn(config)
+    with RecordingEngine.serve() as service:
+        engine = new_engine(tmp_path, host="in-process", engine_address=service.address)
+        engine.up(program)
+    restore = service.for_urn(program.named("master-secret-restore-sso02").urn)
+    assert "SSO02 Restore-MasterSecret running" in restore
+    assert restore.index("SSO02 Move-SsoRole running") < restore.index("SSO02 Restore-MasterSecret running")
