@@ -59,7 +59,7 @@ def text(plan: Plan) -> str:
         lines.append(f"with allowDisruption: true, {len(plan.after_block)} more step(s) would follow:")
         for step in plan.after_block:
             mark = "  DISRUPTIVE" if step.disruptive else ""
-            lines.append(f"     {step.resource:30} {step.node:10} {step.script}{mark}")
+            lines.append(f"     {step.resource:30} {step.node:10} {step.script:28} {'':14}{mark}")
     lines.append("not visible to the fact scripts (assumed):")
     lines += [f"  - {u}" for u in plan.unknowns]
     return "\n".join(lines)
