@@ -191,7 +191,7 @@ def test_config_and_state_come_from_the_pulumi_cli_when_it_is_on_path(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "config.json").write_text(json.dumps(_cli_config(tmp_path)), encoding="utf-8")
-    export = {"deployment": {"resources": []}}
+    export: dict[str, dict[str, list[object]]] = {"deployment": {"resources": []}}
     (tmp_path / "export.json").write_text(json.dumps(export), encoding="utf-8")
     fake = bin_dir / "pulumi"
     fake.write_text(
