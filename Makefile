@@ -7,11 +7,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo demo-cli lint typecheck workflows pytest kerberos lock docs clean
 
-$(STAMP): requirements-dev.lock
+$(STAMP): requirements-dev.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(ESSO_CLI)
 	touch $(STAMP)
+
+# The `esso` command (venv/bin/esso, pyproject.toml's console script) for this checkout: a two-line launcher of
+# `python -m provider.operate` with the project on PYTHONPATH. Not `pip install -e .`: building it needs `wheel`,
+# which the lock files do not pin, and nothing is downloaded outside them.
+ESSO_CLI = printf '\043!/bin/sh\nPYTHONPATH="%s$${PYTHONPATH:+:$$PYTHONPATH}" exec "%s" -m provider.operate "$$@"\n' \
+	"$(CURDIR)" "$(abspath $(PY))" > $(VENV)/bin/esso && chmod +x $(VENV)/bin/esso
 
 # ---- make lock: every package pinned with its hashes, for pip install --require-hashes ---------------
 # Edit requirements.txt or requirements-dev.txt, run `make lock`, commit the two .lock files.
@@ -89,7 +96,7 @@ DEMO_ENV := PULUMI_HOME=$(DEMO_DIR)/home PULUMI_BACKEND_URL=file://$(DEMO_DIR)/s
 	PATH=$(DEMO_CLI):$(CURDIR)/$(VENV)/bin:$$PATH
 PULUMI := env $(DEMO_ENV) $(DEMO_CLI)/pulumi --non-interactive
 
-$(VENV)/.runtime: requirements.lock
+$(VENV)/.runtime: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock || { \
@@ -97,6 +104,7 @@ $(VENV)/.runtime: requirements.lock
 		echo "Could not install the Python packages of requirements.lock (offline, or no access to PyPI?)."; \
 		echo "Point pip at a mirror (pip config set global.index-url <your mirror>) and run 'make demo' again."; \
 		exit 1; }
+	$(ESSO_CLI)
 	touch $@
 
 demo-cli: $(DEMO_CLI)/pulumi

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from provider.config.problems import printable
+from provider.operate.progress import QUIET_KEY
 from provider.resources.base import EssoProvider
 from provider.resources.clustered_service import (
     ClusteredServiceInputs,
@@ -61,14 +62,38 @@ def _log_steps(resource: pulumi.CustomResource) -> None:
     steps.apply(emit)
 
 
+TYPE = "esso:index:ClusteredMasterSecret"
+
+
+def run_context(parent_type: str) -> pulumi.ResourceTransformation:
+    """Add the quiet input ``essoRun`` (stack, project, parent type chain, type, name) to a child: the provider
+    rebuilds the resource's URN from it for live progress, and names the stack's run record (issue 18). Its
+    Diff ignores the key, so it never changes a plan."""
+
+    def add(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult:
+        quiet = {
+            "stack": pulumi.get_stack(),
+            "project": pulumi.get_project(),
+            "parentType": parent_type,
+            "type": args.type_,
+            "name": args.name,
+        }
+        return pulumi.ResourceTransformationResult({**args.props, QUIET_KEY: quiet}, args.opts)
+
+    return add
+
+
 class ClusteredMasterSecret(pulumi.ComponentResource):
     """The clustered ENTSSO master secret server of one environment."""
 
     def __init__(
         self, name: str, spec: ClusterSpec, secrets: ProgramSecrets, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("esso:index:ClusteredMasterSecret", name, {}, opts)
+        super().__init__(TYPE, name, {}, opts)
         nodes = list(spec.cluster.nodes)
+        # The parent type chain of the children: this type under the stack; under another parent it is not known
+        # here, and the children show progress on stderr only.
+        quiet = [run_context(TYPE)] if opts is None or opts.parent is None else []
 
         def placed(
             provider: type[EssoProvider], *after: pulumi.Resource, follows_system: bool = True
@@ -80,6 +105,7 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
                 depends_on=list(after),
                 replace_with=[self.system] if follows_system else None,
                 delete_before_replace=replacement_order(provider),
+                transformations=quiet,
             )
 
         self.groups = SsoDomainGroups(

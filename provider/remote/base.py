@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.remote.recorder import Recorder
 
 if TYPE_CHECKING:
     from provider.remote.cache import FactsCache
@@ -158,6 +159,7 @@ class Remote(ABC):
         self.cache: FactsCache | None = None
         # How many independent per-node calls may run at once (``fan_out``); 1 runs them in turn.
         self.concurrency = 1
+        self.recorder: Recorder | None = None  # hears every remote call (issue 18): live progress, the run record
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
@@ -231,7 +233,7 @@ class Remote(ABC):
         attempt = 0
         while True:
             try:
-                return self._invoke(node, script, params)
+                return self._recorded(node, script, params)
             except TransientRemoteError:
                 if script.changes or attempt >= self.retries:
                     raise
@@ -266,6 +268,28 @@ class Remote(ABC):
             futures = {n: pool.submit(call, n) for n in ordered}
             wait(futures.values())
         return {n: f.result() for n, f in futures.items()}
+
+    def _recorded(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
+        """``_invoke``, told to the recorder: before it is sent (progress), and how it ended (the record)."""
+        if self.recorder is None:
+            return self._invoke(node, script, params)
+        started = self.recorder.begin(node, script.name)
+        try:
+            raw = self._invoke(node, script, params)
+        except Exception as exc:
+            code = exc.code if isinstance(exc, EssoError) else type(exc).__name__
+            self.recorder.end(node, script.name, started, changes=script.changes, changed=None, error=code)
+            raise
+        changed = raw.get("changed") if script.changes and isinstance(raw, dict) else None
+        self.recorder.end(
+            node,
+            script.name,
+            started,
+            changes=script.changes,
+            changed=changed if isinstance(changed, bool) else None,
+            error=None,
+        )
+        return raw
 
     def send_file(self, node: str, path: str, data: bytes) -> str:
         """Write ``data`` to ``path`` on the node in envelope-sized chunks; returns the verified SHA-256."""

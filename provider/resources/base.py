@@ -19,12 +19,15 @@ Here live the rules of DESIGN.md that apply to all of them:
   ``configure()``, never from inputs: changing it never replaces anything or touches a node by itself.
   It runs under the stack's ``CallPolicy`` (remote/base.py): only configured nodes are reached, and a
   disruptive script runs only with ``allowDisruption``.
-* Each step a provider takes is recorded in a redacted ``steps`` output and printed on stderr.
+* Each step a provider takes is recorded in a redacted ``steps`` output and printed on stderr; with the quiet
+  input ``essoRun`` (never diffed) it also shows live on the resource's status line, and every remote call is
+  appended to the stack's run record (``provider/operate/progress.py``, ``provider/remote/recorder.py``).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -57,8 +60,11 @@ from provider.config.rules import (
     password_problem,
 )
 from provider.errors import EssoError
+from provider.operate.progress import QUIET_KEY, RunContext, live_log
 from provider.remote.base import CallPolicy, Remote
 from provider.remote.cache import Operation
+from provider.remote.recorder import FileRecorder, Recorder, stack_log
+from provider.remote.recorder import Operation as CallKind
 from provider.resources import preflight
 from provider.resources.fingerprints import (
     PBKDF2_ROUNDS,
@@ -182,6 +188,7 @@ class ClusterInputs(Inputs):
 
 
 InputsT = TypeVar("InputsT", bound=Inputs)
+_CALL = threading.local()  # the resource, operation and status line of the provider call on this thread
 ObservedT = TypeVar("ObservedT", bound=Observed)
 
 
@@ -263,6 +270,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         from provider.remote.factory import connect
 
         remote = connect(self.spec, project_dir=Path(os.getcwd()))
+        remote.recorder = self._call_recorder()
         remote.policy = CallPolicy.for_stack(
             nodes=(*self.spec.cluster.nodes, *inputs.configured_nodes, *also),
             allow_disruption=self.spec.allow_disruption,
@@ -274,6 +282,41 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             yield remote
         finally:
             remote.close()
+
+    # ---- progress and the record (issue 18) -----------------------------------------------------
+    recorder: Recorder | None = None  # set by a caller that keeps the calls itself (``esso plan``'s twin)
+
+    def _begin(self, operation: CallKind, props: Mapping[str, Any]) -> Steps:
+        """Note which resource and operation the calls that follow belong to; Steps that also show live.
+
+        Per thread: the SDK host shares one provider object among the resources of its class and serves
+        requests on several threads (a refresh reads them in parallel)."""
+        _CALL.operation = operation
+        _CALL.context = context = RunContext.from_props(dict(props))
+        steps = Steps(self.resource)
+        _CALL.live = log = live_log(context)
+        if log is not None:
+            steps.live = log.status
+        return steps
+
+    def _call_recorder(self) -> Recorder | None:
+        """The recorder of this call's Remote: the caller's, or the stack's log file when the stack is known."""
+        operation: CallKind = getattr(_CALL, "operation", "other")
+        context: RunContext | None = getattr(_CALL, "context", None)
+        recorder = self.recorder
+        if recorder is None and context is not None:
+            try:
+                path = stack_log(Path(os.getcwd()), context.stack)  # the host's cwd is the project
+            except ValueError:
+                path = None
+            if path is not None:
+                recorder = FileRecorder(path, operation=operation, resource=self.resource)
+        if recorder is not None:
+            recorder.operation, recorder.resource = operation, self.resource
+            log = getattr(_CALL, "live", None)
+            if log is not None:
+                recorder.listeners = [lambda node, script: log.status(f"{node} {script} running")]
+        return recorder
 
     def service_account_password(self) -> SecretStr:
         """The ENTSSO account's password, from the live stack config (inputs hold only its fingerprint)."""
@@ -299,7 +342,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
 
     # ---- engine contract ---------------------------------------------------------------------
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        own = {k: v for k, v in news.items() if k != "__provider"}
+        own = self._own(news)
         checked = self._fingerprinted(olds, news)  # on every path: a CheckResponse never carries a password
         if has_unknowns(own):
             return CheckResult(checked, [])
@@ -338,7 +381,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         plain_keys = [
             k
             for k in news
-            if k != "__provider"
+            if k not in ("__provider", QUIET_KEY)
             and k not in self.secret_keys
             and k not in self.recorded_once_keys
             and k not in replaces
@@ -366,13 +409,13 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = cast(InputsT, self.inputs_model.model_validate(self._own(props)))
-        steps = Steps(self.resource)
+        steps = self._begin("create", props)
         observed = self.converge(inputs, None, steps)
         return CreateResult(self.resource_id(inputs), self._outputs(props, observed.outputs(), steps))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = cast(InputsT, self.inputs_model.model_validate(self._own(news)))
-        steps = Steps(self.resource)
+        steps = self._begin("update", news)
         if self._needs_no_remote_call(olds, news):
             observed = self.observed_model.from_state(olds).outputs(only_set=True)
             steps.add("-", "record-settings", False, "no remote call needed")
@@ -381,13 +424,14 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         return UpdateResult(self._outputs(news, observed, steps, previous=olds))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        self._begin("read", props)
         observed = self.observe(self.stored_inputs(props), self.recorded(props))
         if observed is None:
             return ReadResult(None, {})
         return ReadResult(id_, {**props, **observed.outputs(only_set=True)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        steps = Steps(self.resource)
+        steps = self._begin("delete", props)
         self.remove(props, steps)
 
     # ---- what subclasses implement -----------------------------------------------------------
@@ -433,7 +477,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
 
     @staticmethod
     def _own(props: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in props.items() if k != "__provider"}
+        return {k: v for k, v in props.items() if k not in ("__provider", QUIET_KEY)}
 
     def _secret_changed(self, key: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
         """Whether a secret input differs from the one whose fingerprint is in state."""
@@ -448,7 +492,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         changed = [
             k
             for k in news
-            if k != "__provider"
+            if k not in ("__provider", QUIET_KEY)
             and k not in self.secret_keys
             and k not in self.recorded_once_keys
             and olds.get(k) != news.get(k)
@@ -471,6 +515,8 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
                 props.get(key), (previous or {}).get(fingerprint_key(key)), self.key_ring
             )
         outs.update(observed)
+        if isinstance(props.get(QUIET_KEY), dict):
+            outs[QUIET_KEY] = props[QUIET_KEY]  # kept in state: refresh and destroy know the URN and the stack
         outs["steps"] = steps.items
         return outs
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ class Steps:
     def __init__(self, resource: str) -> None:
         self.resource = resource
         self.items: list[dict[str, Any]] = []
+        self.live: Callable[[str], None] | None = None  # the resource's status line (provider/operate/progress)
 
     def add(self, node: str, step: str, changed: bool, note: str = "") -> None:
         item: dict[str, Any] = {"node": node, "step": step, "changed": changed}
@@ -26,6 +27,8 @@ class Steps:
         extra = f" ({printable(note)})" if note else ""
         line = f"esso: [{printable(self.resource)}] {printable(node)} {printable(step)} {state}{extra}"
         print(line, file=sys.stderr, flush=True)  # escaped: a node's reply cannot forge or erase a line (L4)
+        if self.live is not None:
+            self.live(f"{printable(node)} {printable(step)} {state}{extra}")
 
 
 def has_unknowns(value: Any) -> bool:

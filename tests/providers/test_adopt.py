@@ -264,7 +264,7 @@ def test_the_current_server_is_reached_only_because_the_stack_names_it(tmp_path:
     node's reply; a stack that adopts from a backup cannot reach it, and the adopt step never tries."""
     spec, _ = seeded(tmp_path, existingSystem={"backupFile": str(tmp_path / "SSOSecret.bak")})
     provider = Procedure(spec).provider(SsoSystemProvider)
-    inputs = SsoSystemProvider.inputs_model.model_validate(Procedure(spec).resources()[1][2])
+    inputs = SsoSystemProvider.inputs_model.model_validate(SsoSystemProvider._own(Procedure(spec).resources()[1][2]))
     with provider.remote(inputs) as remote, pytest.raises(EssoError) as err:
         remote.run(
             SERVER, c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="x")

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from provider.operate.progress import QUIET_KEY
 from provider.resources.base import EssoProvider, Observed, fingerprint_key, registration
 from provider.resources.clustered_service import ClusteredSsoService, ClusteredSsoServiceProvider
 from provider.resources.domain_groups import SsoDomainGroups, SsoDomainGroupsProvider
@@ -38,7 +39,7 @@ def _declared(provider: type[EssoProvider]) -> set[str]:
         (_input_keys(provider) - secrets)
         | {fingerprint_key(k) for k in secrets}
         | set(provider.observed_keys())
-        | {"steps"}
+        | {"steps", QUIET_KEY}  # the quiet run context (provider/operate/progress.py), kept for refresh/destroy
     )
 
 
@@ -60,7 +61,9 @@ def test_observations_are_a_model_and_registration_declares_each(
     assert not set(provider.observed_keys()) & _input_keys(provider)
     procedure = Procedure(demo_spec(tmp_path))
     inputs = next(i for _, cls, i in procedure.resources() if cls is provider)
-    model = provider.inputs_model.model_validate({k: v for k, v in inputs.items() if k not in provider.secret_keys})
+    model = provider.inputs_model.model_validate(
+        {k: v for k, v in inputs.items() if k not in (*provider.secret_keys, QUIET_KEY)}
+    )
     props, _ = registration(provider, model, None)
     assert set(provider.observed_keys()) <= set(props)
 

@@ -110,8 +110,10 @@ class Engine:
         passphrase: str = "engine-harness-passphrase",  # noqa: S107 - the test stack's passphrase
         before_call: Callable[[str, str], None] | None = None,
         seed: int | None = None,
+        engine_address: str | None = None,
     ) -> None:
         self.store = StateStore(state_path, passphrase)
+        self.engine_address = engine_address  # the engine's own address, passed to the host (engine_log.py)
         self.host_mode: HostMode = host
         self.project_dir = project_dir
         self.before_call = before_call
@@ -167,7 +169,11 @@ class Engine:
         self.history.append(deployment)
         workdir = self.store.path.parent / "hosts"
         with ProviderHost.start(
-            self.host_mode, project_dir=self.project_dir, project=config.project, workdir=workdir
+            self.host_mode,
+            project_dir=self.project_dir,
+            project=config.project,
+            workdir=workdir,
+            engine_address=self.engine_address,
         ) as host:
             host.stub.before = self.before_call
             deployment.calls = host.stub.calls

@@ -143,14 +143,27 @@ class ProviderHost:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, mode: HostMode, *, project_dir: Path, project: str, workdir: Path) -> Iterator[ProviderHost]:
-        """Start a host for one engine operation (the engine starts a fresh plugin per operation)."""
+    def start(
+        cls, mode: HostMode, *, project_dir: Path, project: str, workdir: Path, engine_address: str | None = None
+    ) -> Iterator[ProviderHost]:
+        """Start a host for one engine operation (the engine starts a fresh plugin per operation).
+
+        ``engine_address``: as the engine does, pass its address as the plugin's last argument (a
+        ``tests/support/engine_log.RecordingEngine``); in-process, ``sys.argv`` ends with it for the host's life."""
         if mode == "subprocess":
-            with cls._subprocess(project_dir=project_dir, project=project, workdir=workdir) as host:
+            with cls._subprocess(
+                project_dir=project_dir, project=project, workdir=workdir, engine_address=engine_address
+            ) as host:
                 yield host
         else:
-            with cls._in_process(project=project) as host:
-                yield host
+            saved_argv = list(sys.argv)
+            if engine_address is not None:
+                sys.argv = [*sys.argv, engine_address]
+            try:
+                with cls._in_process(project=project) as host:
+                    yield host
+            finally:
+                sys.argv = saved_argv
 
     @classmethod
     @contextlib.contextmanager
@@ -186,7 +199,9 @@ class ProviderHost:
 
     @classmethod
     @contextlib.contextmanager
-    def _subprocess(cls, *, project_dir: Path, project: str, workdir: Path) -> Iterator[ProviderHost]:
+    def _subprocess(
+        cls, *, project_dir: Path, project: str, workdir: Path, engine_address: str | None = None
+    ) -> Iterator[ProviderHost]:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("PULUMI_")}
         env.update(
             PULUMI_PROJECT=project,
@@ -198,7 +213,7 @@ class ProviderHost:
         err_path = workdir / f"host-{time.monotonic_ns()}.stderr"
         with open(err_path, "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-u", "-m", "pulumi.dynamic"],
+                [sys.executable, "-u", "-m", "pulumi.dynamic", *([engine_address] if engine_address else [])],
                 cwd=project_dir,
                 env=env,
                 stdout=subprocess.PIPE,
