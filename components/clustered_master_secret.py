@@ -8,6 +8,7 @@ resources; dependents of the SSO system are replaced with it (``replace_with``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,16 @@ def run_context(parent_type: str) -> pulumi.ResourceTransformation:
         return pulumi.ResourceTransformationResult({**args.props, QUIET_KEY: quiet}, args.opts)
 
     return add
+
+
+def cluster_failover_proof(stamps: Sequence[str | None], pending: Sequence[bool | None]) -> str | None:
+    """When failover was proven on every node: the oldest node's proof; None while any node's proof is owed.
+
+    Why the oldest: a BizTalk deployment reading this output must not take a fresh proof of one node for the
+    whole cluster's (each restore proves only its own node, issue 15)."""
+    if not stamps or any(pending) or not all(stamps):
+        return None
+    return min(s for s in stamps if s)
 
 
 class ClusteredMasterSecret(pulumi.ComponentResource):
@@ -163,10 +174,10 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
 
         restores = list(self.restores.values())
         self.owner_node: pulumi.Output[Any] = restores[-1].ownerNode
-        # the latest proof of any restore (a replaced middle node's restore proves failover too)
+        # failover is proven for the cluster once every node's own proof has run: the oldest of them, else null
         self.failover_verified_at: pulumi.Output[Any] = pulumi.Output.all(
-            *[r.failoverVerifiedAt for r in restores]
-        ).apply(lambda stamps: max((s for s in stamps if s), default=None))
+            *[r.failoverVerifiedAt for r in restores], *[r.failoverPending for r in restores]
+        ).apply(lambda values: cluster_failover_proof(values[: len(restores)], values[len(restores) :]))
         self.outputs: dict[str, Any] = {
             "secretServerName": spec.cluster.network_name,
             "ssoDatabaseServer": spec.database.server,

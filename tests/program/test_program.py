@@ -102,3 +102,14 @@ def test_the_component_registers_the_seeds_procedure_in_order(tmp_path: Path, no
     assert [kind for kind, _ in registered] == expected
     per_node = [name for kind, name in registered if kind in ("SsoNodeJoin", "MasterSecretRestore")]
     assert per_node == [f"sso-join-{n.lower()}" for n in nodes] + [f"master-secret-restore-{n.lower()}" for n in nodes]
+
+
+def test_the_cluster_is_proven_only_when_every_node_is() -> None:
+    """The stack output failoverVerifiedAt: the oldest node's proof, and nothing while any node's proof is owed."""
+    from components.clustered_master_secret import cluster_failover_proof
+
+    old, new = "2026-11-01T10:00:00+00:00", "2026-11-30T09:00:00+00:00"
+    assert cluster_failover_proof([new, old], [False, False]) == old
+    assert cluster_failover_proof([new, old], [False, True]) is None  # a proof still owed
+    assert cluster_failover_proof([new, None], [False, False]) is None  # a node never proven
+    assert cluster_failover_proof([], []) is None
