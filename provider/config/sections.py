@@ -191,6 +191,29 @@ class TransportSection(ConfigModel):
     operation_timeout: Seconds = Field(60.0, description="seconds WinRM holds a receive before it answers")
     retries: Retries = Field(2, description="retries of a read-only call after a transient failure, never of a change")
     backoff: Backoff = Field(2.0, description="seconds before the first retry, doubled for each next one")
+    configuration_timeout_minutes: int = Field(
+        30,
+        ge=1,
+        le=1440,
+        description="minutes Configuration.exe may run on a node before its process tree is killed and its log kept "
+        "(ESSO-027); its script's overall deadline is 5 minutes more",
+    )
+    script_deadlines: dict[str, Seconds] = Field(
+        default_factory=dict,
+        description="overall seconds one call of a named script may take, however many WinRM operation timeouts "
+        "arrive (ESSO-060 after it), e.g. Move-SsoRole: 1800; defaults: fact reads 120, changes 600, role moves and "
+        "resource cycles 900",
+    )
+
+    @model_validator(mode="after")
+    def _known_scripts(self) -> Self:
+        from provider.contracts import SCRIPTS  # the contracts name the scripts; they import nothing of config
+
+        unknown = ", ".join(sorted(name for name in self.script_deadlines if name not in SCRIPTS))
+        if unknown:
+            known = ", ".join(sorted(SCRIPTS))
+            fail([("scriptDeadlines", f"names no script of this tool: {unknown}; the scripts: {known}")])
+        return self
 
     @model_validator(mode="after")
     def _transport_rules(self) -> Self:

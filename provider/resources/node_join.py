@@ -94,6 +94,7 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
                     server=inputs.server,
                     database=inputs.database,
                     service_account_password=self.service_account_password(),
+                    timeout_minutes=self.spec.transport.configuration_timeout_minutes,
                 ),
             )
             steps.add(node, c.JOIN_SSO_SYSTEM.name, joined.changed)

@@ -376,6 +376,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 database=inputs.database,
                 service_account_password=self.service_account_password(),
                 backup_password=password,
+                timeout_minutes=self.spec.transport.configuration_timeout_minutes,
             ),
         )
         steps.add(node, contracts.INSTALL_SSO_SYSTEM.name, installed.changed)

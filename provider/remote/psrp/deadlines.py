@@ -9,7 +9,8 @@ which says the script may still be running on the node.
 The figures: Configuration.exe creates or joins the SSO database and registers services (Microsoft's procedure
 runs it interactively; 30 minutes covers a slow SQL Server); a role move or resource cycle waits up to 300 s per
 cluster cmdlet in the scripts (``-Wait 300``), twice; other changes run one tool; a fact read only reads.
-``PsrpRemote(deadlines={"Install-SsoSystem": 3600})`` overrides any of them.
+``PsrpRemote(deadlines={"Install-SsoSystem": 3600})`` overrides any of them; the stack sets them with
+``transport.configurationTimeoutMinutes`` and ``transport.scriptDeadlines`` (``PsrpRemote.from_spec``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from provider import contracts as c
 FACT_READ_S = 120.0
 CHANGE_S = 600.0
 ROLE_MOVE_S = 900.0
-CONFIGURATION_EXE_S = 1800.0
+CONFIGURATION_EXE_S = 1800.0 + 300.0  # the script's own 30-minute timeout (TimeoutMinutes), then 5 to report
+CONFIGURATION_EXE_MARGIN_S = 300.0  # after Configuration.exe's own timeout: kill its tree, mask and keep its log
 
 # Scripts that run Configuration.exe.
 CONFIGURATION_EXE = frozenset({c.INSTALL_SSO_SYSTEM.name, c.JOIN_SSO_SYSTEM.name})

@@ -36,7 +36,12 @@ from provider.remote.psrp.config import (
     validate_transport,
     wsman_kwargs,
 )
-from provider.remote.psrp.deadlines import check_overrides, deadline_for
+from provider.remote.psrp.deadlines import (
+    CONFIGURATION_EXE,
+    CONFIGURATION_EXE_MARGIN_S,
+    check_overrides,
+    deadline_for,
+)
 from provider.remote.psrp.faults import Phase, _Call, _script_error, _shell_gone, _transport_error
 from provider.remote.psrp.pool import (
     _POOLS,
@@ -92,13 +97,19 @@ class PsrpRemote(Remote):
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec, *, resolver: Resolver | None = None, **kwargs: Any) -> PsrpRemote:
-        """The stack's transport, the configuring account and winrmPassword; nodes by name (+ dnsSuffix)."""
+        """The stack's transport, the configuring account and winrmPassword; nodes by name (+ dnsSuffix).
+
+        Deadlines: Configuration.exe's script gets its in-script timeout plus 5 minutes (the script kills the tool
+        and keeps its log first, ESSO-027), then ``transport.scriptDeadlines`` overrides any script."""
+        configuration = spec.transport.configuration_timeout_minutes * 60.0 + CONFIGURATION_EXE_MARGIN_S
+        deadlines = {name: configuration for name in CONFIGURATION_EXE} | dict(spec.transport.script_deadlines)
         return cls(
             spec.transport,
             username=spec.sso.configuring_account,
             password=spec.winrm_password,
             resolver=resolver,
             dns_suffix=spec.cluster.dns_suffix,
+            deadlines=deadlines,
             **kwargs,
         )
 
