@@ -1,7 +1,8 @@
 """Stable error identities (``ESSO-NNN``) shared by the spec, the transports, the simulator and the providers.
 
 Why a catalogue: a platform engineer greps a failed ``pulumi up`` for the ID and finds the fix in the
-README's error table. Each entry carries the seed's own advice, so the message names the remedy, not
+error table in docs/reference.md. Each entry carries the advice of Microsoft's "How to Cluster the Master
+Secret Server" (the clustering procedure), so the message names the remedy, not
 only the symptom. Messages never contain secret values: callers pass names, never passwords.
 """
 
@@ -31,26 +32,27 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-001",
             "Network Load Balancing is present on the node",
-            "The seed's caution: the master secret server cannot be installed on an NLB cluster. "
+            "Microsoft's clustering procedure cautions: the master secret server cannot be installed on an NLB cluster. "
             "Remove the NLB feature (Uninstall-WindowsFeature NLB) or choose another node.",
         ),
         _e(
             "ESSO-002",
             "SSO group is not a domain global security group",
-            "Seed step 2: create 'SSO Administrators' and 'SSO Affiliate Administrators' as domain "
+            "Clustering procedure, step 2: create 'SSO Administrators' and 'SSO Affiliate Administrators' as domain "
             "global security groups (New-ADGroup -GroupScope Global -GroupCategory Security).",
         ),
         _e(
             "ESSO-003",
             "ENTSSO service account lacks SSO Administrators membership or 'Log on as a service'",
-            "Seed step 3: the service account must be in SSO Administrators and hold "
+            "Clustering procedure, step 3: the service account must be in SSO Administrators and hold "
             "SeServiceLogonRight on every node; configuration fails otherwise.",
         ),
         _e(
             "ESSO-004",
             "The configuring account's logon token does not carry SSO Administrators",
-            "Seed step 4: add the configuring account to SSO Administrators, then open a new logon "
-            "session (a token issued before the membership was added does not carry it).",
+            "Clustering procedure, step 4: add the configuring account to SSO Administrators, then open a new logon "
+            "session (a token issued before the membership was added does not carry it). With Kerberos, get a new "
+            "ticket first (kdestroy, then kinit -f; on Windows klist purge): the group travels in the TGT.",
         ),
         _e(
             "ESSO-005",
@@ -61,7 +63,7 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-006",
             "Join refused: different SSO database or service account than the system's creator",
-            "Seed step 15: join with the same SSO database and the same domain service account that "
+            "Clustering procedure, step 15: join with the same SSO database and the same domain service account that "
             "created the system; the registry copy of the secret is bound to that account.",
         ),
         _e(
@@ -73,25 +75,25 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-008",
             "No clustered MSDTC, or its CID is not unique",
-            "Create a clustered Distributed Transaction Coordinator first (seed: 'Improving Fault "
+            "Create a clustered Distributed Transaction Coordinator first (the clustering procedure: 'Improving Fault "
             "Tolerance in BizTalk Server'); if the CID is duplicated run msdtc -uninstall/-install.",
         ),
         _e(
             "ESSO-009",
             "The cluster role lacks an IP Address or a Network Name resource",
-            "Seed step 5: use a role with an IP Address and a Network Name resource (see 'How to "
+            "Clustering procedure, step 5: use a role with an IP Address and a Network Name resource (see 'How to "
             "Create a Cluster Group with a Disk, IP Address, and Name Resource').",
         ),
         _e(
             "ESSO-010",
             "Clustered ENTSSO without UseNetworkName=1 or without the Name dependency (0x800706D9)",
-            "Seed IMPORTANT: select 'Use Network Name for computer name' and add the dependency on the "
+            "Clustering procedure (IMPORTANT): select 'Use Network Name for computer name' and add the dependency on the "
             "Name: resource, or SSO clients fail with 0x800706D9 (no endpoints available).",
         ),
         _e(
             "ESSO-011",
             "Restore attempted without the role on the node and an ENTSSO offline/online cycle there",
-            "Seed restore steps 1-3: bring the role online, move it to the node, take ENTSSO offline "
+            "Clustering procedure, restore steps 1-3: bring the role online, move it to the node, take ENTSSO offline "
             "and online, then restore.",
         ),
         _e(
@@ -102,7 +104,7 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-013",
             "Failover verification failed",
-            "Seed restore step 7: the ENTSSO resource must be Online on the node, the node must hold "
+            "Clustering procedure, restore step 7: the ENTSSO resource must be Online on the node, the node must hold "
             "the database's current master secret (SSOSS) and report itself the clustered secret "
             "server. Restore the secret on that node.",
         ),
@@ -120,7 +122,7 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-016",
             "Enterprise SSO is not installed, or not at the same version on every node",
-            "Seed install step 1: install the ESSO Administration Module and Master Secret Server "
+            "Clustering procedure, install step 1: install the ESSO Administration Module and Master Secret Server "
             "at the same version on every node; do not run BizTalk Configuration.",
         ),
         _e(
@@ -338,7 +340,7 @@ def error_table_markdown() -> str:
     return "\n".join(rows)
 
 
-# Windows and ESSO failures the seed gives advice for, recognised in a raw error text. The first match wins.
+# Windows and ESSO failures the clustering procedure gives advice for, recognised in a raw error text. The first match wins.
 KNOWN_WINDOWS_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"0x800706D9|no more endpoints available from the endpoint mapper", re.I), "ESSO-010"),
     (re.compile(r"(MSDTC|Distributed Transaction Coordinator).{0,80}(not|unavailable|cannot|fail)", re.I), "ESSO-008"),

@@ -167,7 +167,7 @@ def run_pipeline(lb: Endpoint, node: str, shell: Shell, event: psrpcore.CreatePi
     name = script or (text.splitlines()[0][:60] if text else "?")
     record.script = name
     shell.scripts[cmd_id] = name
-    op = Operation(node, name, record.started)
+    op = Operation(node, name, record.started, local_scope=bool(commands and commands[0].use_local_scope))
     shell.operations[cmd_id] = op
     with lb.recorder.lock:
         lb.recorder.operations.append(op)

@@ -40,6 +40,7 @@ class Operation:
     script: str
     started: float
     ended: float | None = None
+    local_scope: bool = False  # the script ran in its own scope (AddScript useLocalScope): nothing stays behind
 
 
 class Recorder:

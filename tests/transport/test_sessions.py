@@ -82,3 +82,13 @@ def test_a_shell_the_node_dropped_is_reopened_without_running_twice(start_loopba
     assert result.changed is True
     assert backend.calls["SSO01/Set-EntSsoStartMode"] == 1
     assert len(lb.recorder.requests(node="SSO01", action="Create")) == 2
+
+
+def test_each_script_runs_in_its_own_scope_of_the_pooled_runspace(start_loopback: Any) -> None:
+    """A script's parameters (SecureStrings among them) and variables do not stay behind for the next script in
+    the shared session: AddScript with useLocalScope (review ps_fidelity F14)."""
+    lb = start_loopback(MiniBackend())
+    r = remote(lb)
+    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    assert lb.recorder.operations and all(op.local_scope for op in lb.recorder.operations)

@@ -85,7 +85,9 @@ def _pipeline(pool: Any, text: str, wire: Mapping[str, Any]) -> Any:
     from pypsrp.powershell import PowerShell
 
     ps = PowerShell(pool)
-    ps.add_script(text)
+    # A scope of its own: the parameters (SecureStrings among them), variables and functions of one script do not
+    # stay in the pooled runspace for the next script (AddScript's useLocalScope; review ps_fidelity F14).
+    ps.add_script(text, use_local_scope=True)
     for name, value in wire.items():
         if value is None:
             continue  # $null: the script's parameter default (a None value would make a switch)
