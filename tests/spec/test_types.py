@@ -121,7 +121,8 @@ def test_temporary_folders_by_name(path: str, folder: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/srv/esso-escrow", "D:\\ESSO\\Escrow", "escrow-store", "/srv/temperature"])
-def test_kept_folders_are_not_temporary(path: str) -> None:
+def test_kept_folders_are_not_temporary(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/")  # a relative folder resolves against the working directory: never a temporary one here
     assert temporary_folder(path) is None
     assert temporary_folder(path, on_this_machine=True) is None
 
