@@ -191,6 +191,11 @@ class TransportSection(ConfigModel):
     operation_timeout: Seconds = Field(60.0, description="seconds WinRM holds a receive before it answers")
     retries: Retries = Field(2, description="retries of a read-only call after a transient failure, never of a change")
     backoff: Backoff = Field(2.0, description="seconds before the first retry, doubled for each next one")
+    accept_weaker_transport: list[Literal["http", "certValidation", "encryption"]] = Field(
+        [],
+        description="the weakened defaults this stack accepts, each listed explicitly: http (ssl false), "
+        "certValidation (certValidation false), encryption (encryption never); every run warns, preview shows it",
+    )
 
     @model_validator(mode="after")
     def _transport_rules(self) -> Self:
