@@ -16,6 +16,7 @@ import pulumi
 
 from provider.config.problems import printable
 from provider.operate.progress import QUIET_KEY
+from provider.remote.transport_rules import weakening_warning
 from provider.resources.base import EssoProvider
 from provider.resources.clustered_service import (
     ClusteredServiceInputs,
@@ -102,6 +103,9 @@ class ClusteredMasterSecret(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE, name, {}, opts)
         nodes = list(spec.cluster.nodes)
+        weaker = weakening_warning(spec.transport)
+        if weaker:  # every preview and up while transport.acceptWeakerTransport is needed (review M3)
+            pulumi.log.warn(weaker, resource=self)
         # The parent type chain of the children: this type under the stack; under another parent it is not known
         # here, and the children show progress on stderr only.
         quiet = [run_context(TYPE)] if opts is None or opts.parent is None else []

@@ -32,8 +32,8 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-001",
             "Network Load Balancing is present on the node",
-            "Microsoft's clustering procedure cautions: the master secret server cannot be installed on an NLB cluster. "
-            "Remove the NLB feature (Uninstall-WindowsFeature NLB) or choose another node.",
+            "Microsoft's clustering procedure cautions: the master secret server cannot be installed on an NLB "
+            "cluster. Remove the NLB feature (Uninstall-WindowsFeature NLB) or choose another node.",
         ),
         _e(
             "ESSO-002",
@@ -87,8 +87,8 @@ CATALOGUE: dict[str, ErrorInfo] = {
         _e(
             "ESSO-010",
             "Clustered ENTSSO without UseNetworkName=1 or without the Name dependency (0x800706D9)",
-            "Clustering procedure (IMPORTANT): select 'Use Network Name for computer name' and add the dependency on the "
-            "Name: resource, or SSO clients fail with 0x800706D9 (no endpoints available).",
+            "Clustering procedure (IMPORTANT): select 'Use Network Name for computer name' and add the dependency on "
+            "the Name: resource, or SSO clients fail with 0x800706D9 (no endpoints available).",
         ),
         _e(
             "ESSO-011",
@@ -340,7 +340,8 @@ def error_table_markdown() -> str:
     return "\n".join(rows)
 
 
-# Windows and ESSO failures the clustering procedure gives advice for, recognised in a raw error text. The first match wins.
+# Windows and ESSO failures the clustering procedure gives advice for, recognised in a raw error text.
+# The first match wins.
 KNOWN_WINDOWS_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"0x800706D9|no more endpoints available from the endpoint mapper", re.I), "ESSO-010"),
     (re.compile(r"(MSDTC|Distributed Transaction Coordinator).{0,80}(not|unavailable|cannot|fail)", re.I), "ESSO-008"),

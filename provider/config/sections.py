@@ -205,6 +205,12 @@ class TransportSection(ConfigModel):
         "resource cycles 900",
     )
 
+    accept_weaker_transport: list[Literal["http", "certValidation", "encryption"]] = Field(
+        [],
+        description="the weakened defaults this stack accepts, each listed explicitly: http (ssl false), "
+        "certValidation (certValidation false), encryption (encryption never); every run warns, preview shows it",
+    )
+
     @model_validator(mode="after")
     def _known_scripts(self) -> Self:
         from provider.contracts import SCRIPTS  # the contracts name the scripts; they import nothing of config

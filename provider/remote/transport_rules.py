@@ -15,6 +15,15 @@ Sources for the rules:
   "ConnectionOptions.UserName property", Remarks (learn.microsoft.com/windows/win32/winrm/connectionoptions-username).
   A local account is written ``user`` or ``.\\user`` here; ``DOMAIN\\user`` and ``user@domain`` are domain accounts.
 * HTTP message encryption and OperationTimeout: pypsrp 0.9 ``WSMan`` (``encryption``, ``operation_timeout``).
+* Basic and CredSSP hand the password itself to the server (RFC 7617; MS-CSSP 3.1.5, the TSCredentials
+  message), so only a validated HTTPS certificate proves which server receives it: Microsoft, "Security
+  Considerations for PowerShell Remoting using WinRM" (learn.microsoft.com/powershell/scripting/security/remoting/
+  winrm-security) and "Making the second hop in PowerShell Remoting" (CredSSP: "credentials are passed to a remote
+  computer"). Without validation or over HTTP, an interceptor receives a reusable password (review M3).
+
+Weakening a default (HTTP, certificate validation off, message encryption off) needs the stack's explicit
+acknowledgement ``transport.acceptWeakerTransport`` (review M3: no silent downgrade); the acknowledgement is
+also a recorded input of every resource, so ``pulumi preview --diff`` shows it, and each run warns.
 
 Each rule is (key under ``transport``, what is wrong and the fix); a key is a stack-file key (camelCase).
 """
@@ -23,9 +32,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 Problem = tuple[str, str]
+
+Weakening = Literal["http", "certValidation", "encryption"]
+WEAKENINGS: dict[str, str] = {
+    "http": "transport.ssl is false (HTTP: no server certificate, no channel binding)",
+    "certValidation": "transport.certValidation is false (any certificate, an interceptor's too, is trusted)",
+    "encryption": "transport.encryption is never (no WinRM message encryption)",
+}
+ACK_KEY = "acceptWeakerTransport"
 
 _URL_HOST_FORBIDDEN = re.compile(r"[@:/#?\s\x00-\x1f\x7f\\\[\]%]")
 
@@ -61,6 +79,73 @@ class TransportSettings(Protocol):
     def retries(self) -> int: ...
     @property
     def backoff(self) -> float: ...
+    @property
+    def accept_weaker_transport(self) -> Sequence[str]: ...
+
+
+def weakenings(t: TransportSettings) -> list[str]:
+    """Which defaults these settings weaken, in ``WEAKENINGS`` order (what ``acceptWeakerTransport`` must list)."""
+    found = {"http": not t.ssl, "certValidation": not t.cert_validation, "encryption": t.encryption == "never"}
+    return [name for name in WEAKENINGS if found[name]]
+
+
+def weakening_warning(t: TransportSettings) -> str | None:
+    """The warning every run prints while the transport is weaker than the defaults, or None."""
+    weak = weakenings(t)
+    if not weak:
+        return None
+    what = "; ".join(WEAKENINGS[w] for w in weak)
+    return (
+        f"the WinRM transport is weaker than the defaults, accepted by transport.{ACK_KEY}: {what}. "
+        "Return to ssl: true, certValidation: true, encryption: auto when the nodes allow it."
+    )
+
+
+def _downgrade_problems(t: TransportSettings) -> list[Problem]:
+    """Review M3: no reusable password without a validated certificate, no silent weakening."""
+    p: list[Problem] = []
+    if t.auth in ("basic", "credssp") and t.ssl and not t.cert_validation:
+        p.append(
+            (
+                "auth",
+                f"{t.auth} hands the password itself to the server, and certValidation is false, so any "
+                "interceptor would receive it: set transport.certValidation: true (with caBundle for a private CA) "
+                "or use negotiate or kerberos",
+            )
+        )
+    if t.auth == "credssp" and not t.ssl:
+        p.append(
+            (
+                "auth",
+                "credssp hands the password itself to the server, and over HTTP nothing proves which server that "
+                "is: set transport.ssl: true with certValidation: true, or use negotiate or kerberos",
+            )
+        )
+    weak = weakenings(t)
+    accepted = list(t.accept_weaker_transport)
+    missing = [w for w in weak if w not in accepted]
+    if missing:
+        listed = ", ".join(sorted(set(accepted) | set(missing), key=list(WEAKENINGS).index))
+        why = "; ".join(WEAKENINGS[w] for w in missing)
+        p.append(
+            (
+                ACK_KEY,
+                f"must list {', '.join(missing)}: {why}. Restore the default, or accept the weaker transport "
+                f"explicitly with transport.{ACK_KEY}: [{listed}] (every run then warns, and preview shows it)",
+            )
+        )
+    stale = [w for w in accepted if w not in weak]
+    if stale:
+        p.append(
+            (
+                ACK_KEY,
+                f"lists {', '.join(stale)}, which these settings do not weaken: remove "
+                f"{'it' if len(stale) == 1 else 'them'} (the acknowledgement must say what is in effect)",
+            )
+        )
+    if len(set(accepted)) != len(accepted):
+        p.append((ACK_KEY, "lists an item twice: list each of http, certValidation, encryption at most once"))
+    return p
 
 
 def transport_problems(t: TransportSettings) -> list[Problem]:
@@ -107,6 +192,7 @@ def transport_problems(t: TransportSettings) -> list[Problem]:
             )
         )
     p += _certificate_problems(t)
+    p += _downgrade_problems(t)
     if t.second_hop == "credssp" and t.auth != "credssp":
         p.append(
             (
@@ -196,10 +282,14 @@ def host_problem(host: str) -> str | None:
 
 
 __all__ = [
+    "ACK_KEY",
+    "WEAKENINGS",
     "Problem",
     "TransportSettings",
     "account_problems",
     "host_problem",
     "is_local_account",
     "transport_problems",
+    "weakening_warning",
+    "weakenings",
 ]

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, cast
+from typing import Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, cast
 
 import pulumi
 from pulumi.dynamic import (
@@ -129,10 +129,13 @@ class ClusterInputs(Inputs):
     network_name: NetworkName
     service_account: DomainAccount
     admin_group: AdminGroupName
+    # transport.acceptWeakerTransport, recorded only (review M3): a weakened transport shows in preview --diff.
+    accept_weaker_transport: tuple[Literal["http", "certValidation", "encryption"], ...] = ()
 
     @staticmethod
     def cluster_fields(spec: ClusterSpec) -> dict[str, Any]:
         return {
+            "accept_weaker_transport": tuple(spec.transport.accept_weaker_transport),
             "domain": spec.domain.name,
             "nodes": list(spec.cluster.nodes),
             "role": spec.cluster.role,
@@ -213,6 +216,8 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     observed_model: ClassVar[type[Observed]]  # outputs that come from the world, not the inputs
     replace_keys: ClassVar[tuple[str, ...]] = ()  # camelCase input keys whose change replaces
     record_only_keys: ClassVar[tuple[str, ...]] = ()  # recorded, but a change needs no remote call
+    # Recorded by every resource, never a remote call; absent from older state means the default (no upgrade diff).
+    shared_record_only: ClassVar[dict[str, Any]] = {"acceptWeakerTransport": []}
     recorded_once_keys: ClassVar[tuple[str, ...]] = ()  # recorded once, never diffed (e.g. the creator node)
     secret_keys: ClassVar[tuple[str, ...]] = ()  # inputs replaced by fingerprints in outputs
     stable_outputs: ClassVar[tuple[str, ...]] = ()  # observed outputs an update never changes
@@ -386,7 +391,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             and k not in self.recorded_once_keys
             and k not in replaces
         ]
-        changed = [k for k in plain_keys if olds.get(k) != news.get(k)]
+        changed = [k for k in plain_keys if self._old(olds, k) != news.get(k)]
         changed += [k for k in self.secret_keys if self._secret_changed(k, olds, news)]
         if not replaces and not changed and not has_unknowns(news):
             changed = self._drift_in(olds)
@@ -495,9 +500,13 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
             if k not in ("__provider", QUIET_KEY)
             and k not in self.secret_keys
             and k not in self.recorded_once_keys
-            and olds.get(k) != news.get(k)
+            and self._old(olds, k) != news.get(k)
         ]
-        return bool(changed) and all(k in self.record_only_keys for k in changed)
+        return bool(changed) and all(k in self.record_only_keys or k in self.shared_record_only for k in changed)
+
+    def _old(self, olds: Mapping[str, Any], key: str) -> Any:
+        """The recorded value of ``key``; a shared record-only key missing from older state is its default."""
+        return olds.get(key, self.shared_record_only.get(key))
 
     def _outputs(
         self,

@@ -310,7 +310,9 @@ def test_spec_error_is_esso_040_with_every_problem() -> None:
 
 def test_problems_of_roots_a_section_error() -> None:
     with pytest.raises(ValidationError) as info:
-        TransportSection.model_validate({"readTimeout": 10, "auth": "basic", "ssl": False})
+        TransportSection.model_validate(
+            {"readTimeout": 10, "auth": "basic", "ssl": False, "acceptWeakerTransport": ["http"]}
+        )
     keys = {p.key for p in problems_of(info.value, prefix="transport")}
     assert keys == {"transport.readTimeout", "transport.auth"}
 

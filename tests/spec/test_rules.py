@@ -409,8 +409,20 @@ def test_cross_section_rules_still_run_when_another_section_is_bad() -> None:
         pytest.param({"transport": CERT, "winrmPassword": DELETE}, id="certificate-auth-without-password"),
         pytest.param({"transport": {"auth": "credssp", "secondHop": "credssp"}}, id="credssp-hop"),
         pytest.param({"transport": {"auth": "kerberos", "secondHop": "kerberos-delegation"}}, id="kerberos-hop"),
-        pytest.param({"transport": {"auth": "ntlm", "ssl": False}}, id="ntlm-http-encrypted"),
-        pytest.param({"transport": {"auth": "ntlm", "ssl": True, "certValidation": False}}, id="ntlm-https"),
+        pytest.param(
+            {"transport": {"auth": "ntlm", "ssl": False, "acceptWeakerTransport": ["http"]}}, id="ntlm-http-encrypted"
+        ),
+        pytest.param(
+            {
+                "transport": {
+                    "auth": "ntlm",
+                    "ssl": True,
+                    "certValidation": False,
+                    "acceptWeakerTransport": ["certValidation"],
+                }
+            },
+            id="ntlm-https",
+        ),
         pytest.param({"transport": {"readTimeout": 61, "operationTimeout": 60, "retries": 0, "backoff": 0}}, id="edge"),
         pytest.param(
             {
@@ -424,7 +436,15 @@ def test_cross_section_rules_still_run_when_another_section_is_bad() -> None:
         pytest.param({"serviceAccountPassword": "S" * 256}, id="password-256"),
         pytest.param({"serviceAccountPassword": "tab\tcr\rlf\n é €𝄞 <&>\"'"}, id="password-xml-legal"),
         pytest.param({"backup": {}, "escrow": {"path": "/srv/e"}, "failover": {}, "policy": {}}, id="empty-sections"),
-        pytest.param({"allowDisruption": "true", "transport.ssl": "false", "transport.port": 5985}, id="bool-text"),
+        pytest.param(
+            {
+                "allowDisruption": "true",
+                "transport.ssl": "false",
+                "transport.port": 5985,
+                "transport.acceptWeakerTransport": ["http"],
+            },
+            id="bool-text",
+        ),
     ],
 )
 def test_valid_variations_are_accepted(changes: dict[str, Any]) -> None:

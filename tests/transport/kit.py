@@ -41,6 +41,8 @@ def transport(lb: Loopback | None = None, **overrides: Any) -> TransportSection:
     settings: dict[str, Any] = dict(FAST)
     settings.update(auth="ntlm", ssl=lb is not None and lb.tls is not None)
     settings.update(overrides)
+    if not settings["ssl"]:  # the loopback's plain endpoint: HTTP is a weakening the stack must accept (M3)
+        settings.setdefault("accept_weaker_transport", ["http"])
     return TransportSection(**settings)
 
 

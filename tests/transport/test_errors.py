@@ -17,10 +17,9 @@ from provider import contracts as c
 from provider.errors import EssoError
 from provider.remote.base import TransientRemoteError
 from provider.remote.psrp import PsrpRemote
-from provider.spec import TransportSection
 from tests.support.loopback import FakeBackend, Fault, Loopback, closed_port, silent_port
 from tests.support.secrets_scan import find_secret
-from tests.transport.kit import BACKUP_PASSWORD, FAST, PASSWORD, USER, MiniBackend, bound, node_facts, remote
+from tests.transport.kit import BACKUP_PASSWORD, PASSWORD, USER, MiniBackend, bound, node_facts, remote, transport
 
 FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 BACKUP = c.BackupParams(
@@ -75,7 +74,7 @@ def test_wrong_password_over_https_basic_is_esso_030(start_loopback: Any, tls: A
 
 def test_closed_port_is_esso_031_and_provably_not_run() -> None:
     port = closed_port()
-    t = TransportSection(auth="ntlm", ssl=False, **FAST)
+    t = transport(None)
     r = PsrpRemote(t, username=USER, password=SecretStr(PASSWORD), resolver=lambda node: ("127.0.0.1", port))
     err = _expect(
         lambda: r.run("SSO01", c.BACKUP_MASTER_SECRET, BACKUP), "ESSO-031", bound(t), script="Backup-MasterSecret"
@@ -86,7 +85,7 @@ def test_closed_port_is_esso_031_and_provably_not_run() -> None:
 
 
 def test_a_server_that_never_answers_is_esso_033() -> None:
-    t = TransportSection(auth="ntlm", ssl=False, **FAST)
+    t = transport(None)
     with silent_port() as port:
         r = PsrpRemote(t, username=USER, password=SecretStr(PASSWORD), resolver=lambda node: ("127.0.0.1", port))
         err = _expect(lambda: r.run("SSO01", c.GET_NODE_FACTS, FACTS), "ESSO-033", bound(t))

@@ -130,7 +130,7 @@ def test_certificate_auth_uses_the_pem_paths_and_no_password(tls: TlsFiles) -> N
 
 
 def test_ntlm_over_http_keeps_message_encryption() -> None:
-    kwargs, session = _session(TransportSection(auth="ntlm", ssl=False))
+    kwargs, session = _session(TransportSection(auth="ntlm", ssl=False, accept_weaker_transport=["http"]))
     assert kwargs["port"] == 5985 and kwargs["encryption"] == "auto"
     assert session.auth.wrap_required is True
 
@@ -176,7 +176,14 @@ def test_second_hop_script_is_refused_before_anything_is_sent(start_loopback: An
     backend = FakeBackend()
     lb = start_loopback(backend)
     r = PsrpRemote(
-        TransportSection(auth="ntlm", ssl=False, connect_timeout=1, read_timeout=1, operation_timeout=0.5),
+        TransportSection(
+            auth="ntlm",
+            ssl=False,
+            accept_weaker_transport=["http"],
+            connect_timeout=1,
+            read_timeout=1,
+            operation_timeout=0.5,
+        ),
         username=USER,
         password=SecretStr(PASSWORD),
         resolver=lb.resolver,

@@ -7,6 +7,8 @@ keeps only what needs the machine (a CA file that exists) and the mapping to ``p
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,8 @@ from pydantic import SecretStr
 
 from provider.errors import EssoError
 from provider.remote import kerberos
-from provider.remote.transport_rules import account_problems, host_problem, transport_problems
+from provider.remote.psrp.logs import quiet_transport_loggers
+from provider.remote.transport_rules import account_problems, host_problem, transport_problems, weakening_warning
 from provider.spec import TransportSection
 
 # 150 KiB: the WinRM default up to Server 2008 R2 and the floor of every later version (500 KiB).
@@ -89,6 +92,25 @@ def validate_transport(transport: TransportSection, *, password: SecretStr | Non
         raise kerberos.kerberos_error(t, kerberos.missing_modules())
     if t.ca_bundle and not Path(t.ca_bundle).is_file():
         raise _config_error("caBundle", f"{t.ca_bundle} is not a file.")
+    warn_weaker_transport(t)
+
+
+_WARNED: set[str] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def warn_weaker_transport(transport: TransportSection) -> bool:
+    """Print the weakened-transport warning on stderr, once per process and settings (the engine shows a
+    provider's stderr on every run; the program warns through ``pulumi.log.warn`` too). True when printed."""
+    text = weakening_warning(transport)
+    if text is None:
+        return False
+    with _WARNED_LOCK:
+        if text in _WARNED:
+            return False
+        _WARNED.add(text)
+    print(f"warning: ESSO transport: {text}", file=sys.stderr, flush=True)
+    return True
 
 
 def check_host(host: str, node: str) -> str:
@@ -114,6 +136,7 @@ def wsman_kwargs(
 ) -> dict[str, Any]:
     """The keyword arguments of ``pypsrp.wsman.WSMan`` for these settings (the password in clear: keep local)."""
     validate_transport(transport, password=password, username=username)
+    quiet_transport_loggers()  # before every session: no NTLM/Kerberos token or message body at DEBUG (review L1)
     t = transport
     kwargs: dict[str, Any] = {
         "port": port,
