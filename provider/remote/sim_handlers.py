@@ -262,6 +262,7 @@ def set_sso_domain_groups(ctx: Ctx, p: c.DomainGroupsParams) -> c.ChangeResult[c
     assert admin is not None
     for member in p.members:
         if m.sam_of(member).lower() not in {x.lower() for x in admin.members}:
+            ctx.phase("groups-created")  # New-ADGroup done, Add-ADGroupMember not yet
             admin.members.append(m.sam_of(member))
             changed = True
     after = state()
@@ -337,6 +338,7 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"  # Configuration.exe's default; Set-EntSsoStartMode makes it Manual
     node.entsso_state = "Running"
+    ctx.phase("configured")  # Configuration.exe created the system; the backup file is not written yet
     write_file(node, backup_file, _backup_blob(msid, backup_pw, xml.reminder))
     after = c.SsoConfigState(server=p.server, database=p.database)
     return c.InstallSsoResult(changed=True, before=current, after=after, msid=msid, backup_file=backup_file)
@@ -368,12 +370,14 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
     # Join-SsoSystem.ps1 writes its marker before Configuration.exe runs (issue 14); a failed script keeps nothing
     # here, as the simulator discards a failed script's world
     node.join_marker = f"{p.server}/{p.database}"
+    ctx.phase("marker-written")  # the marker is written; Configuration.exe has not run
     _run_configuration_exe(ctx, p.timeout_minutes)
     node.sso_server, node.sso_database = db.server, db.name
     node.entsso_account = xml.account
     node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"
     node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
+    ctx.phase("configured")  # Configuration.exe joined; the local ENTSSO is not yet set Manual and stopped
     if m.entsso_resources(world) and m.runs_outside_cluster(world, node):
         # as Join-SsoSystem.ps1: joining a clustered system, the local ENTSSO is set Manual and stopped at once
         node.entsso_start_type = "Manual"
@@ -411,11 +415,12 @@ def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.Ch
         owner = m.owner_of(ctx.world, resource)
         if resource.state != "Offline" and owner is not None and owner.name.lower() == node.name.lower():
             ctx.fail("ESSO-014", f"the clustered ENTSSO resource {resource.name} is {resource.state} here.")
+    node.entsso_state = "Stopped"
+    ctx.phase("service-stopped")  # ENTSSO stopped; the ENTSSO\\SQL values and SSOSS not removed yet
     node.sso_server = node.sso_database = None
     node.ssoss = []
     _remove_join_marker(node, p.server, p.database)
     node.entsso_account = None
-    node.entsso_state = "Stopped"
     node.entsso_start_type = "Disabled"
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=empty)
 
