@@ -506,6 +506,7 @@ BACKUP_MASTER_SECRET = Script(
     ChangeResult[BackupState],
     changes=True,
     raises=("ESSO-016", "ESSO-025", "ESSO-029"),
+    phases=("moved-aside", "written"),
 )
 RESTART_ENTSSO_SERVICE = Script(
     "Restart-EntSsoService",
