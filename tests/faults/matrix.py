@@ -62,6 +62,7 @@ READ_KINDS = ("error", "hang")
 RERUNS = 3
 ROTATED_PASSWORD = "Rotated-Svc-Sentinel-42!"
 NEW_NODE = "SSO09"
+NEW_BACKUP_PASSWORD = "Rotated-Bak-Sentinel-58#"
 
 
 # ------------------------------------------------------------------------------------------ the call ledger
@@ -180,6 +181,20 @@ def _up(**overrides: Any) -> Callable[[Stack, Path, tuple[str, ...]], None]:
     return run
 
 
+NEW_NETWORK_NAME = "BIZTALKSSO2"
+
+
+def _rename_prepare(root: Path, nodes: tuple[str, ...]) -> Stack:
+    """The operator renamed the role's Network Name in the cluster first; the stack follows (cluster.networkName)."""
+    stack = _built(root, nodes)
+    with Simulator(root / "world.json").edit() as world:
+        (netname,) = [
+            r for r in sim_model.group_resources(world, "SSO") if r.type == sim_model.NETWORK_NAME
+        ]
+        netname.parameters["Name"] = netname.parameters["DnsName"] = NEW_NETWORK_NAME
+    return stack
+
+
 def _rotate_prepare(root: Path, nodes: tuple[str, ...]) -> Stack:
     stack = _built(root, nodes)
     with Simulator(root / "world.json").edit() as world:  # the operator changes the password in AD first
@@ -188,10 +203,9 @@ def _rotate_prepare(root: Path, nodes: tuple[str, ...]) -> Stack:
 
 
 def _add_prepare(root: Path, nodes: tuple[str, ...]) -> Stack:
-    """A stack of all but the last node; the last is a cluster member prepared per the README, unconfigured."""
-    seeded(root, nodes)
-    stack = Stack()
-    stack.up(spec_for(root, nodes[:-1]))
+    """The stack of ``nodes``, and a new cluster member prepared per the README (nothing configured) to add."""
+    stack = _built(root, nodes)
+    add_node(Simulator(root / "world.json"), NEW_NODE)
     return stack
 
 
@@ -227,9 +241,15 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         Scenario("first-up", _first_prepare, _up(), lambda n: n),
-        Scenario("network-name", _built, _up(cluster={"networkName": "BIZTALKSSO2"}), lambda n: n),
+        Scenario("network-name", _rename_prepare, _up(cluster={"networkName": NEW_NETWORK_NAME}), lambda n: n),
+        Scenario("backup-password", _built, _up(backupPassword=NEW_BACKUP_PASSWORD), lambda n: n),
         Scenario("password-rotation", _rotate_prepare, _up(serviceAccountPassword=ROTATED_PASSWORD), lambda n: n),
-        Scenario("add-node", _add_prepare, _up(), lambda n: n),
+        Scenario(
+            "add-node",
+            _add_prepare,
+            lambda stack, root, nodes: stack.up(spec_for(root, (*nodes, NEW_NODE))),
+            lambda n: (*n, NEW_NODE),
+        ),
         Scenario(
             "replace-node",
             _replace_prepare,
@@ -450,11 +470,19 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def run_cell(line: Baseline, cell: Cell) -> Outcome:
-    """The fault, then up to RERUNS fault-free re-runs; compare the first success with the clean build."""
+Plant = Callable[[Stack, Path], None]
+
+
+def run_cell(line: Baseline, cell: Cell, *, before: Plant | None = None, after: Plant | None = None) -> Outcome:
+    """The fault, then up to RERUNS fault-free re-runs; compare the first success with the clean build.
+
+    ``before`` (after the snapshot is restored) and ``after`` (after the re-runs) plant defects: the tests prove
+    with them that each measure can fail."""
     scenario = SCENARIOS[cell.scenario]
     outcome = Outcome(cell)
     stack, work = line.restore()
+    if before is not None:
+        before(stack, work)
     LEDGER.reset((cell.node, cell.script, cell.occurrence), cell.kind, cell.phase)
     try:
         scenario.run(stack, work, line.nodes)
@@ -469,7 +497,8 @@ def run_cell(line: Baseline, cell: Cell) -> Outcome:
     outcome.fired = LEDGER.fired
     LEDGER.reset()
     with Simulator(work / "world.json").edit() as world:
-        world.faults = []  # an interrupt whose phase was not reached leaves no armed fault behind
+        # an interrupt whose phase was not reached leaves no armed fault behind (a planted one stays)
+        world.faults = [f for f in world.faults if f.remaining > 0]
     for attempt in range(1, RERUNS + 1):
         try:
             scenario.run(stack, work, line.nodes)
@@ -485,6 +514,8 @@ def run_cell(line: Baseline, cell: Cell) -> Outcome:
         break
     if outcome.reruns is None:
         return outcome
+    if after is not None:
+        after(stack, work)
     result = observe(stack, work)
     clean = line.clean
     outcome.differs = [f"world.{k}" for k in _diff_keys(result.world, clean.world)]
@@ -495,7 +526,8 @@ def run_cell(line: Baseline, cell: Cell) -> Outcome:
         outcome.files_left += [f"{node}:{f}" for f in extra]
         outcome.differs += [f"files.{node}:+{f}" for f in extra] + [f"files.{node}:-{f}" for f in missing]
     before = escrow_files(line.snapshot)
-    lost = [name for name, sha in before.items() if result.escrow.get(name) != sha]
+    # every backup escrowed before the run is still there, unchanged (the index, recorded.json, may move on)
+    lost = [name for name, sha in before.items() if name.endswith(".bak") and result.escrow.get(name) != sha]
     outcome.backup_lost = bool(lost) or not result.backup_ok
     return outcome
 
