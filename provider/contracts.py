@@ -471,7 +471,7 @@ SET_SSO_DOMAIN_GROUPS = Script(
     changes=True,
     second_hop=True,
     raises=("ESSO-002", "ESSO-003", "ESSO-028"),
-    phases=('groups-created',),
+    phases=("groups-created",),
 )
 GRANT_SERVICE_LOGON_RIGHT = Script(
     "Grant-ServiceLogonRight",
@@ -488,7 +488,7 @@ INSTALL_SSO_SYSTEM = Script(
     second_hop=True,
     raises=("ESSO-001", "ESSO-002", "ESSO-005", "ESSO-016", "ESSO-025", "ESSO-027"),
     classified=("ESSO-003", "ESSO-004"),  # Configuration.exe: no logon right / not in SSO Administrators
-    phases=('configured',),
+    phases=("configured",),
 )
 JOIN_SSO_SYSTEM = Script(
     "Join-SsoSystem",
@@ -498,7 +498,7 @@ JOIN_SSO_SYSTEM = Script(
     second_hop=True,
     raises=("ESSO-001", "ESSO-005", "ESSO-006", "ESSO-016", "ESSO-027"),
     classified=("ESSO-003", "ESSO-004"),
-    phases=('marker-written', 'configured'),
+    phases=("marker-written", "configured"),
 )
 BACKUP_MASTER_SECRET = Script(
     "Backup-MasterSecret",
@@ -532,7 +532,7 @@ SET_CLUSTERED_SSO_SERVICE = Script(
     changes=True,
     scope="cluster",
     raises=("ESSO-003", "ESSO-008", "ESSO-009", "ESSO-010", "ESSO-017"),
-    phases=('resource-added', 'configured'),
+    phases=("resource-added", "configured"),
 )
 SET_SSO_POSSIBLE_OWNERS = Script(
     "Set-SsoPossibleOwners",
@@ -556,7 +556,7 @@ MOVE_SSO_ROLE = Script(
     disruptive=True,
     scope="cluster",
     raises=("ESSO-009", "ESSO-013", "ESSO-017"),
-    phases=('moved-offline',),
+    phases=("moved-offline",),
 )
 RESTART_SSO_CLUSTER_RESOURCE = Script(
     "Restart-SsoClusterResource",
@@ -566,7 +566,7 @@ RESTART_SSO_CLUSTER_RESOURCE = Script(
     disruptive=True,
     scope="cluster",
     raises=("ESSO-017", "ESSO-026"),
-    phases=('offline',),
+    phases=("offline",),
 )
 RESTORE_MASTER_SECRET = Script(
     "Restore-MasterSecret",
@@ -587,7 +587,7 @@ REMOVE_SSO_NODE_CONFIGURATION = Script(
     ChangeResult[SsoConfigState],
     changes=True,
     raises=("ESSO-005", "ESSO-014"),
-    phases=('service-stopped',),
+    phases=("service-stopped",),
 )
 REMOVE_CLUSTERED_SSO_SERVICE = Script(
     "Remove-ClusteredSsoService",
@@ -597,7 +597,7 @@ REMOVE_CLUSTERED_SSO_SERVICE = Script(
     disruptive=True,
     scope="cluster",
     raises=("ESSO-017",),
-    phases=('offline',),
+    phases=("offline",),
 )
 REMOVE_SSO_DATABASE = Script(
     "Remove-SsoDatabase", SsoDatabaseParams, ChangeResult[SsoDatabaseFacts], changes=True, second_hop=True

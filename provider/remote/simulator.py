@@ -245,9 +245,7 @@ class Simulator:
             self.write_unlocked(world)
             return world
 
-    def inject(
-        self, node: str, script: str, kind: str = "error", remaining: int = 1, phase: str | None = None
-    ) -> None:
+    def inject(self, node: str, script: str, kind: str = "error", remaining: int = 1, phase: str | None = None) -> None:
         """Add a fault; ``node``/``script`` may be ``*``. ``interrupt`` needs a ``phase`` the script declares."""
         if kind == "interrupt":
             declared = c.SCRIPTS[script].phases if script in c.SCRIPTS else ()

@@ -158,7 +158,7 @@ class Scenario:
 
     name: str
     prepare: Callable[[Path, tuple[str, ...]], Stack]
-    run: Callable[[Stack, Path, tuple[str, ...]], None]
+    run: Callable[[Stack, Path, tuple[str, ...]], object]
     final_nodes: Callable[[tuple[str, ...]], tuple[str, ...]]
 
 
@@ -188,9 +188,7 @@ def _rename_prepare(root: Path, nodes: tuple[str, ...]) -> Stack:
     """The operator renamed the role's Network Name in the cluster first; the stack follows (cluster.networkName)."""
     stack = _built(root, nodes)
     with Simulator(root / "world.json").edit() as world:
-        (netname,) = [
-            r for r in sim_model.group_resources(world, "SSO") if r.type == sim_model.NETWORK_NAME
-        ]
+        (netname,) = [r for r in sim_model.group_resources(world, "SSO") if r.type == sim_model.NETWORK_NAME]
         netname.parameters["Name"] = netname.parameters["DnsName"] = NEW_NETWORK_NAME
     return stack
 
@@ -491,7 +489,7 @@ def run_cell(line: Baseline, cell: Cell, *, before: Plant | None = None, after: 
         outcome.errors.append(_error_text(exc))
         if not exc.code:
             outcome.without_id.append(_error_text(exc))
-    except Exception as exc:  # noqa: BLE001 (an error without an ESSO id is what the matrix counts)
+    except Exception as exc:  # an error without an ESSO id is counted
         outcome.faulted_failed = True
         outcome.without_id.append(_error_text(exc))
     outcome.fired = LEDGER.fired
@@ -507,7 +505,7 @@ def run_cell(line: Baseline, cell: Cell, *, before: Plant | None = None, after: 
             if not exc.code:
                 outcome.without_id.append(_error_text(exc))
             continue
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # counted, as above
             outcome.without_id.append(_error_text(exc))
             continue
         outcome.reruns = attempt
@@ -525,9 +523,9 @@ def run_cell(line: Baseline, cell: Cell, *, before: Plant | None = None, after: 
         missing = sorted(set(clean.files.get(node, [])) - set(result.files.get(node, [])))
         outcome.files_left += [f"{node}:{f}" for f in extra]
         outcome.differs += [f"files.{node}:+{f}" for f in extra] + [f"files.{node}:-{f}" for f in missing]
-    before = escrow_files(line.snapshot)
+    escrowed = escrow_files(line.snapshot)
     # every backup escrowed before the run is still there, unchanged (the index, recorded.json, may move on)
-    lost = [name for name, sha in before.items() if name.endswith(".bak") and result.escrow.get(name) != sha]
+    lost = [name for name, sha in escrowed.items() if name.endswith(".bak") and result.escrow.get(name) != sha]
     outcome.backup_lost = bool(lost) or not result.backup_ok
     return outcome
 

@@ -18,7 +18,8 @@ from provider import contracts as c
 from provider.remote.simulator import Simulator
 from provider.remote.world import SimFile
 from tests.faults import matrix
-from tests.faults.matrix import Baseline, Cell, Stack
+from tests.faults.matrix import Baseline, Cell
+from tests.support.procedure import Stack
 
 NODES = matrix.node_names(2)
 
@@ -120,7 +121,9 @@ def test_a_run_that_never_converges_is_counted(baselines: dict[str, Baseline]) -
     assert outcome.reruns is None and outcome.errors[-1].startswith("ESSO-041")
 
 
-def test_an_error_without_an_esso_id_is_counted(baselines: dict[str, Baseline], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_error_without_an_esso_id_is_counted(
+    baselines: dict[str, Baseline], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from provider.remote import simulator
 
     original = simulator.HANDLERS["Set-SsoPossibleOwners"]
