@@ -7,6 +7,7 @@ bad input with a message that names the fix rather than a traceback.
     python -m provider.remote.simulator show [--state FILE] [--summary]
     python -m provider.remote.simulator init [--state FILE] [--nodes A,B] [--force]
     python -m provider.remote.simulator fault [--state FILE] --node N --script S [--kind K] [--remaining N]
+        [--phase P]    (with --kind interrupt: where the script stops, one of its contract's phases)
     python -m provider.remote.simulator fault [--state FILE] --list
     python -m provider.remote.simulator fault [--state FILE] --clear [--node N] [--script S]
 

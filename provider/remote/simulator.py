@@ -51,7 +51,10 @@ The rules enforced (DESIGN.md "The simulator", rules 1-13): what the simulator d
 Also: the XML must arrive with empty password nodes and without any secret in it (DESIGN "Secrets"),
 and other failures of the real tools surface as ESSO-035 (the script raised a terminating error).
 Injected faults: ``error`` raises ESSO-041 without acting, ``drop_before`` ESSO-031 without acting,
-``drop_after`` acts, saves, then raises ESSO-031 (``may_have_run``), ``hang`` ESSO-033 without acting.
+``drop_after`` acts, saves, then raises ESSO-031 (``may_have_run``), ``hang`` ESSO-033 without acting, and
+``interrupt`` runs a multi-step change script up to one of its declared phases (``Script.phases``, e.g.
+Install-SsoSystem ``configured``: the system exists, its backup is not written), saves what it did until then and
+raises ESSO-031 (``may_have_run``); a run that never reaches the phase finishes normally (issue 14, point 3).
 
 Command line: ``python -m provider.remote.simulator show|init|fault`` (``provider/remote/sim_cli.py``).
 """

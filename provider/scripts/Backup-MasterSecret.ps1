@@ -14,6 +14,7 @@
     existing file is replaced it is first moved aside (to BackupFile.previous, one fixed name) and put back if
     the backup fails; a run that stopped half way leaves that file where the next run finds it: put back when
     BackupFile is missing, removed when BackupFile exists (issue 14: no copy of a backup outlives a later run).
+    (about_Try_Catch_Finally, learn.microsoft.com: a finally does not run when the host process is ended.)
 
     Runs on the master secret server (the node holding the secret); once ENTSSO is clustered, only on the node
     where its cluster resource is Online (ESSO-029), as Restore-MasterSecret requires. The caller must be a

@@ -108,6 +108,9 @@ function Get-ConfigurationWorkFolder {
     # ran, so no finally emptied the folder) leaves it where the next run of the step looks: that run empties and
     # removes it first (issue 14: no answer file or log outlives a later run). A folder of that name that does not
     # carry this tool's Administrators-only ACL, or is a reparse point, is not ours: refused, never removed.
+    # Source: about_Try_Catch_Finally (learn.microsoft.com, PowerShell 5.1): a finally block runs on errors and
+    # CTRL+C, not when the host process is ended (a WinRM shell closed by its client, taskkill), so the per-run
+    # finally cannot be the only cleanup.
     param(
         [ValidateSet('create', 'join')]
         [string]$Step
