@@ -516,6 +516,7 @@ RESTART_ENTSSO_SERVICE = Script(
     disruptive=True,
     raises=("ESSO-014", "ESSO-016"),
     classified=("ESSO-003",),  # the service controller: error 1069, the logon failed
+    phases=("stopped",),
 )
 SET_SECRET_SERVER_NAME = Script(
     "Set-SecretServerName",
@@ -546,7 +547,12 @@ SET_ENTSSO_LOGON = Script(
     "Set-EntSsoLogon", EntSsoLogonParams, ChangeResult[EntSsoLogonState], changes=True, raises=("ESSO-016",)
 )
 SET_ENTSSO_START_MODE = Script(
-    "Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True, raises=("ESSO-016",)
+    "Set-EntSsoStartMode",
+    StartModeParams,
+    ChangeResult[StartModeState],
+    changes=True,
+    raises=("ESSO-016",),
+    phases=("start-type-set",),
 )
 MOVE_SSO_ROLE = Script(
     "Move-SsoRole",

@@ -530,6 +530,8 @@ def restart_entsso_service(ctx: Ctx, _p: c.NoParams) -> c.ChangeResult[c.Service
     if not m.service_can_log_on(ctx.world, node):
         ctx.fail("ESSO-003", f"ENTSSO did not start: logon failure for {node.entsso_account} (error 1069).")
     before = c.ServiceState(state=node.entsso_state)
+    node.entsso_state = "Stopped"
+    ctx.phase("stopped")  # net stop entsso done, net start not yet
     node.entsso_state = "Running"
     return c.ChangeResult[c.ServiceState](changed=True, before=before, after=c.ServiceState(state="Running"))
 
@@ -558,6 +560,7 @@ def set_entsso_start_mode(ctx: Ctx, p: c.StartModeParams) -> c.ChangeResult[c.St
         return c.ChangeResult[c.StartModeState](changed=False, before=before, after=before)
     node.entsso_start_type = p.start_mode
     if outside:
+        ctx.phase("start-type-set")  # Set-Service -StartupType done, Stop-Service not yet
         node.entsso_state = "Stopped"
         node.local_start_while_clustered = False
     after = c.StartModeState(start_type=node.entsso_start_type, state=node.entsso_state)
