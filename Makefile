@@ -165,4 +165,4 @@ orders: $(STAMP)
 # an ESSO id; exits non-zero when a target is missed. tests/faults/test_fault_sample.py runs a sample in `make test`.
 .PHONY: faults
 faults: $(STAMP)
-	$(PY) -m tests.faults.matrix --nodes 2,3 --jobs 2 2>/dev/null
+	$(PY) -m tests.faults.matrix --nodes 2,3 --jobs 2
