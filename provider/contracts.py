@@ -447,6 +447,9 @@ class Script(Generic[P, R]):
     # The ids the transport derives from a tool's own error text (errors.KNOWN_WINDOWS_ERRORS: Configuration.exe,
     # the service controller), which the script passes on without an id and the simulator models as such.
     classified: tuple[str, ...] = ()
+    # The points between the steps of a multi-step change script at which the simulator can interrupt it (fault
+    # kind ``interrupt``, issue 14 point 3): what ran before the point stays done, nothing after it runs.
+    phases: tuple[str, ...] = ()
 
 
 GET_NODE_FACTS = Script("Get-NodeFacts", GetNodeFactsParams, NodeFacts, changes=False)
@@ -468,6 +471,7 @@ SET_SSO_DOMAIN_GROUPS = Script(
     changes=True,
     second_hop=True,
     raises=("ESSO-002", "ESSO-003", "ESSO-028"),
+    phases=("groups-created",),
 )
 GRANT_SERVICE_LOGON_RIGHT = Script(
     "Grant-ServiceLogonRight",
@@ -484,6 +488,7 @@ INSTALL_SSO_SYSTEM = Script(
     second_hop=True,
     raises=("ESSO-001", "ESSO-002", "ESSO-005", "ESSO-016", "ESSO-025", "ESSO-027"),
     classified=("ESSO-003", "ESSO-004"),  # Configuration.exe: no logon right / not in SSO Administrators
+    phases=("configured",),
 )
 JOIN_SSO_SYSTEM = Script(
     "Join-SsoSystem",
@@ -493,6 +498,7 @@ JOIN_SSO_SYSTEM = Script(
     second_hop=True,
     raises=("ESSO-001", "ESSO-005", "ESSO-006", "ESSO-016", "ESSO-027"),
     classified=("ESSO-003", "ESSO-004"),
+    phases=("marker-written", "configured"),
 )
 BACKUP_MASTER_SECRET = Script(
     "Backup-MasterSecret",
@@ -500,6 +506,7 @@ BACKUP_MASTER_SECRET = Script(
     ChangeResult[BackupState],
     changes=True,
     raises=("ESSO-016", "ESSO-025", "ESSO-029"),
+    phases=("moved-aside", "written"),
 )
 RESTART_ENTSSO_SERVICE = Script(
     "Restart-EntSsoService",
@@ -509,6 +516,7 @@ RESTART_ENTSSO_SERVICE = Script(
     disruptive=True,
     raises=("ESSO-014", "ESSO-016"),
     classified=("ESSO-003",),  # the service controller: error 1069, the logon failed
+    phases=("stopped",),
 )
 SET_SECRET_SERVER_NAME = Script(
     "Set-SecretServerName",
@@ -525,6 +533,7 @@ SET_CLUSTERED_SSO_SERVICE = Script(
     changes=True,
     scope="cluster",
     raises=("ESSO-003", "ESSO-008", "ESSO-009", "ESSO-010", "ESSO-017"),
+    phases=("resource-added", "configured"),
 )
 SET_SSO_POSSIBLE_OWNERS = Script(
     "Set-SsoPossibleOwners",
@@ -538,7 +547,12 @@ SET_ENTSSO_LOGON = Script(
     "Set-EntSsoLogon", EntSsoLogonParams, ChangeResult[EntSsoLogonState], changes=True, raises=("ESSO-016",)
 )
 SET_ENTSSO_START_MODE = Script(
-    "Set-EntSsoStartMode", StartModeParams, ChangeResult[StartModeState], changes=True, raises=("ESSO-016",)
+    "Set-EntSsoStartMode",
+    StartModeParams,
+    ChangeResult[StartModeState],
+    changes=True,
+    raises=("ESSO-016",),
+    phases=("start-type-set",),
 )
 MOVE_SSO_ROLE = Script(
     "Move-SsoRole",
@@ -548,6 +562,7 @@ MOVE_SSO_ROLE = Script(
     disruptive=True,
     scope="cluster",
     raises=("ESSO-009", "ESSO-013", "ESSO-017"),
+    phases=("moved-offline",),
 )
 RESTART_SSO_CLUSTER_RESOURCE = Script(
     "Restart-SsoClusterResource",
@@ -557,6 +572,7 @@ RESTART_SSO_CLUSTER_RESOURCE = Script(
     disruptive=True,
     scope="cluster",
     raises=("ESSO-017", "ESSO-026"),
+    phases=("offline",),
 )
 RESTORE_MASTER_SECRET = Script(
     "Restore-MasterSecret",
@@ -577,6 +593,7 @@ REMOVE_SSO_NODE_CONFIGURATION = Script(
     ChangeResult[SsoConfigState],
     changes=True,
     raises=("ESSO-005", "ESSO-014"),
+    phases=("service-stopped",),
 )
 REMOVE_CLUSTERED_SSO_SERVICE = Script(
     "Remove-ClusteredSsoService",
@@ -586,6 +603,7 @@ REMOVE_CLUSTERED_SSO_SERVICE = Script(
     disruptive=True,
     scope="cluster",
     raises=("ESSO-017",),
+    phases=("offline",),
 )
 REMOVE_SSO_DATABASE = Script(
     "Remove-SsoDatabase", SsoDatabaseParams, ChangeResult[SsoDatabaseFacts], changes=True, second_hop=True

@@ -7,6 +7,7 @@ bad input with a message that names the fix rather than a traceback.
     python -m provider.remote.simulator show [--state FILE] [--summary]
     python -m provider.remote.simulator init [--state FILE] [--nodes A,B] [--force]
     python -m provider.remote.simulator fault [--state FILE] --node N --script S [--kind K] [--remaining N]
+        [--phase P]    (with --kind interrupt: where the script stops, one of its contract's phases)
     python -m provider.remote.simulator fault [--state FILE] --list
     python -m provider.remote.simulator fault [--state FILE] --clear [--node N] [--script S]
 
@@ -39,6 +40,7 @@ FAULT_KINDS: dict[str, str] = {
     "drop_before": "the connection drops before the script runs (ESSO-031, nothing happened)",
     "drop_after": "the script runs, then the connection drops (ESSO-031, it may have run)",
     "hang": "the operation times out (ESSO-033, it may have run)",
+    "interrupt": "the script stops at --phase, keeping what it did before it (ESSO-031, it may have run)",
 }
 
 
@@ -118,7 +120,8 @@ def summary(world: World) -> list[str]:
 
 
 def _fault_text(fault: Fault) -> str:
-    return f"{fault.kind} on {fault.node}/{fault.script} x{fault.remaining}"
+    at = f" at {fault.phase}" if fault.phase else ""
+    return f"{fault.kind}{at} on {fault.node}/{fault.script} x{fault.remaining}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument("--script", help="a script name (see the list above), or * for every script")
     fault.add_argument("--kind", default="error", choices=list(FAULT_KINDS))
     fault.add_argument("--remaining", type=int, default=1, help="how many calls fail (at least 1)")
+    fault.add_argument("--phase", help="with --kind interrupt: where the script stops (its contract's phases)")
     action = fault.add_mutually_exclusive_group()
     action.add_argument("--list", action="store_true", help="list the faults still armed")
     action.add_argument("--clear", action="store_true", help="remove faults (all, or those of --node/--script)")
@@ -259,9 +263,22 @@ def _fault(sim: Simulator, world: World, args: argparse.Namespace) -> int:
     if args.remaining < 1:
         print(f"--remaining: {args.remaining} must be at least 1 (the number of calls that fail)", file=sys.stderr)
         return 2
+    if args.kind == "interrupt":
+        declared = c.SCRIPTS[args.script].phases if args.script in c.SCRIPTS else ()
+        if args.phase not in declared:
+            print(
+                f"--phase: an interrupt of {args.script} needs one of its phases: "
+                f"{', '.join(declared) or '(none: it is a single-step script; use drop_after)'}",
+                file=sys.stderr,
+            )
+            return 2
+    elif args.phase is not None:
+        print("--phase: only --kind interrupt takes a phase", file=sys.stderr)
+        return 2
     node = args.node if args.node == "*" else names[args.node.lower()]
-    sim.inject(node, args.script, args.kind, args.remaining)
-    print(f"fault: {args.kind} on {node}/{args.script} x{args.remaining}")
+    sim.inject(node, args.script, args.kind, args.remaining, args.phase)
+    at = f" at {args.phase}" if args.phase else ""
+    print(f"fault: {args.kind}{at} on {node}/{args.script} x{args.remaining}")
     return 0
 
 

@@ -133,6 +133,7 @@ def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.Cluste
         )
         world.cluster.resources[resource.name] = resource
         changed = True
+        ctx.phase("resource-added")  # Add-ClusterResource done; its parameters and dependency not set yet
     if str(resource.parameters.get("ServiceName", "")).upper() != m.ENTSSO or m.use_network_name(resource) != 1:
         resource.parameters["ServiceName"] = m.ENTSSO
         resource.parameters["UseNetworkName"] = 1
@@ -142,6 +143,8 @@ def set_clustered_sso_service(ctx: Ctx, p: c.ClusteredServiceParams) -> c.Cluste
         kept = [d for d in resource.dependencies if (m.find_resource(world, d) or netname).type != m.NETWORK_NAME]
         resource.dependencies = [*kept, netname.name]
         changed = config_changed = True
+    if changed:
+        ctx.phase("configured")  # parameters and dependency set; Grant-ClusterAccess not run yet
     if not before.service_account_full_access:
         world.cluster.full_access.append(p.service_account)  # Grant-ClusterAccess -User ... -Full
         changed = True
@@ -204,6 +207,8 @@ def move_sso_role(ctx: Ctx, p: c.MoveRoleParams) -> c.ChangeResult[c.RoleState]:
                 m.take_offline(world, r)
         group.owner_node = target
         world.cluster.cycled_on = dict.fromkeys(world.cluster.nodes, False)  # rule 9: a move needs a new cycle
+        m.refresh_group_state(world, group.name)
+        ctx.phase("moved-offline")  # the role moved with its resources offline; Start-ClusterGroup not run yet
     for r in resources:
         if r.state != "Online":
             m.bring_online(world, r)
@@ -233,6 +238,8 @@ def restart_sso_cluster_resource(ctx: Ctx, p: c.ResourceParams) -> c.ChangeResul
         ctx.fail("ESSO-035", f"the role of {resource.name} has no owner node.")
     before = _resource_state(resource, owner.name)
     m.take_offline(world, resource)
+    m.refresh_group_state(world, resource.group)
+    ctx.phase("offline")  # Stop-ClusterResource done, Start-ClusterResource not yet
     m.bring_online(world, resource)
     if resource.state == "Online":
         world.cluster.cycled_on[owner.name] = True
@@ -256,6 +263,8 @@ def remove_clustered_sso_service(ctx: Ctx, p: c.ResourceParams) -> c.ChangeResul
     owner = m.owner_of(world, resource)
     before = _resource_state(resource, owner.name if owner else None)
     m.take_offline(world, resource)
+    m.refresh_group_state(world, resource.group)
+    ctx.phase("offline")  # the resource is offline; Remove-ClusterResource not run yet
     del world.cluster.resources[next(k for k, v in world.cluster.resources.items() if v is resource)]
     for other in world.cluster.resources.values():
         other.dependencies = [d for d in other.dependencies if d.lower() != resource.name.lower()]

@@ -90,6 +90,28 @@ def _run_configuration_exe(ctx: Ctx, timeout_minutes: int) -> None:
         )
 
 
+def config_work_folder(step: str) -> str:
+    """Get-ConfigurationWorkFolder's fixed folder of one step's Configuration.exe run (lower-cased key)."""
+    return m.path_key(f"C:\\Windows\\Temp\\esso-config-{step}")
+
+
+def _sweep_work_folder(node: Node, step: str) -> None:
+    """As Get-ConfigurationWorkFolder, first thing in Install/Join: a folder an interrupted run left goes."""
+    folder = config_work_folder(step)
+    for key in [k for k in node.files if m.under(k, folder)]:
+        del node.files[key]
+    if folder in node.protected_dirs:
+        node.protected_dirs.remove(folder)
+        node.dir_readers.pop(folder, None)
+
+
+def _open_work_folder(node: Node, step: str, xml_text: str) -> None:
+    """The answer file (its password nodes empty here: the simulator never stores a secret) in the fixed folder."""
+    folder = config_work_folder(step)
+    node.protected_dirs.append(folder)
+    write_file(node, f"{folder}\\sso-{step}.xml", xml_text.encode())
+
+
 def _check_service_password(ctx: Ctx, account: str, password: str) -> None:
     if not password:
         ctx.fail("ESSO-035", f"no password was given for {account}; the service cannot log on.")
@@ -262,6 +284,7 @@ def set_sso_domain_groups(ctx: Ctx, p: c.DomainGroupsParams) -> c.ChangeResult[c
     assert admin is not None
     for member in p.members:
         if m.sam_of(member).lower() not in {x.lower() for x in admin.members}:
+            ctx.phase("groups-created")  # New-ADGroup done, Add-ADGroupMember not yet
             admin.members.append(m.sam_of(member))
             changed = True
     after = state()
@@ -297,15 +320,28 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     current = _config_state(node)
     if current is not None and not _same_system(current, p.server, p.database):
         ctx.fail("ESSO-005", f"the node is configured for {current.server}/{current.database}.")
+    _sweep_work_folder(node, "create")
     backup_file = xml.backup_file or DEFAULT_BACKUP_FILE
     key = world.db_key(p.server, p.database)
     db = world.databases.get(key)
     if db is not None:
+        if current is not None and not node.ssoss:  # as the script: a run stopped before the secret existed
+            ctx.fail(
+                "ESSO-025",
+                f"{node.name} is configured for {p.server}/{p.database} but holds no master secret (SSOSS is empty).",
+            )
         if current is not None and db.msid.lower() in {x.lower() for x in node.ssoss}:
-            if read_file(node, backup_file) is None:  # as the script: a half-finished run is not adopted
-                ctx.fail("ESSO-025", f"the node is configured but the master secret backup {backup_file} is missing.")
+            changed = False
+            if read_file(node, backup_file) is None:
+                # as the script: the secret exists but the run that created it stopped before its backup was
+                # written (issue 14); back it up again with the stack's password (Save-MasterSecretBackup)
+                if not backup_pw:
+                    ctx.fail("ESSO-035", "the master secret backup needs a password.")
+                write_file(node, backup_file, _backup_blob(db.msid, backup_pw, xml.reminder))
+                db.backup_password_digest = secret_digest(backup_pw, f"backup:{db.msid}")
+                changed = True
             return c.InstallSsoResult(
-                changed=False, before=current, after=current, msid=db.msid, backup_file=backup_file
+                changed=changed, before=current, after=current, msid=db.msid, backup_file=backup_file
             )
         ctx.fail(
             "ESSO-035",
@@ -318,6 +354,7 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     _check_rights(ctx, xml.account, xml.admin_group)
     if not backup_pw:
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
+    _open_work_folder(node, "create", p.config_xml)
     _run_configuration_exe(ctx, p.timeout_minutes)
     msid = m.new_msid()
     world.databases[key] = SsoDatabase(
@@ -337,7 +374,9 @@ def install_sso_system(ctx: Ctx, p: c.InstallSsoParams) -> c.InstallSsoResult:
     node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"  # Configuration.exe's default; Set-EntSsoStartMode makes it Manual
     node.entsso_state = "Running"
+    ctx.phase("configured")  # Configuration.exe created the system; the backup file is not written yet
     write_file(node, backup_file, _backup_blob(msid, backup_pw, xml.reminder))
+    _sweep_work_folder(node, "create")  # the script's finally: Remove-SecretFolder
     after = c.SsoConfigState(server=p.server, database=p.database)
     return c.InstallSsoResult(changed=True, before=current, after=after, msid=msid, backup_file=backup_file)
 
@@ -352,6 +391,7 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
     db = world.databases.get(world.db_key(p.server, p.database))
     if db is None:
         ctx.fail("ESSO-006", f"there is no SSO database {p.server}/{p.database} to join.")
+    _sweep_work_folder(node, "join")
     current = _config_state(node)
     if current is not None and not _same_system(current, p.server, p.database):
         ctx.fail("ESSO-005", f"the node is configured for {current.server}/{current.database}.")
@@ -368,12 +408,16 @@ def join_sso_system(ctx: Ctx, p: c.JoinSsoParams) -> c.ChangeResult[c.SsoConfigS
     # Join-SsoSystem.ps1 writes its marker before Configuration.exe runs (issue 14); a failed script keeps nothing
     # here, as the simulator discards a failed script's world
     node.join_marker = f"{p.server}/{p.database}"
+    _open_work_folder(node, "join", p.config_xml)
+    ctx.phase("marker-written")  # the marker and the answer file are written; Configuration.exe has not run
     _run_configuration_exe(ctx, p.timeout_minutes)
     node.sso_server, node.sso_database = db.server, db.name
     node.entsso_account = xml.account
     node.entsso_password_digest = secret_digest(service_pw)
     node.entsso_start_type = "Automatic"
     node.entsso_state = "Running"  # it starts, but serves nothing until the secret is restored (rule 10)
+    ctx.phase("configured")  # Configuration.exe joined; its folder not yet removed, ENTSSO not yet set Manual
+    _sweep_work_folder(node, "join")  # the script's finally: Remove-SecretFolder
     if m.entsso_resources(world) and m.runs_outside_cluster(world, node):
         # as Join-SsoSystem.ps1: joining a clustered system, the local ENTSSO is set Manual and stopped at once
         node.entsso_start_type = "Manual"
@@ -411,11 +455,12 @@ def remove_sso_node_configuration(ctx: Ctx, p: c.RemoveNodeConfigParams) -> c.Ch
         owner = m.owner_of(ctx.world, resource)
         if resource.state != "Offline" and owner is not None and owner.name.lower() == node.name.lower():
             ctx.fail("ESSO-014", f"the clustered ENTSSO resource {resource.name} is {resource.state} here.")
+    node.entsso_state = "Stopped"
+    ctx.phase("service-stopped")  # ENTSSO stopped; the ENTSSO\\SQL values and SSOSS not removed yet
     node.sso_server = node.sso_database = None
     node.ssoss = []
     _remove_join_marker(node, p.server, p.database)
     node.entsso_account = None
-    node.entsso_state = "Stopped"
     node.entsso_start_type = "Disabled"
     return c.ChangeResult[c.SsoConfigState](changed=True, before=current, after=empty)
 
@@ -441,6 +486,12 @@ def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.Backup
         ctx.fail("ESSO-035", f"this node does not hold the current master secret {db.msid}; back it up elsewhere.")
     if not password:
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
+    aside = f"{p.backup_file}.previous"  # as the script: one fixed name, so a later run finds a stale one
+    stale = read_file(node, aside)
+    if stale is not None:
+        node.files.pop(m.path_key(aside), None)
+        if read_file(node, p.backup_file) is None:
+            write_file(node, p.backup_file, stale)
     existing = read_file(node, p.backup_file)
     current = node.ssoss[-1]  # Get-CurrentMsid: the most recently written SSOSS subkey
     before = None
@@ -450,8 +501,15 @@ def backup_master_secret(ctx: Ctx, p: c.BackupParams) -> c.ChangeResult[c.Backup
         # as Backup-MasterSecret.ps1: an existing file is kept unless Overwrite (the script cannot tell which
         # password opens it); with Overwrite every run backs up afresh (issue 9 B)
         return c.ChangeResult[c.BackupState](changed=False, before=before, after=before)
+    if existing is not None:
+        write_file(node, aside, existing)
+        node.files.pop(m.path_key(p.backup_file), None)
+        ctx.phase("moved-aside")  # the previous file is moved aside; BackupSecret has not written the new one
     data = _backup_blob(db.msid, password, p.reminder, existing)
     write_file(node, p.backup_file, data)
+    if existing is not None:
+        ctx.phase("written")  # the new file is written; the previous one is still aside
+        node.files.pop(m.path_key(aside), None)
     db.backup_password_digest = secret_digest(password, f"backup:{db.msid}")
     after = c.BackupState(file=p.backup_file, sha256=hashlib.sha256(data).hexdigest(), msid=db.msid)
     return c.ChangeResult[c.BackupState](changed=True, before=before, after=after)
@@ -472,6 +530,8 @@ def restart_entsso_service(ctx: Ctx, _p: c.NoParams) -> c.ChangeResult[c.Service
     if not m.service_can_log_on(ctx.world, node):
         ctx.fail("ESSO-003", f"ENTSSO did not start: logon failure for {node.entsso_account} (error 1069).")
     before = c.ServiceState(state=node.entsso_state)
+    node.entsso_state = "Stopped"
+    ctx.phase("stopped")  # net stop entsso done, net start not yet
     node.entsso_state = "Running"
     return c.ChangeResult[c.ServiceState](changed=True, before=before, after=c.ServiceState(state="Running"))
 
@@ -500,6 +560,7 @@ def set_entsso_start_mode(ctx: Ctx, p: c.StartModeParams) -> c.ChangeResult[c.St
         return c.ChangeResult[c.StartModeState](changed=False, before=before, after=before)
     node.entsso_start_type = p.start_mode
     if outside:
+        ctx.phase("start-type-set")  # Set-Service -StartupType done, Stop-Service not yet
         node.entsso_state = "Stopped"
         node.local_start_while_clustered = False
     after = c.StartModeState(start_type=node.entsso_start_type, state=node.entsso_state)

@@ -52,6 +52,15 @@ class Ctx:
     script: c.Script[Any, Any]
     identity: str
     second_hop: bool
+    interrupt: str | None = None  # an injected ``interrupt`` fault's phase: the script stops there
+
+    def phase(self, name: str) -> None:
+        """A point between two steps of a multi-step change script (``Script.phases``): an injected ``interrupt``
+        at this phase stops the script here, keeping what it already changed (issue 14, point 3)."""
+        if name not in self.script.phases:
+            raise AssertionError(f"{self.script.name} declares no phase {name!r}")
+        if self.interrupt == name:
+            raise Interrupted(name)
 
     def fail(self, code: str, detail: str) -> NoReturn:
         raise EssoError(code, detail, node=self.node.name, step=self.script.name)
@@ -59,6 +68,14 @@ class Ctx:
     def fail_after_change(self, code: str, detail: str) -> NoReturn:
         """A script's post-condition failed: what it did stays done (Windows has no rollback), then it throws."""
         raise PostconditionError(code, detail, node=self.node.name, step=self.script.name)
+
+
+class Interrupted(Exception):  # noqa: N818 (a signal, not an error the product sees)
+    """Raised at an injected ``interrupt`` phase: the simulator keeps the world as the script left it there."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__(phase)
+        self.phase = phase
 
 
 class PostconditionError(EssoError):

@@ -51,7 +51,10 @@ The rules enforced (DESIGN.md "The simulator", rules 1-13): what the simulator d
 Also: the XML must arrive with empty password nodes and without any secret in it (DESIGN "Secrets"),
 and other failures of the real tools surface as ESSO-035 (the script raised a terminating error).
 Injected faults: ``error`` raises ESSO-041 without acting, ``drop_before`` ESSO-031 without acting,
-``drop_after`` acts, saves, then raises ESSO-031 (``may_have_run``), ``hang`` ESSO-033 without acting.
+``drop_after`` acts, saves, then raises ESSO-031 (``may_have_run``), ``hang`` ESSO-033 without acting, and
+``interrupt`` runs a multi-step change script up to one of its declared phases (``Script.phases``, e.g.
+Install-SsoSystem ``configured``: the system exists, its backup is not written), saves what it did until then and
+raises ESSO-031 (``may_have_run``); a run that never reaches the phase finishes normally (issue 14, point 3).
 
 Command line: ``python -m provider.remote.simulator show|init|fault`` (``provider/remote/sim_cli.py``).
 """
@@ -78,6 +81,7 @@ from provider.remote import sim_handlers as h
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
     Ctx,
+    Interrupted,
     PostconditionError,
     client_can_reach_secret_server,
     demo_world,
@@ -143,6 +147,7 @@ def handle(
     *,
     identity: str,
     second_hop: bool = True,
+    interrupt: str | None = None,
 ) -> dict[str, Any]:
     """Run one script on one node of ``world`` (in place) and return its camelCase result dict."""
     script = c.SCRIPTS.get(script_name)
@@ -169,7 +174,7 @@ def handle(
     if identity not in target.tokens:
         issue_token(world, target, identity)  # the first use of a node opens a logon session
     snapshot = None if script.changes else world.model_dump()
-    result = HANDLERS[script_name](Ctx(world, target, script, identity, second_hop), typed)
+    result = HANDLERS[script_name](Ctx(world, target, script, identity, second_hop, interrupt), typed)
     if snapshot is not None and world.model_dump() != snapshot:
         raise AssertionError(f"the simulator's read script {script_name} changed the world")
     if not isinstance(result, script.result):
@@ -243,13 +248,21 @@ class Simulator:
             self.write_unlocked(world)
             return world
 
-    def inject(self, node: str, script: str, kind: str = "error", remaining: int = 1) -> None:
-        """Add a fault; ``node``/``script`` may be ``*``."""
+    def inject(self, node: str, script: str, kind: str = "error", remaining: int = 1, phase: str | None = None) -> None:
+        """Add a fault; ``node``/``script`` may be ``*``. ``interrupt`` needs a ``phase`` the script declares."""
+        if kind == "interrupt":
+            declared = c.SCRIPTS[script].phases if script in c.SCRIPTS else ()
+            if phase not in declared:
+                raise ValueError(
+                    f"an interrupt of {script} needs --phase, one of: {', '.join(declared) or '(none: single-step)'}"
+                )
         if script != "*" and script not in c.SCRIPTS:
             raise ValueError(f"unknown script {script}")
         with self.edit() as world:
             world.faults.append(
-                Fault.model_validate({"node": node, "script": script, "kind": kind, "remaining": remaining})
+                Fault.model_validate(
+                    {"node": node, "script": script, "kind": kind, "remaining": remaining, "phase": phase}
+                )
             )
 
 
@@ -328,15 +341,30 @@ class SimulatorRemote(Remote):
             fault = _take_fault(world, name, script)
             failure: BaseException | None = None
             raw: dict[str, Any] = {}
-            if fault is not None and fault.kind != "drop_after":
+            if fault is not None and fault.kind not in ("drop_after", "interrupt"):
                 self.sim.write_unlocked(world)
                 failure = _fault_error(fault.kind, name, script)
             else:
                 self._open_session(world, name)
                 work = world.model_copy(deep=True)
+                phase = fault.phase if fault is not None and fault.kind == "interrupt" else None
                 try:
-                    raw = handle(work, name, script, dict(wire), identity=self.identity, second_hop=self.second_hop)
+                    raw = handle(
+                        work,
+                        name,
+                        script,
+                        dict(wire),
+                        identity=self.identity,
+                        second_hop=self.second_hop,
+                        interrupt=phase,
+                    )
                     self.sim.write_unlocked(work)
+                    if phase is not None:
+                        fault = None  # this run never reached the phase: it finished, and the reply arrives
+                except Interrupted as stop:
+                    self.sim.write_unlocked(work)  # the session died half way: what ran before the phase stays
+                    failure = _interrupted(name, script, stop.phase)
+                    fault = None
                 except PostconditionError as exc:
                     self.sim.write_unlocked(work)  # the script acted, then its post-condition failed: the change stays
                     failure = exc
@@ -413,6 +441,17 @@ def call_latency(latency_ms: int, script: str) -> float:
     if latency_profile is not None:
         return latency_profile.delay(script)
     return latency_ms / 1000 if latency_ms > 0 else 0.0
+
+
+def _interrupted(node: str, script: str, phase: str) -> EssoError:
+    """An ``interrupt`` fault: the session died at ``phase``; to the provider the script may have run (part of it)."""
+    return TransientRemoteError(
+        "ESSO-031",
+        f"injected: the connection dropped while the script ran (interrupted at {phase}).",
+        node=node,
+        step=script,
+        may_have_run=True,
+    )
 
 
 def _fault_error(kind: str, node: str, script: str) -> EssoError:

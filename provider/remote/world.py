@@ -130,12 +130,15 @@ class SsoDatabase(_W):
 
 
 class Fault(_W):
-    """An injected failure: ``error`` raises before acting, ``drop_after`` acts and then drops the connection."""
+    """An injected failure: ``error`` raises before acting, ``drop_after`` acts and then drops the connection,
+    ``interrupt`` stops the script at its named ``phase`` (what it did before that point stays done, as on
+    Windows when a session dies half way) and drops the connection (issue 14, point 3)."""
 
     node: str
     script: str
-    kind: Literal["error", "drop_before", "drop_after", "hang"] = "error"
+    kind: Literal["error", "drop_before", "drop_after", "hang", "interrupt"] = "error"
     remaining: int = 1
+    phase: str | None = None  # only for ``interrupt``: one of the script's ``Script.phases``
 
 
 class World(_W):

@@ -11,7 +11,10 @@
     ISSOConfigSS.BackupSecret(file, password, reminder) from Microsoft.EnterpriseSingleSignOn.Interop.dll (as
     skastberg/biztalkps SSOAdminOMWrapper.psm1 calls it; `ssoconfig -backupSecret` prompts and is never used).
     The password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally). When an
-    existing file is replaced it is first moved aside and put back if the backup fails.
+    existing file is replaced it is first moved aside (to BackupFile.previous, one fixed name) and put back if
+    the backup fails; a run that stopped half way leaves that file where the next run finds it: put back when
+    BackupFile is missing, removed when BackupFile exists (issue 14: no copy of a backup outlives a later run).
+    (about_Try_Catch_Finally, learn.microsoft.com: a finally does not run when the host process is ended.)
 
     Runs on the master secret server (the node holding the secret); once ENTSSO is clustered, only on the node
     where its cluster resource is Online (ESSO-029), as Restore-MasterSecret requires. The caller must be a
@@ -78,39 +81,34 @@ foreach ($resource in @(Get-EntSsoClusterResource)) {
     }
 }
 
+# The previous file is moved aside under one fixed name, so a run that stopped half way (issue 14) leaves it
+# where the next run looks: put back when the backup file is missing, removed when a backup file exists.
+$aside = '{0}.previous' -f $BackupFile
+if (Test-Path -LiteralPath $aside -PathType Leaf) {
+    if (Test-Path -LiteralPath $BackupFile -PathType Leaf) {
+        Remove-Item -LiteralPath $aside -Force
+    }
+    else {
+        Move-Item -LiteralPath $aside -Destination $BackupFile
+    }
+}
+
 $before = Get-BackupState
 $changed = $false
 if ($null -ne $before -and -not $Overwrite) {
     $after = $before
 }
 else {
-    $aside = $null
     if ($null -ne $before) {
-        $aside = '{0}.{1}.previous' -f $BackupFile, [guid]::NewGuid().ToString('N')
         Move-Item -LiteralPath $BackupFile -Destination $aside
     }
-    Import-EssoInterop
-    $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-    $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
-    $flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-    $bstr = [IntPtr]::Zero
     $succeeded = $false
     try {
-        $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
-        $null = $interface.InvokeMember(
-            'BackupSecret',
-            $flags,
-            $null,
-            $configOm,
-            @($BackupFile, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr), $Reminder)
-        )
+        Save-MasterSecretBackup -File $BackupFile -Password $BackupPassword -Reminder $Reminder
         $succeeded = $true
     }
     finally {
-        if ($bstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-        }
-        if ($null -ne $aside) {
+        if (Test-Path -LiteralPath $aside -PathType Leaf) {
             if ($succeeded) {
                 Remove-Item -LiteralPath $aside -Force
             }

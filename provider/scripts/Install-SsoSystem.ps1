@@ -12,7 +12,8 @@
 
     Changes: fills the empty password nodes of ConfigXml (NTService ENTSSO Password; SSO_ID_BACKUP_SECRET_PASSWORD
     and _CONFIRM) from the SecureString parameters, converted to plaintext only in memory (SecureStringToBSTR,
-    ZeroFreeBSTR in finally); writes the XML into a new per-run folder under %windir%\Temp with an
+    ZeroFreeBSTR in finally); writes the XML into the folder %windir%\Temp\esso-config-create (one fixed name per
+    step, so a folder an interrupted run left is emptied and removed by the next run first; issue 14) with an
     Administrators-only ACL; runs Configuration.exe /S <xml> /L <log> /noprogressbar in its
     folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept, ESSO-027); judges success
     by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the message); empties
@@ -25,8 +26,11 @@
 
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
-    - On an already configured node msid is the most recently written SSOSS subkey; an empty SSOSS or a missing
-      backup file there is refused (ESSO-025): a half-finished run is not adopted.
+    - On an already configured node msid is the most recently written SSOSS subkey; an empty SSOSS there is
+      refused (ESSO-025): a run that stopped before the secret existed is not adopted. When SSOSS holds the
+      secret but the backup file is missing (a run interrupted after Configuration.exe created the secret and
+      before the backup was written, issue 14), the secret is backed up again with BackupPassword
+      (ISSOConfigSS.BackupSecret, as Backup-MasterSecret does) and changed is true.
     - The SSO database must not exist yet (Create also creates it): checked here before Configuration.exe runs
       (sys.databases), as the simulator does.
 #>
@@ -57,7 +61,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
+#esso:include EssoRegistry, EssoInterop, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -87,6 +91,8 @@ if ($null -eq $backupFileNode -or $backupFileNode.InnerText.Trim() -eq '') {
 }
 $backupFile = $backupFileNode.InnerText
 
+# Before anything else: a working folder an interrupted run left is emptied and removed (issue 14).
+$workDir = Get-ConfigurationWorkFolder -Step 'create'
 $before = Get-SsoConfigState
 $changed = $false
 if ($null -ne $before) {
@@ -102,7 +108,18 @@ if ($null -ne $before) {
         throw ('ESSO-025 {0} is configured for {1}/{2} but holds no master secret (HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS is empty): an earlier Configuration.exe run stopped half way. Unconfigure Enterprise SSO on it and drop the new SSO database, then run up again.' -f $env:COMPUTERNAME, $Server, $Database)
     }
     if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
-        throw ('ESSO-025 {0} is configured for {1}/{2} but the master secret backup {3} is missing: back the secret up there (the ENTSSO MMC snap-in or Backup-MasterSecret) or put the file back, then run up again.' -f $env:COMPUTERNAME, $Server, $Database, $backupFile)
+        # The secret exists (SSOSS holds it) but the run that created it stopped before its backup was written
+        # (issue 14): back it up now with the stack's backup password, as Configuration.exe would have.
+        $reminderNode = $document.SelectSingleNode($feature + "/Question[@ID='IsSecretServer']/Answer[@Value='Create']/Name[@ID='SSO_ID_BACKUP_SECRET_REMINDER']/Value")
+        $reminder = ''
+        if ($null -ne $reminderNode) {
+            $reminder = $reminderNode.InnerText
+        }
+        Save-MasterSecretBackup -File $backupFile -Password $BackupPassword -Reminder $reminder
+        if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
+            throw ('ESSO-025 {0} is configured for {1}/{2} but the master secret backup {3} is missing and BackupSecret wrote none: back the secret up there (the ENTSSO MMC snap-in or Backup-MasterSecret), then run up again.' -f $env:COMPUTERNAME, $Server, $Database, $backupFile)
+        }
+        $changed = $true
     }
 }
 else {
@@ -119,7 +136,6 @@ else {
         throw ('The SSO database {0}/{1} already exists: join it and restore the master secret instead, or drop it if it is a leftover.' -f $Server, $Database)
     }
     $msidsBefore = @(Get-SsossMsids)
-    $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-create.xml'
     $logPath = Join-Path -Path $workDir -ChildPath 'sso-create.log'
     $serviceBstr = [IntPtr]::Zero

@@ -11,8 +11,9 @@
     design rule 4). A node with NLB is refused (ESSO-001, rule 1): it could never hold the master secret.
 
     Changes: fills the empty NTService ENTSSO Password of ConfigXml from ServiceAccountPassword, converted to
-    plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into a new per-run
-    folder under %windir%\Temp with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>
+    plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into the folder
+    %windir%\Temp\esso-config-join (one fixed name, emptied and removed first when an interrupted run left it;
+    issue 14) with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>
     /noprogressbar in its folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept,
     ESSO-027); judges success by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the
     message); empties and removes the folder in a finally. Never Configuration.exe /U.
@@ -80,6 +81,8 @@ Assert-ConfigXml -Document $document -Mode 'Join' -Server $Server -Database $Dat
     $sqlPasswordXPath
 )
 
+# Before anything else: a working folder an interrupted run left is emptied and removed (issue 14).
+$workDir = Get-ConfigurationWorkFolder -Step 'join'
 $before = Get-SsoConfigState
 $changed = $false
 if ($null -ne $before) {
@@ -100,7 +103,6 @@ else {
         throw ('ESSO-006 There is no SSO database {0}/{1} to join; create the SSO system first (Install-SsoSystem on the first node).' -f $Server, $Database)
     }
     Set-JoinMarker -Value ('{0}/{1}' -f $Server, $Database)
-    $workDir = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f [guid]::NewGuid().ToString('N'))
     $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-join.xml'
     $logPath = Join-Path -Path $workDir -ChildPath 'sso-join.log'
     $serviceBstr = [IntPtr]::Zero

@@ -102,6 +102,30 @@ function Remove-SecretFolder {
     }
 }
 
+function Get-ConfigurationWorkFolder {
+    # The working folder of one script's Configuration.exe run: one fixed name per step (esso-config-create,
+    # esso-config-join), Administrators-only. A run that stopped half way (the session died while Configuration.exe
+    # ran, so no finally emptied the folder) leaves it where the next run of the step looks: that run empties and
+    # removes it first (issue 14: no answer file or log outlives a later run). A folder of that name that does not
+    # carry this tool's Administrators-only ACL, or is a reparse point, is not ours: refused, never removed.
+    # Source: about_Try_Catch_Finally (learn.microsoft.com, PowerShell 5.1): a finally block runs on errors and
+    # CTRL+C, not when the host process is ended (a WinRM shell closed by its client, taskkill), so the per-run
+    # finally cannot be the only cleanup.
+    param(
+        [ValidateSet('create', 'join')]
+        [string]$Step
+    )
+    $path = Join-Path -Path $env:windir -ChildPath ('Temp\esso-config-{0}' -f $Step)
+    if (Test-Path -LiteralPath $path) {
+        $item = Get-Item -LiteralPath $path -Force
+        if (($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0 -or -not $item.PSIsContainer -or -not (Test-AdminOnlyAcl -Path $path)) {
+            throw ('Refusing to remove {0}: it is not a working folder this tool made (Administrators-only ACL, no reparse point). Remove it by hand, then run up again.' -f $path)
+        }
+        Remove-SecretFolder -Path $path
+    }
+    return $path
+}
+
 function Protect-Text {
     # Replaces any occurrence of the given secrets in a text (used on log lines before they enter a message).
     param(
