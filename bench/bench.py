@@ -9,7 +9,7 @@ drives the SDK's real dynamic provider host over gRPC in process:
 1. latency 0: a first ``up``, a ``preview``, a no-change ``up`` and a ``refresh``; calls counted by the simulator
    (``World.calls``), CPU time of the preview;
 2. a fresh world at a uniform latency (``--latency-ms``, default 50 ms per call): the first ``up``'s wall time
-   over the procedure's critical path, M(N) = 5N + 10 sequential round trips (../shared/reviews/perf.md §3);
+   over the procedure's critical path, M(N) = 5N + 10 sequential round trips (the performance review §3);
 3. a fresh world under the Windows-like latency profile (``provider.remote.simulator.WINDOWS_LIKE``, scaled by
    ``--scale``): the first ``up``'s wall time, where joins, role moves and cycles weigh what they weigh.
 

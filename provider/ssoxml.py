@@ -4,7 +4,7 @@ Why here and with lxml: the values (server, database, account, group names, path
 configuration and may hold any character; building a tree and serialising it escapes them, where
 string templates would not. Nothing here ever holds a password: every password node is written
 *present and empty*, and ``Install-SsoSystem.ps1``/``Join-SsoSystem.ps1`` fill them on the node from
-SecureString parameters (DESIGN "Secrets").
+SecureString parameters (docs/design.md "Secrets").
 
 Element names, IDs, GUIDs and attributes come from the official sample of the SSO feature in
 "Working with the configuration framework" (``MicrosoftDocs/biztalk-docs

@@ -1,7 +1,7 @@
 """Facts read once per node per operation: a cache of read-only script answers, and the operation it lives in.
 
 Why: every resource runs the preflight and reads the facts behind its outputs, so a first ``up`` used to read
-the same node facts tens of times (issue 15, ../shared/reviews/perf.md: 98 of 108 preflight reads repeated an
+the same node facts tens of times (issue 15, the performance review: 98 of 108 preflight reads repeated an
 answer already read). Within one operation nothing but this provider host changes the nodes, so a read whose
 answer is known, and that no change could have touched since, is answered from memory.
 

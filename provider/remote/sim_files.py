@@ -2,7 +2,7 @@
 
 Why apart: ``Remote.send_file``/``fetch_file`` are built on these two scripts, and the backup file of the
 master secret travels through them, so they verify a SHA-256 and never leave an unverified copy behind.
-Files inside a ``New-ProtectedTempDir`` folder carry an Administrators-only ACL (DESIGN "Secrets").
+Files inside a ``New-ProtectedTempDir`` folder carry an Administrators-only ACL (docs/design.md "Secrets").
 Windows paths are case-insensitive: files are stored under lower-cased keys.
 """
 

@@ -60,7 +60,7 @@ def _same_system(state: c.SsoConfigState | None, server: str, database: str) -> 
 
 
 def _config_xml(ctx: Ctx, text: str, mode: str, server: str, database: str, secrets: list[str]) -> ConfigXml:
-    """Parse the silent-configuration XML and refuse any that carries a secret (DESIGN "Secrets")."""
+    """Parse the silent-configuration XML and refuse any that carries a secret (docs/design.md "Secrets")."""
     try:
         xml = parse_config_xml(text)
     except SimXmlError as exc:

@@ -3,7 +3,7 @@
 Why apart from the handlers: the same questions ("does this token carry SSO Administrators?", "is the
 clustered ENTSSO registered under the network name?") are asked by several scripts, by
 ``client_can_reach_secret_server`` and by tests. Keeping them here keeps every handler short and
-makes each rule of DESIGN.md live in one function. Also builds the worlds a stack starts from.
+makes each rule of docs/design.md live in one function. Also builds the worlds a stack starts from.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Scripts are keyed by name (``provider.contracts.SCRIPTS``); each handler gets th
 (PascalCase, secrets as ``SecretStr`` or ``str``) and returns the camelCase dict of its Result model.
 Reads never change the world (checked on every read); changes are idempotent.
 
-The rules enforced (DESIGN.md "The simulator", rules 1-13): what the simulator does, its source, its code.
+The rules enforced (docs/design.md "The simulator", rules 1-13): what the simulator does, its source, its code.
 
 1. A node with NLB refuses Install-/Join-SsoSystem and Restore-MasterSecret.
    Seed CAUTION; reference §1.6, §9. ESSO-001.
@@ -48,7 +48,7 @@ The rules enforced (DESIGN.md "The simulator", rules 1-13): what the simulator d
     session (a new token) on its first use of a node; ``renew_logon`` issues a new one.
     Reference §11 ("Membership changes need a new logon token"). Seen as ESSO-004.
 
-Also: the XML must arrive with empty password nodes and without any secret in it (DESIGN "Secrets"),
+Also: the XML must arrive with empty password nodes and without any secret in it (docs/design.md "Secrets"),
 and other failures of the real tools surface as ESSO-035 (the script raised a terminating error).
 Injected faults: ``error`` raises ESSO-041 without acting, ``drop_before`` ESSO-031 without acting,
 ``drop_after`` acts, saves, then raises ESSO-031 (``may_have_run``), ``hang`` ESSO-033 without acting, and
@@ -401,7 +401,7 @@ class LatencyProfile:
     Why per script: Configuration.exe (install, join) and ssomanage take tens of seconds, a role move or an
     ENTSSO cycle waits for the cluster (``Move-ClusterGroup -Wait``), the facts script runs CIM and RSoP
     queries; a uniform latency would weigh a read like a join. The figures are estimates for the bench
-    (../shared/reviews/perf.md section 5), not measurements; ``scale`` 0.01 turns a 40 s join into 0.4 s.
+    (the performance review section 5), not measurements; ``scale`` 0.01 turns a 40 s join into 0.4 s.
     """
 
     seconds: Mapping[str, float]

@@ -1,6 +1,6 @@
 """The checks that decide, before any change, whether an existing SSO system can move into the cluster.
 
-Why apart: each is a decision made once, in Python, from facts the scripts read (DESIGN "Contracts"), and each
+Why apart: each is a decision made once, in Python, from facts the scripts read (docs/design.md "Contracts"), and each
 refusal must say what to do. Source: Microsoft's "How to Move the Master Secret Server" (biztalk-docs
 biztalk/core/how-to-move-the-master-secret-server.md), section "To move the master secret from one server to a
 Windows Server Cluster": every node joins "with the existing SSO Database Server Name and Database Name" and "the

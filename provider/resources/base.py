@@ -1,7 +1,7 @@
 """What every ESSO dynamic provider shares: validation, a pure diff, drift, steps, secrets, the connection.
 
 Why a base: the six resources differ in what they converge, not in how they talk to the engine.
-Here live the rules of DESIGN.md that apply to all of them:
+Here live the rules of docs/design.md that apply to all of them:
 
 * ``check()`` validates the inputs with the resource's pydantic model and skips unknowns (preview).
 * ``diff()`` is pure: replacement only on the declared config-derived keys, an update when a desired

@@ -7,7 +7,7 @@ it is adopted without a restore. Every move and cycle needs ``allowDisruption`` 
 them otherwise); on the adopt path, which any update of a restore takes, the role is sent home only when the
 stack allows it, and otherwise stays where it is (the owner node is informational, never drift).
 
-The failover proof (DESIGN rule 10, ``failover.prove_node``) runs once per node, right after its restore where
+The failover proof (docs/design.md rule 10, ``failover.prove_node``) runs once per node, right after its restore where
 the role already is; the role then stays for the next node's restore and goes home to nodes[0] once, after the
 last (issue 15: N+1 role moves on a first build, not N²). State records what is still owed, not what the last
 call changed (issue 14): ``failoverPending`` until this node's own proof has run, so a retry after a fault, a

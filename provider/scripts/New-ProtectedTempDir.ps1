@@ -5,7 +5,7 @@
 .DESCRIPTION
     Seed: "To restore the master secret on the second cluster node", step 4 (copy the master secret backup to the
     node): the backup is written here in chunks (Write-FileChunk.ps1), restored from here, and removed with
-    Remove-ProtectedPath.ps1. DESIGN "Secrets": files on a node live under an Administrators-only ACL.
+    Remove-ProtectedPath.ps1. docs/design.md "Secrets": files on a node live under an Administrators-only ACL.
 
     Reads whether the folder exists, its owner and its ACL. Creates it with the ACL applied at creation (SYSTEM
     and BUILTIN\Administrators full control, inheritance disabled); re-applies that ACL to an existing folder

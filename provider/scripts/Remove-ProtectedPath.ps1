@@ -4,7 +4,7 @@
 
 .DESCRIPTION
     Seed: "To restore the master secret on the second cluster node", step 4: the copied backup does not outlive
-    the restore. DESIGN "Secrets": nothing that carries a secret is left on a node.
+    the restore. docs/design.md "Secrets": nothing that carries a secret is left on a node.
 
     Reads whether Path exists; removes it (recursively for a folder) when it does. Only paths inside or equal to
     a per-run folder (New-ProtectedTempDir.ps1, Administrators-only ACL, no reparse points) are accepted.

@@ -4,7 +4,7 @@
 
 .DESCRIPTION
     Undoes the database half of Install-SsoSystem.ps1 (Seed step 7.3: "Create a new SSO system" creates the SSO
-    database). DESIGN "Destruction is safe by default": the provider calls this only when the stack opts in.
+    database). docs/design.md "Destruction is safe by default": the provider calls this only when the stack opts in.
 
     Reads the database's facts (System.Data.SqlClient, Integrated Security, parameterised queries; a second hop,
     rule 12). Nothing changes when it does not exist. Refuses a database that is not an SSO database (no

@@ -55,7 +55,7 @@ from provider.spec import ClusterSpec
 from tests.support.procedure import SERVICE_PASSWORD, Stack, demo_spec
 from tests.support.replacement import add_node, evict_node, fail_node
 
-# Remote.run retries a read after drop_before, drop_after and hang alike (../shared/reviews/faults.md found all three
+# Remote.run retries a read after drop_before, drop_after and hang alike (the fault-tolerance review found all three
 # absorbed); reads get every kind all the same, so that a change in the retry policy shows here.
 KINDS = ("error", "drop_before", "drop_after", "hang")
 RERUNS = 3

@@ -1,6 +1,6 @@
 """After a fault at any call of a restore or a join, one re-run reaches exactly the clean build (issue 14, point 1).
 
-The review's fault kinds (``../shared/reviews/faults.md``) are injected through the simulator's own fault
+The review's fault kinds (``the fault-tolerance review``) are injected through the simulator's own fault
 injection (``Simulator.inject``), at one call of the resource under test: ``error`` (the script fails without
 acting), ``drop_before``, ``drop_after`` (it acted and the reply was lost) and ``hang``. The first ``up`` may fail;
 one fault-free re-run must then leave the world, the files on every node and the outputs equal to a clean

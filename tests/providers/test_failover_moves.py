@@ -2,7 +2,7 @@
 
 Every role move is a short SSO outage for every BizTalk server. A first `up` moves the role once to each node
 for its restore (the creator once, to bring ENTSSO online for its own proof) and home once at the end: N+1
-moves. The proof of each node stays as strict as DESIGN rule 10. Counts only, never times.
+moves. The proof of each node stays as strict as docs/design.md rule 10. Counts only, never times.
 """
 
 from __future__ import annotations

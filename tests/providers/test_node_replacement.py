@@ -150,7 +150,7 @@ def test_replacing_a_failed_node_creates_only_its_join_and_restore(
     restore = stack.outputs(f"master-secret-restore-{new.lower()}")
     assert restore["holdsMsid"] is True
     assert restore["msid"] == msid
-    # DESIGN: failover is proven once per node, when it has been restored; the other nodes keep their proofs
+    # docs/design.md: failover is proven once per node, when it has been restored; the other nodes keep their proofs
     assert restore["verifiedNodes"] == [new]
     assert restore["failoverPending"] is False
     for node in replaced:

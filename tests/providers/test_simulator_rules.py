@@ -1,4 +1,4 @@
-"""Each rule of DESIGN.md (1-13) as a scenario the simulator refuses with its documented ESSO code."""
+"""Each rule of docs/design.md (1-13) as a scenario the simulator refuses with its documented ESSO code."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Every .ps1 parses, obeys the script rules, and matches its contract in provider/contracts.py.
 
-The scripts are parsed, never executed (DESIGN "Scope"): tree-sitter-pwsh reads the syntax, and the contract is
+The scripts are parsed, never executed (docs/design.md "Scope"): tree-sitter-pwsh reads the syntax, and the contract is
 proven on the tree. What is checked is what a node receives: the script assembled with its ``#esso:include``
 fragments (``provider.remote.script_source.assembled``; the fragments themselves are checked in
 test_script_library.py). ``contract_errors`` is the checker; ``TestTheCheckerCanFail`` runs it on broken snippets

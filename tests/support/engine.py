@@ -12,7 +12,7 @@ does with a Python program's dynamic resources, and nothing the providers could 
 3. State (URN -> id, inputs, outputs, which outputs are secret, options) persists between runs in a JSON
    file whose secrets are encrypted (``tests/support/engine_wire.py``); destroy runs in reverse order.
 
-Engine functions imitated (Go source of pulumi/pulumi; see ``../shared/reference/pulumi-dynamic.md``):
+Engine functions imitated (Go source of pulumi/pulumi; see docs/testing.md):
 
 * ``stepGenerator.generateSteps`` / ``continueStepsFromDiff`` (``pkg/resource/deploy/step_generator.go``):
   create, same, update, replace; create-before-delete by default, delete-before-replace when the provider

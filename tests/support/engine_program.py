@@ -8,7 +8,7 @@ the inputs (passwords and ``__provider`` secret-wrapped), the dependencies, ``re
 
 The harness then plans on the complete set of registrations (the real engine interleaves: each step runs
 as its registration arrives and its outputs flow back into the program). That is equivalent only when no
-input is computed from another resource's output, which DESIGN.md requires ("ordering uses depends_on or
+input is computed from another resource's output, which docs/design.md requires ("ordering uses depends_on or
 replace_with, not chained outputs"). ``learn`` refuses a program that has property dependencies, so the
 shortcut cannot silently become wrong.
 

@@ -84,7 +84,7 @@ def add_node(sim: Simulator, name: str) -> Node:
     As ``demo_world`` builds nodes: ESSO installed and unconfigured (BizTalk Configuration not run), at the
     version the other nodes run, a local MSDTC with its own CID, no logon right yet, Up in the cluster and a
     possible owner of the cluster's resources. The clustered ENTSSO is left out of that list: its possible
-    owners are the stack's to set (DESIGN: exactly the configured nodes), so a test proves the stack adds the
+    owners are the stack's to set (docs/design.md: exactly the configured nodes), so a test proves the stack adds the
     node. (Windows would add it everywhere; the provider converges either way.)
     """
     with sim.edit() as world:

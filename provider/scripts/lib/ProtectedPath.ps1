@@ -3,7 +3,7 @@
 # path lies inside such a folder with no reparse point on the way.
 #
 # Why one place: the answer files (Install, Join), the ssomanage input (Set-SecretServerName) and the copied
-# master secret backup (New-ProtectedTempDir, Write-FileChunk, Remove-ProtectedPath) carry secrets; DESIGN
+# master secret backup (New-ProtectedTempDir, Write-FileChunk, Remove-ProtectedPath) carry secrets; docs/design.md
 # "Secrets" needs one definition of "protected" that every script enforces alike.
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
