@@ -75,6 +75,7 @@ from provider.errors import EssoError
 from provider.remote import sim_cluster as cl
 from provider.remote import sim_files as f
 from provider.remote import sim_handlers as h
+from provider.remote import sim_rotation as rot
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
     Ctx,
@@ -117,6 +118,7 @@ HANDLERS: dict[str, Handler] = {
     c.INSTALL_SSO_SYSTEM.name: h.install_sso_system,
     c.JOIN_SSO_SYSTEM.name: h.join_sso_system,
     c.BACKUP_MASTER_SECRET.name: h.backup_master_secret,
+    c.NEW_MASTER_SECRET.name: rot.new_master_secret,
     c.RESTART_ENTSSO_SERVICE.name: h.restart_entsso_service,
     c.SET_SECRET_SERVER_NAME.name: h.set_secret_server_name,
     c.SET_CLUSTERED_SSO_SERVICE.name: cl.set_clustered_sso_service,

@@ -4,7 +4,9 @@
     (ISSOConfigSS.GenerateSecret), without a prompt; idempotent for one rotation.
 
 .DESCRIPTION
-    Issue 17, docs/rotation.md. "How to Generate the Master Secret" (MicrosoftDocs/biztalk-docs) does this with
+    Seed: none of its steps (the seed builds and restores a secret, it never replaces one); after rotation the
+    other nodes get the new secret through the seed's restore steps 1-7 (Restore-MasterSecret). Issue 17,
+    docs/rotation.md. "How to Generate the Master Secret" (MicrosoftDocs/biztalk-docs) does this with
     `ssoconfig -generateSecret <backup file>`, which prompts for the password and is never used here. The same
     operation is ISSOConfigSS.GenerateSecret(backupFile, filePassword, filePasswordReminder) on SSOConfigOM in
     Microsoft.EnterpriseSingleSignOn.Interop.dll ("ISSOConfigSS.GenerateSecret Method", learn.microsoft.com
