@@ -520,7 +520,7 @@ NEW_MASTER_SECRET = Script(
     NewSecretParams,
     ChangeResult[NewSecretState],
     changes=True,
-    raises=("ESSO-016", "ESSO-025", "ESSO-029", "ESSO-100"),
+    raises=("ESSO-016", "ESSO-025", "ESSO-029"),
 )
 RESTART_ENTSSO_SERVICE = Script(
     "Restart-EntSsoService",

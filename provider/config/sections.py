@@ -8,7 +8,6 @@ which ``project_file`` turns into Pulumi.yaml's config descriptions, so the mode
 from __future__ import annotations
 
 import re
-
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator

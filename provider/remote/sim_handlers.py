@@ -207,9 +207,6 @@ def get_sso_database_facts(ctx: Ctx, p: c.SsoDatabaseParams) -> c.SsoDatabaseFac
     db = ctx.world.databases.get(ctx.world.db_key(p.server, p.database))
     if db is None:
         return c.SsoDatabaseFacts(exists=False)
-    from provider.remote.sim_rotation import advance_reencryption  # imports this module
-
-    advance_reencryption(ctx.world, db)  # the master secret server re-encrypts in the background (issue 17)
     return c.SsoDatabaseFacts(
         exists=True,
         secret_server=db.secret_server,

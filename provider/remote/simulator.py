@@ -170,6 +170,7 @@ def handle(
         ) from None
     if identity not in target.tokens:
         issue_token(world, target, identity)  # the first use of a node opens a logon session
+    rot.advance_reencryption(world)  # the master secret server's background work, between calls (issue 17)
     snapshot = None if script.changes else world.model_dump()
     result = HANDLERS[script_name](Ctx(world, target, script, identity, second_hop), typed)
     if snapshot is not None and world.model_dump() != snapshot:

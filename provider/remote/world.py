@@ -130,7 +130,7 @@ class SsoDatabase(_W):
     # A rotation in progress (sim_rotation): the new secret, the node that generated it, reads until it ends.
     reencrypt_to: str | None = None
     reencrypt_on: str | None = None
-    reencrypt_reads_left: int = 0
+    reencrypt_calls_left: int = 0
 
 
 class Fault(_W):
@@ -152,7 +152,7 @@ class World(_W):
     faults: list[Fault] = Field(default_factory=list)
     latency_ms: int = 0
     sql_servers: list[str] = Field(default_factory=list)  # reachable SQL Server hosts; empty: any
-    reencrypt_reads: int = 1  # reads of the SSO database's facts a rotation's re-encryption takes (sim_rotation)
+    reencrypt_calls: int = 2  # simulator calls a rotation's re-encryption lasts (sim_rotation)
 
     def db_key(self, server: str, database: str) -> str:
         return f"{server}/{database}".lower()

@@ -40,6 +40,9 @@ class RestoreInputs(EscrowInputs):
     node: str
     resource_name: str
     verify_failover: bool
+    # sso.masterSecretRotation: a new label updates every restore after sso-system rotated, so each node without
+    # the database's new MSID gets it restored, with its proof (docs/rotation.md)
+    rotation: str | None = None
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec, node: str) -> RestoreInputs:
@@ -49,6 +52,7 @@ class RestoreInputs(EscrowInputs):
             node=node,
             resource_name=spec.cluster.resource_name,
             verify_failover=spec.failover.verify,
+            rotation=spec.sso.master_secret_rotation,
         )
 
 

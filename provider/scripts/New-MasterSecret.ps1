@@ -18,10 +18,10 @@
     database to report the new MSID before any role moves [INFERRED], and never moves the role otherwise.
 
     ExpectedMsid is the current master secret the stack recorded. When the node's current master secret
-    (Get-CurrentMsid) is still ExpectedMsid, a new one is generated. When it already differs and the node still
-    holds ExpectedMsid, an earlier, interrupted run generated it: nothing is generated again; the current secret
-    is backed up afresh (BackupSecret) so the caller can escrow it. A node that holds neither is refused
-    (ESSO-100). An existing BackupFile is moved aside and put back if the call fails.
+    (Get-CurrentMsid) is still ExpectedMsid, a new one is generated. When it already differs, an earlier,
+    interrupted run generated it (the caller checked every precondition, ESSO-100, before the first call):
+    nothing is generated again; the current secret is backed up afresh (BackupSecret) so the caller can escrow
+    it. An existing BackupFile is moved aside and put back if the call fails.
 
     Runs on the node where the clustered ENTSSO resource is Online (ESSO-029), as Backup-MasterSecret. The
     password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally).
@@ -58,10 +58,6 @@ if (-not (Test-Path -LiteralPath $folder -PathType Container)) {
 $current = Get-CurrentMsid
 if ($null -eq $current) {
     throw ('ESSO-025 {0} holds no master secret (HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS is empty): generate on the master secret server.' -f $env:COMPUTERNAME)
-}
-$held = @(Get-SsossMsids | ForEach-Object { ([string]$_).ToLowerInvariant() })
-if ($held -notcontains $ExpectedMsid.ToLowerInvariant()) {
-    throw ('ESSO-100 {0} does not hold the recorded master secret {1}; nothing was generated.' -f $env:COMPUTERNAME, $ExpectedMsid)
 }
 foreach ($resource in @(Get-EntSsoClusterResource)) {
     if ([string]$resource.OwnerNode.Name -ne $env:COMPUTERNAME -or [string]$resource.State -ne 'Online') {
