@@ -222,6 +222,10 @@ def _await_reencryption(
     polls = 0
     while True:
         polls += 1
+        if remote.cache is not None:
+            # the master secret server changes the database while it re-encrypts: every poll reads it afresh,
+            # and nothing after the wait sees the facts read before it (provider/remote/cache.py)
+            remote.cache.changed(home, contracts.GET_SSO_DATABASE_FACTS)  # forgets the database scope
         database = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
         if database.msid is None or same_msid(database.msid, new):
             why = "re-encrypted" if database.msid else "the database reports no MSID: nothing is encrypted"
