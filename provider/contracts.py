@@ -301,6 +301,20 @@ class BackupState(Result):
     msid: str
 
 
+class NewSecretParams(Params):
+    backup_file: str
+    backup_password: SecretStr
+    reminder: str
+    expected_msid: str  # the master secret the stack recorded: generate only while it is still the current one
+
+
+class NewSecretState(Result):
+    msid: str  # the node's current master secret after the call (the new one)
+    previous_msid: str  # the master secret it replaced
+    file: str  # the backup of ``msid`` the call wrote
+    sha256: str
+
+
 class ServiceState(Result):
     state: str
 
@@ -508,6 +522,13 @@ BACKUP_MASTER_SECRET = Script(
     raises=("ESSO-016", "ESSO-025", "ESSO-029"),
     phases=("moved-aside", "written"),
 )
+NEW_MASTER_SECRET = Script(
+    "New-MasterSecret",
+    NewSecretParams,
+    ChangeResult[NewSecretState],
+    changes=True,
+    raises=("ESSO-016", "ESSO-025", "ESSO-029"),
+)
 RESTART_ENTSSO_SERVICE = Script(
     "Restart-EntSsoService",
     NoParams,
@@ -622,6 +643,7 @@ SCRIPTS: dict[str, Script[Any, Any]] = {
         INSTALL_SSO_SYSTEM,
         JOIN_SSO_SYSTEM,
         BACKUP_MASTER_SECRET,
+        NEW_MASTER_SECRET,
         RESTART_ENTSSO_SERVICE,
         SET_SECRET_SERVER_NAME,
         SET_CLUSTERED_SSO_SERVICE,

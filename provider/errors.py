@@ -307,6 +307,19 @@ CATALOGUE: dict[str, ErrorInfo] = {
             "MSID the SSO database uses, and backupPassword must be its password: take a new backup on a server "
             "that holds the secret (ssoconfig -backupSecret) or give the right file and password.",
         ),
+        _e(
+            "ESSO-100",
+            "A master secret rotation was refused before anything changed",
+            "Every node must be reachable and hold the current master secret, the clustered ENTSSO must be online "
+            "and the escrow writable: fix what the message names (run up without changing "
+            "sso.masterSecretRotation to restore a node first) and run up again.",
+        ),
+        _e(
+            "ESSO-101",
+            "Stored credentials were not re-encrypted under the new master secret in time",
+            "The new secret is generated and escrowed; nothing moved the role. Wait for the master secret server to "
+            "finish (the SSO database then reports the new MSID) and run up again: it continues the rotation.",
+        ),
     )
 }
 

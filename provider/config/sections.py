@@ -7,6 +7,7 @@ which ``project_file`` turns into Pulumi.yaml's config descriptions, so the mode
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -96,6 +97,27 @@ class DomainSection(ConfigModel):
     name: NetbiosDomain = Field(description="the domain's pre-Windows 2000 NetBIOS name, e.g. CONTOSO")
 
 
+def _rotation_problem(value: str) -> str | None:
+    """A rotation label names a backup file on the node and an escrow entry: letters, digits, '.', '_', '-'."""
+    if not _ROTATION_LABEL.fullmatch(value):
+        return (
+            f"sso.masterSecretRotation {quoted(value)} must be 1-40 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit, e.g. 2026-Q4"
+        )
+    return None
+
+
+_ROTATION_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+
+
+def _rotation_rule(value: str) -> str:
+    raise_if(_rotation_problem(value))
+    return value
+
+
+RotationLabel = Annotated[str, AfterValidator(_rotation_rule)]
+
+
 class SsoSection(ConfigModel):
     """Enterprise SSO's accounts and groups."""
 
@@ -110,6 +132,11 @@ class SsoSection(ConfigModel):
     )
     configuring_account: DomainAccount = Field(
         description="DOMAIN\\user that runs the configuration and logs on over WinRM, e.g. CONTOSO\\esso-config"
+    )
+    master_secret_rotation: RotationLabel | None = Field(
+        None,
+        description="a label such as 2026-Q4; changing it generates a new master secret on the next up "
+        "(docs/rotation.md); unset or unchanged, nothing rotates",
     )
 
 

@@ -78,6 +78,7 @@ from provider.errors import EssoError
 from provider.remote import sim_cluster as cl
 from provider.remote import sim_files as f
 from provider.remote import sim_handlers as h
+from provider.remote import sim_rotation as rot
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
     Ctx,
@@ -121,6 +122,7 @@ HANDLERS: dict[str, Handler] = {
     c.INSTALL_SSO_SYSTEM.name: h.install_sso_system,
     c.JOIN_SSO_SYSTEM.name: h.join_sso_system,
     c.BACKUP_MASTER_SECRET.name: h.backup_master_secret,
+    c.NEW_MASTER_SECRET.name: rot.new_master_secret,
     c.RESTART_ENTSSO_SERVICE.name: h.restart_entsso_service,
     c.SET_SECRET_SERVER_NAME.name: h.set_secret_server_name,
     c.SET_CLUSTERED_SSO_SERVICE.name: cl.set_clustered_sso_service,
@@ -173,6 +175,7 @@ def handle(
         ) from None
     if identity not in target.tokens:
         issue_token(world, target, identity)  # the first use of a node opens a logon session
+    rot.advance_reencryption(world)  # the master secret server's background work, between calls (issue 17)
     snapshot = None if script.changes else world.model_dump()
     result = HANDLERS[script_name](Ctx(world, target, script, identity, second_hop, interrupt), typed)
     if snapshot is not None and world.model_dump() != snapshot:

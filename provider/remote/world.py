@@ -127,6 +127,10 @@ class SsoDatabase(_W):
     # new system with no affiliate applications reports none. False models that reading.
     reports_msid: bool = True
     credentials: list[AffiliateCredential] = Field(default_factory=list)  # existing encrypted data (adoption)
+    # A rotation in progress (sim_rotation): the new secret, the node that generated it, reads until it ends.
+    reencrypt_to: str | None = None
+    reencrypt_on: str | None = None
+    reencrypt_calls_left: int = 0
 
 
 class Fault(_W):
@@ -151,6 +155,7 @@ class World(_W):
     faults: list[Fault] = Field(default_factory=list)
     latency_ms: int = 0
     sql_servers: list[str] = Field(default_factory=list)  # reachable SQL Server hosts; empty: any
+    reencrypt_calls: int = 2  # simulator calls a rotation's re-encryption lasts (sim_rotation)
 
     def db_key(self, server: str, database: str) -> str:
         return f"{server}/{database}".lower()

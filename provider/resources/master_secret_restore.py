@@ -40,6 +40,9 @@ class RestoreInputs(EscrowInputs):
     node: str
     resource_name: str
     verify_failover: bool
+    # sso.masterSecretRotation: a new label updates every restore after sso-system rotated, so each node without
+    # the database's new MSID gets it restored, with its proof (docs/rotation.md)
+    rotation: str | None = None
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec, node: str) -> RestoreInputs:
@@ -49,6 +52,7 @@ class RestoreInputs(EscrowInputs):
             node=node,
             resource_name=spec.cluster.resource_name,
             verify_failover=spec.failover.verify,
+            rotation=spec.sso.master_secret_rotation,
         )
 
 
@@ -94,8 +98,9 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 with contextlib.suppress(EssoError, ValueError):
                     restored_from = escrow.recorded(msid, self.backup_password()).location
                 steps.add(node, c.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
-                if prior is None or self.proof_pending(before, inputs):
+                if prior is None or self.proof_pending(before, inputs) or (before.msid or "").lower() != msid.lower():
                     # an earlier attempt may have failed after copying the backup: its folder has a known name
+                    # (also after a rotation, whose restore state still names the previous MSID)
                     self._sweep(remote, inputs, msid, steps)
             verified_at = before.failover_verified_at
             verified = list(before.verified_nodes)

@@ -24,7 +24,7 @@ from provider import contracts, ssoxml
 from provider.errors import EssoError
 from provider.escrow import same_msid, sha256_hex
 from provider.remote.base import Remote, TransientRemoteError
-from provider.resources import adopt, preflight
+from provider.resources import adopt, preflight, rotation
 from provider.resources.base import (
     Observed,
     Prior,
@@ -50,6 +50,7 @@ class SsoSystemInputs(EscrowInputs):
     service_account_password: str | None = None
     existing_server: str | None = None  # existingSystem.masterSecretServer: back the secret up there
     existing_backup_file: str | None = None  # existingSystem.backupFile: the operator's backup (server gone)
+    rotation: str | None = None  # sso.masterSecretRotation: a new label generates a new master secret (rotation.py)
 
     @property
     def adopting(self) -> bool:
@@ -69,6 +70,7 @@ class SsoSystemInputs(EscrowInputs):
             backup_reminder=spec.backup.reminder,
             protect=spec.policy.protect_sso_system,
             on_destroy=spec.policy.on_destroy,
+            rotation=spec.sso.master_secret_rotation,
         )
 
 
@@ -85,6 +87,27 @@ class SsoSystemObserved(Observed):
     backup_password_current: bool | None = None  # None: not checked yet (no backup in use recorded)
     escrow_recorded: bool | None = None  # the escrow's record (what restores copy) names this backup; None: unknown
     adopted_from: str | None = None  # server:<name> or backup:<file> when an existing system was adopted
+    rotated_for: str | None = None  # the rotation label the current master secret answers to
+    rotated_at: str | None = None  # when the last rotation finished (UTC)
+    previous_msid: str | None = None  # the master secret the last rotation replaced
+    previous_escrow_location: str | None = None  # where its backup stays in the escrow (the way back)
+
+    def _rotated(
+        self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved] | None
+    ) -> SsoSystemObserved:
+        """The rotation record carried over: a new system answers to the label it was created with (nothing
+        rotates then), a later update keeps what the last rotation recorded."""
+        if prior is None:
+            return self.model_copy(update={"rotated_for": inputs.rotation})
+        kept = prior.observed
+        return self.model_copy(
+            update={
+                "rotated_for": kept.rotated_for,
+                "rotated_at": kept.rotated_at,
+                "previous_msid": kept.previous_msid,
+                "previous_escrow_location": kept.previous_escrow_location,
+            }
+        )
 
 
 class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
@@ -118,8 +141,10 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
     def converge(
         self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved] | None, steps: Steps
     ) -> SsoSystemObserved:
+        if prior is not None and rotation.rotation_asked(inputs, prior):
+            return rotation.rotate(self, inputs, prior, steps)
         if inputs.adopting and (prior is None or self._retake_provided_backup(inputs, prior)):
-            return self._adopt(inputs, steps)
+            return self._adopt(inputs, steps)._rotated(inputs, prior)
         recorded = prior.inputs.node if prior else inputs.node
         with self.remote(inputs, recorded) as remote:
             verified = inputs.preflight(remote)
@@ -183,7 +208,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 backup_password_current=True,
                 escrow_recorded=True,
                 adopted_from=prior.observed.adopted_from if prior else None,
-            )
+            )._rotated(inputs, prior)
 
     def _retake_provided_backup(
         self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved]
@@ -509,6 +534,10 @@ class SsoSystem(dyn.Resource, module="esso", name="SsoSystem"):
     backupSha256: pulumi.Output[str]
     escrowLocation: pulumi.Output[str]
     createdBy: pulumi.Output[str]
+    rotatedFor: pulumi.Output[str]
+    rotatedAt: pulumi.Output[str]
+    previousMsid: pulumi.Output[str]
+    previousEscrowLocation: pulumi.Output[str]
     steps: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(

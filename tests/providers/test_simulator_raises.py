@@ -18,7 +18,7 @@ import pytest
 
 from provider import contracts as c
 from provider.errors import CATALOGUE, KNOWN_WINDOWS_ERRORS
-from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model
+from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model, sim_rotation
 from provider.remote.script_source import assembled
 from provider.remote.simulator import HANDLERS
 from tests.support.pwsh import PwshScript
@@ -27,13 +27,19 @@ IMPLICIT = {"ESSO-035", "ESSO-041"}
 NAMES = sorted(c.SCRIPTS)
 
 # How the simulator modules name one another in code: the module a bare or dotted call resolves in.
-_MODULES: dict[str, ModuleType] = {"m": sim_model, "h": sim_handlers, "cl": sim_cluster, "f": sim_files}
+_MODULES: dict[str, ModuleType] = {
+    "m": sim_model,
+    "h": sim_handlers,
+    "cl": sim_cluster,
+    "f": sim_files,
+    "rot": sim_rotation,
+}
 
 
 def _function_table() -> dict[tuple[str, str], tuple[set[str], set[tuple[str, str]]]]:
     """(module, function) -> (the ESSO ids it passes to ctx.fail, the simulator functions it calls)."""
     table: dict[tuple[str, str], tuple[set[str], set[tuple[str, str]]]] = {}
-    for module in (sim_model, sim_handlers, sim_cluster, sim_files):
+    for module in (sim_model, sim_handlers, sim_cluster, sim_files, sim_rotation):
         tree = ast.parse(inspect.getsource(module))
         imported = {
             alias.asname or alias.name: node.module.rsplit(".", 1)[-1]
