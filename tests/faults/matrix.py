@@ -2,7 +2,7 @@
 re-runs, each compared with a clean build of the same run.
 
 Why a module of its own: ``tests/providers/test_failover_faults.py`` covers the restores and joins of a first
-``up``; this matrix covers every call of six runs (``SCENARIOS``: a first ``up``, an ``up`` after a change of
+``up``; this matrix covers every call of the runs in ``SCENARIOS`` (a first ``up``, an ``up`` after a change of
 network name, a password rotation, an added node, a replaced node, and ``destroy``, both the default one that keeps
 the SSO system and the opted-in one that removes it), with every fault kind of the simulator, including
 ``interrupt`` at every phase a multi-step change script declares (``Script.phases``).
@@ -241,6 +241,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("network-name", _rename_prepare, _up(cluster={"networkName": NEW_NETWORK_NAME}), lambda n: n),
         Scenario("backup-password", _built, _up(backupPassword=NEW_BACKUP_PASSWORD), lambda n: n),
         Scenario("password-rotation", _rotate_prepare, _up(serviceAccountPassword=ROTATED_PASSWORD), lambda n: n),
+        # the master secret rotated (issue 17): a new secret on nodes[0], escrowed, restored and proven everywhere
+        Scenario("master-secret-rotation", _built, _up(sso={"masterSecretRotation": "2026-Q4"}), lambda n: n),
         Scenario(
             "add-node",
             _add_prepare,
@@ -274,8 +276,14 @@ def normal_world(world: World) -> dict[str, Any]:
     for db in data["databases"].values():
         db.pop("backup_password_digest", None)  # salted with the MSID; the backup check covers the password
     text = json.dumps(data, sort_keys=True)
+    current = {database.msid.lower() for database in world.databases.values()}
     for database in world.databases.values():
         text = re.sub(re.escape(database.msid), "<msid>", text, flags=re.IGNORECASE)
+    # a rotation leaves the previous secret (drawn anew by every build) where the simulator keeps it
+    for node in world.nodes.values():
+        for msid in node.ssoss:
+            if msid.lower() not in current:
+                text = re.sub(re.escape(msid), "<previous-msid>", text, flags=re.IGNORECASE)
     normal: dict[str, Any] = json.loads(text)
     return normal
 
@@ -287,12 +295,15 @@ def normal_outputs(stack: Stack, world: World, root: Path) -> dict[str, Any]:
         msid = resource.outputs.get("msid")
         if isinstance(msid, str) and msid:
             tokens.setdefault(msid, "<msid>")
+        previous = resource.outputs.get("previousMsid")  # a rotation's previous secret, drawn anew by every build
+        if isinstance(previous, str) and previous:
+            tokens.setdefault(previous, "<previous-msid>")
     tokens[str(root)] = "<root>"
 
     def norm(key: str, value: Any) -> Any:
         if key.endswith("Fingerprint") or key == "backupSha256":
             return "<random>" if value else value
-        if key in ("failoverVerifiedAt", "verifiedAt"):
+        if key in ("failoverVerifiedAt", "verifiedAt", "rotatedAt"):
             return bool(value)
         if isinstance(value, str):
             for token, name in tokens.items():
