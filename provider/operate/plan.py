@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 import provider.resources.inputs as resource_inputs
-from provider import contracts as c
+from provider import contracts
 from provider.config.names import split_account
 from provider.errors import EssoError
 from provider.escrow.base import Escrow
@@ -114,7 +114,7 @@ class ReadOnlyRemote(Remote):
         self.policy = inner.policy
         self.recorder = inner.recorder  # the plan's fact reads are part of the stack's record
 
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         if script.changes:
             raise EssoError(
                 "ESSO-035", f"esso plan is read-only and sends no change script ({script.name}).", node=node
@@ -157,11 +157,13 @@ def read_facts(remote: Remote, spec: ClusterSpec) -> Facts:
         except EssoError as exc:
             facts.database_error = _code(exc)
         members = [split_account(a)[1] for a in (spec.sso.service_account, spec.sso.configuring_account)]
-        params = c.DomainGroupsParams(
+        params = contracts.DomainGroupsParams(
             admin_group=spec.sso.admin_group, affiliate_admin_group=spec.sso.affiliate_admin_group, members=members
         )
         try:
-            facts.groups = preflight.first_answer(answering, lambda n: remote.run(n, c.GET_DOMAIN_GROUP_FACTS, params))
+            facts.groups = preflight.first_answer(
+                answering, lambda n: remote.run(n, contracts.GET_DOMAIN_GROUP_FACTS, params)
+            )
         except EssoError as exc:
             facts.groups_error = _code(exc)
     else:
@@ -326,7 +328,7 @@ def walk(
     def collect(name: str, start: int) -> None:
         for r in recorder.records[start:]:
             if r.changes:
-                disruptive = c.SCRIPTS[r.script].disruptive
+                disruptive = contracts.SCRIPTS[r.script].disruptive
                 steps.append(
                     Step(resource=name, node=r.node, script=r.script, disruptive=disruptive, changed=r.changed)
                 )

@@ -15,7 +15,7 @@ from typing import get_args
 
 from pydantic import BaseModel, ConfigDict
 
-from provider import contracts as c
+from provider import contracts
 from provider.config.names import split_account
 from provider.escrow.base import Escrow, EscrowRecord
 from provider.remote.world import (
@@ -38,13 +38,13 @@ class Facts(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nodes: dict[str, c.NodeFacts] = {}
+    nodes: dict[str, contracts.NodeFacts] = {}
     unreachable: dict[str, str] = {}  # node -> ESSO id of the failed read
-    cluster: c.ClusterFacts | None = None
+    cluster: contracts.ClusterFacts | None = None
     cluster_error: str | None = None
-    database: c.SsoDatabaseFacts | None = None
+    database: contracts.SsoDatabaseFacts | None = None
     database_error: str | None = None
-    groups: c.DomainGroupFacts | None = None
+    groups: contracts.DomainGroupFacts | None = None
     groups_error: str | None = None
 
 
@@ -59,7 +59,7 @@ _GROUP_STATES = set(get_args(ClusterGroup.model_fields["state"].annotation))
 _NODE_STATES = {"Up", "Down", "Paused", "Joining"}
 
 
-def _resource(r: c.ClusterResourceFacts) -> ClusterResource:
+def _resource(r: contracts.ClusterResourceFacts) -> ClusterResource:
     return ClusterResource(
         name=r.name,
         type=r.type,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from provider import contracts as c
+from provider import contracts
 from provider.config.names import computer_problem
 from provider.remote import sim_existing
 from provider.remote.sim_model import demo_world
@@ -154,7 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     fault = sub.add_parser(
         "fault",
         help="inject a fault into one script on one node, or list or clear faults",
-        description=f"Fault kinds: {kinds}. Scripts: {', '.join(c.SCRIPTS)}.",
+        description=f"Fault kinds: {kinds}. Scripts: {', '.join(contracts.SCRIPTS)}.",
     )
     fault.add_argument("--state", default=DEFAULT_STATE, help=f"the world's file (default {DEFAULT_STATE})")
     fault.add_argument("--node", help="a node of the world, or * for every node")
@@ -241,8 +241,8 @@ def _fault(sim: Simulator, world: World, args: argparse.Namespace) -> int:
     if args.node is not None and args.node != "*" and args.node.lower() not in names:
         known = ", ".join(world.nodes)
         problems.append(f"--node: {args.node} is not a node of {args.state}; its nodes: {known} (or *)")
-    if args.script is not None and args.script != "*" and args.script not in c.SCRIPTS:
-        problems.append(f"--script: unknown script {args.script}; the scripts: {', '.join(c.SCRIPTS)} (or *)")
+    if args.script is not None and args.script != "*" and args.script not in contracts.SCRIPTS:
+        problems.append(f"--script: unknown script {args.script}; the scripts: {', '.join(contracts.SCRIPTS)} (or *)")
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
@@ -264,7 +264,7 @@ def _fault(sim: Simulator, world: World, args: argparse.Namespace) -> int:
         print(f"--remaining: {args.remaining} must be at least 1 (the number of calls that fail)", file=sys.stderr)
         return 2
     if args.kind == "interrupt":
-        declared = c.SCRIPTS[args.script].phases if args.script in c.SCRIPTS else ()
+        declared = contracts.SCRIPTS[args.script].phases if args.script in contracts.SCRIPTS else ()
         if args.phase not in declared:
             print(
                 f"--phase: an interrupt of {args.script} needs one of its phases: "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provider.errors import EssoError
-from provider.remote import sim_model as m
+from provider.remote import sim_model
 from provider.remote.world import (
     AffiliateCredential,
     DomainGroup,
@@ -53,7 +53,7 @@ def existing_world(
     """The demo cluster (ESSO installed, unconfigured) beside a standalone master secret server ``server`` that
     created the SSO system years ago: the database names it, it holds the MSID, ENTSSO runs there, and the
     database holds affiliate credentials encrypted under that MSID."""
-    world = m.demo_world(
+    world = sim_model.demo_world(
         nodes=nodes,
         network_name=network_name,
         role=role,
@@ -62,8 +62,8 @@ def existing_world(
         configuring_account=configuring_account,
         sql=sql,
     )
-    msid = m.new_msid()
-    members = [m.sam_of(service_account), m.sam_of(configuring_account)]
+    msid = sim_model.new_msid()
+    members = [sim_model.sam_of(service_account), sim_model.sam_of(configuring_account)]
     world.domain.groups[admin_group] = DomainGroup(name=admin_group, members=members)
     world.domain.groups[affiliate_admin_group] = DomainGroup(name=affiliate_admin_group)
     world.nodes[server] = Node(
@@ -116,12 +116,12 @@ def serving_node(world: World, db: SsoDatabase) -> Node | None:
     """The node whose ENTSSO answers for the database's secret server name: the owner of the clustered ENTSSO
     when the name is a Network Name, else the computer of that name."""
     for resource in world.cluster.resources.values():
-        if resource.type == m.NETWORK_NAME and str(resource.parameters.get("Name", "")).lower() == (
+        if resource.type == sim_model.NETWORK_NAME and str(resource.parameters.get("Name", "")).lower() == (
             db.secret_server.lower()
         ):
-            services = [r for r in m.entsso_resources(world) if r.group.lower() == resource.group.lower()]
-            return m.owner_of(world, services[0]) if services else None
-    return m.find_node(world, db.secret_server)
+            services = [r for r in sim_model.entsso_resources(world) if r.group.lower() == resource.group.lower()]
+            return sim_model.owner_of(world, services[0]) if services else None
+    return sim_model.find_node(world, db.secret_server)
 
 
 def sso_client_read(world: World, server: str, database: str, application: str) -> list[AffiliateCredential]:
@@ -134,7 +134,7 @@ def sso_client_read(world: World, server: str, database: str, application: str) 
     db = world.databases.get(world.db_key(server, database))
     if db is None:
         raise EssoError("ESSO-026", f"there is no SSO database {server}/{database}.", step="client-read")
-    m.require_client_reach(world)
+    sim_model.require_client_reach(world)
     node = serving_node(world, db)
     held = {x.lower() for x in (node.ssoss if node else [])}
     found = [c for c in db.credentials if c.application.lower() == application.lower()]
@@ -155,7 +155,7 @@ def sso_client_read(world: World, server: str, database: str, application: str) 
 def retire_server(world: World, server: str, backup_password: str, reminder: str = "") -> bytes:
     """The master secret server is gone: its last backup (as ``ssoconfig -backupSecret`` wrote it, under
     ``backup_password``) is all that remains, and the computer no longer answers. Returns the backup's bytes."""
-    node = m.find_node(world, server)
+    node = sim_model.find_node(world, server)
     if node is None:
         raise ValueError(f"no server named {server} in the world")
     db = next((d for d in world.databases.values() if d.secret_server.lower() == server.lower()), None)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from provider import contracts as c
+from provider import contracts
 from provider.config.names import split_account
 from provider.errors import EssoError
 from provider.remote.world import (
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
 
 ENTSSO = "ENTSSO"
 # The resource type names, one spelling for the scripts' contract, the preflight and the simulator.
-GENERIC_SERVICE = c.GENERIC_SERVICE
-NETWORK_NAME = c.NETWORK_NAME
-IP_ADDRESS = c.IP_ADDRESS
-MSDTC = c.MSDTC
+GENERIC_SERVICE = contracts.GENERIC_SERVICE
+NETWORK_NAME = contracts.NETWORK_NAME
+IP_ADDRESS = contracts.IP_ADDRESS
+MSDTC = contracts.MSDTC
 RPC_NO_ENDPOINTS = "0x800706D9"
 STATUS_RUNNING = 0x2
 STATUS_CLUSTER = 0x20
@@ -49,7 +49,7 @@ class Ctx:
 
     world: World
     node: Node
-    script: c.Script[Any, Any]
+    script: contracts.Script[Any, Any]
     identity: str
     second_hop: bool
     interrupt: str | None = None  # an injected ``interrupt`` fault's phase: the script stops there
@@ -338,11 +338,11 @@ def runs_outside_cluster(world: World, node: Node) -> bool:
     return True
 
 
-def secret_server_status(world: World, node: Node) -> c.SecretServerStatus:
+def secret_server_status(world: World, node: Node) -> contracts.SecretServerStatus:
     """ISSOConfigOM.GetServerStatus (rule 10): 0x2 only with the MSID, 0x20 only if correctly clustered here."""
     if node.status_call_fails and node.esso_installed and node.entsso_state == "Running":
         error = "GetServerStatus failed: The RPC server is unavailable. (0x800706ba)"
-        return c.SecretServerStatus(flags=-1, running=False, clustered=False, error=error)
+        return contracts.SecretServerStatus(flags=-1, running=False, clustered=False, error=error)
     running = node.esso_installed and node.entsso_state == "Running" and holds_current_msid(world, node)
     clustered = False
     if not node.local_start_while_clustered:
@@ -352,7 +352,7 @@ def secret_server_status(world: World, node: Node) -> c.SecretServerStatus:
             if resource.state == "Online" and here and registered_under_network_name(world, resource):
                 clustered = True
     flags = (STATUS_RUNNING if running else 0) | (STATUS_CLUSTER if clustered else 0)
-    return c.SecretServerStatus(flags=flags, running=running, clustered=clustered)
+    return contracts.SecretServerStatus(flags=flags, running=running, clustered=clustered)
 
 
 def _lost_secret_server(name: str) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 
-from provider import contracts as c
-from provider.remote import sim_model as m
+from provider import contracts
+from provider.remote import sim_model
 from provider.remote.sim_files import read_file, write_file
 from provider.remote.sim_handlers import _backup_blob, _database_or_fail, _require_installed, _secret
 from provider.remote.sim_model import Ctx
@@ -23,7 +23,7 @@ from provider.remote.world import SsoDatabase, World, secret_digest
 __all__ = ["advance_reencryption", "new_master_secret"]
 
 
-def new_master_secret(ctx: Ctx, p: c.NewSecretParams) -> c.ChangeResult[c.NewSecretState]:
+def new_master_secret(ctx: Ctx, p: contracts.NewSecretParams) -> contracts.ChangeResult[contracts.NewSecretState]:
     """ISSOConfigSS.GenerateSecret on the node running the clustered ENTSSO; a repeat after an interrupted run
     backs the already generated secret up instead (as New-MasterSecret.ps1)."""
     world, node = ctx.world, ctx.node
@@ -31,8 +31,8 @@ def new_master_secret(ctx: Ctx, p: c.NewSecretParams) -> c.ChangeResult[c.NewSec
     if not node.ssoss:
         ctx.fail("ESSO-025", f"{node.name} holds no master secret (SSOSS is empty).")
     expected = p.expected_msid.lower()
-    for resource in m.entsso_resources(world):
-        owner = m.owner_of(world, resource)
+    for resource in sim_model.entsso_resources(world):
+        owner = sim_model.owner_of(world, resource)
         if resource.state != "Online" or owner is None or owner.name.lower() != node.name.lower():
             where = owner.name if owner else "no node"
             ctx.fail("ESSO-029", f"the ENTSSO resource {resource.name} is {resource.state} on {where}, not here.")
@@ -42,7 +42,7 @@ def new_master_secret(ctx: Ctx, p: c.NewSecretParams) -> c.ChangeResult[c.NewSec
         ctx.fail("ESSO-035", "the master secret backup needs a password.")
     generate = node.ssoss[-1].lower() == expected
     if generate:
-        new = m.new_msid()
+        new = sim_model.new_msid()
         node.ssoss.append(new)  # the old secret stays until re-encryption ends
         db.reencrypt_to = new
         db.reencrypt_on = node.name
@@ -51,10 +51,10 @@ def new_master_secret(ctx: Ctx, p: c.NewSecretParams) -> c.ChangeResult[c.NewSec
     data = _backup_blob(current, password, p.reminder, read_file(node, p.backup_file))
     write_file(node, p.backup_file, data)
     db.backup_password_digest = secret_digest(password, f"backup:{current}")
-    after = c.NewSecretState(
+    after = contracts.NewSecretState(
         msid=current, previous_msid=p.expected_msid, file=p.backup_file, sha256=hashlib.sha256(data).hexdigest()
     )
-    return c.ChangeResult[c.NewSecretState](changed=generate, before=None, after=after)
+    return contracts.ChangeResult[contracts.NewSecretState](changed=generate, before=None, after=after)
 
 
 def advance_reencryption(world: World) -> None:
@@ -75,7 +75,7 @@ def _advance(world: World, db: SsoDatabase) -> None:
         if credential.msid.lower() == old.lower():
             credential.msid = new
     db.msid = new
-    node = m.find_node(world, db.reencrypt_on or "")
+    node = sim_model.find_node(world, db.reencrypt_on or "")
     if node is not None:
         node.ssoss = [x for x in node.ssoss if x.lower() != old.lower()]
     db.reencrypt_to = None

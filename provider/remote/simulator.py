@@ -73,11 +73,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
-from provider.remote import sim_cluster as cl
-from provider.remote import sim_files as f
-from provider.remote import sim_handlers as h
+from provider.remote import sim_cluster, sim_files, sim_handlers
 from provider.remote import sim_rotation as rot
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
@@ -109,35 +107,35 @@ __all__ = [
     "world_for",
 ]
 
-Handler = Callable[[Ctx, Any], c.Result]
+Handler = Callable[[Ctx, Any], contracts.Result]
 
 HANDLERS: dict[str, Handler] = {
-    c.GET_NODE_FACTS.name: h.get_node_facts,
-    c.GET_CLUSTER_FACTS.name: cl.get_cluster_facts,
-    c.GET_SSO_DATABASE_FACTS.name: h.get_sso_database_facts,
-    c.GET_DOMAIN_GROUP_FACTS.name: h.get_domain_group_facts,
-    c.READ_FILE_CHUNK.name: f.read_file_chunk,
-    c.SET_SSO_DOMAIN_GROUPS.name: h.set_sso_domain_groups,
-    c.GRANT_SERVICE_LOGON_RIGHT.name: h.grant_service_logon_right,
-    c.INSTALL_SSO_SYSTEM.name: h.install_sso_system,
-    c.JOIN_SSO_SYSTEM.name: h.join_sso_system,
-    c.BACKUP_MASTER_SECRET.name: h.backup_master_secret,
-    c.NEW_MASTER_SECRET.name: rot.new_master_secret,
-    c.RESTART_ENTSSO_SERVICE.name: h.restart_entsso_service,
-    c.SET_SECRET_SERVER_NAME.name: h.set_secret_server_name,
-    c.SET_CLUSTERED_SSO_SERVICE.name: cl.set_clustered_sso_service,
-    c.SET_SSO_POSSIBLE_OWNERS.name: cl.set_sso_possible_owners,
-    c.SET_ENTSSO_START_MODE.name: h.set_entsso_start_mode,
-    c.SET_ENTSSO_LOGON.name: h.set_entsso_logon,
-    c.MOVE_SSO_ROLE.name: cl.move_sso_role,
-    c.RESTART_SSO_CLUSTER_RESOURCE.name: cl.restart_sso_cluster_resource,
-    c.RESTORE_MASTER_SECRET.name: h.restore_master_secret,
-    c.NEW_PROTECTED_TEMP_DIR.name: f.new_protected_temp_dir,
-    c.WRITE_FILE_CHUNK.name: f.write_file_chunk,
-    c.REMOVE_PROTECTED_PATH.name: f.remove_protected_path,
-    c.REMOVE_SSO_NODE_CONFIGURATION.name: h.remove_sso_node_configuration,
-    c.REMOVE_CLUSTERED_SSO_SERVICE.name: cl.remove_clustered_sso_service,
-    c.REMOVE_SSO_DATABASE.name: h.remove_sso_database,
+    contracts.GET_NODE_FACTS.name: sim_handlers.get_node_facts,
+    contracts.GET_CLUSTER_FACTS.name: sim_cluster.get_cluster_facts,
+    contracts.GET_SSO_DATABASE_FACTS.name: sim_handlers.get_sso_database_facts,
+    contracts.GET_DOMAIN_GROUP_FACTS.name: sim_handlers.get_domain_group_facts,
+    contracts.READ_FILE_CHUNK.name: sim_files.read_file_chunk,
+    contracts.SET_SSO_DOMAIN_GROUPS.name: sim_handlers.set_sso_domain_groups,
+    contracts.GRANT_SERVICE_LOGON_RIGHT.name: sim_handlers.grant_service_logon_right,
+    contracts.INSTALL_SSO_SYSTEM.name: sim_handlers.install_sso_system,
+    contracts.JOIN_SSO_SYSTEM.name: sim_handlers.join_sso_system,
+    contracts.BACKUP_MASTER_SECRET.name: sim_handlers.backup_master_secret,
+    contracts.NEW_MASTER_SECRET.name: rot.new_master_secret,
+    contracts.RESTART_ENTSSO_SERVICE.name: sim_handlers.restart_entsso_service,
+    contracts.SET_SECRET_SERVER_NAME.name: sim_handlers.set_secret_server_name,
+    contracts.SET_CLUSTERED_SSO_SERVICE.name: sim_cluster.set_clustered_sso_service,
+    contracts.SET_SSO_POSSIBLE_OWNERS.name: sim_cluster.set_sso_possible_owners,
+    contracts.SET_ENTSSO_START_MODE.name: sim_handlers.set_entsso_start_mode,
+    contracts.SET_ENTSSO_LOGON.name: sim_handlers.set_entsso_logon,
+    contracts.MOVE_SSO_ROLE.name: sim_cluster.move_sso_role,
+    contracts.RESTART_SSO_CLUSTER_RESOURCE.name: sim_cluster.restart_sso_cluster_resource,
+    contracts.RESTORE_MASTER_SECRET.name: sim_handlers.restore_master_secret,
+    contracts.NEW_PROTECTED_TEMP_DIR.name: sim_files.new_protected_temp_dir,
+    contracts.WRITE_FILE_CHUNK.name: sim_files.write_file_chunk,
+    contracts.REMOVE_PROTECTED_PATH.name: sim_files.remove_protected_path,
+    contracts.REMOVE_SSO_NODE_CONFIGURATION.name: sim_handlers.remove_sso_node_configuration,
+    contracts.REMOVE_CLUSTERED_SSO_SERVICE.name: sim_cluster.remove_clustered_sso_service,
+    contracts.REMOVE_SSO_DATABASE.name: sim_handlers.remove_sso_database,
 }
 
 
@@ -152,7 +150,7 @@ def handle(
     interrupt: str | None = None,
 ) -> dict[str, Any]:
     """Run one script on one node of ``world`` (in place) and return its camelCase result dict."""
-    script = c.SCRIPTS.get(script_name)
+    script = contracts.SCRIPTS.get(script_name)
     if script is None:
         raise EssoError("ESSO-035", f"the term '{script_name}' is not a known script.", node=node, step=script_name)
     target = find_node(world, node)
@@ -254,12 +252,12 @@ class Simulator:
     def inject(self, node: str, script: str, kind: str = "error", remaining: int = 1, phase: str | None = None) -> None:
         """Add a fault; ``node``/``script`` may be ``*``. ``interrupt`` needs a ``phase`` the script declares."""
         if kind == "interrupt":
-            declared = c.SCRIPTS[script].phases if script in c.SCRIPTS else ()
+            declared = contracts.SCRIPTS[script].phases if script in contracts.SCRIPTS else ()
             if phase not in declared:
                 raise ValueError(
                     f"an interrupt of {script} needs --phase, one of: {', '.join(declared) or '(none: single-step)'}"
                 )
-        if script != "*" and script not in c.SCRIPTS:
+        if script != "*" and script not in contracts.SCRIPTS:
             raise ValueError(f"unknown script {script}")
         with self.edit() as world:
             world.faults.append(
@@ -314,7 +312,7 @@ class SimulatorRemote(Remote):
             issue_token(world, target, self.identity)
         self._sessions.add(target.name.lower())
 
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         return self.call(node, script.name, params.wire())
 
     def call(self, node: str, script: str, wire: Mapping[str, Any]) -> dict[str, Any]:
@@ -413,25 +411,25 @@ class LatencyProfile:
     scale: float = 0.01
 
     def delay(self, script: str) -> float:
-        known = c.SCRIPTS.get(script)
+        known = contracts.SCRIPTS.get(script)
         fallback = self.default_change if known is not None and known.changes else self.default_read
         return self.seconds.get(script, fallback) * self.scale
 
 
 WINDOWS_LIKE = LatencyProfile(
     seconds={
-        c.INSTALL_SSO_SYSTEM.name: 60.0,  # Configuration.exe /s: creates the SSO database and the master secret
-        c.JOIN_SSO_SYSTEM.name: 40.0,  # Configuration.exe /s: joins the existing system
-        c.RESTORE_MASTER_SECRET.name: 10.0,  # ssoconfig -restoreSecret
-        c.SET_SECRET_SERVER_NAME.name: 8.0,  # ssomanage -updatedb
-        c.MOVE_SSO_ROLE.name: 15.0,  # Move-ClusterGroup -Wait
-        c.RESTART_SSO_CLUSTER_RESOURCE.name: 10.0,  # Stop-/Start-ClusterResource -Wait
-        c.RESTART_ENTSSO_SERVICE.name: 8.0,  # net stop / net start ENTSSO
-        c.SET_CLUSTERED_SSO_SERVICE.name: 6.0,  # Add-ClusterGenericServiceRole and its parameters
-        c.GET_NODE_FACTS.name: 2.0,  # CIM, RSoP, GetServerStatus, FailoverClusters on a new runspace
-        c.GET_CLUSTER_FACTS.name: 1.0,
-        c.GET_SSO_DATABASE_FACTS.name: 1.0,
-        c.GET_DOMAIN_GROUP_FACTS.name: 1.0,
+        contracts.INSTALL_SSO_SYSTEM.name: 60.0,  # Configuration.exe /s: creates the SSO database and the master secret
+        contracts.JOIN_SSO_SYSTEM.name: 40.0,  # Configuration.exe /s: joins the existing system
+        contracts.RESTORE_MASTER_SECRET.name: 10.0,  # ssoconfig -restoreSecret
+        contracts.SET_SECRET_SERVER_NAME.name: 8.0,  # ssomanage -updatedb
+        contracts.MOVE_SSO_ROLE.name: 15.0,  # Move-ClusterGroup -Wait
+        contracts.RESTART_SSO_CLUSTER_RESOURCE.name: 10.0,  # Stop-/Start-ClusterResource -Wait
+        contracts.RESTART_ENTSSO_SERVICE.name: 8.0,  # net stop / net start ENTSSO
+        contracts.SET_CLUSTERED_SSO_SERVICE.name: 6.0,  # Add-ClusterGenericServiceRole and its parameters
+        contracts.GET_NODE_FACTS.name: 2.0,  # CIM, RSoP, GetServerStatus, FailoverClusters on a new runspace
+        contracts.GET_CLUSTER_FACTS.name: 1.0,
+        contracts.GET_SSO_DATABASE_FACTS.name: 1.0,
+        contracts.GET_DOMAIN_GROUP_FACTS.name: 1.0,
     }
 )
 

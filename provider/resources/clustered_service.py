@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import Remote
 from provider.resources import preflight
@@ -57,20 +57,23 @@ def parameter_drift(use_network_name: int, dependencies: list[str], netname: str
     return found
 
 
-def repair_needs_cycle(resource: c.ClusterResourceFacts | None, netname: str) -> bool:
+def repair_needs_cycle(resource: contracts.ClusterResourceFacts | None, netname: str) -> bool:
     """Whether Set-ClusteredSsoService will change an Online resource (then a cycle must follow)."""
     if resource is None or resource.state != "Online":
         return False
     parameters = resource.parameters
-    if not isinstance(parameters, c.GenericServiceParameters) or (parameters.service_name or "").upper() != ENTSSO:
+    if (
+        not isinstance(parameters, contracts.GenericServiceParameters)
+        or (parameters.service_name or "").upper() != ENTSSO
+    ):
         return True
     return bool(parameter_drift(use_network_name(resource), list(resource.dependencies), netname))
 
 
-def use_network_name(resource: c.ClusterResourceFacts) -> int:
+def use_network_name(resource: contracts.ClusterResourceFacts) -> int:
     """The Generic Service's UseNetworkName (0 when the resource is of another type)."""
     parameters = resource.parameters
-    return parameters.use_network_name or 0 if isinstance(parameters, c.GenericServiceParameters) else 0
+    return parameters.use_network_name or 0 if isinstance(parameters, contracts.GenericServiceParameters) else 0
 
 
 class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, ClusteredServiceObserved]):
@@ -94,35 +97,37 @@ class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, Clustere
             cluster, netname = verified.cluster, verified.network_name_resource
             via = any_up(cluster, inputs.nodes)
             steps.add(via, "preflight", False)
-            owner = owner_of_role(remote, cluster, step=c.RESTART_SSO_CLUSTER_RESOURCE.name) or via
+            owner = owner_of_role(remote, cluster, step=contracts.RESTART_SSO_CLUSTER_RESOURCE.name) or via
             if repair_needs_cycle(preflight.sso_resource(cluster, inputs.resource_name), netname):
                 # Refuse before the repair: applied without its cycle it would read back correct and never cycle.
                 remote.policy.require_disruption(
                     "repairing the Online ENTSSO resource needs a cycle to take effect",
                     node=owner,
-                    step=c.SET_CLUSTERED_SSO_SERVICE.name,
+                    step=contracts.SET_CLUSTERED_SSO_SERVICE.name,
                 )
             service = remote.run(
                 via,
-                c.SET_CLUSTERED_SSO_SERVICE,
-                c.ClusteredServiceParams(
+                contracts.SET_CLUSTERED_SSO_SERVICE,
+                contracts.ClusteredServiceParams(
                     role_name=inputs.role,
                     resource_name=inputs.resource_name,
                     network_name_resource=netname,
                     service_account=inputs.service_account,
                 ),
             )
-            steps.add(via, c.SET_CLUSTERED_SSO_SERVICE.name, service.changed)
+            steps.add(via, contracts.SET_CLUSTERED_SSO_SERVICE.name, service.changed)
             set_owners(remote, cluster, inputs.resource_name, list(inputs.nodes), steps, nodes=inputs.nodes)
-            manual = c.StartModeParams(start_mode="Manual")
-            modes = remote.fan_out(inputs.nodes, lambda n: remote.run(n, c.SET_ENTSSO_START_MODE, manual))
+            manual = contracts.StartModeParams(start_mode="Manual")
+            modes = remote.fan_out(inputs.nodes, lambda n: remote.run(n, contracts.SET_ENTSSO_START_MODE, manual))
             for node, mode in modes.items():
-                steps.add(node, c.SET_ENTSSO_START_MODE.name, mode.changed)
+                steps.add(node, contracts.SET_ENTSSO_START_MODE.name, mode.changed)
             if service.needs_cycle:
                 cycled = remote.run(
-                    owner, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name)
+                    owner,
+                    contracts.RESTART_SSO_CLUSTER_RESOURCE,
+                    contracts.ResourceParams(resource_name=inputs.resource_name),
                 )
-                steps.add(owner, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+                steps.add(owner, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
             observed = self._facts(remote, inputs)
             assert observed is not None
             return observed
@@ -175,12 +180,14 @@ class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, Clustere
             cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
             via = any_up(cluster, inputs.nodes)
             if preflight.sso_resource(cluster, inputs.resource_name) is None:
-                steps.add(via, c.REMOVE_CLUSTERED_SSO_SERVICE.name, False, "already gone")
+                steps.add(via, contracts.REMOVE_CLUSTERED_SSO_SERVICE.name, False, "already gone")
                 return
             removed = remote.run(
-                via, c.REMOVE_CLUSTERED_SSO_SERVICE, c.ResourceParams(resource_name=inputs.resource_name)
+                via,
+                contracts.REMOVE_CLUSTERED_SSO_SERVICE,
+                contracts.ResourceParams(resource_name=inputs.resource_name),
             )
-            steps.add(via, c.REMOVE_CLUSTERED_SSO_SERVICE.name, removed.changed)
+            steps.add(via, contracts.REMOVE_CLUSTERED_SSO_SERVICE.name, removed.changed)
 
 
 class ClusteredSsoService(dyn.Resource, module="esso", name="ClusteredSsoService"):

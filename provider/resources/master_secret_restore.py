@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight
@@ -97,7 +97,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
                 with contextlib.suppress(EssoError, ValueError):
                     restored_from = escrow.recorded(msid, self.backup_password()).location
-                steps.add(node, c.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
+                steps.add(node, contracts.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
                 if prior is None or self.proof_pending(before, inputs) or (before.msid or "").lower() != msid.lower():
                     # an earlier attempt may have failed after copying the backup: its folder has a known name
                     # (also after a rotation, whose restore state still names the previous MSID)
@@ -163,7 +163,9 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             following = self._next_node(inputs)
             facts = self._facts_or_none(remote, inputs, following) if following else None
             if facts is not None and msid.lower() not in {m.lower() for m in facts.ssoss_msids}:
-                steps.add(node, c.MOVE_SSO_ROLE.name, False, f"the role stays: {following}'s restore moves it next")
+                steps.add(
+                    node, contracts.MOVE_SSO_ROLE.name, False, f"the role stays: {following}'s restore moves it next"
+                )
                 return node
         return self._send_role_home(remote, inputs, steps)
 
@@ -186,12 +188,14 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         if owner is None or node_key(owner) == node_key(home):
             return home if owner is not None else None
         if not remote.policy.allow_disruption:
-            steps.add(home, c.MOVE_SSO_ROLE.name, False, "the role stays where it is: moving it needs allowDisruption")
+            steps.add(
+                home, contracts.MOVE_SSO_ROLE.name, False, "the role stays where it is: moving it needs allowDisruption"
+            )
             return owner
         move_role(remote, role=inputs.role, node=home, steps=steps)
         return home
 
-    def _facts_or_none(self, remote: Remote, inputs: RestoreInputs, node: str) -> c.NodeFacts | None:
+    def _facts_or_none(self, remote: Remote, inputs: RestoreInputs, node: str) -> contracts.NodeFacts | None:
         """A node's facts, or None when it cannot be reached (a lost node holds nothing we can use)."""
         try:
             return inputs.node_facts(remote, node)
@@ -234,11 +238,11 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         key = "\n".join([inputs.server, inputs.database, inputs.node, msid]).lower()
         return "restore-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
-    def _folder(self, remote: Remote, inputs: RestoreInputs, msid: str) -> c.ChangeResult[c.PathState]:
+    def _folder(self, remote: Remote, inputs: RestoreInputs, msid: str) -> contracts.ChangeResult[contracts.PathState]:
         """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt."""
         # ENTSSO's service account may read the copy; nobody else but SYSTEM and Administrators (issue 9 A12)
-        made = c.TempDirParams(run_id=self.run_id(inputs, msid), reader=inputs.service_account)
-        return remote.run(inputs.node, c.NEW_PROTECTED_TEMP_DIR, made)
+        made = contracts.TempDirParams(run_id=self.run_id(inputs, msid), reader=inputs.service_account)
+        return remote.run(inputs.node, contracts.NEW_PROTECTED_TEMP_DIR, made)
 
     def _sweep(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> None:
         """Remove the folder (and the backup copy in it) an interrupted attempt of this restore may have left.
@@ -246,7 +250,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         Its path comes from New-ProtectedTempDir (the node decides %windir%), so the sweep makes it when absent;
         either way it is removed, and the step says whether an earlier attempt had left it."""
         folder = self._folder(remote, inputs, msid)
-        remote.run(inputs.node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder.after.path))
+        remote.run(inputs.node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder.after.path))
         left = not folder.changed
         steps.add(inputs.node, "sweep-restore-folder", left, "left by an earlier attempt" if left else "none left")
 
@@ -263,8 +267,10 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         except ValueError as exc:  # an MSID a node reported that is no GUID never becomes an escrow path
             raise EssoError("ESSO-025", f"{exc}: nothing was restored.", node=node, step="restore") from None
         move_role(remote, role=inputs.role, node=node, steps=steps)
-        cycled = remote.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=inputs.resource_name))
-        steps.add(node, c.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+        cycled = remote.run(
+            node, contracts.RESTART_SSO_CLUSTER_RESOURCE, contracts.ResourceParams(resource_name=inputs.resource_name)
+        )
+        steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
         folder = self._folder(remote, inputs, msid).after.path
         try:
             path = f"{folder}\\{BACKUP_NAME}"
@@ -272,13 +278,13 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             steps.add(node, "copy-backup", True, "to a folder only Administrators and the service account can read")
             restored = remote.run(
                 node,
-                c.RESTORE_MASTER_SECRET,
-                c.RestoreParams(backup_file=path, backup_password=password, expected_msid=msid),
+                contracts.RESTORE_MASTER_SECRET,
+                contracts.RestoreParams(backup_file=path, backup_password=password, expected_msid=msid),
             )
-            steps.add(node, c.RESTORE_MASTER_SECRET.name, restored.changed)
+            steps.add(node, contracts.RESTORE_MASTER_SECRET.name, restored.changed)
         finally:
-            removed = remote.run(node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder))
-            steps.add(node, c.REMOVE_PROTECTED_PATH.name, removed.changed)
+            removed = remote.run(node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder))
+            steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, removed.changed)
         return recorded.location
 
     def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:

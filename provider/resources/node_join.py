@@ -13,8 +13,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dyn
 
-from provider import contracts as c
-from provider import ssoxml
+from provider import contracts, ssoxml
 from provider.errors import EssoError
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import preflight
@@ -88,8 +87,8 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
             )
             joined = remote.run(
                 node,
-                c.JOIN_SSO_SYSTEM,
-                c.JoinSsoParams(
+                contracts.JOIN_SSO_SYSTEM,
+                contracts.JoinSsoParams(
                     config_xml=xml,
                     server=inputs.server,
                     database=inputs.database,
@@ -97,7 +96,7 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
                     timeout_minutes=self.spec.transport.configuration_timeout_minutes,
                 ),
             )
-            steps.add(node, c.JOIN_SSO_SYSTEM.name, joined.changed)
+            steps.add(node, contracts.JOIN_SSO_SYSTEM.name, joined.changed)
             password = self.service_account_password()
             stored = prior.fingerprints.get("serviceAccountPassword") if prior else None
             if (
@@ -107,9 +106,11 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
             ):
                 # The account's password was changed in AD: the service must log on with the new one.
                 logon = remote.run(
-                    node, c.SET_ENTSSO_LOGON, c.EntSsoLogonParams(account=inputs.service_account, password=password)
+                    node,
+                    contracts.SET_ENTSSO_LOGON,
+                    contracts.EntSsoLogonParams(account=inputs.service_account, password=password),
                 )
-                steps.add(node, c.SET_ENTSSO_LOGON.name, logon.changed, "used at the service's next start")
+                steps.add(node, contracts.SET_ENTSSO_LOGON.name, logon.changed, "used at the service's next start")
             # Whether this resource configured the node (a node configured before it, such as the creator, is
             # adopted): delete undoes only what the resource did. Decided from evidence that survives a retry,
             # never from this call's ``changed`` (a retry after a lost reply sees changed: false): the state of an
@@ -118,7 +119,7 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
             return self._observed(inputs.node_facts(remote, node), inputs, was_joined=was_joined)
 
     @staticmethod
-    def joined_by_this_tool(facts: c.NodeFacts, inputs: NodeJoinInputs) -> bool:
+    def joined_by_this_tool(facts: contracts.NodeFacts, inputs: NodeJoinInputs) -> bool:
         """The node carries Join-SsoSystem's marker for this SSO system and is configured for it."""
         system = f"{inputs.server}/{inputs.database}".lower()
         configured = facts.sso_config is not None and (
@@ -127,7 +128,7 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
         return configured and (facts.join_marker or "").lower() == system
 
     @classmethod
-    def _observed(cls, facts: c.NodeFacts, inputs: NodeJoinInputs, *, was_joined: bool) -> NodeJoinObserved:
+    def _observed(cls, facts: contracts.NodeFacts, inputs: NodeJoinInputs, *, was_joined: bool) -> NodeJoinObserved:
         return NodeJoinObserved(
             configured_server=facts.sso_config.server if facts.sso_config else None,
             configured_database=facts.sso_config.database if facts.sso_config else None,
@@ -174,8 +175,8 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
             try:
                 removed = remote.run(
                     node,
-                    c.REMOVE_SSO_NODE_CONFIGURATION,
-                    c.RemoveNodeConfigParams(server=inputs.server, database=inputs.database),
+                    contracts.REMOVE_SSO_NODE_CONFIGURATION,
+                    contracts.RemoveNodeConfigParams(server=inputs.server, database=inputs.database),
                 )
             except TransientRemoteError:
                 if node.lower() in members:
@@ -183,17 +184,17 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
                         "ESSO-021",
                         "its SSO configuration could not be removed and it is still in the cluster.",
                         node=node,
-                        step=c.REMOVE_SSO_NODE_CONFIGURATION.name,
+                        step=contracts.REMOVE_SSO_NODE_CONFIGURATION.name,
                     ) from None
                 steps.add(node, "forget-evicted-node", False, "unreachable and evicted from the cluster")
                 return
-            steps.add(node, c.REMOVE_SSO_NODE_CONFIGURATION.name, removed.changed)
+            steps.add(node, contracts.REMOVE_SSO_NODE_CONFIGURATION.name, removed.changed)
 
     def _release_clustered_service(
         self,
         remote: Remote,
-        cluster: c.ClusterFacts,
-        resource: c.ClusterResourceFacts,
+        cluster: contracts.ClusterFacts,
+        resource: contracts.ClusterResourceFacts,
         inputs: NodeJoinInputs,
         steps: Steps,
         *,
@@ -219,8 +220,10 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
         if homes:
             if owns_role:
                 home = homes[0]
-                moved = remote.run(home, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=inputs.role, node=home))
-                steps.add(home, c.MOVE_SSO_ROLE.name, moved.changed)
+                moved = remote.run(
+                    home, contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name=inputs.role, node=home)
+                )
+                steps.add(home, contracts.MOVE_SSO_ROLE.name, moved.changed)
             if listed:
                 set_owners(remote, cluster, inputs.resource_name, others, steps, nodes=inputs.nodes, avoid=node)
             return
@@ -230,14 +233,16 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
                 f"no other possible owner of {resource.name} ({', '.join(others)}) is Up; the role cannot leave "
                 f"{node}. Bring one of them up, then run up again.",
                 node=node,
-                step=c.MOVE_SSO_ROLE.name,
+                step=contracts.MOVE_SSO_ROLE.name,
             )
         if not unconfigure:
             steps.add(node, "keep-possible-owner", False, f"the last node that can run {resource.name}; kept")
             return
         via = any_up(cluster, inputs.nodes)
-        gone = remote.run(via, c.REMOVE_CLUSTERED_SSO_SERVICE, c.ResourceParams(resource_name=resource.name))
-        steps.add(via, c.REMOVE_CLUSTERED_SSO_SERVICE.name, gone.changed, f"{node} was its last possible owner")
+        gone = remote.run(
+            via, contracts.REMOVE_CLUSTERED_SSO_SERVICE, contracts.ResourceParams(resource_name=resource.name)
+        )
+        steps.add(via, contracts.REMOVE_CLUSTERED_SSO_SERVICE.name, gone.changed, f"{node} was its last possible owner")
 
 
 class SsoNodeJoin(dyn.Resource, module="esso", name="SsoNodeJoin"):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.sim_existing import existing_world, retire_server, sso_client_read
 from provider.remote.simulator import Simulator
 from provider.remote.world import World
@@ -48,7 +48,7 @@ def assert_moved(config: StackConfig, nodes: list[str], msid: str, state: dict[s
     assert system["msid"] == msid and system["adoptedFrom"] == source
     for app in ("ContosoERP", "ContosoCRM"):  # a client of the cluster's Network Name reads the old data
         assert [cred.msid for cred in sso_client_read(world, "SQL01", "SSODB", app)] == [msid]
-    assert world.calls_for(script=c.INSTALL_SSO_SYSTEM.name) == 0
+    assert world.calls_for(script=contracts.INSTALL_SSO_SYSTEM.name) == 0
 
 
 @pytest.mark.parametrize("nodes", [["SSO01", "SSO02"], ["SSO01", "SSO02", "SSO03"]])
@@ -162,7 +162,7 @@ def test_destroy_keeps_the_adopted_database_and_its_secret(tmp_path: Path) -> No
     assert after.databases["sql01/ssodb"].msid == msid  # the database stays, whatever onDestroy says
     assert msid in after.nodes[SERVER].ssoss and after.nodes[SERVER].entsso_state == "Running"
     assert escrowed and all(p.exists() for p in escrowed)
-    assert after.calls_for(script=c.REMOVE_SSO_DATABASE.name) == 0
+    assert after.calls_for(script=contracts.REMOVE_SSO_DATABASE.name) == 0
     # what docs/adopt.md says destroy does: the joins undo their joins, the clustered resource goes
     assert all(after.nodes[n].sso_server is None for n in ("SSO01", "SSO02"))
     assert not any(r.type == "Generic Service" for r in after.cluster.resources.values())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.simulator import Simulator
 from provider.remote.world import SimFile
 from tests.faults import matrix
@@ -51,10 +51,10 @@ def _sample(baselines: dict[str, Baseline]) -> list[tuple[Baseline, Cell]]:
 
 def test_the_sample_covers_every_change_script_kind_phase_and_scenario(baselines: dict[str, Baseline]) -> None:
     cells = [cell for _, cell in _sample(baselines)]
-    changes = {name for name, script in c.SCRIPTS.items() if script.changes}
+    changes = {name for name, script in contracts.SCRIPTS.items() if script.changes}
     assert changes - {cell.script for cell in cells} == set()
     assert {cell.kind for cell in cells} == {*matrix.KINDS, "interrupt"}
-    declared = {(name, phase) for name, script in c.SCRIPTS.items() for phase in script.phases}
+    declared = {(name, phase) for name, script in contracts.SCRIPTS.items() for phase in script.phases}
     assert declared - {(cell.script, cell.phase) for cell in cells if cell.phase} == set(), "a phase no run reaches"
     assert {line.scenario for line, _ in _sample(baselines)} == set(matrix.SCENARIOS)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote import sim_handlers
 from provider.remote.base import TransientRemoteError
@@ -66,7 +66,7 @@ def test_an_unknown_phase_is_refused_before_the_world_changes(tmp_path: Path) ->
 
 def test_a_handler_may_only_stop_at_a_declared_phase() -> None:
     ctx = Ctx.__new__(Ctx)
-    ctx.script, ctx.interrupt = c.INSTALL_SSO_SYSTEM, None
+    ctx.script, ctx.interrupt = contracts.INSTALL_SSO_SYSTEM, None
     ctx.phase("configured")  # declared, not armed: nothing happens
     with pytest.raises(AssertionError, match="declares no phase"):
         ctx.phase("undeclared")

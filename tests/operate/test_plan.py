@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.operate.plan import Plan, ReadOnlyRemote, StateResource, build_plan
 from provider.operate.progress import QUIET_KEY
@@ -62,7 +62,7 @@ def _steps(plan: Plan) -> list[tuple[str, str]]:
 
 def _assert_read_only(sent: list[str]) -> None:
     assert sent, "the plan read no facts"
-    changing = [s for s in sent if c.SCRIPTS[s].changes]
+    changing = [s for s in sent if contracts.SCRIPTS[s].changes]
     assert not changing, f"the plan sent change scripts: {changing}"
 
 
@@ -178,9 +178,9 @@ def test_the_read_only_remote_refuses_a_change_script_before_sending(tmp_path: P
     sim = Simulator(tmp_path / "world.json")
     sim.seed(spec)
     remote = ReadOnlyRemote(connect(spec, project_dir=tmp_path))
-    params = c.AccountParams(account=spec.sso.service_account)
+    params = contracts.AccountParams(account=spec.sso.service_account)
     with pytest.raises(EssoError, match="read-only"):
-        remote.run("SSO01", c.GRANT_SERVICE_LOGON_RIGHT, params)
+        remote.run("SSO01", contracts.GRANT_SERVICE_LOGON_RIGHT, params)
     assert sim.load().calls == {}
 
 

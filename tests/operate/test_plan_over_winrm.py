@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.operate.plan import build_plan
 from provider.remote.psrp import PsrpRemote, close_pools
 from provider.remote.simulator import Simulator
@@ -44,7 +44,7 @@ def test_the_plan_sends_only_fact_scripts_over_winrm(tmp_path: Path, loopback: L
         remote.close()
     sent = [op.script for op in loopback.recorder.operations]
     assert sorted(set(sent)) == ["Get-ClusterFacts", "Get-DomainGroupFacts", "Get-NodeFacts", "Get-SsoDatabaseFacts"]
-    assert not [s for s in sent if c.SCRIPTS[s].changes]
+    assert not [s for s in sent if contracts.SCRIPTS[s].changes]
     assert len(plan.steps) > 10 and not plan.blocked  # the change steps ran in the twin only
     wire = loopback.recorder.wire_bytes() + loopback.recorder.decrypted_bytes()
     for secret in (SERVICE_PASSWORD, BACKUP_PASSWORD):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.recorder import FileRecorder, last_run, new_run, read_log, stack_log
 from provider.remote.simulator import Simulator, SimulatorRemote
@@ -25,8 +25,8 @@ def test_a_failed_call_keeps_its_esso_id_and_nothing_of_its_text(tmp_path: Path)
     remote = SimulatorRemote(tmp_path / "world.json")
     remote.recorder = FileRecorder(tmp_path / "log.jsonl", run="r1", operation="update", resource="groups")
     with pytest.raises(EssoError) as failed:
-        remote.run("SSO01", c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account="CONTOSO\\svc-entsso"))
-    remote.run("SSO01", c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account="CONTOSO\\svc-entsso"))
+        remote.run("SSO01", contracts.GRANT_SERVICE_LOGON_RIGHT, contracts.AccountParams(account="CONTOSO\\svc-entsso"))
+    remote.run("SSO01", contracts.GRANT_SERVICE_LOGON_RIGHT, contracts.AccountParams(account="CONTOSO\\svc-entsso"))
     bad, good = read_log(tmp_path / "log.jsonl")
     assert (bad.error, bad.changed, bad.changes) == ("ESSO-041", None, True)
     assert failed.value.detail not in (tmp_path / "log.jsonl").read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote import cache as cache_module
 from provider.remote.base import Remote, parse_result
@@ -21,7 +21,7 @@ from tests.engine.world import demo_stack, entsso_resource, new_engine
 from tests.support.engine import learn
 
 NODES = ["SSO01", "SSO02", "SSO03"]
-FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+FACTS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 
 
 class Audit:
@@ -33,7 +33,9 @@ class Audit:
         self.stale: list[str] = []
         self._lock = threading.Lock()
 
-    def __call__(self, node: str, script: c.Script[Any, Any], params: c.Params, cached: c.Result) -> None:
+    def __call__(
+        self, node: str, script: contracts.Script[Any, Any], params: contracts.Params, cached: contracts.Result
+    ) -> None:
         answer = parse_result(node, script, self.fresh._attempt(node, script, params))
         with self._lock:
             self.hits += 1
@@ -78,7 +80,7 @@ def test_the_audit_finds_a_stale_answer_when_a_change_forgets_too_little(
     """The planted defect: every change forgets only its own node, so cluster facts (and other nodes' facts
     after a role move) stay cached after a change; the audit of the same life must catch it."""
 
-    def own_node_only(self: FactsCache, node: str, script: c.Script[Any, Any], result: Any = None) -> None:
+    def own_node_only(self: FactsCache, node: str, script: contracts.Script[Any, Any], result: Any = None) -> None:
         self.new_logon(node)
 
     monkeypatch.setattr(FactsCache, "changed", own_node_only)
@@ -97,19 +99,19 @@ class Counting(Remote):
         super().__init__(second_hop=True)
         self.invoked: list[str] = []
 
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         self.invoked.append(f"{node}/{script.name}")
-        if script is c.GET_NODE_FACTS:
+        if script is contracts.GET_NODE_FACTS:
             return SimulatorFacts.of(node, len(self.invoked))
-        if script is c.GET_CLUSTER_FACTS:
+        if script is contracts.GET_CLUSTER_FACTS:
             return {"clusterName": f"CL{len(self.invoked)}", "nodes": [], "msdtc": [], "resources": [], "role": None}
-        if script is c.MOVE_SSO_ROLE:  # the role comes from SSO02
+        if script is contracts.MOVE_SSO_ROLE:  # the role comes from SSO02
             return {
                 "changed": True,
                 "before": {"ownerNode": "SSO02", "state": "Online"},
                 "after": {"ownerNode": node, "state": "Online"},
             }
-        if script is c.SET_ENTSSO_START_MODE:
+        if script is contracts.SET_ENTSSO_START_MODE:
             return {"changed": True, "before": None, "after": {"startType": "Manual", "state": "Stopped"}}
         return {"changed": True, "before": None, "after": {"granted": True}}
 
@@ -120,16 +122,16 @@ class Counting(Remote):
 class SimulatorFacts:
     @staticmethod
     def of(node: str, serial: int) -> dict[str, Any]:
-        return c.NodeFacts(
+        return contracts.NodeFacts(
             computer_name=node,
             esso_installed=True,
             esso_version=f"10.0.{serial}",  # each real read answers differently: a cached answer shows
-            entsso=c.EntSsoFacts(state="Running", start_type="Manual", account=None),
+            entsso=contracts.EntSsoFacts(state="Running", start_type="Manual", account=None),
             ssoss_msids=[],
             nlb_installed=False,
-            logon_right=c.LogonRightFacts(granted=True, via_gpo=False, gpo_includes_account=False),
+            logon_right=contracts.LogonRightFacts(granted=True, via_gpo=False, gpo_includes_account=False),
             token_has_admin_group=True,
-            secret_server_status=c.SecretServerStatus(flags=0, running=False, clustered=False),
+            secret_server_status=contracts.SecretServerStatus(flags=0, running=False, clustered=False),
         ).model_dump(by_alias=True, mode="json")
 
 
@@ -141,89 +143,95 @@ def remote() -> Counting:
 
 
 def test_a_repeated_read_is_answered_once_and_a_copy_is_returned(remote: Counting) -> None:
-    first = remote.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    first = remote.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     first.ssoss_msids.append("mutated by a caller")
-    again = remote.run("sso01", c.GET_NODE_FACTS, FACTS)  # node names compare as Windows does
+    again = remote.run("sso01", contracts.GET_NODE_FACTS, FACTS)  # node names compare as Windows does
     assert remote.invoked == ["SSO01/Get-NodeFacts"]
     assert again.ssoss_msids == [] and again.esso_version == first.esso_version
-    other = c.GetNodeFactsParams(service_account="CONTOSO\\other", admin_group=FACTS.admin_group)
-    remote.run("SSO01", c.GET_NODE_FACTS, other)  # other parameters, another question
+    other = contracts.GetNodeFactsParams(service_account="CONTOSO\\other", admin_group=FACTS.admin_group)
+    remote.run("SSO01", contracts.GET_NODE_FACTS, other)  # other parameters, another question
     assert len(remote.invoked) == 2
 
 
 def test_a_node_local_change_forgets_that_node_and_cluster_facts_only(remote: Counting) -> None:
     for node in ("SSO01", "SSO02"):
-        remote.run(node, c.GET_NODE_FACTS, FACTS)
-    remote.run("SSO01", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
-    remote.run("SSO02", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))  # cluster-wide: cached
+        remote.run(node, contracts.GET_NODE_FACTS, FACTS)
+    remote.run("SSO01", contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO"))
+    remote.run(
+        "SSO02", contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO")
+    )  # cluster-wide: cached
     assert len(remote.invoked) == 3
-    remote.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+    remote.run("SSO01", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
     remote.invoked.clear()
     for node in ("SSO01", "SSO02"):
-        remote.run(node, c.GET_NODE_FACTS, FACTS)
-    remote.run("SSO02", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+        remote.run(node, contracts.GET_NODE_FACTS, FACTS)
+    remote.run("SSO02", contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO"))
     assert remote.invoked == ["SSO01/Get-NodeFacts", "SSO02/Get-ClusterFacts"]
     # a grant (local security policy) cannot touch the cluster: only SSO02's own facts are read again
-    remote.run("SSO02", c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account="CONTOSO\\svc-entsso"))
+    remote.run("SSO02", contracts.GRANT_SERVICE_LOGON_RIGHT, contracts.AccountParams(account="CONTOSO\\svc-entsso"))
     remote.invoked.clear()
     for node in ("SSO01", "SSO02"):
-        remote.run(node, c.GET_NODE_FACTS, FACTS)
-    remote.run("SSO01", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+        remote.run(node, contracts.GET_NODE_FACTS, FACTS)
+    remote.run("SSO01", contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO"))
     assert remote.invoked == ["SSO02/Get-NodeFacts"]
 
 
 def test_any_other_change_and_a_new_logon_forget(remote: Counting) -> None:
-    remote.run("SSO02", c.GET_NODE_FACTS, FACTS)
-    remote.run("SSO01", c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name="SSO", node="SSO01"))  # a cluster change
-    remote.run("SSO02", c.GET_NODE_FACTS, FACTS)
+    remote.run("SSO02", contracts.GET_NODE_FACTS, FACTS)
+    remote.run(
+        "SSO01", contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name="SSO", node="SSO01")
+    )  # a cluster change
+    remote.run("SSO02", contracts.GET_NODE_FACTS, FACTS)
     remote.renew_logon("SSO02")
-    remote.run("SSO02", c.GET_NODE_FACTS, FACTS)
+    remote.run("SSO02", contracts.GET_NODE_FACTS, FACTS)
     assert remote.invoked.count("SSO02/Get-NodeFacts") == 3
 
 
 def test_a_role_move_forgets_the_owners_before_and_after_and_no_other_node(remote: Counting) -> None:
     for node in ("SSO01", "SSO02", "SSO03"):
-        remote.run(node, c.GET_NODE_FACTS, FACTS)
-    database = c.SsoDatabaseParams(server="SQL01", database="SSODB")
-    remote.cache.put("SSO01", c.GET_SSO_DATABASE_FACTS, database, c.SsoDatabaseFacts(exists=False), 0)  # type: ignore[union-attr]
-    remote.run("SSO01", c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name="SSO", node="SSO01"))  # from SSO02
+        remote.run(node, contracts.GET_NODE_FACTS, FACTS)
+    database = contracts.SsoDatabaseParams(server="SQL01", database="SSODB")
+    remote.cache.put("SSO01", contracts.GET_SSO_DATABASE_FACTS, database, contracts.SsoDatabaseFacts(exists=False), 0)  # type: ignore[union-attr]
+    remote.run("SSO01", contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name="SSO", node="SSO01"))  # from SSO02
     remote.invoked.clear()
     for node in ("SSO01", "SSO02", "SSO03"):
-        remote.run(node, c.GET_NODE_FACTS, FACTS)
-    remote.run("SSO03", c.GET_SSO_DATABASE_FACTS, database)  # no second hop: the database is as it was
+        remote.run(node, contracts.GET_NODE_FACTS, FACTS)
+    remote.run("SSO03", contracts.GET_SSO_DATABASE_FACTS, database)  # no second hop: the database is as it was
     assert remote.invoked == ["SSO01/Get-NodeFacts", "SSO02/Get-NodeFacts"]
 
 
 def test_a_failed_change_forgets_too(remote: Counting, monkeypatch: pytest.MonkeyPatch) -> None:
-    remote.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    remote.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
 
-    def broken(node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def broken(node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         raise EssoError("ESSO-041", "injected", node=node, step=script.name)
 
     monkeypatch.setattr(remote, "_invoke", broken)
     with pytest.raises(EssoError):
-        remote.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+        remote.run("SSO01", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
     monkeypatch.undo()
     remote.invoked.clear()
-    remote.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    remote.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert remote.invoked == ["SSO01/Get-NodeFacts"]
 
 
 def test_a_read_that_raced_a_change_is_not_kept(remote: Counting) -> None:
     cache = remote.cache
     assert cache is not None
-    epoch = cache.epoch("SSO01", c.GET_NODE_FACTS)
-    answer = c.NodeFacts.model_validate(SimulatorFacts.of("SSO01", 1))
-    cache.changed("SSO01", c.SET_ENTSSO_START_MODE)  # the change lands while the read is on the wire
-    cache.put("SSO01", c.GET_NODE_FACTS, FACTS, answer, epoch)
-    assert cache.get("SSO01", c.GET_NODE_FACTS, FACTS) is None
+    epoch = cache.epoch("SSO01", contracts.GET_NODE_FACTS)
+    answer = contracts.NodeFacts.model_validate(SimulatorFacts.of("SSO01", 1))
+    cache.changed("SSO01", contracts.SET_ENTSSO_START_MODE)  # the change lands while the read is on the wire
+    cache.put("SSO01", contracts.GET_NODE_FACTS, FACTS, answer, epoch)
+    assert cache.get("SSO01", contracts.GET_NODE_FACTS, FACTS) is None
 
 
 def test_reads_with_a_secret_parameter_and_file_chunks_are_never_cached() -> None:
-    assert not cache_module.cacheable(c.READ_FILE_CHUNK, c.ReadFileChunkParams(path="C:\\x", offset=0, length=1))
-    assert cache_module.cacheable(c.GET_NODE_FACTS, FACTS)
-    hypothetical = c.Script("Get-Hypothetical", c.RestoreParams, c.NodeFacts, changes=False)
-    secret = c.RestoreParams(
+    assert not cache_module.cacheable(
+        contracts.READ_FILE_CHUNK, contracts.ReadFileChunkParams(path="C:\\x", offset=0, length=1)
+    )
+    assert cache_module.cacheable(contracts.GET_NODE_FACTS, FACTS)
+    hypothetical = contracts.Script("Get-Hypothetical", contracts.RestoreParams, contracts.NodeFacts, changes=False)
+    secret = contracts.RestoreParams(
         backup_file="C:\\b.bak", backup_password=SecretStr("Bak-Sentinel-93fa#"), expected_msid="x"
     )
     assert not cache_module.cacheable(hypothetical, secret)  # a secret is never part of a cache key
@@ -250,8 +258,8 @@ def moves_and_reads(state: Path, audit: Audit) -> None:
     remote.cache = FactsCache(audit=audit)
     for _ in range(2):
         for node in NODES:
-            remote.run(node, c.GET_NODE_FACTS, FACTS)
-        remote.run("SSO02", c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name="SSO", node="SSO02"))
+            remote.run(node, contracts.GET_NODE_FACTS, FACTS)
+        remote.run("SSO02", contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name="SSO", node="SSO02"))
 
 
 def test_a_role_move_leaves_no_stale_facts_on_the_node_it_left(tmp_path: Path) -> None:
@@ -283,16 +291,18 @@ def test_concurrent_asks_for_the_same_facts_send_one_read() -> None:
     cache = FactsCache()
     release = threading.Event()
     calls: list[str] = []
-    answer = c.NodeFacts.model_validate(SimulatorFacts.of("SSO01", 1))
+    answer = contracts.NodeFacts.model_validate(SimulatorFacts.of("SSO01", 1))
 
-    def read() -> c.NodeFacts:
+    def read() -> contracts.NodeFacts:
         calls.append("read")
         release.wait(5)
         return answer
 
-    results: list[c.NodeFacts] = []
+    results: list[contracts.NodeFacts] = []
     threads = [
-        threading.Thread(target=lambda: results.append(cache.read_through("SSO01", c.GET_NODE_FACTS, FACTS, read)))
+        threading.Thread(
+            target=lambda: results.append(cache.read_through("SSO01", contracts.GET_NODE_FACTS, FACTS, read))
+        )
         for _ in range(3)
     ]
     for thread in threads:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote import simulator
 from provider.remote.base import Remote
@@ -26,7 +26,7 @@ class Meeting(Remote):
         super().__init__(second_hop=True)
         self.barrier = threading.Barrier(parties, timeout=5)
 
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         self.barrier.wait()
         return node
 
@@ -37,7 +37,9 @@ class Meeting(Remote):
 def test_fan_out_runs_the_nodes_at_once_and_keeps_their_order() -> None:
     remote = Meeting(parties=3)
     remote.concurrency = 3
-    answers = remote.fan_out(["SSO03", "SSO01", "SSO02"], lambda n: remote._invoke(n, c.GET_NODE_FACTS, c.NoParams()))
+    answers = remote.fan_out(
+        ["SSO03", "SSO01", "SSO02"], lambda n: remote._invoke(n, contracts.GET_NODE_FACTS, contracts.NoParams())
+    )
     assert list(answers) == ["SSO03", "SSO01", "SSO02"]
 
 
@@ -45,7 +47,7 @@ def test_fan_out_with_concurrency_one_runs_in_turn() -> None:
     remote = Meeting(parties=2)  # two calls would have to meet: in turn, the first one waits in vain
     remote.concurrency = 1
     with pytest.raises(threading.BrokenBarrierError):
-        remote.fan_out(["SSO01", "SSO02"], lambda n: remote._invoke(n, c.GET_NODE_FACTS, c.NoParams()))
+        remote.fan_out(["SSO01", "SSO02"], lambda n: remote._invoke(n, contracts.GET_NODE_FACTS, contracts.NoParams()))
 
 
 def test_fan_out_raises_the_first_error_in_node_order_after_all_calls_end() -> None:
@@ -72,7 +74,7 @@ def test_the_preflight_reads_every_node_in_parallel(tmp_path: Path) -> None:
     barrier = threading.Barrier(3, timeout=5)
     real = remote._invoke
 
-    def meet(node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def meet(node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         barrier.wait()  # all three node reads are in flight at once, or this times out
         return real(node, script, params)
 
@@ -102,7 +104,9 @@ def test_the_simulator_sleeps_its_latency_outside_its_state_lock(
 
     monkeypatch.setattr(time, "sleep", sleep)  # the simulator's own module reference is the same module
     SimulatorRemote(sim.path).run(
-        "SSO01", c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="x")
+        "SSO01",
+        contracts.GET_NODE_FACTS,
+        contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="x"),
     )
     assert held == [False]
 
@@ -110,12 +114,12 @@ def test_the_simulator_sleeps_its_latency_outside_its_state_lock(
 def test_the_latency_profile_weighs_scripts_and_scales() -> None:
     profile = simulator.WINDOWS_LIKE
     assert (
-        profile.delay(c.JOIN_SSO_SYSTEM.name)
-        > profile.delay(c.MOVE_SSO_ROLE.name)
-        > profile.delay(c.GET_NODE_FACTS.name)
+        profile.delay(contracts.JOIN_SSO_SYSTEM.name)
+        > profile.delay(contracts.MOVE_SSO_ROLE.name)
+        > profile.delay(contracts.GET_NODE_FACTS.name)
     )
-    assert profile.delay(c.WRITE_FILE_CHUNK.name) == profile.default_change * profile.scale
-    assert simulator.call_latency(0, c.GET_NODE_FACTS.name) == 0.0  # no profile set: the world's latency
+    assert profile.delay(contracts.WRITE_FILE_CHUNK.name) == profile.default_change * profile.scale
+    assert simulator.call_latency(0, contracts.GET_NODE_FACTS.name) == 0.0  # no profile set: the world's latency
 
 
 @pytest.mark.parametrize("value", ["0", "33", "four", "-1"])
@@ -133,8 +137,10 @@ def test_concurrency_defaults_and_reads() -> None:
 def test_start_reads_in_the_background_beside_the_foreground() -> None:
     remote = Meeting(parties=2)
     remote.concurrency = 2
-    pending = remote.start(lambda: remote._invoke("SSO01", c.GET_CLUSTER_FACTS, c.NoParams()))
-    assert remote._invoke("SSO02", c.GET_NODE_FACTS, c.NoParams()) == "SSO02"  # meets the background call
+    pending = remote.start(lambda: remote._invoke("SSO01", contracts.GET_CLUSTER_FACTS, contracts.NoParams()))
+    assert (
+        remote._invoke("SSO02", contracts.GET_NODE_FACTS, contracts.NoParams()) == "SSO02"
+    )  # meets the background call
     assert pending() == "SSO01"
 
 

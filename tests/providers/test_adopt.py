@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.sim_existing import backup_blob, existing_world_for, retire_server, seed_existing, sso_client_read
 from provider.remote.simulator import HANDLERS, Simulator
@@ -26,7 +26,7 @@ from tests.support.procedure import BACKUP_PASSWORD, Procedure, demo_spec
 SERVER = "BTS01"
 # Scripts that may change something before the SSO system's checks run: the domain groups resource comes
 # first in the component and only makes sure the accounts and rights the seed needs are in place.
-GROUP_SCRIPTS = {c.SET_SSO_DOMAIN_GROUPS.name, c.GRANT_SERVICE_LOGON_RIGHT.name}
+GROUP_SCRIPTS = {contracts.SET_SSO_DOMAIN_GROUPS.name, contracts.GRANT_SERVICE_LOGON_RIGHT.name}
 
 
 def seeded(tmp_path: Path, nodes: tuple[str, ...] = ("SSO01", "SSO02"), **overrides: Any) -> tuple[ClusterSpec, World]:
@@ -58,7 +58,7 @@ def changes_made(world: World) -> list[str]:
     return sorted(
         key
         for key, count in world.calls.items()
-        if count and c.SCRIPTS[key.split("/", 1)[1]].changes and key.split("/", 1)[1] not in GROUP_SCRIPTS
+        if count and contracts.SCRIPTS[key.split("/", 1)[1]].changes and key.split("/", 1)[1] not in GROUP_SCRIPTS
     )
 
 
@@ -93,15 +93,15 @@ def test_adopt_from_the_live_master_secret_server(tmp_path: Path, nodes: tuple[s
     outputs = Procedure(spec).up()
     assert_adopted(spec, outputs, msid, f"server:{SERVER}")
     after = world_of(spec).load()
-    assert after.calls_for(script=c.INSTALL_SSO_SYSTEM.name) == 0  # "Join", never "Create"
-    assert after.calls_for(script=c.JOIN_SSO_SYSTEM.name) == len(nodes)
+    assert after.calls_for(script=contracts.INSTALL_SSO_SYSTEM.name) == 0  # "Join", never "Create"
+    assert after.calls_for(script=contracts.JOIN_SSO_SYSTEM.name) == len(nodes)
     old = after.nodes[SERVER]  # the old master secret server keeps its service, as a plain SSO server
     assert old.entsso_state == "Running" and (old.sso_server, old.sso_database) == ("SQL01", "SSODB")
-    assert after.calls_for(node=SERVER, script=c.BACKUP_MASTER_SECRET.name) == 1
+    assert after.calls_for(node=SERVER, script=contracts.BACKUP_MASTER_SECRET.name) == 1
     assert {k.split("/", 1)[1] for k in after.calls if k.startswith(f"{SERVER}/")} == {
-        c.GET_NODE_FACTS.name,
-        c.BACKUP_MASTER_SECRET.name,
-        c.READ_FILE_CHUNK.name,
+        contracts.GET_NODE_FACTS.name,
+        contracts.BACKUP_MASTER_SECRET.name,
+        contracts.READ_FILE_CHUNK.name,
     }
 
 
@@ -229,8 +229,8 @@ def test_an_update_of_an_adopted_system_never_creates(tmp_path: Path) -> None:
     assert result.outs is not None
     assert result.outs["adoptedFrom"] == f"server:{SERVER}" and result.outs["msid"] == msid
     steps = [(s["node"], s["step"], s["changed"]) for s in result.outs["steps"]]
-    assert ("SSO01", "serve-from", False) in steps and ("SSO01", c.BACKUP_MASTER_SECRET.name, True) in steps
-    assert world_of(spec).load().calls_for(script=c.INSTALL_SSO_SYSTEM.name) == 0
+    assert ("SSO01", "serve-from", False) in steps and ("SSO01", contracts.BACKUP_MASTER_SECRET.name, True) in steps
+    assert world_of(spec).load().calls_for(script=contracts.INSTALL_SSO_SYSTEM.name) == 0
 
 
 def test_destroy_keeps_an_adopted_system(tmp_path: Path) -> None:
@@ -240,8 +240,8 @@ def test_destroy_keeps_an_adopted_system(tmp_path: Path) -> None:
     provider.delete("SQL01/SSODB", outputs["sso-system"])
     after = world_of(spec).load()
     assert "sql01/ssodb" in after.databases
-    assert after.calls_for(script=c.REMOVE_SSO_DATABASE.name) == 0
-    assert after.calls_for(script=c.REMOVE_SSO_NODE_CONFIGURATION.name) == 0
+    assert after.calls_for(script=contracts.REMOVE_SSO_DATABASE.name) == 0
+    assert after.calls_for(script=contracts.REMOVE_SSO_NODE_CONFIGURATION.name) == 0
     assert Path(outputs["sso-system"]["escrowLocation"]).exists()
     assert outputs["sso-system"]["msid"] in after.nodes[SERVER].ssoss
 
@@ -267,7 +267,9 @@ def test_the_current_server_is_reached_only_because_the_stack_names_it(tmp_path:
     inputs = SsoSystemProvider.inputs_model.model_validate(SsoSystemProvider._own(Procedure(spec).resources()[1][2]))
     with provider.remote(inputs) as remote, pytest.raises(EssoError) as err:
         remote.run(
-            SERVER, c.GET_NODE_FACTS, c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="x")
+            SERVER,
+            contracts.GET_NODE_FACTS,
+            contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="x"),
         )
     assert err.value.code == "ESSO-070"
     assert world_of(spec).load().calls_for(node=SERVER) == 0
@@ -298,11 +300,13 @@ def test_a_hand_joined_first_node_without_the_secret_never_crashes_the_create(
         node = w.nodes["SSO01"]
         node.sso_server, node.sso_database, node.entsso_account = "SQL01", "SSODB", "CONTOSO\\svc-entsso"
 
-    def script_path(_ctx: Any, p: c.InstallSsoParams) -> c.InstallSsoResult:  # Install-SsoSystem.ps1:76-85
-        state = c.SsoConfigState(server=p.server, database=p.database)
-        return c.InstallSsoResult(changed=False, before=state, after=state, msid="", backup_file="C:\\x.bak")
+    def script_path(
+        _ctx: Any, p: contracts.InstallSsoParams
+    ) -> contracts.InstallSsoResult:  # Install-SsoSystem.ps1:76-85
+        state = contracts.SsoConfigState(server=p.server, database=p.database)
+        return contracts.InstallSsoResult(changed=False, before=state, after=state, msid="", backup_file="C:\\x.bak")
 
-    monkeypatch.setitem(HANDLERS, c.INSTALL_SSO_SYSTEM.name, script_path)
+    monkeypatch.setitem(HANDLERS, contracts.INSTALL_SSO_SYSTEM.name, script_path)
     monkeypatch.setattr(SsoSystemProvider, "_refuse_existing_database", staticmethod(lambda *_a: None))
     with pytest.raises(EssoError) as err:
         Procedure(spec).up()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import TransientRemoteError
 from provider.remote.simulator import Simulator, demo_world
@@ -83,11 +83,11 @@ def test_the_marker_is_written_by_a_change_and_removed_only_for_its_own_system(d
     driver.join("SSO02")
     assert driver.sim.load().nodes["SSO02"].join_marker == "SQL01/SSODB"
     assert driver.facts("SSO02").join_marker == "SQL01/SSODB"
-    other = c.RemoveNodeConfigParams(server="SQL02", database="OTHERDB")
+    other = contracts.RemoveNodeConfigParams(server="SQL02", database="OTHERDB")
     with pytest.raises(EssoError) as refused:  # another system's unconfigure is refused (ESSO-005), marker kept
-        driver.run("SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, other)
+        driver.run("SSO02", contracts.REMOVE_SSO_NODE_CONFIGURATION, other)
     assert refused.value.code == "ESSO-005"
     assert driver.sim.load().nodes["SSO02"].join_marker == "SQL01/SSODB"
-    ours = c.RemoveNodeConfigParams(server="SQL01", database="SSODB")
-    assert driver.run("SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, ours).changed is True
+    ours = contracts.RemoveNodeConfigParams(server="SQL01", database="SSODB")
+    assert driver.run("SSO02", contracts.REMOVE_SSO_NODE_CONFIGURATION, ours).changed is True
     assert driver.sim.load().nodes["SSO02"].join_marker is None

@@ -16,7 +16,7 @@ import pytest
 from provider import contracts as c
 from provider.errors import EssoError
 from provider.escrow import sha256_hex
-from provider.remote import sim_model as m
+from provider.remote import sim_model
 from provider.remote.sim_existing import sso_client_read
 from provider.remote.simulator import Simulator, SimulatorRemote
 from provider.remote.world import AffiliateCredential, World, secret_digest
@@ -44,7 +44,7 @@ def _spec(tmp_path: Path, nodes: tuple[str, ...], label: str | None = None, **ex
 def _built(tmp_path: Path, nodes: tuple[str, ...]) -> tuple[Stack, Simulator]:
     """A clean build with one affiliate application's credential stored under the first secret."""
     sim = Simulator(tmp_path / "world.json")
-    sim.seed(m.demo_world(nodes=list(nodes)))
+    sim.seed(sim_model.demo_world(nodes=list(nodes)))
     stack = Stack()
     stack.up(_spec(tmp_path, nodes))
     with sim.edit() as world:
@@ -114,7 +114,7 @@ def test_a_new_label_rotates_the_secret_on_every_node(tmp_path: Path, nodes: tup
 def test_without_a_label_change_nothing_rotates(tmp_path: Path) -> None:
     nodes = ("SSO01", "SSO02")
     sim = Simulator(tmp_path / "world.json")
-    sim.seed(m.demo_world(nodes=list(nodes)))
+    sim.seed(sim_model.demo_world(nodes=list(nodes)))
     stack = Stack()
     stack.up(_spec(tmp_path, nodes, LABEL))  # a new system answers to the label it was created with
     (db,) = sim.load().databases.values()
@@ -152,7 +152,7 @@ def test_the_old_secret_alone_cannot_serve_after_re_encryption(tmp_path: Path) -
     # a failover to SSO02, which holds only the old secret: ENTSSO starts there but serves nothing
     move_role(remote, role="SSO", node="SSO02", steps=Steps("test"))
     moved = sim.load()
-    assert not m.secret_server_status(moved, moved.nodes["SSO02"]).running
+    assert not sim_model.secret_server_status(moved, moved.nodes["SSO02"]).running
     with pytest.raises(EssoError) as err:
         _read(sim.load())
     assert err.value.code in {"ESSO-010", "ESSO-026"}

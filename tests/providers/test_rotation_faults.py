@@ -24,7 +24,7 @@ from pydantic import SecretStr
 
 from provider.errors import EssoError
 from provider.escrow import sha256_hex
-from provider.remote import sim_model as m
+from provider.remote import sim_model
 from provider.remote.sim_existing import sso_client_read
 from provider.remote.simulator import Simulator, SimulatorRemote
 from provider.remote.world import AffiliateCredential, secret_digest
@@ -81,7 +81,7 @@ def _before(tmp_path: Path, ledger: Ledger, nodes: tuple[str, ...]) -> Before:
     root, escrow = tmp_path / "clean", tmp_path / "escrow-clean"
     root.mkdir()
     sim = Simulator(root / "world.json")
-    sim.seed(m.demo_world(nodes=list(nodes)))
+    sim.seed(sim_model.demo_world(nodes=list(nodes)))
     stack = Stack()
     stack.up(_spec(root, nodes, escrow, None))
     with sim.edit() as world:

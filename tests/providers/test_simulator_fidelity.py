@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.simulator import Simulator, client_can_reach_secret_server
 from provider.remote.world import DomainGroup
@@ -94,12 +94,12 @@ def test_a_repair_that_needs_a_cycle_is_refused_before_it_is_made(tmp_path: Path
 
 def test_get_cluster_facts_types_each_resource_s_parameters(driver: Any) -> None:
     driver.full()
-    facts = driver.run("SSO01", c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name="SSO"))
+    facts = driver.run("SSO01", contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name="SSO"))
     by_type = {r.type: r.parameters for r in facts.resources}
-    assert isinstance(by_type["Generic Service"], c.GenericServiceParameters)
+    assert isinstance(by_type["Generic Service"], contracts.GenericServiceParameters)
     assert by_type["Generic Service"].use_network_name == 1
-    assert isinstance(by_type["Network Name"], c.NetworkNameParameters)
-    assert all(isinstance(d.parameters, c.DtcParameters) and d.parameters.cid for d in facts.msdtc)
+    assert isinstance(by_type["Network Name"], contracts.NetworkNameParameters)
+    assert all(isinstance(d.parameters, contracts.DtcParameters) and d.parameters.cid for d in facts.msdtc)
 
 
 # ---------------------------------------------------------------------------------- Configuration.exe
@@ -140,8 +140,8 @@ def test_a_node_without_the_active_directory_module_is_told_which_feature_to_ins
     with pytest.raises(EssoError) as err:
         driver.groups()
     assert err.value.code == "ESSO-028" and "RSAT-AD-PowerShell" in str(err.value)
-    params = c.DomainGroupsParams(admin_group="SSO Administrators", affiliate_admin_group="x", members=[])
-    assert _code(driver.run, driver.home, c.GET_DOMAIN_GROUP_FACTS, params) == "ESSO-028"
+    params = contracts.DomainGroupsParams(admin_group="SSO Administrators", affiliate_admin_group="x", members=[])
+    assert _code(driver.run, driver.home, contracts.GET_DOMAIN_GROUP_FACTS, params) == "ESSO-028"
 
 
 def test_an_unqualified_sso_group_in_the_answer_file_is_refused(driver: Any) -> None:
@@ -159,8 +159,8 @@ def test_an_unqualified_sso_group_in_the_answer_file_is_refused(driver: Any) -> 
 
 def test_unconfiguring_a_node_of_another_system_is_refused_as_the_script_does(driver: Any) -> None:
     driver.configure()
-    config = c.RemoveNodeConfigParams(server=driver.SQL, database="OTHERDB")
-    assert _code(driver.run, "SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, config) == "ESSO-005"
+    config = contracts.RemoveNodeConfigParams(server=driver.SQL, database="OTHERDB")
+    assert _code(driver.run, "SSO02", contracts.REMOVE_SSO_NODE_CONFIGURATION, config) == "ESSO-005"
     assert driver.sim.load().nodes["SSO02"].sso_database == driver.DB
 
 
@@ -168,8 +168,8 @@ def test_the_owner_is_refused_while_the_clustered_entsso_is_not_offline(driver: 
     driver.full()
     with driver.sim.edit() as world:
         world.cluster.resources[driver.RESOURCE].state = "Failed"
-    config = c.RemoveNodeConfigParams(server=driver.SQL, database=driver.DB)
-    assert _code(driver.run, "SSO01", c.REMOVE_SSO_NODE_CONFIGURATION, config) == "ESSO-014"
+    config = contracts.RemoveNodeConfigParams(server=driver.SQL, database=driver.DB)
+    assert _code(driver.run, "SSO01", contracts.REMOVE_SSO_NODE_CONFIGURATION, config) == "ESSO-014"
 
 
 def test_a_join_with_another_service_account_is_refused_before_configuration_exe(tmp_path: Path) -> None:
@@ -257,22 +257,27 @@ def test_the_restore_copy_is_readable_by_the_service_account_only_besides_admini
     data = driver.configure()
     driver.move("SSO02")
     driver.cycle("SSO02")
-    made = driver.run("SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="no-reader"))
+    made = driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id="no-reader"))
     path = f"{made.after.path}\\SSOSecret.bak"
     driver.remote.send_file("SSO02", path, data)
-    params = c.RestoreParams(
+    params = contracts.RestoreParams(
         backup_file=path, backup_password=SecretStr(driver.BACKUP_PW), expected_msid=driver.database().msid
     )
     with pytest.raises(EssoError) as err:
-        driver.run("SSO02", c.RESTORE_MASTER_SECRET, params)
+        driver.run("SSO02", contracts.RESTORE_MASTER_SECRET, params)
     assert "0x80070005" in str(err.value)
     regranted = driver.run(
-        "SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="no-reader", reader=driver.SERVICE)
+        "SSO02", contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id="no-reader", reader=driver.SERVICE)
     )
     assert regranted.changed
-    assert driver.run("SSO02", c.RESTORE_MASTER_SECRET, params).changed
+    assert driver.run("SSO02", contracts.RESTORE_MASTER_SECRET, params).changed
     assert (
-        _code(driver.run, "SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="x", reader="CONTOSO\\nobody"))
+        _code(
+            driver.run,
+            "SSO02",
+            contracts.NEW_PROTECTED_TEMP_DIR,
+            contracts.TempDirParams(run_id="x", reader="CONTOSO\\nobody"),
+        )
         == "ESSO-003"
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.sim_model import client_can_reach_secret_server, entsso_resources
 from provider.remote.simulator import Simulator, SimulatorRemote
 from tests.support.secrets_scan import find_secret
@@ -76,7 +76,7 @@ def test_procedure_reaches_the_final_world(make_driver: Any, nodes: tuple[str, .
     assert_final_world(d, d.sim, list(nodes))
     # A second SimulatorRemote on the same file sees the same world.
     other = SimulatorRemote(d.state)
-    role = other.run(nodes[-1], c.GET_CLUSTER_FACTS, c.GetClusterFactsParams(role_name=d.ROLE)).role
+    role = other.run(nodes[-1], contracts.GET_CLUSTER_FACTS, contracts.GetClusterFactsParams(role_name=d.ROLE)).role
     assert role is not None and role.owner_node == nodes[0]
 
 

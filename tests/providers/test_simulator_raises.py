@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import CATALOGUE, KNOWN_WINDOWS_ERRORS
 from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model, sim_rotation
 from provider.remote.script_source import assembled
@@ -24,7 +24,7 @@ from provider.remote.simulator import HANDLERS
 from tests.support.pwsh import PwshScript
 
 IMPLICIT = {"ESSO-035", "ESSO-041"}
-NAMES = sorted(c.SCRIPTS)
+NAMES = sorted(contracts.SCRIPTS)
 
 # How the simulator modules name one another in code: the module a bare or dotted call resolves in.
 _MODULES: dict[str, ModuleType] = {
@@ -92,19 +92,19 @@ def thrown_codes(script: str) -> set[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_script_throws_exactly_the_declared_ids(name: str) -> None:
-    assert thrown_codes(name) == set(c.SCRIPTS[name].raises)
+    assert thrown_codes(name) == set(contracts.SCRIPTS[name].raises)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_simulator_models_exactly_the_declared_ids(name: str) -> None:
     """What the script throws, plus what the transport derives from the tool's own text (``classified``)."""
-    script = c.SCRIPTS[name]
+    script = contracts.SCRIPTS[name]
     assert simulated_codes(name) == set(script.raises) | set(script.classified)
 
 
 def test_declared_ids_are_in_the_catalogue_and_not_implicit() -> None:
     known = {code for _pattern, code in KNOWN_WINDOWS_ERRORS}
-    for script in c.SCRIPTS.values():
+    for script in contracts.SCRIPTS.values():
         assert set(script.raises) <= set(CATALOGUE), script.name
         assert not set(script.raises) & IMPLICIT, script.name
         assert set(script.classified) <= known, f"{script.name}: the transport cannot derive {script.classified}"

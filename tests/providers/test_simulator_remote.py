@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import TransientRemoteError
 from provider.remote.sim_model import demo_world, world_for
@@ -24,7 +24,7 @@ from provider.spec import ClusterSpec
 
 
 def test_every_contract_script_has_a_handler() -> None:
-    assert set(HANDLERS) == set(c.SCRIPTS)
+    assert set(HANDLERS) == set(contracts.SCRIPTS)
 
 
 def test_demo_world_holds_the_seeds_preconditions_and_nothing_more() -> None:
@@ -74,7 +74,7 @@ def test_simulator_remote_seeds_a_missing_world_from_the_spec_and_keeps_an_exist
     assert world.domain.name == "FABRIKAM" and "svc-sso" in world.domain.users
     assert str(tmp_path) not in state.read_text()  # no configuration paths, no password in the world
     assert "Spec-Pw-1!" not in state.read_text() and "Spec-Bak-2!" not in state.read_text()
-    remote.run("N2", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+    remote.run("N2", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
     with Simulator(state).edit() as w:
         w.nodes["N1"].nlb = True
     SimulatorRemote(state, spec=spec)  # exists: not reseeded
@@ -85,7 +85,9 @@ def test_persistence_round_trips_between_remotes(driver: Any) -> None:
     driver.configure()
     first = driver.sim.load()
     second = SimulatorRemote(driver.state)
-    db = second.run("SSO02", c.GET_SSO_DATABASE_FACTS, c.SsoDatabaseParams(server=driver.SQL, database=driver.DB))
+    db = second.run(
+        "SSO02", contracts.GET_SSO_DATABASE_FACTS, contracts.SsoDatabaseParams(server=driver.SQL, database=driver.DB)
+    )
     (database,) = first.databases.values()
     assert db.msid == database.msid and db.secret_server == driver.NETNAME
     assert Simulator(driver.state).load().model_dump(exclude={"calls", "clock", "nodes"}) == first.model_dump(
@@ -179,7 +181,7 @@ def test_concurrent_remotes_take_turns_on_the_file(driver: Any) -> None:
     def work() -> None:
         remote = SimulatorRemote(driver.state)
         for _ in range(15):
-            remote.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+            remote.run("SSO01", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -193,7 +195,7 @@ def test_concurrent_remotes_take_turns_on_the_file(driver: Any) -> None:
 def test_handle_takes_plain_string_secrets_and_reads_never_change_the_world(driver: Any) -> None:
     driver.prepare()
     world = driver.sim.load()
-    wire = c.InstallSsoParams(
+    wire = contracts.InstallSsoParams(
         config_xml=driver.sso_xml("Create"),
         server=driver.SQL,
         database=driver.DB,
@@ -202,23 +204,25 @@ def test_handle_takes_plain_string_secrets_and_reads_never_change_the_world(driv
     ).wire()
     wire["ServiceAccountPassword"], wire["BackupPassword"] = "plain-1", "plain-2"
     out = handle(world, "sso01", "Install-SsoSystem", wire, identity=driver.CONFIGURER)
-    assert c.INSTALL_SSO_SYSTEM.result.model_validate(out).changed
+    assert contracts.INSTALL_SSO_SYSTEM.result.model_validate(out).changed
     assert out["backupFile"] == driver.BACKUP_FILE  # camelCase keys
     before = world.model_dump()
     reads = {
-        "Get-NodeFacts": c.GetNodeFactsParams(service_account=driver.SERVICE, admin_group=driver.QUALIFIED_ADMIN),
-        "Get-ClusterFacts": c.GetClusterFactsParams(role_name=driver.ROLE),
-        "Get-SsoDatabaseFacts": c.SsoDatabaseParams(server=driver.SQL, database=driver.DB),
-        "Get-DomainGroupFacts": c.DomainGroupsParams(
+        "Get-NodeFacts": contracts.GetNodeFactsParams(
+            service_account=driver.SERVICE, admin_group=driver.QUALIFIED_ADMIN
+        ),
+        "Get-ClusterFacts": contracts.GetClusterFactsParams(role_name=driver.ROLE),
+        "Get-SsoDatabaseFacts": contracts.SsoDatabaseParams(server=driver.SQL, database=driver.DB),
+        "Get-DomainGroupFacts": contracts.DomainGroupsParams(
             admin_group=driver.ADMIN, affiliate_admin_group=driver.AFFILIATE, members=[]
         ),
-        "Read-FileChunk": c.ReadFileChunkParams(path=driver.BACKUP_FILE.upper(), offset=0, length=10),
+        "Read-FileChunk": contracts.ReadFileChunkParams(path=driver.BACKUP_FILE.upper(), offset=0, length=10),
     }
     for name, params in reads.items():
         raw = handle(world, "SSO01", name, params.wire(), identity=driver.CONFIGURER)
-        c.SCRIPTS[name].result.model_validate(raw)
+        contracts.SCRIPTS[name].result.model_validate(raw)
     assert world.model_dump() == before
-    groups = c.DomainGroupFacts.model_validate(
+    groups = contracts.DomainGroupFacts.model_validate(
         handle(world, "SSO01", "Get-DomainGroupFacts", reads["Get-DomainGroupFacts"].wire(), identity=driver.CONFIGURER)
     )
     assert groups.admin_group.scope == "Global" and "esso-config" in groups.admin_group.members
@@ -235,13 +239,13 @@ def test_unbindable_parameters_are_refused_without_echoing_values(driver: Any) -
 
 
 def test_sql_server_must_be_reachable(driver: Any) -> None:
-    params = c.SsoDatabaseParams(server="SQL77", database=driver.DB)
+    params = contracts.SsoDatabaseParams(server="SQL77", database=driver.DB)
     with pytest.raises(EssoError) as err:
-        driver.run("SSO01", c.GET_SSO_DATABASE_FACTS, params)
+        driver.run("SSO01", contracts.GET_SSO_DATABASE_FACTS, params)
     assert err.value.code == "ESSO-035"
     assert driver.database().exists is False
-    other = c.SsoDatabaseParams(server="sql01\\X,1433", database="D")
-    assert driver.run("SSO01", c.GET_SSO_DATABASE_FACTS, other).exists is False
+    other = contracts.SsoDatabaseParams(server="sql01\\X,1433", database="D")
+    assert driver.run("SSO01", contracts.GET_SSO_DATABASE_FACTS, other).exists is False
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -250,8 +254,10 @@ def test_sql_server_must_be_reachable(driver: Any) -> None:
 def test_files_travel_in_chunks_and_land_with_an_admin_only_acl(driver: Any) -> None:
     driver.remote.chunk_bytes = 7
     data = bytes(range(256)) * 3
-    folder = driver.run("SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="run-1")).after.path
-    assert driver.run("SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="run-1")).changed is False
+    folder = driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id="run-1")).after.path
+    assert (
+        driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id="run-1")).changed is False
+    )
     path = f"{folder}\\Backup.BAK"
     assert driver.remote.send_file("SSO02", path, data) == hashlib.sha256(data).hexdigest()
     assert driver.remote.fetch_file("SSO02", path.lower()) == data
@@ -259,28 +265,30 @@ def test_files_travel_in_chunks_and_land_with_an_admin_only_acl(driver: Any) -> 
     assert stored.admin_only_acl is True
     assert driver.remote.send_file("SSO02", "C:\\Shared\\x.txt", b"") == hashlib.sha256(b"").hexdigest()
     assert driver.sim.load().nodes["SSO02"].files["c:\\shared\\x.txt"].admin_only_acl is False
-    removed = driver.run("SSO02", c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder.upper()))
+    removed = driver.run("SSO02", contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder.upper()))
     assert removed.changed and removed.after.exists is False
     world = driver.sim.load()
     assert path.lower() not in world.nodes["SSO02"].files and world.nodes["SSO02"].protected_dirs == []
-    assert driver.run("SSO02", c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder)).changed is False
+    assert driver.run("SSO02", contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder)).changed is False
     with pytest.raises(EssoError) as err:
-        driver.run("SSO02", c.REMOVE_PROTECTED_PATH, c.PathParams(path="C:\\Shared\\x.txt"))
+        driver.run("SSO02", contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path="C:\\Shared\\x.txt"))
     assert err.value.code == "ESSO-035"
     with pytest.raises(EssoError) as err:
-        driver.run("SSO02", c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id="..\\..\\Windows"))
+        driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id="..\\..\\Windows"))
     assert err.value.code == "ESSO-035"
 
 
 def test_a_corrupted_or_out_of_order_transfer_is_refused(driver: Any) -> None:
-    chunk = c.WriteFileChunkParams(path="C:\\t\\f", data_base64="QUJD", offset=0, final=True, expected_sha256="0" * 64)
+    chunk = contracts.WriteFileChunkParams(
+        path="C:\\t\\f", data_base64="QUJD", offset=0, final=True, expected_sha256="0" * 64
+    )
     with pytest.raises(EssoError) as err:
-        driver.run("SSO01", c.WRITE_FILE_CHUNK, chunk)
+        driver.run("SSO01", contracts.WRITE_FILE_CHUNK, chunk)
     assert err.value.code == "ESSO-022"
     assert "c:\\t\\f" not in driver.sim.load().nodes["SSO01"].files  # no unverified copy is left
     gap = chunk.model_copy(update={"offset": 10, "final": False})
     with pytest.raises(EssoError) as err:
-        driver.run("SSO01", c.WRITE_FILE_CHUNK, gap)
+        driver.run("SSO01", contracts.WRITE_FILE_CHUNK, gap)
     assert err.value.code == "ESSO-022"
     with pytest.raises(EssoError) as err:
         driver.remote.fetch_file("SSO01", "C:\\t\\missing")
@@ -292,39 +300,41 @@ def test_a_corrupted_or_out_of_order_transfer_is_refused(driver: Any) -> None:
 
 def test_remove_scripts_undo_exactly_their_piece(driver: Any) -> None:
     driver.full()
-    resource = c.ResourceParams(resource_name=driver.RESOURCE)
-    config = c.RemoveNodeConfigParams(server=driver.SQL, database=driver.DB)
-    database = c.SsoDatabaseParams(server=driver.SQL, database=driver.DB)
+    resource = contracts.ResourceParams(resource_name=driver.RESOURCE)
+    config = contracts.RemoveNodeConfigParams(server=driver.SQL, database=driver.DB)
+    database = contracts.SsoDatabaseParams(server=driver.SQL, database=driver.DB)
     with pytest.raises(EssoError) as err:  # the owner cannot be unconfigured under a running clustered ENTSSO
-        driver.run("SSO01", c.REMOVE_SSO_NODE_CONFIGURATION, config)
+        driver.run("SSO01", contracts.REMOVE_SSO_NODE_CONFIGURATION, config)
     assert err.value.code == "ESSO-014"  # as Remove-SsoNodeConfiguration.ps1 throws it (issue 9 B)
     owners = driver.owners(["SSO01"])
     assert owners.changed and owners.after.owners == ["SSO01"]
     with pytest.raises(EssoError) as err:
         driver.move("SSO02")  # no longer a possible owner
     assert err.value.code == "ESSO-035"
-    unjoined = driver.run("SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, config)
+    unjoined = driver.run("SSO02", contracts.REMOVE_SSO_NODE_CONFIGURATION, config)
     assert unjoined.changed and unjoined.before.server == driver.SQL
     world = driver.sim.load()
     assert world.nodes["SSO02"].sso_server is None and world.nodes["SSO02"].entsso_start_type == "Disabled"
     assert world.nodes["SSO02"].ssoss == []
     assert world.nodes["SSO01"].ssoss and world.databases  # the rest is untouched
-    again = driver.run("SSO02", c.REMOVE_SSO_NODE_CONFIGURATION, config)
+    again = driver.run("SSO02", contracts.REMOVE_SSO_NODE_CONFIGURATION, config)
     assert again.changed is False
-    gone = driver.run("SSO01", c.REMOVE_CLUSTERED_SSO_SERVICE, resource)
+    gone = driver.run("SSO01", contracts.REMOVE_CLUSTERED_SSO_SERVICE, resource)
     assert gone.changed and gone.before.state == "Online" and gone.after.exists is False
     world = driver.sim.load()
     assert driver.RESOURCE not in world.cluster.resources and "SSO-NetName" in world.cluster.resources
     assert world.nodes["SSO01"].entsso_state == "Stopped"
-    assert driver.run("SSO01", c.REMOVE_CLUSTERED_SSO_SERVICE, resource).changed is False
+    assert driver.run("SSO01", contracts.REMOVE_CLUSTERED_SSO_SERVICE, resource).changed is False
     assert driver.restart_service("SSO01").changed  # no longer clustered: the service controller may act
     with pytest.raises(EssoError) as err:
-        driver.run("SSO01", c.REMOVE_CLUSTERED_SSO_SERVICE, c.ResourceParams(resource_name="SSO-NetName"))
+        driver.run(
+            "SSO01", contracts.REMOVE_CLUSTERED_SSO_SERVICE, contracts.ResourceParams(resource_name="SSO-NetName")
+        )
     assert err.value.code == "ESSO-035"
-    dropped = driver.run("SSO01", c.REMOVE_SSO_DATABASE, database)
+    dropped = driver.run("SSO01", contracts.REMOVE_SSO_DATABASE, database)
     assert dropped.changed and dropped.before.exists and dropped.after.exists is False
     assert driver.database().exists is False
-    assert driver.run("SSO01", c.REMOVE_SSO_DATABASE, database).changed is False
+    assert driver.run("SSO01", contracts.REMOVE_SSO_DATABASE, database).changed is False
 
 
 def test_cluster_scripts_need_an_up_member(driver: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.sim_model import client_can_reach_secret_server, require_client_reach
 from provider.remote.simulator import SimulatorRemote, handle
@@ -265,11 +265,11 @@ def test_rule9_backup_file_and_password_must_match(driver: Any) -> None:
     assert code_of(driver.restore, "SSO02", data, password="wrong-password") == "ESSO-012"
     assert code_of(driver.restore, "SSO02", b"not a backup") == "ESSO-012"
     assert code_of(driver.restore, "SSO02", data, msid="00000000-0000-0000-0000-000000000000") == "ESSO-012"
-    params = c.RestoreParams(
+    params = contracts.RestoreParams(
         backup_file="C:\\nowhere\\SSOSecret.bak", backup_password=SecretStr("x"), expected_msid="m"
     )
     # a missing file is ESSO-025, as Restore-MasterSecret.ps1 throws it (issue 9 C: the ids the script throws)
-    assert code_of(driver.run, "SSO02", c.RESTORE_MASTER_SECRET, params) == "ESSO-025"
+    assert code_of(driver.run, "SSO02", contracts.RESTORE_MASTER_SECRET, params) == "ESSO-025"
     assert driver.sim.load().nodes["SSO02"].ssoss == []
     assert driver.restore("SSO02", data).changed
 
@@ -312,17 +312,17 @@ def test_rule11_clustered_entsso_is_never_restarted_by_the_service_controller(dr
 def test_rule12_second_hop_refused_before_sending_and_again_in_the_handler(driver: Any) -> None:
     driver.prepare()
     remote = SimulatorRemote(driver.state, second_hop=False)
-    params = c.SsoDatabaseParams(server=driver.SQL, database=driver.DB)
+    params = contracts.SsoDatabaseParams(server=driver.SQL, database=driver.DB)
     with pytest.raises(EssoError) as err:
-        remote.run("SSO01", c.GET_SSO_DATABASE_FACTS, params)
+        remote.run("SSO01", contracts.GET_SSO_DATABASE_FACTS, params)
     assert err.value.code == "ESSO-015"
     assert driver.sim.load().calls_for(script="Get-SsoDatabaseFacts") == 0  # nothing was sent
     with pytest.raises(EssoError) as err:  # a transport that skips Remote.run still meets the handler's refusal
-        remote._invoke("SSO01", c.GET_SSO_DATABASE_FACTS, params)
+        remote._invoke("SSO01", contracts.GET_SSO_DATABASE_FACTS, params)
     assert err.value.code == "ESSO-015"
     assert driver.sim.load().calls_for(script="Get-SsoDatabaseFacts") == 1
     world = driver.sim.load()
-    for name, script in c.SCRIPTS.items():
+    for name, script in contracts.SCRIPTS.items():
         if script.second_hop:
             with pytest.raises(EssoError) as err:
                 handle(world, "SSO01", name, {}, identity=driver.CONFIGURER, second_hop=False)
@@ -349,18 +349,18 @@ def test_rule13_a_new_remote_opens_a_new_session_unless_it_reuses_one(driver: An
     driver.facts("SSO01")
     driver.groups()
     stale = SimulatorRemote(driver.state, reuse_sessions=True)
-    params = c.GetNodeFactsParams(service_account=driver.SERVICE, admin_group=driver.QUALIFIED_ADMIN)
-    assert stale.run("SSO01", c.GET_NODE_FACTS, params).token_has_admin_group is False
+    params = contracts.GetNodeFactsParams(service_account=driver.SERVICE, admin_group=driver.QUALIFIED_ADMIN)
+    assert stale.run("SSO01", contracts.GET_NODE_FACTS, params).token_has_admin_group is False
     fresh = SimulatorRemote(driver.state)
-    assert fresh.run("SSO01", c.GET_NODE_FACTS, params).token_has_admin_group is True
+    assert fresh.run("SSO01", contracts.GET_NODE_FACTS, params).token_has_admin_group is True
     token = driver.sim.load().nodes["SSO01"].tokens[driver.CONFIGURER]
     assert driver.ADMIN in token.groups
     # Removing the membership later does not change a token already issued.
     with driver.sim.edit() as world:
         world.domain.groups[driver.ADMIN].members.remove("esso-config")
-    assert fresh.run("SSO01", c.GET_NODE_FACTS, params).token_has_admin_group is True
+    assert fresh.run("SSO01", contracts.GET_NODE_FACTS, params).token_has_admin_group is True
     fresh.renew_logon("SSO01")
-    assert fresh.run("SSO01", c.GET_NODE_FACTS, params).token_has_admin_group is False
+    assert fresh.run("SSO01", contracts.GET_NODE_FACTS, params).token_has_admin_group is False
 
 
 # ------------------------------------------------------------------------------------ XML secrets

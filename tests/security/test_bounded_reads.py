@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import MAX_RESULT_DEPTH, parse_result, result_size_problem
 from provider.remote.simulator import Simulator, SimulatorRemote, demo_world
 
 PATH = "C:\\Shared\\backup.bak"
 DATA = bytes(range(256)) * 40  # 10,240 bytes
-Tamper = Callable[[c.Params, dict[str, Any]], dict[str, Any]]
+Tamper = Callable[[contracts.Params, dict[str, Any]], dict[str, Any]]
 
 
 class HostileRemote(SimulatorRemote):
@@ -35,7 +35,7 @@ class HostileRemote(SimulatorRemote):
         self.tamper = tamper
         self.calls = 0
 
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         raw = super()._invoke(node, script, params)
         if script.name != self.script:
             return raw
@@ -69,7 +69,7 @@ def chunk(data: bytes, size: int, sha: str | None = None) -> dict[str, Any]:
 
 
 def test_an_honest_node_is_read_in_chunks_of_the_length_asked_for(tmp_path: Path) -> None:
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, lambda params, raw: raw)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, lambda params, raw: raw)
     assert remote.fetch_file("SSO01", PATH) == DATA
     assert remote.calls == 3  # 10,240 bytes in 4,096-byte chunks
 
@@ -81,14 +81,14 @@ def test_a_size_above_the_limit_is_refused_after_one_chunk(tmp_path: Path) -> No
             return chunk(b"", params.offset)
         return chunk(b"\0" * params.length, 256 * 1024 * 1024)
 
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, endless)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, endless)
     error = refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-080")
     assert remote.calls == 1
     assert "268435456 bytes" in error.detail and error.node == "SSO01"
 
 
 def test_the_limit_is_configurable_per_remote_and_per_read(tmp_path: Path) -> None:
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, lambda params, raw: raw)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, lambda params, raw: raw)
     remote.max_fetch_bytes = 10_000
     refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-080")
     assert remote.fetch_file("SSO01", PATH, max_bytes=len(DATA)) == DATA
@@ -99,7 +99,7 @@ def test_a_chunk_longer_than_asked_for_is_refused(tmp_path: Path) -> None:
     def longer(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
         return chunk(DATA[params.offset : params.offset + params.length + 3], len(DATA), raw["sha256"])
 
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, longer)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, longer)
     assert "more than the 4096 bytes asked for" in refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-080").detail
 
 
@@ -109,7 +109,7 @@ def test_a_chunk_eight_times_the_request_is_refused_before_it_is_parsed(tmp_path
     def huge(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
         return chunk(b"\0" * 512 * 1024, 512 * 1024, raw["sha256"])
 
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, huge, chunk_bytes=64 * 1024)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, huge, chunk_bytes=64 * 1024)
     refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-081")
 
 
@@ -117,7 +117,7 @@ def test_a_chunk_past_the_reported_size_is_refused(tmp_path: Path) -> None:
     def past(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
         return chunk(b"\0" * 100, 50, raw["sha256"])
 
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, past)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, past)
     refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-080")
 
 
@@ -125,13 +125,13 @@ def test_a_size_or_checksum_that_changes_between_chunks_is_refused(tmp_path: Pat
     def growing(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
         return {**raw, "size": raw["size"] + params.offset}
 
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, growing)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, growing)
     assert "changed between chunks" in refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-080").detail
 
     def other_sha(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
         return {**raw, "sha256": hashlib.sha256(str(params.offset).encode()).hexdigest()}
 
-    remote = hostile(tmp_path / "b", c.READ_FILE_CHUNK.name, other_sha)
+    remote = hostile(tmp_path / "b", contracts.READ_FILE_CHUNK.name, other_sha)
     refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-080")
 
 
@@ -142,7 +142,7 @@ def test_non_canonical_base64_is_refused(tmp_path: Path) -> None:
         text = raw["dataBase64"]  # the last, short chunk: room for four characters a lax decoder skips
         return {**raw, "dataBase64": text[:4] + "!\n!!" + text[4:]}
 
-    remote = hostile(tmp_path, c.READ_FILE_CHUNK.name, sloppy)
+    remote = hostile(tmp_path, contracts.READ_FILE_CHUNK.name, sloppy)
     assert "base64" in refused(lambda: remote.fetch_file("SSO01", PATH), "ESSO-080").detail
 
 
@@ -154,9 +154,11 @@ def test_a_result_of_ten_megabytes_is_refused_fast(tmp_path: Path) -> None:
     def inflated(params: Any, raw: dict[str, Any]) -> dict[str, Any]:
         return {**raw, "computerName": "A" * 10_000_000}
 
-    remote = hostile(tmp_path, c.GET_NODE_FACTS.name, inflated)
-    params = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
-    error = refused(lambda: remote.run("SSO01", c.GET_NODE_FACTS, params), "ESSO-081")
+    remote = hostile(tmp_path, contracts.GET_NODE_FACTS.name, inflated)
+    params = contracts.GetNodeFactsParams(
+        service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators"
+    )
+    error = refused(lambda: remote.run("SSO01", contracts.GET_NODE_FACTS, params), "ESSO-081")
     assert "Get-NodeFacts on SSO01" in error.detail and "A" * 100 not in str(error)
 
 
@@ -168,13 +170,15 @@ def test_a_result_of_many_small_items_or_deep_nesting_is_refused() -> None:
         deep = [deep]
     assert "nested deeper" in (result_size_problem({"a": deep}, 1024 * 1024) or "")
     with pytest.raises(EssoError) as err:
-        parse_result("SSO01", c.GET_NODE_FACTS, many)
+        parse_result("SSO01", contracts.GET_NODE_FACTS, many)
     assert err.value.code == "ESSO-081"
 
 
 def test_the_result_limit_is_configurable_and_normal_results_pass(tmp_path: Path) -> None:
-    remote = hostile(tmp_path, c.GET_NODE_FACTS.name, lambda params, raw: raw)
-    params = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
-    assert remote.run("SSO01", c.GET_NODE_FACTS, params).computer_name == "SSO01"
+    remote = hostile(tmp_path, contracts.GET_NODE_FACTS.name, lambda params, raw: raw)
+    params = contracts.GetNodeFactsParams(
+        service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators"
+    )
+    assert remote.run("SSO01", contracts.GET_NODE_FACTS, params).computer_name == "SSO01"
     remote.max_result_chars = 50
-    refused(lambda: remote.run("SSO01", c.GET_NODE_FACTS, params), "ESSO-081")
+    refused(lambda: remote.run("SSO01", contracts.GET_NODE_FACTS, params), "ESSO-081")

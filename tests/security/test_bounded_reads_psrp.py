@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.psrp import close_pools
 from tests.support.loopback import FakeBackend, Loopback
 from tests.transport.kit import PASSWORD, USER, node_facts, remote
 
-PARAMS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+PARAMS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_a_two_megabyte_node_fact_is_refused_over_psrp(pools: None) -> None:
     with Loopback(FakeBackend(answer=answer), ["SSO01"], tls=None, users={USER: PASSWORD}) as lb:
         r = remote(lb)
         with pytest.raises(EssoError) as err:
-            r.run("SSO01", c.GET_NODE_FACTS, PARAMS)
+            r.run("SSO01", contracts.GET_NODE_FACTS, PARAMS)
     # PsrpRemote re-raises a parse failure as ESSO-037 naming the endpoint; the detail is parse_result's.
     assert err.value.code in ("ESSO-081", "ESSO-037") and err.value.node == "SSO01"
     assert "more than 1048576 characters" in err.value.detail
@@ -47,4 +47,4 @@ def test_an_ordinary_answer_passes_over_psrp(pools: None) -> None:
     with Loopback(
         FakeBackend(answer=lambda node, script, params: node_facts(node)), ["SSO01"], tls=None, users={USER: PASSWORD}
     ) as lb:
-        assert remote(lb).run("SSO01", c.GET_NODE_FACTS, PARAMS).computer_name == "SSO01"
+        assert remote(lb).run("SSO01", contracts.GET_NODE_FACTS, PARAMS).computer_name == "SSO01"

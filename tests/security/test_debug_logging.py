@@ -15,14 +15,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.psrp import TRANSPORT_LOGGERS, close_pools, quiet_transport_loggers
 from provider.remote.psrp import config as psrp_config
 from tests.support.loopback import FakeBackend, Loopback
 from tests.support.secrets_scan import find_secret
 from tests.transport.kit import PASSWORD, USER, node_facts, remote
 
-PARAMS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+PARAMS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 # base64 of "NTLMSSP\0" (every NTLM message starts with it), hex of the same, and the HTTP auth headers' schemes
 TOKEN = re.compile(r"TlRMTVNTUA|4e544c4d53535000|(Negotiate|NTLM|Kerberos|CredSSP) [A-Za-z0-9+/=]{16,}", re.I)
 
@@ -43,7 +43,7 @@ def _debug_log_of_a_connection(caplog: pytest.LogCaptureFixture) -> str:
     caplog.set_level(logging.DEBUG)
     backend = FakeBackend(answer=lambda node, script, params: node_facts(node))
     with Loopback(backend, ["SSO01"], tls=None, users={USER: PASSWORD}) as lb:
-        assert remote(lb).run("SSO01", c.GET_NODE_FACTS, PARAMS).computer_name == "SSO01"
+        assert remote(lb).run("SSO01", contracts.GET_NODE_FACTS, PARAMS).computer_name == "SSO01"
     return "\n".join(f"{r.name}: {r.getMessage()}" for r in caplog.records)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from lxml import etree
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.simulator import Simulator, SimulatorRemote, demo_world
 
 SQL = "SQL01"
@@ -117,33 +117,33 @@ class Driver:
     def home(self) -> str:
         return self.nodes[0]
 
-    def run(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def run(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         return self.remote.run(node, script, params)
 
     # ---- facts -------------------------------------------------------------------------------
-    def facts(self, node: str) -> c.NodeFacts:
-        params = c.GetNodeFactsParams(service_account=SERVICE, admin_group=QUALIFIED_ADMIN)
-        result: c.NodeFacts = self.run(node, c.GET_NODE_FACTS, params)
+    def facts(self, node: str) -> contracts.NodeFacts:
+        params = contracts.GetNodeFactsParams(service_account=SERVICE, admin_group=QUALIFIED_ADMIN)
+        result: contracts.NodeFacts = self.run(node, contracts.GET_NODE_FACTS, params)
         return result
 
-    def cluster(self, via: str | None = None) -> c.ClusterFacts:
-        params = c.GetClusterFactsParams(role_name=ROLE)
-        result: c.ClusterFacts = self.run(via or self.home, c.GET_CLUSTER_FACTS, params)
+    def cluster(self, via: str | None = None) -> contracts.ClusterFacts:
+        params = contracts.GetClusterFactsParams(role_name=ROLE)
+        result: contracts.ClusterFacts = self.run(via or self.home, contracts.GET_CLUSTER_FACTS, params)
         return result
 
-    def database(self, via: str | None = None) -> c.SsoDatabaseFacts:
-        params = c.SsoDatabaseParams(server=SQL, database=DB)
-        result: c.SsoDatabaseFacts = self.run(via or self.home, c.GET_SSO_DATABASE_FACTS, params)
+    def database(self, via: str | None = None) -> contracts.SsoDatabaseFacts:
+        params = contracts.SsoDatabaseParams(server=SQL, database=DB)
+        result: contracts.SsoDatabaseFacts = self.run(via or self.home, contracts.GET_SSO_DATABASE_FACTS, params)
         return result
 
     # ---- install steps 2-4 -------------------------------------------------------------------
     def groups(self, admin: str = ADMIN) -> Any:
         members = [SERVICE.split("\\")[1], CONFIGURER.split("\\")[1]]
-        params = c.DomainGroupsParams(admin_group=admin, affiliate_admin_group=AFFILIATE, members=members)
-        return self.run(self.home, c.SET_SSO_DOMAIN_GROUPS, params)
+        params = contracts.DomainGroupsParams(admin_group=admin, affiliate_admin_group=AFFILIATE, members=members)
+        return self.run(self.home, contracts.SET_SSO_DOMAIN_GROUPS, params)
 
     def grant(self, node: str) -> Any:
-        return self.run(node, c.GRANT_SERVICE_LOGON_RIGHT, c.AccountParams(account=SERVICE))
+        return self.run(node, contracts.GRANT_SERVICE_LOGON_RIGHT, contracts.AccountParams(account=SERVICE))
 
     def prepare(self) -> None:
         """Seed install steps 2-4, then a new logon session everywhere (rule 13)."""
@@ -153,74 +153,84 @@ class Driver:
             self.remote.renew_logon(node)
 
     # ---- configuration (steps 5-19) ----------------------------------------------------------
-    def install(self, node: str | None = None, *, backup_pw: str = BACKUP_PW, **xml: Any) -> c.InstallSsoResult:
-        params = c.InstallSsoParams(
+    def install(self, node: str | None = None, *, backup_pw: str = BACKUP_PW, **xml: Any) -> contracts.InstallSsoResult:
+        params = contracts.InstallSsoParams(
             config_xml=sso_xml("Create", **xml),
             server=xml.get("server", SQL),
             database=xml.get("database", DB),
             service_account_password=SecretStr(SERVICE_PW),
             backup_password=SecretStr(backup_pw),
         )
-        result: c.InstallSsoResult = self.run(node or self.home, c.INSTALL_SSO_SYSTEM, params)
+        result: contracts.InstallSsoResult = self.run(node or self.home, contracts.INSTALL_SSO_SYSTEM, params)
         return result
 
     def join(self, node: str, **xml: Any) -> Any:
-        params = c.JoinSsoParams(
+        params = contracts.JoinSsoParams(
             config_xml=sso_xml("Join", **xml),
             server=xml.get("server", SQL),
             database=xml.get("database", DB),
             service_account_password=SecretStr(SERVICE_PW),
         )
-        return self.run(node, c.JOIN_SSO_SYSTEM, params)
+        return self.run(node, contracts.JOIN_SSO_SYSTEM, params)
 
     def backup(self, node: str | None = None, *, password: str = BACKUP_PW, overwrite: bool = False) -> Any:
-        params = c.BackupParams(
+        params = contracts.BackupParams(
             backup_file=BACKUP_FILE, backup_password=SecretStr(password), reminder="", overwrite=overwrite
         )
-        return self.run(node or self.home, c.BACKUP_MASTER_SECRET, params)
+        return self.run(node or self.home, contracts.BACKUP_MASTER_SECRET, params)
 
     def restart_service(self, node: str) -> Any:
-        return self.run(node, c.RESTART_ENTSSO_SERVICE, c.NoParams())
+        return self.run(node, contracts.RESTART_ENTSSO_SERVICE, contracts.NoParams())
 
     def rename(self, node: str | None = None, name: str = NETNAME, xml: str | None = None) -> Any:
-        params = c.SecretServerParams(secret_server=name, update_xml=xml if xml is not None else update_xml(name))
-        return self.run(node or self.home, c.SET_SECRET_SERVER_NAME, params)
+        params = contracts.SecretServerParams(
+            secret_server=name, update_xml=xml if xml is not None else update_xml(name)
+        )
+        return self.run(node or self.home, contracts.SET_SECRET_SERVER_NAME, params)
 
     # ---- the clustered resource ----------------------------------------------------------------
-    def cluster_service(self, via: str | None = None, netname: str = NETNAME_RESOURCE) -> c.ClusteredServiceResult:
-        params = c.ClusteredServiceParams(
+    def cluster_service(
+        self, via: str | None = None, netname: str = NETNAME_RESOURCE
+    ) -> contracts.ClusteredServiceResult:
+        params = contracts.ClusteredServiceParams(
             role_name=ROLE, resource_name=RESOURCE, network_name_resource=netname, service_account=SERVICE
         )
-        result: c.ClusteredServiceResult = self.run(via or self.home, c.SET_CLUSTERED_SSO_SERVICE, params)
+        result: contracts.ClusteredServiceResult = self.run(
+            via or self.home, contracts.SET_CLUSTERED_SSO_SERVICE, params
+        )
         return result
 
     def owners(self, owners: Sequence[str] | None = None) -> Any:
-        params = c.PossibleOwnersParams(resource_name=RESOURCE, owners=list(owners or self.nodes))
-        return self.run(self.home, c.SET_SSO_POSSIBLE_OWNERS, params)
+        params = contracts.PossibleOwnersParams(resource_name=RESOURCE, owners=list(owners or self.nodes))
+        return self.run(self.home, contracts.SET_SSO_POSSIBLE_OWNERS, params)
 
     def start_mode(self, node: str) -> Any:
-        return self.run(node, c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+        return self.run(node, contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
 
     def move(self, node: str) -> Any:
-        return self.run(node, c.MOVE_SSO_ROLE, c.MoveRoleParams(role_name=ROLE, node=node))
+        return self.run(node, contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name=ROLE, node=node))
 
     def cycle(self, node: str) -> Any:
-        return self.run(node, c.RESTART_SSO_CLUSTER_RESOURCE, c.ResourceParams(resource_name=RESOURCE))
+        return self.run(node, contracts.RESTART_SSO_CLUSTER_RESOURCE, contracts.ResourceParams(resource_name=RESOURCE))
 
     # ---- restore -----------------------------------------------------------------------------
     def restore(self, node: str, data: bytes, *, password: str = BACKUP_PW, msid: str | None = None) -> Any:
         """Copy the backup to a protected folder on the node, restore from it, remove the folder."""
         expected = msid or self.database().msid
         assert expected
-        made = self.run(node, c.NEW_PROTECTED_TEMP_DIR, c.TempDirParams(run_id=uuid.uuid4().hex, reader=SERVICE))
+        made = self.run(
+            node, contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id=uuid.uuid4().hex, reader=SERVICE)
+        )
         folder = made.after.path
         try:
             path = f"{folder}\\SSOSecret.bak"
             self.remote.send_file(node, path, data)
-            params = c.RestoreParams(backup_file=path, backup_password=SecretStr(password), expected_msid=expected)
-            return self.run(node, c.RESTORE_MASTER_SECRET, params)
+            params = contracts.RestoreParams(
+                backup_file=path, backup_password=SecretStr(password), expected_msid=expected
+            )
+            return self.run(node, contracts.RESTORE_MASTER_SECRET, params)
         finally:
-            self.run(node, c.REMOVE_PROTECTED_PATH, c.PathParams(path=folder))
+            self.run(node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder))
 
     # ---- whole sections ----------------------------------------------------------------------
     def configure(self) -> bytes:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from psrpcore.types import PSSecureString
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.base import TransientRemoteError
 from provider.remote.script_source import SCRIPTS_DIR, assembled
 from tests.support.loopback_wire import DropConnectionError, NeverAnswerError
@@ -129,7 +129,7 @@ class ScriptIndex:
 
     def _load(self) -> None:
         self._by_text = {}
-        for name in c.SCRIPTS:
+        for name in contracts.SCRIPTS:
             if (self.folder / f"{name}.ps1").is_file():
                 self._by_text[assembled(name, self.folder)] = name
 
@@ -141,6 +141,6 @@ class ScriptIndex:
         if found is not None:
             return found
         for match in self._HEADER.finditer(text[:2000]):
-            if match.group(1) in c.SCRIPTS:
+            if match.group(1) in contracts.SCRIPTS:
                 return match.group(1)
         return None

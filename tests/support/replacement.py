@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from provider.remote import sim_model as m
+from provider.remote import sim_model
 from provider.remote.simulator import Simulator
 from provider.remote.world import Node, World
 from tests.support.procedure import Event, Op, Resource, Stack, ops
@@ -38,7 +38,7 @@ def fail_node(sim: Simulator, name: str) -> None:
     resources come online there (a clustered ENTSSO starts on the new owner), as the cluster service does.
     """
     with sim.edit() as world:
-        node = m.find_node(world, name)
+        node = sim_model.find_node(world, name)
         assert node is not None, name
         node.reachable = False
         node.entsso_state = "Stopped"
@@ -46,7 +46,7 @@ def fail_node(sim: Simulator, name: str) -> None:
         for group in world.cluster.groups.values():
             if group.owner_node.lower() != name.lower():
                 continue
-            resources = m.group_resources(world, group.name)
+            resources = sim_model.group_resources(world, group.name)
             survivor = next(
                 (
                     n
@@ -57,12 +57,12 @@ def fail_node(sim: Simulator, name: str) -> None:
             )
             assert survivor is not None, f"no survivor can own role {group.name}"
             for resource in resources:
-                m.take_offline(world, resource)
+                sim_model.take_offline(world, resource)
             group.owner_node = survivor
             world.cluster.cycled_on = dict.fromkeys(world.cluster.nodes, False)
             for resource in resources:
-                m.bring_online(world, resource)
-            m.refresh_group_state(world, group.name)
+                sim_model.bring_online(world, resource)
+            sim_model.refresh_group_state(world, group.name)
 
 
 def evict_node(sim: Simulator, name: str) -> None:
@@ -88,7 +88,7 @@ def add_node(sim: Simulator, name: str) -> Node:
     node. (Windows would add it everywhere; the provider converges either way.)
     """
     with sim.edit() as world:
-        assert m.find_node(world, name) is None, f"{name} already exists"
+        assert sim_model.find_node(world, name) is None, f"{name} already exists"
         versions = {n.esso_version for n in world.nodes.values() if n.esso_installed}
         assert len(versions) == 1, versions
         node = Node(
@@ -100,7 +100,7 @@ def add_node(sim: Simulator, name: str) -> Node:
         world.cluster.nodes[name] = "Up"
         world.cluster.cycled_on[name] = False
         for resource in world.cluster.resources.values():
-            if not m.is_entsso_resource(resource) and name not in resource.possible_owners:
+            if not sim_model.is_entsso_resource(resource) and name not in resource.possible_owners:
                 resource.possible_owners.append(name)
         return node
 
@@ -117,11 +117,11 @@ def projection(world: World, nodes: Sequence[str], role: str = "SSO") -> dict[st
     whether SSOSS holds exactly the database's MSID.
     """
     (database,) = world.databases.values()
-    group = m.find_cluster_group(world, role)
+    group = sim_model.find_cluster_group(world, role)
     assert group is not None
     live: dict[str, Any] = {}
     for name in nodes:
-        node = m.find_node(world, name)
+        node = sim_model.find_node(world, name)
         assert node is not None, name
         live[name] = {
             "ssoServer": node.sso_server,
@@ -129,7 +129,7 @@ def projection(world: World, nodes: Sequence[str], role: str = "SSO") -> dict[st
             "entssoAccount": node.entsso_account,
             "entssoStartType": node.entsso_start_type,
             "entssoState": node.entsso_state,
-            "logonRight": m.has_logon_right(world, node, database.service_account),
+            "logonRight": sim_model.has_logon_right(world, node, database.service_account),
             "ssossIsTheDatabaseMsid": [x.lower() for x in node.ssoss] == [database.msid.lower()],
         }
     return {
@@ -151,7 +151,7 @@ def projection(world: World, nodes: Sequence[str], role: str = "SSO") -> dict[st
                 "dependencies": list(r.dependencies),
                 "possibleOwners": sorted(r.possible_owners),
             }
-            for r in sorted(m.group_resources(world, group.name), key=lambda r: r.name)
+            for r in sorted(sim_model.group_resources(world, group.name), key=lambda r: r.name)
         },
         "nodes": live,
     }

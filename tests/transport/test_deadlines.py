@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import TransientRemoteError
 from provider.remote.psrp import PsrpRemote
@@ -28,7 +28,7 @@ from provider.remote.psrp.deadlines import (
 from tests.support.loopback import Fault
 from tests.transport.kit import PASSWORD, USER, MiniBackend, transport
 
-FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+FACTS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 
 
 def _remote(lb: Any, **deadlines: float) -> PsrpRemote:
@@ -48,7 +48,7 @@ def test_a_script_that_never_ends_fails_at_its_deadline_with_esso_060(start_loop
     r = _remote(lb, **{"Get-NodeFacts": 2.0})
     started = time.monotonic()
     with pytest.raises(EssoError) as err:
-        r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+        r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     elapsed = time.monotonic() - started
     assert err.value.code == "ESSO-060" and not isinstance(err.value, TransientRemoteError)  # never re-sent
     assert 2.0 <= elapsed <= 2.0 + r.transport.read_timeout + 1.0
@@ -65,9 +65,9 @@ def test_the_node_is_usable_again_after_a_deadline(start_loopback: Any) -> None:
     lb.inject(Fault("runs_long", node="SSO01", script="Get-NodeFacts"))
     r = _remote(lb, **{"Get-NodeFacts": 1.0})
     with pytest.raises(EssoError):
-        r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+        r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     creates = len(lb.recorder.requests(action="Create"))
-    assert r.run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert r.run("SSO01", contracts.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
     assert len(lb.recorder.requests(action="Create")) == creates + 1  # the abandoned session was not reused
 
 
@@ -76,21 +76,29 @@ def test_a_slow_script_within_its_deadline_succeeds_through_the_timeouts(start_l
     lb = start_loopback(backend)
     lb.inject(Fault("runs_long", node="SSO01", script="Set-EntSsoStartMode", seconds=2.0))
     r = _remote(lb)  # the default deadline of a change: minutes
-    result = r.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+    result = r.run("SSO01", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
     assert result.changed is True and backend.start_type["SSO01"] == "Manual"
     assert _timed_out(lb) >= 2
 
 
 def test_deadlines_are_generous_for_configuration_exe_and_role_moves_and_short_for_reads() -> None:
-    assert default_deadline(c.INSTALL_SSO_SYSTEM) == default_deadline(c.JOIN_SSO_SYSTEM) == CONFIGURATION_EXE_S
-    assert default_deadline(c.MOVE_SSO_ROLE) == default_deadline(c.RESTART_SSO_CLUSTER_RESOURCE) == ROLE_MOVE_S
-    assert default_deadline(c.GET_NODE_FACTS) == default_deadline(c.READ_FILE_CHUNK) == FACT_READ_S
-    assert default_deadline(c.WRITE_FILE_CHUNK) == CHANGE_S
+    assert (
+        default_deadline(contracts.INSTALL_SSO_SYSTEM)
+        == default_deadline(contracts.JOIN_SSO_SYSTEM)
+        == CONFIGURATION_EXE_S
+    )
+    assert (
+        default_deadline(contracts.MOVE_SSO_ROLE)
+        == default_deadline(contracts.RESTART_SSO_CLUSTER_RESOURCE)
+        == ROLE_MOVE_S
+    )
+    assert default_deadline(contracts.GET_NODE_FACTS) == default_deadline(contracts.READ_FILE_CHUNK) == FACT_READ_S
+    assert default_deadline(contracts.WRITE_FILE_CHUNK) == CHANGE_S
     assert FACT_READ_S < CHANGE_S < ROLE_MOVE_S < CONFIGURATION_EXE_S
-    for script in c.SCRIPTS.values():
+    for script in contracts.SCRIPTS.values():
         expected = FACT_READ_S if not script.changes else default_deadline(script)
         assert default_deadline(script) == expected >= FACT_READ_S
-    assert deadline_for(c.INSTALL_SSO_SYSTEM, {"Install-SsoSystem": 3600}) == 3600.0
+    assert deadline_for(contracts.INSTALL_SSO_SYSTEM, {"Install-SsoSystem": 3600}) == 3600.0
 
 
 @pytest.mark.parametrize(

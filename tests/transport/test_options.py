@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.psrp import (
     DEFAULT_MAX_ENVELOPE_SIZE,
@@ -140,7 +140,10 @@ def test_ntlm_over_http_keeps_message_encryption() -> None:
     [
         ({"auth": "basic", "ssl": False}, "auth"),
         ({"auth": "ntlm", "ssl": False, "encryption": "never"}, "encryption"),
-        ({"auth": "certificate", "ssl": False, "certificate_pem": "/c.pem", "certificate_key_pem": "/k.pem"}, "ssl"),
+        (
+            {"auth": "certificate", "ssl": False, "certificate_pem": "/c.pem", "certificate_key_pem": "/k.pem"},
+            "ssl",
+        ),
         ({"auth": "certificate"}, "certificatePem"),
         ({"auth": "ntlm", "second_hop": "credssp"}, "secondHop"),
         ({"auth": "ntlm", "second_hop": "kerberos-delegation"}, "secondHop"),
@@ -190,7 +193,7 @@ def test_second_hop_script_is_refused_before_anything_is_sent(start_loopback: An
     )
     assert r.second_hop is False
     with pytest.raises(EssoError) as err:
-        r.run("SSO01", c.GET_SSO_DATABASE_FACTS, c.SsoDatabaseParams(server="SQL01", database="SSODB"))
+        r.run("SSO01", contracts.GET_SSO_DATABASE_FACTS, contracts.SsoDatabaseParams(server="SQL01", database="SSODB"))
     assert err.value.code == "ESSO-015"
     assert lb.recorder.exchanges == []
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import TransientRemoteError
 from provider.remote.psrp import PsrpRemote, close_pools
@@ -24,7 +24,7 @@ from tests.support.certs import TlsFiles
 from tests.transport import replay as rp
 from tests.transport.kit import BACKUP_PASSWORD, PASSWORD, node_facts
 
-FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+FACTS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 DERIVED = pytest.mark.derived  # a scenario that serves at least one derived (edited) response
 Start = Callable[[list[rp.Step]], rp.ReplayServer]
 
@@ -75,7 +75,7 @@ def _facts_call() -> list[rp.Step]:
 @DERIVED
 def test_a_real_session_runs_a_contract_script(replay: Start, tls: TlsFiles) -> None:
     server = replay([*rp.session_open(), *_facts_call()])
-    facts = _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS)
+    facts = _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert facts.computer_name == "SSO01" and facts.entsso.start_type == "Manual"
     _all_served(server)
     real = [s.source for s in server.served if s.derived is None]
@@ -112,7 +112,7 @@ def test_each_recorded_error_kind_gets_its_id(
     steps = [*rp.session_open(), rp.recorded("test_psrp_error_failed", 3), rp.recorded(name, index), rp.signal()]
     server = replay(steps)
     with pytest.raises(EssoError) as err:
-        _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == code, str(err.value)
     for needle in needles:
         assert needle in str(err.value)
@@ -133,7 +133,7 @@ def test_a_thrown_esso_refusal_keeps_its_id(replay: Start, tls: TlsFiles) -> Non
     received = rp.edit_messages("test_client_fetch_file_fail_missing", 4, edit, refuse)
     server = replay([*rp.session_open(), rp.recorded("test_psrp_error_failed", 3), received, rp.signal()])
     with pytest.raises(EssoError) as err:
-        _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-011" and "owned by SSO02" in str(err.value)
     _all_served(server)
 
@@ -143,7 +143,7 @@ def test_recorded_timeout_faults_during_a_pipeline_are_polled_through(replay: St
     timeouts = [rp.recorded("test_psrp_long_running_cmdlet", 4), rp.recorded("test_psrp_long_running_cmdlet", 5)]
     steps = [*rp.session_open(), rp.recorded("test_psrp_error_failed", 3), *timeouts]
     server = replay([*steps, *rp.pipeline_result(node_facts("SSO01")), rp.signal()])
-    assert _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
     _all_served(server)
     assert sum(s.source.startswith("test_psrp_long_running_cmdlet") for s in server.served) == 2
 
@@ -154,7 +154,7 @@ def test_endless_recorded_timeout_faults_end_at_the_deadline(replay: Start, tls:
     endless.delay = 0.2
     server = replay([*rp.session_open(), rp.recorded("test_psrp_error_failed", 3), endless])
     with pytest.raises(EssoError) as err:
-        _remote(server, tls, deadlines={"Get-NodeFacts": 1.5}).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls, deadlines={"Get-NodeFacts": 1.5}).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-060" and "may still be running" in str(err.value)
     assert sum(s is endless for s in server.served) >= 4
     assert server.errors == []
@@ -164,7 +164,7 @@ def test_endless_recorded_timeout_faults_end_at_the_deadline(replay: Start, tls:
 def test_a_timeout_while_opening_the_pool_is_transient_and_a_read_is_retried(replay: Start, tls: TlsFiles) -> None:
     timed_out = rp.recorded("test_psrp_long_running_cmdlet", 4)  # the real w:TimedOut, on the pool's first Receive
     server = replay([rp.recorded("test_psrp_open_runspace", 0), timed_out, *rp.session_open(), *_facts_call()])
-    assert _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
     _all_served(server)
     assert [s.action for s in server.served].count("Create") == 2
 
@@ -172,7 +172,9 @@ def test_a_timeout_while_opening_the_pool_is_transient_and_a_read_is_retried(rep
 def test_a_timeout_while_opening_the_pool_does_not_resend_a_change(replay: Start, tls: TlsFiles) -> None:
     server = replay([rp.recorded("test_psrp_open_runspace", 0), rp.recorded("test_psrp_long_running_cmdlet", 4)])
     with pytest.raises(TransientRemoteError) as err:
-        _remote(server, tls).run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+        _remote(server, tls).run(
+            "SSO01", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual")
+        )
     assert err.value.code == "ESSO-033" and err.value.may_have_run is False
     assert "Command" not in [s.action for s in server.served]
     _all_served(server)
@@ -184,8 +186,8 @@ def test_a_lost_shell_is_replaced_and_the_script_sent_once(replay: Start, tls: T
     gone.action, gone.derived = "Command", "the recorded fault of a Receive served for a Command"
     server = replay([*rp.session_open(), *_facts_call(), gone, *rp.session_open(), *_facts_call()])
     r = _remote(server, tls)
-    assert r.run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
-    assert r.run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert r.run("SSO01", contracts.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert r.run("SSO01", contracts.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
     _all_served(server)
     assert [s.action for s in server.served].count("Create") == 2
 
@@ -195,10 +197,10 @@ def test_the_key_exchange_carries_a_secure_string_the_node_can_decrypt(replay: S
     result = {"changed": True, "before": None, "after": {"file": "C:\\SSOSecret.bak", "sha256": "0" * 64, "msid": "m"}}
     steps = [*rp.session_open(), *rp.key_exchange(), rp.recorded("test_psrp_error_failed", 3)]
     server = replay([*steps, *rp.pipeline_result(result), rp.signal()])
-    params = c.BackupParams(
+    params = contracts.BackupParams(
         backup_file="C:\\SSOSecret.bak", backup_password=SecretStr(BACKUP_PASSWORD), reminder="r", overwrite=True
     )
-    assert _remote(server, tls).run("SSO01", c.BACKUP_MASTER_SECRET, params).changed is True
+    assert _remote(server, tls).run("SSO01", contracts.BACKUP_MASTER_SECRET, params).changed is True
     _all_served(server)
     assert server.secure_strings() == [BACKUP_PASSWORD]
     assert all(BACKUP_PASSWORD not in request for request in server.requests)  # only as <SS> cipher text
@@ -208,7 +210,7 @@ def test_real_output_fragmented_over_three_receives_is_reassembled(replay: Start
     receives = [rp.recorded("test_client_fetch_file", i) for i in (4, 5, 6)]  # 12 x 32 KiB fragments, Server 2019
     server = replay([*rp.session_open(), rp.recorded("test_psrp_error_failed", 3), *receives, rp.signal()])
     with pytest.raises(EssoError) as err:
-        _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-037" and "emitted 2 object(s) (str, str)" in str(err.value)
     _all_served(server)
 
@@ -225,7 +227,7 @@ def test_a_large_result_in_32_kib_fragments_arrives_intact(replay: Start, tls: T
     assert len(results) >= 2
     server = replay([*rp.session_open(), rp.recorded("test_psrp_error_failed", 3), *results, rp.signal()])
     got = _remote(server, tls).run(
-        "SSO01", c.READ_FILE_CHUNK, c.ReadFileChunkParams(path="C:\\f", offset=0, length=len(data))
+        "SSO01", contracts.READ_FILE_CHUNK, contracts.ReadFileChunkParams(path="C:\\f", offset=0, length=len(data))
     )
     assert base64.b64decode(got.data_base64) == data
     _all_served(server)
@@ -253,7 +255,7 @@ def test_access_denied_on_create_is_esso_061(replay: Start, tls: TlsFiles, code:
     denied.action = "Create"
     server = replay([denied])
     with pytest.raises(EssoError) as err:
-        _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-061" and "Access is denied." in str(err.value)
     _all_served(server)
 
@@ -263,7 +265,7 @@ def test_http_413_is_esso_034_naming_the_envelope_quota(replay: Start, tls: TlsF
     too_large = rp.Step("Command", "", "no recording", 413, derived="HTTP 413, empty body (ansible.windows#391, #620)")
     server = replay([*rp.session_open(), too_large])
     with pytest.raises(EssoError) as err:
-        _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-034" and "HTTP 413" in str(err.value) and "MaxEnvelopeSizekb" in str(err.value)
     assert not isinstance(err.value, TransientRemoteError)
     _all_served(server)
@@ -272,7 +274,7 @@ def test_http_413_is_esso_034_naming_the_envelope_quota(replay: Start, tls: TlsF
 def test_a_wrong_password_is_esso_030(replay: Start, tls: TlsFiles) -> None:
     server = replay([])
     with pytest.raises(EssoError) as err:
-        _remote(server, tls, password="Wrong-" + PASSWORD).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls, password="Wrong-" + PASSWORD).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-030"
 
 
@@ -290,6 +292,6 @@ def test_other_recorded_faults_are_esso_034_with_code_and_reason(
     fault.action = "Command"  # the recorded fault, answered to the pipeline's Command
     server = replay([*rp.session_open(), fault])
     with pytest.raises(EssoError) as err:
-        _remote(server, tls).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        _remote(server, tls).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-034" and needle in str(err.value)
     _all_served(server)

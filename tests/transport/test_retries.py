@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.base import Remote, TransientRemoteError
 from tests.support.loopback import Fault
 from tests.transport.kit import MiniBackend, remote
 
-FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
-MANUAL = c.StartModeParams(start_mode="Manual")
+FACTS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+MANUAL = contracts.StartModeParams(start_mode="Manual")
 
 
 @pytest.mark.parametrize("kind", ["drop_before", "drop_after"])
@@ -21,7 +21,7 @@ def test_a_read_dropped_mid_call_is_retried_and_succeeds(start_loopback: Any, ki
     backend = MiniBackend()
     lb = start_loopback(backend)
     lb.inject(Fault(kind, node="SSO01", script="Get-NodeFacts"))  # type: ignore[arg-type]
-    facts = remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)
+    facts = remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert facts.computer_name == "SSO01"
     assert len(lb.recorder.requests(script="Get-NodeFacts", action="Command")) == 2
     assert [e.dropped for e in lb.recorder.requests(script="Get-NodeFacts", action="Command")] == [True, False]
@@ -35,15 +35,15 @@ def converge_start_mode(r: Remote, node: str) -> list[str]:
     """
     steps = ["set"]
     try:
-        r.run(node, c.SET_ENTSSO_START_MODE, MANUAL)
+        r.run(node, contracts.SET_ENTSSO_START_MODE, MANUAL)
         return steps
     except TransientRemoteError as err:
         assert err.may_have_run, "a dropped change must be reported as possibly applied"
         steps.append("re-read")
-    facts = r.run(node, c.GET_NODE_FACTS, FACTS)
+    facts = r.run(node, contracts.GET_NODE_FACTS, FACTS)
     if facts.entsso.start_type != "Manual":
         steps.append("set-again")
-        r.run(node, c.SET_ENTSSO_START_MODE, MANUAL)
+        r.run(node, contracts.SET_ENTSSO_START_MODE, MANUAL)
     return steps
 
 
@@ -60,7 +60,7 @@ def test_a_change_dropped_mid_call_is_not_resent_and_converges(
     r = remote(lb)
 
     with pytest.raises(TransientRemoteError) as err:
-        r.run("SSO01", c.SET_ENTSSO_START_MODE, MANUAL)
+        r.run("SSO01", contracts.SET_ENTSSO_START_MODE, MANUAL)
     assert err.value.code == "ESSO-031" and err.value.may_have_run is True
     # Exactly one request carried the change: the transport did not re-send it.
     assert len(lb.recorder.requests(script="Set-EntSsoStartMode", action="Command")) == 1
@@ -84,6 +84,6 @@ def test_retries_are_bounded_for_reads(start_loopback: Any) -> None:
     lb.inject(Fault("drop_before", node="SSO01", script="Get-NodeFacts", remaining=10))
     r = remote(lb)
     with pytest.raises(TransientRemoteError):
-        r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+        r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert len(lb.recorder.requests(script="Get-NodeFacts", action="Command")) == r.retries + 1
     assert backend.calls == {}

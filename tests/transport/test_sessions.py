@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.psrp import open_pool_count
 from tests.transport.kit import PASSWORD, USER, MiniBackend, remote
 
-FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+FACTS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 
 
 def test_threads_on_two_nodes_run_concurrently_and_one_node_is_serialized(start_loopback: Any) -> None:
@@ -26,7 +26,7 @@ def test_threads_on_two_nodes_run_concurrently_and_one_node_is_serialized(start_
         try:
             r = remote(lb)  # a Remote per thread, as provider calls do; the pool is shared
             for _ in range(3):
-                results.append((node, r.run(node, c.GET_NODE_FACTS, FACTS).computer_name))
+                results.append((node, r.run(node, contracts.GET_NODE_FACTS, FACTS).computer_name))
         except BaseException as exc:  # pragma: no cover - reported below
             failures.append(exc)
 
@@ -54,21 +54,21 @@ def test_renew_logon_opens_a_new_session(start_loopback: Any) -> None:
     backend = MiniBackend()
     lb = start_loopback(backend)
     r = remote(lb)
-    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
-    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert backend.logons == [("SSO01", USER)]
     r.renew_logon("SSO01")
     assert len(lb.recorder.requests(node="SSO01", action="Delete")) == 1  # the old shell is closed on the node
-    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert backend.logons == [("SSO01", USER), ("SSO01", USER)]
     assert len(lb.recorder.requests(node="SSO01", action="Create")) == 2
 
 
 def test_changed_credentials_never_reuse_a_session(start_loopback: Any) -> None:
     lb = start_loopback(MiniBackend())
-    remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)
+    remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     with pytest.raises(EssoError) as err:
-        remote(lb, password="Wrong-" + PASSWORD).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        remote(lb, password="Wrong-" + PASSWORD).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-030"
 
 
@@ -76,9 +76,9 @@ def test_a_shell_the_node_dropped_is_reopened_without_running_twice(start_loopba
     backend = MiniBackend(start_type={"SSO01": "Automatic"})
     lb = start_loopback(backend)
     r = remote(lb)
-    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     lb.servers["SSO01"].server.service.shells.clear()  # idle timeout or WinRM restart on the node
-    result = r.run("SSO01", c.SET_ENTSSO_START_MODE, c.StartModeParams(start_mode="Manual"))
+    result = r.run("SSO01", contracts.SET_ENTSSO_START_MODE, contracts.StartModeParams(start_mode="Manual"))
     assert result.changed is True
     assert backend.calls["SSO01/Set-EntSsoStartMode"] == 1
     assert len(lb.recorder.requests(node="SSO01", action="Create")) == 2
@@ -89,6 +89,6 @@ def test_each_script_runs_in_its_own_scope_of_the_pooled_runspace(start_loopback
     the shared session: AddScript with useLocalScope (review ps_fidelity F14)."""
     lb = start_loopback(MiniBackend())
     r = remote(lb)
-    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
-    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert lb.recorder.operations and all(op.local_scope for op in lb.recorder.operations)

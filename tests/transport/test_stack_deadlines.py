@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from provider import contracts as c
+from provider import contracts
 from provider.remote.psrp import PsrpRemote
 from provider.remote.psrp.deadlines import deadline_for
 from provider.spec import TransportSection
@@ -24,15 +24,15 @@ def _remote(tmp_path: Path, **transport: object) -> PsrpRemote:
 def test_configuration_exe_gets_its_timeout_plus_time_to_report(tmp_path: Path) -> None:
     remote = _remote(tmp_path, configurationTimeoutMinutes=45)
     # the script kills Configuration.exe after 45 minutes and keeps its log (ESSO-027) before the transport gives up
-    assert deadline_for(c.JOIN_SSO_SYSTEM, remote.deadlines) == 45 * 60 + 300
-    assert deadline_for(c.INSTALL_SSO_SYSTEM, remote.deadlines) == 45 * 60 + 300
-    assert deadline_for(c.GET_NODE_FACTS, remote.deadlines) == 120
+    assert deadline_for(contracts.JOIN_SSO_SYSTEM, remote.deadlines) == 45 * 60 + 300
+    assert deadline_for(contracts.INSTALL_SSO_SYSTEM, remote.deadlines) == 45 * 60 + 300
+    assert deadline_for(contracts.GET_NODE_FACTS, remote.deadlines) == 120
 
 
 def test_a_stack_overrides_a_named_script(tmp_path: Path) -> None:
     remote = _remote(tmp_path, scriptDeadlines={"Move-SsoRole": 1800})
-    assert deadline_for(c.MOVE_SSO_ROLE, remote.deadlines) == 1800
-    assert deadline_for(c.RESTART_SSO_CLUSTER_RESOURCE, remote.deadlines) == 900
+    assert deadline_for(contracts.MOVE_SSO_ROLE, remote.deadlines) == 1800
+    assert deadline_for(contracts.RESTART_SSO_CLUSTER_RESOURCE, remote.deadlines) == 900
 
 
 def test_an_unknown_script_or_a_bad_value_is_refused_offline() -> None:

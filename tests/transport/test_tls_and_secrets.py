@@ -17,7 +17,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import TransientRemoteError
 from tests.support.certs import TlsFiles
@@ -34,17 +34,17 @@ from tests.transport.kit import (
     remote,
 )
 
-FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+FACTS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 PLANTED = 'Planted-<Secret>&"0042"'
 
 
-class PlantedParams(c.GetNodeFactsParams):
+class PlantedParams(contracts.GetNodeFactsParams):
     """A test-only contract mistake: a secret sent as a plain string."""
 
     planted: str
 
 
-PLANTED_SCRIPT = c.Script("Get-NodeFacts", PlantedParams, c.NodeFacts, changes=False)
+PLANTED_SCRIPT = contracts.Script("Get-NodeFacts", PlantedParams, contracts.NodeFacts, changes=False)
 
 
 def _answer(node: str, script: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -63,11 +63,11 @@ def _answer(node: str, script: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _use_secrets(lb: Loopback, *, user: str = USER, **overrides: Any) -> None:
     r = remote(lb, user=user, second_hop="none", **overrides)
-    r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+    r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     r.run(
         "SSO01",
-        c.BACKUP_MASTER_SECRET,
-        c.BackupParams(
+        contracts.BACKUP_MASTER_SECRET,
+        contracts.BackupParams(
             backup_file="C:\\SSOSecret.bak", backup_password=SecretStr(BACKUP_PASSWORD), reminder="r", overwrite=True
         ),
     )
@@ -78,7 +78,7 @@ def test_ntlm_over_https_with_a_ca_bundle(start_loopback: Any, tls: TlsFiles) ->
     lb = start_loopback(backend, https=True)
     r = remote(lb, ca_bundle=str(tls.ca_pem))
     assert r.transport.auth == "ntlm" and r.transport.ssl and r.transport.cert_validation
-    assert r.run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert r.run("SSO01", contracts.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
     assert backend.calls == {"SSO01/Get-NodeFacts": 1}
     assert backend.logons == [("SSO01", USER)]
 
@@ -87,7 +87,7 @@ def test_basic_over_https_logs_on_a_local_account(start_loopback: Any, tls: TlsF
     backend = FakeBackend(_answer)
     lb = start_loopback(backend, https=True, users={LOCAL_USER: PASSWORD})
     r = remote(lb, user=LOCAL_USER, auth="basic", ca_bundle=str(tls.ca_pem))
-    assert r.run("SSO01", c.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
+    assert r.run("SSO01", contracts.GET_NODE_FACTS, FACTS).computer_name == "SSO01"
     assert backend.logons == [("SSO01", LOCAL_USER)]
 
 
@@ -119,7 +119,7 @@ def test_the_same_certificate_is_refused_without_the_bundle(start_loopback: Any)
     r = remote(lb)  # validation on (the default), no caBundle
     started = time.monotonic()
     with pytest.raises(EssoError) as err:
-        r.run("SSO01", c.GET_NODE_FACTS, FACTS)
+        r.run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert time.monotonic() - started <= bound(r.transport)
     assert err.value.code == "ESSO-032" and not isinstance(err.value, TransientRemoteError)
     assert "caBundle" in str(err.value) and f"127.0.0.1:{lb.port('SSO01')}" in str(err.value)

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from tests.support.loopback import FakeBackend, Fault, access_denied
 from tests.support.loopback_recorder import Exchange
 from tests.support.loopback_wire import NS
 from tests.transport.kit import USER, node_facts, remote
 
-FACTS = c.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
+FACTS = contracts.GetNodeFactsParams(service_account="CONTOSO\\svc-entsso", admin_group="CONTOSO\\SSO Administrators")
 PROGRESS_RECORD = 0x00041010
 PIPELINE_STATE = 0x00041006
 PIPELINE_OUTPUT = 0x00041004
@@ -49,7 +49,7 @@ def _streams(exchange: Exchange) -> list[bytes]:
 
 def test_a_pipeline_starts_with_the_first_use_progress_record_and_clixml_has_a_bom(start_loopback: Any) -> None:
     lb = start_loopback(FakeBackend(lambda node, script, params: node_facts(node)))
-    remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)
+    remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     receives = [e for e in lb.recorder.requests(script="Get-NodeFacts", action="Receive") if e.status == 200]
     messages = _messages([f for e in receives for f in _streams(e)])
     kinds = [kind for kind, _ in messages]
@@ -66,7 +66,7 @@ def test_a_pipeline_starts_with_the_first_use_progress_record_and_clixml_has_a_b
 def test_large_output_comes_in_32_kib_fragments_one_per_stream(start_loopback: Any) -> None:
     big = "x" * 150_000
     lb = start_loopback(FakeBackend(lambda node, script, params: node_facts(node, essoVersion=big)))
-    facts = remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)
+    facts = remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert facts.esso_version == big
     receives = [e for e in lb.recorder.requests(script="Get-NodeFacts", action="Receive") if e.status == 200]
     fragments = [f for e in receives for f in _streams(e)]
@@ -80,7 +80,7 @@ def test_large_output_comes_in_32_kib_fragments_one_per_stream(start_loopback: A
 def test_an_idle_receive_faults_w_timedout_with_subcode_and_language(start_loopback: Any) -> None:
     lb = start_loopback(FakeBackend(lambda node, script, params: node_facts(node)))
     lb.inject(Fault("runs_long", node="SSO01", script="Get-NodeFacts", seconds=1.2))
-    remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)
+    remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     faults = [e for e in lb.recorder.requests(action="Receive") if e.status == 500]
     assert faults
     text = faults[0].soap_response.decode()
@@ -90,7 +90,7 @@ def test_an_idle_receive_faults_w_timedout_with_subcode_and_language(start_loopb
 
 def test_a_receive_for_an_unknown_command_is_w_invalidselectors(start_loopback: Any) -> None:
     lb = start_loopback(FakeBackend(lambda node, script, params: node_facts(node)))
-    remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)  # leaves the pooled shell open
+    remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)  # leaves the pooled shell open
     service = lb.servers["SSO01"].server.service
     (shell_id,) = service.shells
     soap = (
@@ -113,7 +113,7 @@ def test_access_denied_is_esso_061_with_its_own_advice(start_loopback: Any, hres
     lb = start_loopback(backend)
     lb.inject(access_denied("SSO01", hresult=hresult))
     with pytest.raises(EssoError) as err:
-        remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-061"  # not ESSO-030 (it authenticated) nor ESSO-034 (no quota)
     assert "Access is denied." in str(err.value)
     assert "Remote Management Users" in err.value.fix and "MaxEnvelopeSize" not in err.value.fix
@@ -132,7 +132,7 @@ def test_a_thrown_text_appears_once_in_esso_035(start_loopback: Any) -> None:
 
     lb = start_loopback(FakeBackend(answer))
     with pytest.raises(EssoError) as err:
-        remote(lb).run("SSO01", c.GET_NODE_FACTS, FACTS)
+        remote(lb).run("SSO01", contracts.GET_NODE_FACTS, FACTS)
     assert err.value.code == "ESSO-035"
     assert str(err.value).count(text) == 1, str(err.value)
     assert "target" not in err.value.detail and "id " not in err.value.detail  # they would only repeat it

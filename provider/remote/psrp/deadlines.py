@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from provider import contracts as c
+from provider import contracts
 
 FACT_READ_S = 120.0
 CHANGE_S = 600.0
@@ -27,22 +27,22 @@ CONFIGURATION_EXE_S = 1800.0 + 300.0  # the script's own 30-minute timeout (Time
 CONFIGURATION_EXE_MARGIN_S = 300.0  # after Configuration.exe's own timeout: kill its tree, mask and keep its log
 
 # Scripts that run Configuration.exe.
-CONFIGURATION_EXE = frozenset({c.INSTALL_SSO_SYSTEM.name, c.JOIN_SSO_SYSTEM.name})
+CONFIGURATION_EXE = frozenset({contracts.INSTALL_SSO_SYSTEM.name, contracts.JOIN_SSO_SYSTEM.name})
 # Scripts that move the role, cycle a cluster resource or wait on an external tool with -Wait.
 ROLE_MOVES = frozenset(
     {
-        c.MOVE_SSO_ROLE.name,
-        c.RESTART_SSO_CLUSTER_RESOURCE.name,
-        c.REMOVE_CLUSTERED_SSO_SERVICE.name,
-        c.SET_CLUSTERED_SSO_SERVICE.name,
-        c.RESTART_ENTSSO_SERVICE.name,
-        c.SET_ENTSSO_START_MODE.name,
-        c.SET_SECRET_SERVER_NAME.name,
+        contracts.MOVE_SSO_ROLE.name,
+        contracts.RESTART_SSO_CLUSTER_RESOURCE.name,
+        contracts.REMOVE_CLUSTERED_SSO_SERVICE.name,
+        contracts.SET_CLUSTERED_SSO_SERVICE.name,
+        contracts.RESTART_ENTSSO_SERVICE.name,
+        contracts.SET_ENTSSO_START_MODE.name,
+        contracts.SET_SECRET_SERVER_NAME.name,
     }
 )
 
 
-def default_deadline(script: c.Script[Any, Any]) -> float:
+def default_deadline(script: contracts.Script[Any, Any]) -> float:
     """The contract's overall deadline in seconds: generous for Configuration.exe and role moves, short for reads."""
     if script.name in CONFIGURATION_EXE:
         return CONFIGURATION_EXE_S
@@ -51,7 +51,7 @@ def default_deadline(script: c.Script[Any, Any]) -> float:
     return CHANGE_S if script.changes else FACT_READ_S
 
 
-def deadline_for(script: c.Script[Any, Any], overrides: Mapping[str, float]) -> float:
+def deadline_for(script: contracts.Script[Any, Any], overrides: Mapping[str, float]) -> float:
     """An override by script name wins over the contract's default."""
     return float(overrides.get(script.name, default_deadline(script)))
 
@@ -62,9 +62,10 @@ def check_overrides(overrides: Mapping[str, float]) -> dict[str, float]:
 
     checked: dict[str, float] = {}
     for name, seconds in overrides.items():
-        if name not in c.SCRIPTS:
+        if name not in contracts.SCRIPTS:
             raise EssoError(
-                "ESSO-040", f"deadlines: {name!r} is not a contract script; give one of {', '.join(sorted(c.SCRIPTS))}."
+                "ESSO-040",
+                f"deadlines: {name!r} is not a contract script; give one of {', '.join(sorted(contracts.SCRIPTS))}.",
             )
         if not (isinstance(seconds, int | float) and 0 < seconds < float("inf")):
             raise EssoError("ESSO-040", f"deadlines.{name}: {seconds!r} is not a positive number of seconds.")

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import Remote, parse_result
 from provider.remote.psrp.config import (
@@ -128,7 +128,7 @@ class PsrpRemote(Remote):
     def chunk_bytes(self) -> int:  # type: ignore[override]
         if self._chunk_bytes is None:
             self._chunk_bytes = chunk_bytes_for(
-                self.max_envelope_size, script_text(c.WRITE_FILE_CHUNK.name, self.scripts_dir)
+                self.max_envelope_size, script_text(contracts.WRITE_FILE_CHUNK.name, self.scripts_dir)
             )
         return self._chunk_bytes
 
@@ -195,7 +195,7 @@ class PsrpRemote(Remote):
         """Pools outlive a Remote (module registry); ``close_pools()`` ends them all."""
 
     # -- running a script -----------------------------------------------------------------------------
-    def _invoke(self, node: str, script: c.Script[Any, Any], params: c.Params) -> Any:
+    def _invoke(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         endpoint = self.endpoint(node)
         wire = params.wire()
         secret_values = tuple(v.get_secret_value() for v in wire.values() if isinstance(v, SecretStr))
@@ -233,7 +233,7 @@ class PsrpRemote(Remote):
                 return self._result(ps, output, call, script)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _result(self, ps: Any, output: list[Any], call: _Call, script: c.Script[Any, Any]) -> Any:
+    def _result(self, ps: Any, output: list[Any], call: _Call, script: contracts.Script[Any, Any]) -> Any:
         errors = list(ps.streams.error)
         if ps.had_errors or _failed(ps):
             record = errors[-1] if errors else None

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from provider import contracts as c
+from provider import contracts
 from provider.errors import EssoError
 from provider.remote.script_source import SCRIPTS_DIR, ScriptSourceError, assembled
 
@@ -73,7 +73,7 @@ def chunk_bytes_for(max_envelope_size: int, write_script: str) -> int:
     payload = WSMan("localhost", max_envelope_size=max_envelope_size, auth="basic").max_payload_size
     overhead = _create_pipeline_bytes(
         write_script,
-        c.WriteFileChunkParams(
+        contracts.WriteFileChunkParams(
             path=_PATH_ALLOWANCE, data_base64="", offset=2**62, final=False, expected_sha256="0" * 64
         ).wire(),
     )
