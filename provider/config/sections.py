@@ -263,7 +263,7 @@ class FailoverSection(ConfigModel):
     """The failover proof after the restores."""
 
     verify: bool = Field(
-        True, description="prove failover after the restores: move the role to every restored node and back"
+        True, description="prove failover on each node right after its restore, then move the role home once"
     )
 
 
