@@ -10,7 +10,7 @@
     kept unless Overwrite is true. Otherwise backs the secret up with
     ISSOConfigSS.BackupSecret(file, password, reminder) from Microsoft.EnterpriseSingleSignOn.Interop.dll (as
     skastberg/biztalkps SSOAdminOMWrapper.psm1 calls it; `ssoconfig -backupSecret` prompts and is never used).
-    The password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally). When an
+    The password arrives as a SecureString and is plaintext only in memory (Use-PlainSecret: ZeroFreeBSTR in finally). When an
     existing file is replaced it is first moved aside (to BackupFile.previous, one fixed name) and put back if
     the backup fails; a run that stopped half way leaves that file where the next run finds it: put back when
     BackupFile is missing, removed when BackupFile exists (issue 14: no copy of a backup outlives a later run).
@@ -47,7 +47,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, MasterSecret, FileHash, Cluster
+#esso:include EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
 
 function Get-BackupState {
     if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {
@@ -104,7 +104,7 @@ else {
     }
     $succeeded = $false
     try {
-        Save-MasterSecretBackup -File $BackupFile -Password $BackupPassword -Reminder $Reminder
+        Invoke-SsoSecretMethod -Method 'BackupSecret' -File $BackupFile -Password $BackupPassword -Reminder $Reminder
         $succeeded = $true
     }
     finally {

@@ -11,10 +11,10 @@
     the script refuses (ESSO-005, design rule 4). A node with NLB is refused (ESSO-001, rule 1).
 
     Changes: fills the empty password nodes of ConfigXml (NTService ENTSSO Password; SSO_ID_BACKUP_SECRET_PASSWORD
-    and _CONFIRM) from the SecureString parameters, converted to plaintext only in memory (SecureStringToBSTR,
-    ZeroFreeBSTR in finally); writes the XML into the folder %windir%\Temp\esso-config-create (one fixed name per
-    step, so a folder an interrupted run left is emptied and removed by the next run first; issue 14) with an
-    Administrators-only ACL; runs Configuration.exe /S <xml> /L <log> /noprogressbar in its
+    and _CONFIRM) from the SecureString parameters, converted to plaintext only in memory (Use-PlainSecret:
+    SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into the folder %windir%\Temp\esso-config-create
+    (one fixed name per step, so a folder an interrupted run left is emptied and removed by the next run first;
+    issue 14) with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log> /noprogressbar in its
     folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept, ESSO-027); judges success
     by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the message); empties
     and removes the folder in a finally. Never Configuration.exe /U.
@@ -61,7 +61,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, EssoInterop, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -115,7 +115,7 @@ if ($null -ne $before) {
         if ($null -ne $reminderNode) {
             $reminder = $reminderNode.InnerText
         }
-        Save-MasterSecretBackup -File $backupFile -Password $BackupPassword -Reminder $reminder
+        Invoke-SsoSecretMethod -Method 'BackupSecret' -File $backupFile -Password $BackupPassword -Reminder $reminder
         if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
             throw ('ESSO-025 {0} is configured for {1}/{2} but the master secret backup {3} is missing and BackupSecret wrote none: back the secret up there (the ENTSSO MMC snap-in or Backup-MasterSecret), then run up again.' -f $env:COMPUTERNAME, $Server, $Database, $backupFile)
         }
@@ -136,42 +136,11 @@ else {
         throw ('The SSO database {0}/{1} already exists: join it and restore the master secret instead, or drop it if it is a leftover.' -f $Server, $Database)
     }
     $msidsBefore = @(Get-SsossMsids)
-    $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-create.xml'
-    $logPath = Join-Path -Path $workDir -ChildPath 'sso-create.log'
-    $serviceBstr = [IntPtr]::Zero
-    $backupBstr = [IntPtr]::Zero
-    $servicePassword = $null
-    $backupPasswordText = $null
-    $workDirCreated = $false
-    try {
-        New-ProtectedDirectory -Path $workDir
-        $workDirCreated = $true
-        $serviceBstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($ServiceAccountPassword)
-        $backupBstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
-        $servicePassword = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($serviceBstr)
-        $backupPasswordText = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($backupBstr)
-        Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value $servicePassword
-        Set-XmlNodeText -Document $document -XPath $backupPasswordXPath -Value $backupPasswordText
-        Set-XmlNodeText -Document $document -XPath $backupConfirmXPath -Value $backupPasswordText
-        $document.Save($xmlPath)
-        foreach ($xpath in @($servicePasswordXPath, $backupPasswordXPath, $backupConfirmXPath)) {
-            Set-XmlNodeText -Document $document -XPath $xpath -Value ''
-        }
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword, $backupPasswordText) -TimeoutMinutes $TimeoutMinutes
-    }
-    finally {
-        if ($serviceBstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($serviceBstr)
-        }
-        if ($backupBstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($backupBstr)
-        }
-        $servicePassword = $null
-        $backupPasswordText = $null
-        if ($workDirCreated) {
-            Remove-SecretFolder -Path $workDir
-        }
-    }
+    Invoke-ConfigurationAnswerFile -Document $document -WorkDir $workDir -Step 'create' -TimeoutMinutes $TimeoutMinutes -XPaths @(
+        $servicePasswordXPath,
+        $backupPasswordXPath,
+        $backupConfirmXPath
+    ) -Passwords @($ServiceAccountPassword, $BackupPassword, $BackupPassword)
     $changed = $true
 
     $after = Get-SsoConfigState

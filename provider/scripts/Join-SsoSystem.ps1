@@ -11,7 +11,7 @@
     design rule 4). A node with NLB is refused (ESSO-001, rule 1): it could never hold the master secret.
 
     Changes: fills the empty NTService ENTSSO Password of ConfigXml from ServiceAccountPassword, converted to
-    plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into the folder
+    plaintext only in memory (Use-PlainSecret: SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into the folder
     %windir%\Temp\esso-config-join (one fixed name, emptied and removed first when an interrupted run left it;
     issue 14) with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>
     /noprogressbar in its folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept,
@@ -57,7 +57,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
+#esso:include EssoRegistry, PlainSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
 
 function Set-JoinMarker {
     # Written before the change, so that a join interrupted after Configuration.exe still reads as this tool's.
@@ -103,30 +103,9 @@ else {
         throw ('ESSO-006 There is no SSO database {0}/{1} to join; create the SSO system first (Install-SsoSystem on the first node).' -f $Server, $Database)
     }
     Set-JoinMarker -Value ('{0}/{1}' -f $Server, $Database)
-    $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-join.xml'
-    $logPath = Join-Path -Path $workDir -ChildPath 'sso-join.log'
-    $serviceBstr = [IntPtr]::Zero
-    $servicePassword = $null
-    $workDirCreated = $false
-    try {
-        New-ProtectedDirectory -Path $workDir
-        $workDirCreated = $true
-        $serviceBstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($ServiceAccountPassword)
-        $servicePassword = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($serviceBstr)
-        Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value $servicePassword
-        $document.Save($xmlPath)
-        Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value ''
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword) -TimeoutMinutes $TimeoutMinutes
-    }
-    finally {
-        if ($serviceBstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($serviceBstr)
-        }
-        $servicePassword = $null
-        if ($workDirCreated) {
-            Remove-SecretFolder -Path $workDir
-        }
-    }
+    Invoke-ConfigurationAnswerFile -Document $document -WorkDir $workDir -Step 'join' -TimeoutMinutes $TimeoutMinutes -XPaths @(
+        $servicePasswordXPath
+    ) -Passwords @($ServiceAccountPassword)
     $changed = $true
 
     $after = Get-SsoConfigState

@@ -24,7 +24,7 @@
     it. An existing BackupFile is moved aside and put back if the call fails.
 
     Runs on the node where the clustered ENTSSO resource is Online (ESSO-029), as Backup-MasterSecret. The
-    password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally).
+    password arrives as a SecureString and is plaintext only in memory (Use-PlainSecret: ZeroFreeBSTR in finally).
 
     [INFERRED]
     - The new secret becomes the most recently written SSOSS subkey (Get-CurrentMsid).
@@ -49,7 +49,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, MasterSecret, FileHash, Cluster
+#esso:include EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
 
 $folder = Split-Path -Path $BackupFile -Parent
 if (-not (Test-Path -LiteralPath $folder -PathType Container)) {
@@ -72,27 +72,12 @@ if (Test-Path -LiteralPath $BackupFile -PathType Leaf) {
     $aside = '{0}.{1}.previous' -f $BackupFile, [guid]::NewGuid().ToString('N')
     Move-Item -LiteralPath $BackupFile -Destination $aside
 }
-Import-EssoInterop
-$configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-$interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
-$flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-$bstr = [IntPtr]::Zero
 $succeeded = $false
 try {
-    $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
-    $null = $interface.InvokeMember(
-        $method,
-        $flags,
-        $null,
-        $configOm,
-        @($BackupFile, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr), $Reminder)
-    )
+    Invoke-SsoSecretMethod -Method $method -File $BackupFile -Password $BackupPassword -Reminder $Reminder
     $succeeded = $true
 }
 finally {
-    if ($bstr -ne [IntPtr]::Zero) {
-        [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-    }
     if ($null -ne $aside) {
         if ($succeeded) {
             Remove-Item -LiteralPath $aside -Force

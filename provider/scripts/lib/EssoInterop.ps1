@@ -41,36 +41,3 @@ function Import-EssoInterop {
         Add-Type -LiteralPath $dll
     }
 }
-
-function Save-MasterSecretBackup {
-    # ISSOConfigSS.BackupSecret(file, password, reminder) from the interop assembly (as skastberg/biztalkps
-    # SSOAdminOMWrapper.psm1 calls it; `ssoconfig -backupSecret` prompts and is never used). The password is
-    # plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally). Backup-MasterSecret writes the file,
-    # and Install-SsoSystem writes it again when a run that created the secret stopped before the backup existed
-    # (issue 14: the next run finishes what the interrupted one started).
-    param(
-        [string]$File,
-        [System.Security.SecureString]$Password,
-        [string]$Reminder
-    )
-    Import-EssoInterop
-    $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-    $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
-    $flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-    $bstr = [IntPtr]::Zero
-    try {
-        $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($Password)
-        $null = $interface.InvokeMember(
-            'BackupSecret',
-            $flags,
-            $null,
-            $configOm,
-            @($File, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr), $Reminder)
-        )
-    }
-    finally {
-        if ($bstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-        }
-    }
-}
