@@ -47,7 +47,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
 
 function Get-BackupState {
     if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {

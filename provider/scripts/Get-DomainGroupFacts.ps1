@@ -35,8 +35,7 @@ $ErrorActionPreference = 'Stop'
 
 #esso:include AdGroup
 
-Import-ActiveDirectoryModule
-$domainController = (Get-ADDomain).PDCEmulator
+$domainController = Get-GroupDomainController
 
 @{
     adminGroup = Get-GroupFacts -Name $AdminGroup -Server $domainController

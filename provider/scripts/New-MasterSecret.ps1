@@ -49,7 +49,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
 
 $folder = Split-Path -Path $BackupFile -Parent
 if (-not (Test-Path -LiteralPath $folder -PathType Container)) {

@@ -39,19 +39,8 @@ function ConvertTo-QuotedIdentifier {
     return '[' + $Name.Replace(']', ']]') + ']'
 }
 
-function Get-SsoDatabaseSnapshot {
-    $facts = Get-SsoDatabaseState -Server $Server -Database $Database
-    @{
-        exists = [bool]$facts['exists']
-        secretServer = $facts['secretServer']
-        adminGroup = $facts['adminGroup']
-        affiliateAdminGroup = $facts['affiliateAdminGroup']
-        msid = $facts['msid']
-    }
-}
-
 $quoted = ConvertTo-QuotedIdentifier -Name $Database
-$before = Get-SsoDatabaseSnapshot
+$before = Get-SsoDatabaseState -Server $Server -Database $Database
 $changed = $false
 if ($before['exists']) {
     $connection = New-SqlConnection -Server $Server -Database $Database
@@ -83,7 +72,7 @@ if ($before['exists']) {
     }
     $changed = $true
 }
-$after = Get-SsoDatabaseSnapshot
+$after = Get-SsoDatabaseState -Server $Server -Database $Database
 if ($after['exists']) {
     throw ('The database {0} still exists on {1} after dropping it.' -f $Database, $Server)
 }

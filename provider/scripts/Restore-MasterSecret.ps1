@@ -31,7 +31,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, PlainSecret, SecretBackup, MasterSecret, Nlb, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, Nlb, Cluster
 
 $expected = [guid]::Empty
 if (-not [guid]::TryParse($ExpectedMsid, [ref]$expected)) {

@@ -56,17 +56,6 @@ $ErrorActionPreference = 'Stop'
 
 #esso:include Cluster, ClusterResource, Dtc, LogonRight
 
-function Find-ClusterResource {
-    param(
-        [string]$Name
-    )
-    $found = @(Get-ClusterResource | Where-Object { $_.Name -eq $Name })
-    if ($found.Count -eq 0) {
-        return $null
-    }
-    return ,$found[0]
-}
-
 function Test-FullClusterAccess {
     # Whether ServiceAccount, or a group in its token, holds Full access to the cluster (Get-ClusterAccess rules
     # with ClusterRights 'Full' and an IdentityReference; the properties FailoverClusterDsc's ClusterAccess reads).

@@ -59,8 +59,7 @@ function Get-DomainGroupsState {
     }
 }
 
-Import-ActiveDirectoryModule
-$domainController = (Get-ADDomain).PDCEmulator
+$domainController = Get-GroupDomainController
 
 foreach ($name in @($AdminGroup, $AffiliateAdminGroup)) {
     $facts = Get-GroupFacts -Name $name -Server $domainController
