@@ -30,19 +30,10 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$BackupFile,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyString()]
-    [string]$Reminder,
-
-    [Parameter(Mandatory = $true)]
-    [bool]$Overwrite
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$BackupFile,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$Reminder,
+    [Parameter(Mandatory)] [bool]$Overwrite
 )
 
 $ErrorActionPreference = 'Stop'

@@ -36,27 +36,12 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ConfigXml,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Server,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Database,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$ServiceAccountPassword,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateRange(1, 1440)]
-    [int]$TimeoutMinutes
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ConfigXml,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Server,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Database,
+    [Parameter(Mandatory)] [System.Security.SecureString]$ServiceAccountPassword,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [ValidateRange(1, 1440)] [int]$TimeoutMinutes
 )
 
 $ErrorActionPreference = 'Stop'

@@ -31,20 +31,10 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$BackupFile,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyString()]
-    [string]$Reminder,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ExpectedMsid
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$BackupFile,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$Reminder,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ExpectedMsid
 )
 
 $ErrorActionPreference = 'Stop'

@@ -27,13 +27,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Server,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Database
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Server,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Database
 )
 
 $ErrorActionPreference = 'Stop'

@@ -17,16 +17,9 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$BackupFile,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ExpectedMsid
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$BackupFile,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ExpectedMsid
 )
 
 $ErrorActionPreference = 'Stop'

@@ -35,21 +35,10 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$RoleName,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ResourceName,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$NetworkNameResource,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ServiceAccount
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$RoleName,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ResourceName,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$NetworkNameResource,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ServiceAccount
 )
 
 $ErrorActionPreference = 'Stop'

@@ -14,11 +14,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [string]$Account,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$Password
+    [Parameter(Mandatory)] [string]$Account,
+    [Parameter(Mandatory)] [System.Security.SecureString]$Password
 )
 
 $ErrorActionPreference = 'Stop'

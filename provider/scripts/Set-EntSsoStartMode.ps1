@@ -17,9 +17,7 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateSet('Manual')]
-    [string]$StartMode
+    [Parameter(Mandatory)] [ValidateSet('Manual')] [string]$StartMode
 )
 
 $ErrorActionPreference = 'Stop'

@@ -23,17 +23,9 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$AdminGroup,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$AffiliateAdminGroup,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyCollection()]
-    [string[]]$Members
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$AdminGroup,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$AffiliateAdminGroup,
+    [Parameter(Mandatory)] [AllowEmptyCollection()] [string[]]$Members
 )
 
 $ErrorActionPreference = 'Stop'
