@@ -93,24 +93,7 @@ else {
     if ($null -ne $before) {
         Move-Item -LiteralPath $BackupFile -Destination $aside
     }
-    $succeeded = $false
-    try {
-        Invoke-SsoSecretMethod -Method 'BackupSecret' -File $BackupFile -Password $BackupPassword -Reminder $Reminder
-        $succeeded = $true
-    }
-    finally {
-        if (Test-Path -LiteralPath $aside -PathType Leaf) {
-            if ($succeeded) {
-                Remove-Item -LiteralPath $aside -Force
-            }
-            else {
-                if (Test-Path -LiteralPath $BackupFile) {
-                    Remove-Item -LiteralPath $BackupFile -Force
-                }
-                Move-Item -LiteralPath $aside -Destination $BackupFile
-            }
-        }
-    }
+    Invoke-SsoSecretMethod -Method 'BackupSecret' -File $BackupFile -Password $BackupPassword -Reminder $Reminder -Previous $aside
     $changed = $true
     $after = Get-BackupState
     if ($null -eq $after) {

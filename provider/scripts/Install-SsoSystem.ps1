@@ -78,12 +78,9 @@ $backupFile = $backupFileNode.InnerText
 
 # Before anything else: a working folder an interrupted run left is emptied and removed (issue 14).
 $workDir = Get-ConfigurationWorkFolder -Step 'create'
-$before = Get-SsoConfigState
+$before = Get-SsoConfigStateFor -Server $Server -Database $Database
 $changed = $false
 if ($null -ne $before) {
-    if ($before['server'] -ne $Server -or $before['database'] -ne $Database) {
-        throw ('ESSO-005 {0} is already configured for the SSO system {1}/{2}, not {3}/{4}.' -f $env:COMPUTERNAME, $before['server'], $before['database'], $Server, $Database)
-    }
     # Adopting a configured node: a Configuration.exe run that wrote ENTSSO\SQL but failed before the secret
     # and its backup existed (0x80070005 "Failed to generate and backup the master secret") must not pass for a
     # finished one (review ps_fidelity F16; issue 9 B).
@@ -128,10 +125,7 @@ else {
     ) -Passwords @($ServiceAccountPassword, $BackupPassword, $BackupPassword)
     $changed = $true
 
-    $after = Get-SsoConfigState
-    if ($null -eq $after -or $after['server'] -ne $Server -or $after['database'] -ne $Database) {
-        throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
-    }
+    $after = Get-ConfiguredSsoState -Server $Server -Database $Database
     $created = @(
         foreach ($id in @(Get-SsossMsids)) {
             if ($msidsBefore -notcontains $id) {

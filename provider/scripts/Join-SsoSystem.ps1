@@ -70,12 +70,9 @@ Assert-ConfigXml -Document $document -Mode 'Join' -Server $Server -Database $Dat
 
 # Before anything else: a working folder an interrupted run left is emptied and removed (issue 14).
 $workDir = Get-ConfigurationWorkFolder -Step 'join'
-$before = Get-SsoConfigState
+$before = Get-SsoConfigStateFor -Server $Server -Database $Database
 $changed = $false
 if ($null -ne $before) {
-    if ($before['server'] -ne $Server -or $before['database'] -ne $Database) {
-        throw ('ESSO-005 {0} is already configured for the SSO system {1}/{2}, not {3}/{4}.' -f $env:COMPUTERNAME, $before['server'], $before['database'], $Server, $Database)
-    }
     $after = $before
 }
 else {
@@ -95,10 +92,7 @@ else {
     ) -Passwords @($ServiceAccountPassword)
     $changed = $true
 
-    $after = Get-SsoConfigState
-    if ($null -eq $after -or $after['server'] -ne $Server -or $after['database'] -ne $Database) {
-        throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
-    }
+    $after = Get-ConfiguredSsoState -Server $Server -Database $Database
     # Configuration.exe leaves ENTSSO Automatic and running. Once ENTSSO is clustered, a local ENTSSO outside the
     # cluster's control keeps the clustered one from registering (0x800706D9, biztalk-esso.md section 8; review
     # F17): on a node that joins a clustered system the service is set Manual and stopped at once, not only by

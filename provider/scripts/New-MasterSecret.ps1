@@ -57,29 +57,12 @@ foreach ($resource in @(Get-EntSsoClusterResource)) {
 
 $generate = ([string]$current).ToLowerInvariant() -eq $ExpectedMsid.ToLowerInvariant()
 $method = if ($generate) { 'GenerateSecret' } else { 'BackupSecret' }
-$aside = $null
+$aside = ''
 if (Test-Path -LiteralPath $BackupFile -PathType Leaf) {
     $aside = '{0}.{1}.previous' -f $BackupFile, [guid]::NewGuid().ToString('N')
     Move-Item -LiteralPath $BackupFile -Destination $aside
 }
-$succeeded = $false
-try {
-    Invoke-SsoSecretMethod -Method $method -File $BackupFile -Password $BackupPassword -Reminder $Reminder
-    $succeeded = $true
-}
-finally {
-    if ($null -ne $aside) {
-        if ($succeeded) {
-            Remove-Item -LiteralPath $aside -Force
-        }
-        else {
-            if (Test-Path -LiteralPath $BackupFile) {
-                Remove-Item -LiteralPath $BackupFile -Force
-            }
-            Move-Item -LiteralPath $aside -Destination $BackupFile
-        }
-    }
-}
+Invoke-SsoSecretMethod -Method $method -File $BackupFile -Password $BackupPassword -Reminder $Reminder -Previous $aside
 if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {
     throw ('{0} reported success but {1} does not exist.' -f $method, $BackupFile)
 }

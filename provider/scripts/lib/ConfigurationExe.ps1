@@ -2,7 +2,7 @@
 # answer file and a bounded wait:
 # finding the executable, checking the ConfigXml the provider sent (feature, answer, database, empty passwords),
 # filling a password node, scrubbing secrets from log lines, and emptying the working folder afterwards.
-# Never /U. Needs EssoRegistry (Get-EssoRegistryValue), ProtectedPath (New-ProtectedDirectory) and PlainSecret
+# Never /U. Needs EssoRegistry (Get-EssoRegistryValue, Get-SsoConfigState), ProtectedPath (New-ProtectedDirectory) and PlainSecret
 # (Use-PlainSecret).
 #
 # Why one place: creating (Install-SsoSystem) and joining (Join-SsoSystem) an SSO system run the same tool the
@@ -239,4 +239,18 @@ function Invoke-ConfigurationAnswerFile {
             Remove-SecretFolder -Path $WorkDir
         }
     }
+}
+
+function Get-ConfiguredSsoState {
+    # After a Configuration.exe run that reported success: the node's SSO configuration, which must name
+    # Server/Database (the verdict is the exit code plus what the node holds afterwards, never the log).
+    param(
+        [string]$Server,
+        [string]$Database
+    )
+    $state = Get-SsoConfigState
+    if ($null -eq $state -or $state['server'] -ne $Server -or $state['database'] -ne $Database) {
+        throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
+    }
+    $state
 }

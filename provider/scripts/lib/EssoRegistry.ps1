@@ -72,6 +72,21 @@ function Get-SsoConfigState {
     }
 }
 
+function Get-SsoConfigStateFor {
+    # The node's SSO configuration (Get-SsoConfigState), $null when it has none, refusing a node configured for
+    # another SSO system than Server/Database (ESSO-005, design rule 4: a node belongs to one SSO system). Install
+    # and Join call it before they change anything.
+    param(
+        [string]$Server,
+        [string]$Database
+    )
+    $state = Get-SsoConfigState
+    if ($null -ne $state -and ($state['server'] -ne $Server -or $state['database'] -ne $Database)) {
+        throw ('ESSO-005 {0} is already configured for the SSO system {1}/{2}, not {3}/{4}.' -f $env:COMPUTERNAME, $state['server'], $state['database'], $Server, $Database)
+    }
+    $state
+}
+
 function Get-JoinMarker {
     # HKLM\SOFTWARE\esso-cluster value JoinedSystem: "server/database" written by Join-SsoSystem.ps1 before it
     # configured this node (issue 14: whether a join is this tool's must survive a retry). $null when absent.

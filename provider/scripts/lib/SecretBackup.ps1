@@ -14,25 +14,46 @@ function Invoke-SsoSecretMethod {
     # (file, password, reminder), RestoreSecret (file, password). Called by reflection as skastberg/biztalkps
     # SSOAdminOMWrapper.psm1 does ("ISSOConfigSS.GenerateSecret Method", learn.microsoft.com biztalk/core/
     # technical-reference). The password is plaintext only in memory, inside Use-PlainSecret (lib/PlainSecret.ps1).
+    # Previous: where the caller moved the file that File replaces (or ''). When that file is there afterwards it is
+    # removed if the method succeeded, else put back in place of whatever the method wrote, so a failed backup
+    # never leaves the node without the last good one (issue 14).
     param(
         [ValidateSet('BackupSecret', 'GenerateSecret', 'RestoreSecret')]
         [string]$Method,
         [string]$File,
         [System.Security.SecureString]$Password,
-        [string]$Reminder
+        [string]$Reminder,
+        [string]$Previous
     )
     Import-EssoInterop
     $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
     $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
     $flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-    Use-PlainSecret -Secret @($Password) -Action {
-        param(
-            [string[]]$Plain
-        )
-        $arguments = @($File, $Plain[0])
-        if ($Method -ne 'RestoreSecret') {
-            $arguments += $Reminder
+    $succeeded = $false
+    try {
+        Use-PlainSecret -Secret @($Password) -Action {
+            param(
+                [string[]]$Plain
+            )
+            $arguments = @($File, $Plain[0])
+            if ($Method -ne 'RestoreSecret') {
+                $arguments += $Reminder
+            }
+            $null = $interface.InvokeMember($Method, $flags, $null, $configOm, $arguments)
         }
-        $null = $interface.InvokeMember($Method, $flags, $null, $configOm, $arguments)
+        $succeeded = $true
+    }
+    finally {
+        if ($Previous -ne '' -and (Test-Path -LiteralPath $Previous -PathType Leaf)) {
+            if ($succeeded) {
+                Remove-Item -LiteralPath $Previous -Force
+            }
+            else {
+                if (Test-Path -LiteralPath $File) {
+                    Remove-Item -LiteralPath $File -Force
+                }
+                Move-Item -LiteralPath $Previous -Destination $File
+            }
+        }
     }
 }
