@@ -105,12 +105,8 @@ if ($null -ne $before) {
     }
 }
 else {
-    if ($null -eq (Get-Service -Name 'ENTSSO' -ErrorAction SilentlyContinue)) {
-        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-    }
-    if (Test-NlbPresent) {
-        throw ('ESSO-001 {0} has Network Load Balancing; the master secret server cannot be installed on an NLB cluster.' -f $env:COMPUTERNAME)
-    }
+    $null = Get-EntSsoService
+    Assert-NoNlb
 
     if (Test-SsoDatabaseExists -Server $Server -Database $Database) {
         # "Create a new SSO system" creates the database; an existing one belongs to a system this node must join

@@ -44,7 +44,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, PlainSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
 
 function Set-JoinMarker {
     # Written before the change, so that a join interrupted after Configuration.exe still reads as this tool's.
@@ -76,12 +76,8 @@ if ($null -ne $before) {
     $after = $before
 }
 else {
-    if ($null -eq (Get-Service -Name 'ENTSSO' -ErrorAction SilentlyContinue)) {
-        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-    }
-    if (Test-NlbPresent) {
-        throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
-    }
+    $null = Get-EntSsoService
+    Assert-NoNlb
 
     if (-not (Test-SsoDatabaseExists -Server $Server -Database $Database)) {
         throw ('ESSO-006 There is no SSO database {0}/{1} to join; create the SSO system first (Install-SsoSystem on the first node).' -f $Server, $Database)

@@ -40,9 +40,7 @@ if ($before['msids'] -contains $expectedText) {
     $after = $before
 }
 else {
-    if (Test-NlbPresent) {
-        throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
-    }
+    Assert-NoNlb
     foreach ($resource in @(Get-EntSsoClusterResource)) {
         if ([string]$resource.OwnerNode.Name -ne $env:COMPUTERNAME -or [string]$resource.State -ne 'Online') {
             throw ('ESSO-011 The ENTSSO cluster resource {0} is {1} on {2}; move the role here and cycle it offline/online before restoring.' -f $resource.Name, $resource.State, $resource.OwnerNode.Name)

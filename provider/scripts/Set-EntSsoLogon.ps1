@@ -20,20 +20,17 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include PlainSecret
+#esso:include EssoInterop, PlainSecret
 
 function Get-LogonState {
-    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
-    if ($null -eq $service) {
-        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-    }
+    $service = Get-EntSsoService
     @{
         account = [string]$service.StartName
     }
 }
 
 $before = Get-LogonState
-$service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
+$service = Get-EntSsoService
 $outcome = Use-PlainSecret -Secret @($Password) -Action {
     param(
         [string[]]$Plain

@@ -1,10 +1,21 @@
 # EssoInterop: the Enterprise SSO installation folder (ENTSSO.exe's folder, else the documented default) and
 # Microsoft.EnterpriseSingleSignOn.Interop.dll loaded from it, never a pinned version.
 #
-# Why one place: the scripts that call ESSO's administration objects (Backup, Restore, Get-NodeFacts) or run its
-# tools (ssomanage.exe) must find the same installation, and refuse alike (ESSO-016) when it is missing.
+# Why one place: the scripts that call ESSO's administration objects (Backup, Restore, Get-NodeFacts), run its
+# tools (ssomanage.exe) or change its service must find the same installation, and refuse alike (ESSO-016) when it
+# is missing.
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
+
+function Get-EntSsoService {
+    # The ENTSSO service's Win32_Service entry (StartName, StartMode, State), refusing (ESSO-016) a node where
+    # Enterprise SSO is not installed.
+    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
+    if ($null -eq $service) {
+        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
+    }
+    $service
+}
 
 function Get-EssoFolder {
     # The Enterprise SSO installation folder: where the ENTSSO service's ENTSSO.exe lives, else the documented
