@@ -84,12 +84,12 @@ function Get-CurrentMsid {
             foreach ($name in $Key.GetSubKeyNames()) {
                 $guid = [guid]::Empty
                 if ([guid]::TryParse($name, [ref]$guid)) {
-                    $subKey = $Key.OpenSubKey($name)
+                    $entry = $Key.OpenSubKey($name)
                     try {
-                        $written = [EssoRegistryTime]::LastWriteUtc($subKey)
+                        $written = [EssoRegistryTime]::LastWriteUtc($entry)
                     }
                     finally {
-                        $subKey.Close()
+                        $entry.Close()
                     }
                     @{
                         msid = $guid.ToString('D')
