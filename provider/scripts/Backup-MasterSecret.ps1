@@ -10,7 +10,7 @@
     kept unless Overwrite is true. Otherwise backs the secret up with
     ISSOConfigSS.BackupSecret(file, password, reminder) from Microsoft.EnterpriseSingleSignOn.Interop.dll (as
     skastberg/biztalkps SSOAdminOMWrapper.psm1 calls it; `ssoconfig -backupSecret` prompts and is never used).
-    The password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally). When an
+    The password arrives as a SecureString and is plaintext only in memory (Use-PlainSecret: ZeroFreeBSTR in finally). When an
     existing file is replaced it is first moved aside (to BackupFile.previous, one fixed name) and put back if
     the backup fails; a run that stopped half way leaves that file where the next run finds it: put back when
     BackupFile is missing, removed when BackupFile exists (issue 14: no copy of a backup outlives a later run).
@@ -30,24 +30,15 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$BackupFile,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyString()]
-    [string]$Reminder,
-
-    [Parameter(Mandatory = $true)]
-    [bool]$Overwrite
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$BackupFile,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$Reminder,
+    [Parameter(Mandatory)] [bool]$Overwrite
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, MasterSecret, FileHash, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
 
 function Get-BackupState {
     if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {
@@ -102,24 +93,7 @@ else {
     if ($null -ne $before) {
         Move-Item -LiteralPath $BackupFile -Destination $aside
     }
-    $succeeded = $false
-    try {
-        Save-MasterSecretBackup -File $BackupFile -Password $BackupPassword -Reminder $Reminder
-        $succeeded = $true
-    }
-    finally {
-        if (Test-Path -LiteralPath $aside -PathType Leaf) {
-            if ($succeeded) {
-                Remove-Item -LiteralPath $aside -Force
-            }
-            else {
-                if (Test-Path -LiteralPath $BackupFile) {
-                    Remove-Item -LiteralPath $BackupFile -Force
-                }
-                Move-Item -LiteralPath $aside -Destination $BackupFile
-            }
-        }
-    }
+    Invoke-SsoSecretMethod -Method 'BackupSecret' -File $BackupFile -Password $BackupPassword -Reminder $Reminder -Previous $aside
     $changed = $true
     $after = Get-BackupState
     if ($null -eq $after) {

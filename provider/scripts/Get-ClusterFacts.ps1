@@ -27,9 +27,7 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$RoleName
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$RoleName
 )
 
 $ErrorActionPreference = 'Stop'

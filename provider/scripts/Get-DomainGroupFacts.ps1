@@ -18,25 +18,16 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$AdminGroup,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$AffiliateAdminGroup,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyCollection()]
-    [string[]]$Members
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$AdminGroup,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$AffiliateAdminGroup,
+    [Parameter(Mandatory)] [AllowEmptyCollection()] [string[]]$Members
 )
 
 $ErrorActionPreference = 'Stop'
 
 #esso:include AdGroup
 
-Import-ActiveDirectoryModule
-$domainController = (Get-ADDomain).PDCEmulator
+$domainController = Get-GroupDomainController
 
 @{
     adminGroup = Get-GroupFacts -Name $AdminGroup -Server $domainController

@@ -31,13 +31,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ServiceAccount,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$AdminGroup
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ServiceAccount,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$AdminGroup
 )
 
 $ErrorActionPreference = 'Stop'

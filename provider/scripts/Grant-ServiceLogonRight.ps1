@@ -21,9 +21,7 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Account
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Account
 )
 
 $ErrorActionPreference = 'Stop'

@@ -11,10 +11,10 @@
     the script refuses (ESSO-005, design rule 4). A node with NLB is refused (ESSO-001, rule 1).
 
     Changes: fills the empty password nodes of ConfigXml (NTService ENTSSO Password; SSO_ID_BACKUP_SECRET_PASSWORD
-    and _CONFIRM) from the SecureString parameters, converted to plaintext only in memory (SecureStringToBSTR,
-    ZeroFreeBSTR in finally); writes the XML into the folder %windir%\Temp\esso-config-create (one fixed name per
-    step, so a folder an interrupted run left is emptied and removed by the next run first; issue 14) with an
-    Administrators-only ACL; runs Configuration.exe /S <xml> /L <log> /noprogressbar in its
+    and _CONFIRM) from the SecureString parameters, converted to plaintext only in memory (Use-PlainSecret:
+    SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into the folder %windir%\Temp\esso-config-create
+    (one fixed name per step, so a folder an interrupted run left is emptied and removed by the next run first;
+    issue 14) with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log> /noprogressbar in its
     folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept, ESSO-027); judges success
     by the exit code and the ENTSSO\SQL values read afterwards (the log only feeds the message); empties
     and removes the folder in a finally. Never Configuration.exe /U.
@@ -36,32 +36,17 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ConfigXml,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Server,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Database,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$ServiceAccountPassword,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateRange(1, 1440)]
-    [int]$TimeoutMinutes
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ConfigXml,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Server,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Database,
+    [Parameter(Mandatory)] [System.Security.SecureString]$ServiceAccountPassword,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [ValidateRange(1, 1440)] [int]$TimeoutMinutes
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, EssoInterop, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -93,12 +78,9 @@ $backupFile = $backupFileNode.InnerText
 
 # Before anything else: a working folder an interrupted run left is emptied and removed (issue 14).
 $workDir = Get-ConfigurationWorkFolder -Step 'create'
-$before = Get-SsoConfigState
+$before = Get-SsoConfigStateFor -Server $Server -Database $Database
 $changed = $false
 if ($null -ne $before) {
-    if ($before['server'] -ne $Server -or $before['database'] -ne $Database) {
-        throw ('ESSO-005 {0} is already configured for the SSO system {1}/{2}, not {3}/{4}.' -f $env:COMPUTERNAME, $before['server'], $before['database'], $Server, $Database)
-    }
     # Adopting a configured node: a Configuration.exe run that wrote ENTSSO\SQL but failed before the secret
     # and its backup existed (0x80070005 "Failed to generate and backup the master secret") must not pass for a
     # finished one (review ps_fidelity F16; issue 9 B).
@@ -115,7 +97,7 @@ if ($null -ne $before) {
         if ($null -ne $reminderNode) {
             $reminder = $reminderNode.InnerText
         }
-        Save-MasterSecretBackup -File $backupFile -Password $BackupPassword -Reminder $reminder
+        Invoke-SsoSecretMethod -Method 'BackupSecret' -File $backupFile -Password $BackupPassword -Reminder $reminder
         if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
             throw ('ESSO-025 {0} is configured for {1}/{2} but the master secret backup {3} is missing and BackupSecret wrote none: back the secret up there (the ENTSSO MMC snap-in or Backup-MasterSecret), then run up again.' -f $env:COMPUTERNAME, $Server, $Database, $backupFile)
         }
@@ -123,12 +105,8 @@ if ($null -ne $before) {
     }
 }
 else {
-    if ($null -eq (Get-Service -Name 'ENTSSO' -ErrorAction SilentlyContinue)) {
-        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-    }
-    if (Test-NlbPresent) {
-        throw ('ESSO-001 {0} has Network Load Balancing; the master secret server cannot be installed on an NLB cluster.' -f $env:COMPUTERNAME)
-    }
+    $null = Get-EntSsoService
+    Assert-NoNlb
 
     if (Test-SsoDatabaseExists -Server $Server -Database $Database) {
         # "Create a new SSO system" creates the database; an existing one belongs to a system this node must join
@@ -136,48 +114,14 @@ else {
         throw ('The SSO database {0}/{1} already exists: join it and restore the master secret instead, or drop it if it is a leftover.' -f $Server, $Database)
     }
     $msidsBefore = @(Get-SsossMsids)
-    $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-create.xml'
-    $logPath = Join-Path -Path $workDir -ChildPath 'sso-create.log'
-    $serviceBstr = [IntPtr]::Zero
-    $backupBstr = [IntPtr]::Zero
-    $servicePassword = $null
-    $backupPasswordText = $null
-    $workDirCreated = $false
-    try {
-        New-ProtectedDirectory -Path $workDir
-        $workDirCreated = $true
-        $serviceBstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($ServiceAccountPassword)
-        $backupBstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
-        $servicePassword = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($serviceBstr)
-        $backupPasswordText = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($backupBstr)
-        Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value $servicePassword
-        Set-XmlNodeText -Document $document -XPath $backupPasswordXPath -Value $backupPasswordText
-        Set-XmlNodeText -Document $document -XPath $backupConfirmXPath -Value $backupPasswordText
-        $document.Save($xmlPath)
-        foreach ($xpath in @($servicePasswordXPath, $backupPasswordXPath, $backupConfirmXPath)) {
-            Set-XmlNodeText -Document $document -XPath $xpath -Value ''
-        }
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword, $backupPasswordText) -TimeoutMinutes $TimeoutMinutes
-    }
-    finally {
-        if ($serviceBstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($serviceBstr)
-        }
-        if ($backupBstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($backupBstr)
-        }
-        $servicePassword = $null
-        $backupPasswordText = $null
-        if ($workDirCreated) {
-            Remove-SecretFolder -Path $workDir
-        }
-    }
+    Invoke-ConfigurationAnswerFile -Document $document -WorkDir $workDir -Step 'create' -TimeoutMinutes $TimeoutMinutes -XPaths @(
+        $servicePasswordXPath,
+        $backupPasswordXPath,
+        $backupConfirmXPath
+    ) -Passwords @($ServiceAccountPassword, $BackupPassword, $BackupPassword)
     $changed = $true
 
-    $after = Get-SsoConfigState
-    if ($null -eq $after -or $after['server'] -ne $Server -or $after['database'] -ne $Database) {
-        throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
-    }
+    $after = Get-ConfiguredSsoState -Server $Server -Database $Database
     $created = @(
         foreach ($id in @(Get-SsossMsids)) {
             if ($msidsBefore -notcontains $id) {

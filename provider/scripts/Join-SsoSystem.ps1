@@ -11,7 +11,7 @@
     design rule 4). A node with NLB is refused (ESSO-001, rule 1): it could never hold the master secret.
 
     Changes: fills the empty NTService ENTSSO Password of ConfigXml from ServiceAccountPassword, converted to
-    plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into the folder
+    plaintext only in memory (Use-PlainSecret: SecureStringToBSTR, ZeroFreeBSTR in finally); writes the XML into the folder
     %windir%\Temp\esso-config-join (one fixed name, emptied and removed first when an interrupted run left it;
     issue 14) with an Administrators-only ACL; runs Configuration.exe /S <xml> /L <log>
     /noprogressbar in its folder, waiting at most TimeoutMinutes (then its process tree is killed, the log kept,
@@ -35,29 +35,16 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ConfigXml,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Server,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Database,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$ServiceAccountPassword,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateRange(1, 1440)]
-    [int]$TimeoutMinutes
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ConfigXml,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Server,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Database,
+    [Parameter(Mandatory)] [System.Security.SecureString]$ServiceAccountPassword,
+    [Parameter(Mandatory)] [ValidateRange(1, 1440)] [int]$TimeoutMinutes
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase, Cluster
 
 function Set-JoinMarker {
     # Written before the change, so that a join interrupted after Configuration.exe still reads as this tool's.
@@ -83,56 +70,25 @@ Assert-ConfigXml -Document $document -Mode 'Join' -Server $Server -Database $Dat
 
 # Before anything else: a working folder an interrupted run left is emptied and removed (issue 14).
 $workDir = Get-ConfigurationWorkFolder -Step 'join'
-$before = Get-SsoConfigState
+$before = Get-SsoConfigStateFor -Server $Server -Database $Database
 $changed = $false
 if ($null -ne $before) {
-    if ($before['server'] -ne $Server -or $before['database'] -ne $Database) {
-        throw ('ESSO-005 {0} is already configured for the SSO system {1}/{2}, not {3}/{4}.' -f $env:COMPUTERNAME, $before['server'], $before['database'], $Server, $Database)
-    }
     $after = $before
 }
 else {
-    if ($null -eq (Get-Service -Name 'ENTSSO' -ErrorAction SilentlyContinue)) {
-        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-    }
-    if (Test-NlbPresent) {
-        throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
-    }
+    $null = Get-EntSsoService
+    Assert-NoNlb
 
     if (-not (Test-SsoDatabaseExists -Server $Server -Database $Database)) {
         throw ('ESSO-006 There is no SSO database {0}/{1} to join; create the SSO system first (Install-SsoSystem on the first node).' -f $Server, $Database)
     }
     Set-JoinMarker -Value ('{0}/{1}' -f $Server, $Database)
-    $xmlPath = Join-Path -Path $workDir -ChildPath 'sso-join.xml'
-    $logPath = Join-Path -Path $workDir -ChildPath 'sso-join.log'
-    $serviceBstr = [IntPtr]::Zero
-    $servicePassword = $null
-    $workDirCreated = $false
-    try {
-        New-ProtectedDirectory -Path $workDir
-        $workDirCreated = $true
-        $serviceBstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($ServiceAccountPassword)
-        $servicePassword = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($serviceBstr)
-        Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value $servicePassword
-        $document.Save($xmlPath)
-        Set-XmlNodeText -Document $document -XPath $servicePasswordXPath -Value ''
-        Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets @($servicePassword) -TimeoutMinutes $TimeoutMinutes
-    }
-    finally {
-        if ($serviceBstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($serviceBstr)
-        }
-        $servicePassword = $null
-        if ($workDirCreated) {
-            Remove-SecretFolder -Path $workDir
-        }
-    }
+    Invoke-ConfigurationAnswerFile -Document $document -WorkDir $workDir -Step 'join' -TimeoutMinutes $TimeoutMinutes -XPaths @(
+        $servicePasswordXPath
+    ) -Passwords @($ServiceAccountPassword)
     $changed = $true
 
-    $after = Get-SsoConfigState
-    if ($null -eq $after -or $after['server'] -ne $Server -or $after['database'] -ne $Database) {
-        throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
-    }
+    $after = Get-ConfiguredSsoState -Server $Server -Database $Database
     # Configuration.exe leaves ENTSSO Automatic and running. Once ENTSSO is clustered, a local ENTSSO outside the
     # cluster's control keeps the clustered one from registering (0x800706D9, biztalk-esso.md section 8; review
     # F17): on a node that joins a clustered system the service is set Manual and stopped at once, not only by

@@ -14,13 +14,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$RoleName,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Node
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$RoleName,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Node
 )
 
 $ErrorActionPreference = 'Stop'

@@ -24,32 +24,22 @@
     it. An existing BackupFile is moved aside and put back if the call fails.
 
     Runs on the node where the clustered ENTSSO resource is Online (ESSO-029), as Backup-MasterSecret. The
-    password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally).
+    password arrives as a SecureString and is plaintext only in memory (Use-PlainSecret: ZeroFreeBSTR in finally).
 
     [INFERRED]
     - The new secret becomes the most recently written SSOSS subkey (Get-CurrentMsid).
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$BackupFile,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyString()]
-    [string]$Reminder,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ExpectedMsid
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$BackupFile,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$Reminder,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ExpectedMsid
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, MasterSecret, FileHash, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, FileHash, Cluster
 
 $folder = Split-Path -Path $BackupFile -Parent
 if (-not (Test-Path -LiteralPath $folder -PathType Container)) {
@@ -67,44 +57,12 @@ foreach ($resource in @(Get-EntSsoClusterResource)) {
 
 $generate = ([string]$current).ToLowerInvariant() -eq $ExpectedMsid.ToLowerInvariant()
 $method = if ($generate) { 'GenerateSecret' } else { 'BackupSecret' }
-$aside = $null
+$aside = ''
 if (Test-Path -LiteralPath $BackupFile -PathType Leaf) {
     $aside = '{0}.{1}.previous' -f $BackupFile, [guid]::NewGuid().ToString('N')
     Move-Item -LiteralPath $BackupFile -Destination $aside
 }
-Import-EssoInterop
-$configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-$interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
-$flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-$bstr = [IntPtr]::Zero
-$succeeded = $false
-try {
-    $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
-    $null = $interface.InvokeMember(
-        $method,
-        $flags,
-        $null,
-        $configOm,
-        @($BackupFile, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr), $Reminder)
-    )
-    $succeeded = $true
-}
-finally {
-    if ($bstr -ne [IntPtr]::Zero) {
-        [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-    }
-    if ($null -ne $aside) {
-        if ($succeeded) {
-            Remove-Item -LiteralPath $aside -Force
-        }
-        else {
-            if (Test-Path -LiteralPath $BackupFile) {
-                Remove-Item -LiteralPath $BackupFile -Force
-            }
-            Move-Item -LiteralPath $aside -Destination $BackupFile
-        }
-    }
-}
+Invoke-SsoSecretMethod -Method $method -File $BackupFile -Password $BackupPassword -Reminder $Reminder -Previous $aside
 if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {
     throw ('{0} reported success but {1} does not exist.' -f $method, $BackupFile)
 }

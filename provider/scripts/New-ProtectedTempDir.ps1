@@ -21,13 +21,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidatePattern('^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')]
-    [string]$RunId,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyString()]
-    [string]$Reader
+    [Parameter(Mandatory)] [ValidatePattern('^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')] [string]$RunId,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$Reader
 )
 
 $ErrorActionPreference = 'Stop'

@@ -12,17 +12,9 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Path,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateRange(0, 2147483647)]
-    [int]$Offset,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateRange(1, 4194304)]
-    [int]$Length
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Path,
+    [Parameter(Mandatory)] [ValidateRange(0, 2147483647)] [int]$Offset,
+    [Parameter(Mandatory)] [ValidateRange(1, 4194304)] [int]$Length
 )
 
 $ErrorActionPreference = 'Stop'

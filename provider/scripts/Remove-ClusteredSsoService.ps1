@@ -10,9 +10,7 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ResourceName
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ResourceName
 )
 
 $ErrorActionPreference = 'Stop'

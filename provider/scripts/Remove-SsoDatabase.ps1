@@ -16,13 +16,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Server,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateLength(1, 128)]
-    [string]$Database
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Server,
+    [Parameter(Mandatory)] [ValidateLength(1, 128)] [string]$Database
 )
 
 $ErrorActionPreference = 'Stop'
@@ -39,19 +34,8 @@ function ConvertTo-QuotedIdentifier {
     return '[' + $Name.Replace(']', ']]') + ']'
 }
 
-function Get-SsoDatabaseSnapshot {
-    $facts = Get-SsoDatabaseState -Server $Server -Database $Database
-    @{
-        exists = [bool]$facts['exists']
-        secretServer = $facts['secretServer']
-        adminGroup = $facts['adminGroup']
-        affiliateAdminGroup = $facts['affiliateAdminGroup']
-        msid = $facts['msid']
-    }
-}
-
 $quoted = ConvertTo-QuotedIdentifier -Name $Database
-$before = Get-SsoDatabaseSnapshot
+$before = Get-SsoDatabaseState -Server $Server -Database $Database
 $changed = $false
 if ($before['exists']) {
     $connection = New-SqlConnection -Server $Server -Database $Database
@@ -83,7 +67,7 @@ if ($before['exists']) {
     }
     $changed = $true
 }
-$after = Get-SsoDatabaseSnapshot
+$after = Get-SsoDatabaseState -Server $Server -Database $Database
 if ($after['exists']) {
     throw ('The database {0} still exists on {1} after dropping it.' -f $Database, $Server)
 }

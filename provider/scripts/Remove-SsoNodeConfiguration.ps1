@@ -27,13 +27,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Server,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Database
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Server,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Database
 )
 
 $ErrorActionPreference = 'Stop'
@@ -41,23 +36,12 @@ $ErrorActionPreference = 'Stop'
 #esso:include EssoRegistry, Cluster
 
 function Remove-SsoDatabasePointer {
-    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
-        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
-        try {
-            $key = $base.OpenSubKey('SOFTWARE\Microsoft\ENTSSO\SQL', $true)
-            if ($null -ne $key) {
-                try {
-                    $key.DeleteValue('Server', $false)
-                    $key.DeleteValue('Database', $false)
-                }
-                finally {
-                    $key.Close()
-                }
-            }
-        }
-        finally {
-            $base.Close()
-        }
+    Use-EssoRegistryKey -SubKey 'SOFTWARE\Microsoft\ENTSSO\SQL' -Writable $true -Action {
+        param(
+            $Key
+        )
+        $Key.DeleteValue('Server', $false)
+        $Key.DeleteValue('Database', $false)
     }
 }
 
@@ -65,26 +49,15 @@ function Remove-SsossCopies {
     # Deletes the GUID subkeys of HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS (both views): this node's copy of the
     # system's master secrets. A node belongs to one SSO system, so every subkey is this system's; a node that
     # leaves keeps no secret material (the escrow stays the authority; a rejoin restores the secret).
-    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
-        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
-        try {
-            $key = $base.OpenSubKey('SOFTWARE\Microsoft\ENTSSO\SSOSS', $true)
-            if ($null -ne $key) {
-                try {
-                    foreach ($name in $key.GetSubKeyNames()) {
-                        $guid = [guid]::Empty
-                        if ([guid]::TryParse($name, [ref]$guid)) {
-                            $key.DeleteSubKeyTree($name, $false)
-                        }
-                    }
-                }
-                finally {
-                    $key.Close()
-                }
+    Use-EssoRegistryKey -SubKey 'SOFTWARE\Microsoft\ENTSSO\SSOSS' -Writable $true -Action {
+        param(
+            $Key
+        )
+        foreach ($name in $Key.GetSubKeyNames()) {
+            $guid = [guid]::Empty
+            if ([guid]::TryParse($name, [ref]$guid)) {
+                $Key.DeleteSubKeyTree($name, $false)
             }
-        }
-        finally {
-            $base.Close()
         }
     }
 }

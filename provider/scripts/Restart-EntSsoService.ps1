@@ -19,17 +19,15 @@ param()
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include Cluster
+#esso:include EssoInterop, Cluster
 
 $clustered = @(Get-EntSsoClusterResource)
 if ($clustered.Count -gt 0) {
     throw ('ESSO-014 ENTSSO is the cluster resource {0}; cycle it with Stop-ClusterResource/Start-ClusterResource, never with the service controller.' -f $clustered[0].Name)
 }
 
-$service = Get-Service -Name 'ENTSSO' -ErrorAction SilentlyContinue
-if ($null -eq $service) {
-    throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-}
+$null = Get-EntSsoService
+$service = Get-Service -Name 'ENTSSO'
 $before = @{
     state = [string]$service.Status
 }

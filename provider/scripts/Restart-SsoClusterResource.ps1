@@ -14,9 +14,7 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ResourceName
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ResourceName
 )
 
 $ErrorActionPreference = 'Stop'

@@ -7,7 +7,7 @@
     RestoreFile` on the node; the secret lands in HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS). The interactive ssoconfig
     prompts for the password, so the restore calls ISSOConfigSS.RestoreSecret(file, password) from
     Microsoft.EnterpriseSingleSignOn.Interop.dll instead (skastberg/biztalkps SSOAdminOMWrapper.psm1). The
-    password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally).
+    password arrives as a SecureString and is plaintext only in memory (Use-PlainSecret: ZeroFreeBSTR in finally).
 
     Reads the node's SSOSS GUID subkeys. When ExpectedMsid is among them nothing changes (design: keyed on "the
     node holds the database's MSID"). Refuses: NLB on the node (ESSO-001); a clustered ENTSSO resource that is
@@ -17,21 +17,14 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$BackupFile,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$BackupPassword,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ExpectedMsid
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$BackupFile,
+    [Parameter(Mandatory)] [System.Security.SecureString]$BackupPassword,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ExpectedMsid
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, MasterSecret, Nlb, Cluster
+#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, Nlb, Cluster
 
 $expected = [guid]::Empty
 if (-not [guid]::TryParse($ExpectedMsid, [ref]$expected)) {
@@ -47,9 +40,7 @@ if ($before['msids'] -contains $expectedText) {
     $after = $before
 }
 else {
-    if (Test-NlbPresent) {
-        throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
-    }
+    Assert-NoNlb
     foreach ($resource in @(Get-EntSsoClusterResource)) {
         if ([string]$resource.OwnerNode.Name -ne $env:COMPUTERNAME -or [string]$resource.State -ne 'Online') {
             throw ('ESSO-011 The ENTSSO cluster resource {0} is {1} on {2}; move the role here and cycle it offline/online before restoring.' -f $resource.Name, $resource.State, $resource.OwnerNode.Name)
@@ -59,28 +50,13 @@ else {
         throw ('ESSO-025 The master secret backup {0} is not on {1}.' -f $BackupFile, $env:COMPUTERNAME)
     }
 
+    # Loaded before the try, so that a missing installation stays ESSO-016 and is not reported as ESSO-012.
     Import-EssoInterop
-    $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-    $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
-    $flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-    $bstr = [IntPtr]::Zero
     try {
-        $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
-        $null = $interface.InvokeMember(
-            'RestoreSecret',
-            $flags,
-            $null,
-            $configOm,
-            @($BackupFile, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr))
-        )
+        Invoke-SsoSecretMethod -Method 'RestoreSecret' -File $BackupFile -Password $BackupPassword
     }
     catch {
         throw ('ESSO-012 RestoreSecret failed on {0}: {1}' -f $env:COMPUTERNAME, $_.Exception.GetBaseException().Message)
-    }
-    finally {
-        if ($bstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-        }
     }
     $changed = $true
     $after = @{

@@ -35,37 +35,15 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$RoleName,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ResourceName,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$NetworkNameResource,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ServiceAccount
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$RoleName,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ResourceName,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$NetworkNameResource,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ServiceAccount
 )
 
 $ErrorActionPreference = 'Stop'
 
 #esso:include Cluster, ClusterResource, Dtc, LogonRight
-
-function Find-ClusterResource {
-    param(
-        [string]$Name
-    )
-    $found = @(Get-ClusterResource | Where-Object { $_.Name -eq $Name })
-    if ($found.Count -eq 0) {
-        return $null
-    }
-    return ,$found[0]
-}
 
 function Test-FullClusterAccess {
     # Whether ServiceAccount, or a group in its token, holds Full access to the cluster (Get-ClusterAccess rules

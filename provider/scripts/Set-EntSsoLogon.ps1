@@ -10,45 +10,35 @@
     Changes the service's logon with Win32_Service.Change (StartName, StartPassword). The running service keeps
     its current logon session; the new password is used at its next start. A password cannot be read back, so
     the provider calls this only when the password's fingerprint changed, and the script always acts. The
-    password arrives as a SecureString and is plaintext only in memory (ZeroFreeBSTR in finally).
+    password arrives as a SecureString and is plaintext only in memory (Use-PlainSecret: ZeroFreeBSTR in finally).
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [string]$Account,
-
-    [Parameter(Mandatory = $true)]
-    [System.Security.SecureString]$Password
+    [Parameter(Mandatory)] [string]$Account,
+    [Parameter(Mandatory)] [System.Security.SecureString]$Password
 )
 
 $ErrorActionPreference = 'Stop'
 
+#esso:include EssoInterop, PlainSecret
+
 function Get-LogonState {
-    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
-    if ($null -eq $service) {
-        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-    }
+    $service = Get-EntSsoService
     @{
         account = [string]$service.StartName
     }
 }
 
 $before = Get-LogonState
-$service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
-$bstr = [IntPtr]::Zero
-try {
-    $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($Password)
-    $arguments = @{
+$service = Get-EntSsoService
+$outcome = Use-PlainSecret -Secret @($Password) -Action {
+    param(
+        [string[]]$Plain
+    )
+    Invoke-CimMethod -InputObject $service -MethodName 'Change' -Arguments @{
         StartName = $Account
-        StartPassword = [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr)
+        StartPassword = $Plain[0]
     }
-    $outcome = Invoke-CimMethod -InputObject $service -MethodName 'Change' -Arguments $arguments
-}
-finally {
-    if ($bstr -ne [IntPtr]::Zero) {
-        [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-    }
-    $arguments = $null
 }
 if ($outcome.ReturnValue -ne 0) {
     throw ('Win32_Service.Change for ENTSSO on {0} returned {1}.' -f $env:COMPUTERNAME, $outcome.ReturnValue)

@@ -17,20 +17,15 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateSet('Manual')]
-    [string]$StartMode
+    [Parameter(Mandatory)] [ValidateSet('Manual')] [string]$StartMode
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include Cluster
+#esso:include EssoInterop, Cluster
 
 function Get-StartModeState {
-    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
-    if ($null -eq $service) {
-        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
-    }
+    $service = Get-EntSsoService
     $startType = [string]$service.StartMode
     if ($startType -eq 'Auto') {
         $startType = 'Automatic'

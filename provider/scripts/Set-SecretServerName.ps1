@@ -20,13 +20,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$SecretServer,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$UpdateXml
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$SecretServer,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$UpdateXml
 )
 
 $ErrorActionPreference = 'Stop'

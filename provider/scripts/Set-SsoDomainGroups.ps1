@@ -23,17 +23,9 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$AdminGroup,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$AffiliateAdminGroup,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyCollection()]
-    [string[]]$Members
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$AdminGroup,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$AffiliateAdminGroup,
+    [Parameter(Mandatory)] [AllowEmptyCollection()] [string[]]$Members
 )
 
 $ErrorActionPreference = 'Stop'
@@ -59,8 +51,7 @@ function Get-DomainGroupsState {
     }
 }
 
-Import-ActiveDirectoryModule
-$domainController = (Get-ADDomain).PDCEmulator
+$domainController = Get-GroupDomainController
 
 foreach ($name in @($AdminGroup, $AffiliateAdminGroup)) {
     $facts = Get-GroupFacts -Name $name -Server $domainController

@@ -13,13 +13,8 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$ResourceName,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string[]]$Owners
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$ResourceName,
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string[]]$Owners
 )
 
 $ErrorActionPreference = 'Stop'

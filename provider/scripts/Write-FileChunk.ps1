@@ -15,24 +15,11 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Path,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyString()]
-    [string]$DataBase64,
-
-    [Parameter(Mandatory = $true)]
-    [ValidateRange(0, 2147483647)]
-    [int]$Offset,
-
-    [Parameter(Mandatory = $true)]
-    [bool]$Final,
-
-    [Parameter(Mandatory = $true)]
-    [AllowEmptyString()]
-    [string]$ExpectedSha256
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Path,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$DataBase64,
+    [Parameter(Mandatory)] [ValidateRange(0, 2147483647)] [int]$Offset,
+    [Parameter(Mandatory)] [bool]$Final,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$ExpectedSha256
 )
 
 $ErrorActionPreference = 'Stop'

@@ -32,7 +32,7 @@ from provider.remote.script_source import (
     known_fragments,
 )
 from tests.support.loopback import ScriptIndex
-from tests.support.pwsh import PwshScript
+from tests.support.pwsh import AUTOMATIC_VARIABLES, PwshScript
 
 NAMES = sorted(SCRIPTS)
 FRAGMENTS = known_fragments()
@@ -96,6 +96,50 @@ def fragment_errors(script: PwshScript) -> list[str]:
     return errors
 
 
+# Helpers that run a caller's script block (-Action) in a child scope of their own: the block sees the caller's
+# variables, except those the helper itself defines, which hide them (PowerShell scopes are dynamic).
+BLOCK_RUNNERS = {"use-plainsecret": "PlainSecret", "use-essoregistrykey": "EssoRegistry"}
+
+
+def _descendants(node: Node) -> list[Node]:
+    out, todo = [], [node]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(current.children)
+    return out
+
+
+def _variable_names(node: Node) -> set[str]:
+    return {
+        n.text.decode().lstrip("$").strip("{}").lower() for n in _descendants(node) if n.type == "variable" and n.text
+    }
+
+
+def runner_names(script: PwshScript, runner: str) -> set[str]:
+    """Every variable a block runner's own body uses (its parameters, locals and loop variables)."""
+    (body,) = [node for name, node in script.function_definitions() if name == runner]
+    return _variable_names(body) - AUTOMATIC_VARIABLES
+
+
+def hidden_variables(script: PwshScript, runners: dict[str, set[str]]) -> list[str]:
+    """Variables a script block handed to a block runner uses that the runner also uses, so that the block would
+    read the runner's value, not its caller's. The block's own param() names are its own."""
+    errors = []
+    for command, call in script.commands():
+        if command not in runners:
+            continue
+        for block in (n for n in _descendants(call) if n.type == "script_block_expression"):
+            declared = set().union(*(_variable_names(p) for p in _descendants(block) if p.type == "param_block"))
+            for name in sorted((_variable_names(block) - declared) & runners[command]):
+                errors.append(f"line {call.start_point[0] + 1}: {command} hides ${name} from its -Action block")
+    return errors
+
+
+def _runners() -> dict[str, set[str]]:
+    return {runner: runner_names(load_fragment(fragment), runner) for runner, fragment in BLOCK_RUNNERS.items()}
+
+
 # ------------------------------------------------------------------------------------------ the fragments
 
 
@@ -142,6 +186,18 @@ def test_a_compiled_csharp_type_is_defined_in_exactly_one_place() -> None:
             places[type_name].append(f"lib/{fragment}.ps1")
     assert {t: where for t, where in places.items() if len(where) > 1} == {}
     assert {"EssoLsaRights", "EssoRegistryTime"} <= set(places)
+
+
+def test_a_secret_becomes_plaintext_in_one_place() -> None:
+    """SecureStringToBSTR lives in lib/PlainSecret.ps1 only: every script hands its block to Use-PlainSecret."""
+    places = [f"{name}.ps1" for name in NAMES if "SecureStringToBSTR" in PwshScript(source(name)).code_text()]
+    places += [f"lib/{f}.ps1" for f in FRAGMENTS if "SecureStringToBSTR" in load_fragment(f).code_text()]
+    assert places == ["lib/PlainSecret.ps1"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_block_runner_hides_a_variable_its_block_reads(name: str) -> None:
+    assert hidden_variables(PwshScript(assembled(name)), _runners()) == []
 
 
 # -------------------------------------------------------------------------------- the include lines
@@ -325,6 +381,21 @@ class TestTheFragmentCheckerCanFail:
         errors = fragment_errors(PwshScript(broken))
         assert errors
         assert any(expected in e for e in errors), errors
+
+    def test_a_block_reading_a_name_its_runner_hides_is_reported(self) -> None:
+        runners = _runners()
+        assert {"secret", "action"} <= runners["use-plainsecret"]
+        good = (
+            "Use-PlainSecret -Secret @($Password) -Action {\n"
+            "    param(\n        [string[]]$Plain\n    )\n    $Plain[0]\n}\n"
+        )
+        assert hidden_variables(PwshScript(good), runners) == []
+        broken = PwshScript(good.replace("    $Plain[0]", "    $Plain[0] + $Secret"))
+        assert hidden_variables(broken, runners) == ["line 1: use-plainsecret hides $secret from its -Action block"]
+        registry = "Use-EssoRegistryKey -SubKey 'A' -Action {\n    $SubKey\n}\n"
+        assert hidden_variables(PwshScript(registry), runners) == [
+            "line 1: use-essoregistrykey hides $subkey from its -Action block"
+        ]
 
     def test_a_param_block_is_reported(self) -> None:
         errors = fragment_errors(PwshScript("# Why: x\nparam(\n    [string]$A\n)\n\nfunction Get-A {\n}\n"))

@@ -2,7 +2,7 @@
 # never pasted into filter text) and its facts: scope, category, direct members.
 #
 # Why one place: Get-DomainGroupFacts reads and Set-SsoDomainGroups changes the groups; both must see a group the
-# same way.
+# same way, on the same domain controller.
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
@@ -14,6 +14,14 @@ function Import-ActiveDirectoryModule {
         throw ('ESSO-028 The ActiveDirectory PowerShell module is not installed on {0}; run Install-WindowsFeature RSAT-AD-PowerShell there (it also needs Active Directory Web Services, TCP 9389, on a domain controller).' -f $env:COMPUTERNAME)
     }
     Import-Module -Name ActiveDirectory
+}
+
+function Get-GroupDomainController {
+    # The ActiveDirectory module (checked first, Import-ActiveDirectoryModule) and the domain's PDC emulator: every
+    # read and change goes to that one domain controller, so a group just created elsewhere is not missed by
+    # replication lag (a second hop, rule 12).
+    Import-ActiveDirectoryModule
+    return (Get-ADDomain).PDCEmulator
 }
 
 function Find-ADGroupByName {

@@ -6,9 +6,8 @@
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
-function Get-EntSsoResourceByName {
-    # The named cluster resource, which must be a Generic Service for ENTSSO (these scripts never touch another
-    # resource); $null when it does not exist.
+function Find-ClusterResource {
+    # The cluster resource of that name, of any type, or $null.
     param(
         [string]$Name
     )
@@ -16,7 +15,20 @@ function Get-EntSsoResourceByName {
     if ($found.Count -eq 0) {
         return $null
     }
-    $resource = $found[0]
+    # The comma keeps PowerShell from enumerating the returned object.
+    return ,$found[0]
+}
+
+function Get-EntSsoResourceByName {
+    # The named cluster resource, which must be a Generic Service for ENTSSO (these scripts never touch another
+    # resource); $null when it does not exist.
+    param(
+        [string]$Name
+    )
+    $resource = Find-ClusterResource -Name $Name
+    if ($null -eq $resource) {
+        return $null
+    }
     $serviceName = $null
     if ($resource.ResourceType.Name -eq 'Generic Service') {
         $serviceName = [string](Get-ClusterParameter -InputObject $resource -Name 'ServiceName').Value

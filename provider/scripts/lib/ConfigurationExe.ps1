@@ -2,7 +2,8 @@
 # answer file and a bounded wait:
 # finding the executable, checking the ConfigXml the provider sent (feature, answer, database, empty passwords),
 # filling a password node, scrubbing secrets from log lines, and emptying the working folder afterwards.
-# Never /U. Needs EssoRegistry (Get-EssoRegistryValue) and ProtectedPath (New-ProtectedDirectory).
+# Never /U. Needs EssoRegistry (Get-EssoRegistryValue, Get-SsoConfigState), ProtectedPath (New-ProtectedDirectory) and PlainSecret
+# (Use-PlainSecret).
 #
 # Why one place: creating (Install-SsoSystem) and joining (Join-SsoSystem) an SSO system run the same tool the
 # same way; the rules about where passwords may appear must not differ between the two.
@@ -195,4 +196,61 @@ function Invoke-ConfigurationExe {
         $kept = Save-ConfigurationLog -LogPath $LogPath -Secrets $Secrets
         throw ('Configuration.exe failed on {0} (exit code {1}); the log was kept at {2}. Log: {3}' -f $env:COMPUTERNAME, $exitCode, $kept, $excerpt)
     }
+}
+
+function Invoke-ConfigurationAnswerFile {
+    # One Configuration.exe run on an answer file that needs passwords, in the step's working folder (the folder
+    # Get-ConfigurationWorkFolder returned): the folder is created Administrators-only, the password nodes
+    # (XPaths) are filled from Passwords (the SecureStrings in the same order, plaintext only in memory inside
+    # Use-PlainSecret), the file sso-<Step>.xml is saved and the in-memory nodes are emptied again at once, and
+    # the folder with the answer file and the log is emptied and removed in a finally. Log lines that reach a
+    # message have every password replaced (Invoke-ConfigurationExe -Secrets).
+    param(
+        [System.Xml.XmlDocument]$Document,
+        [string]$WorkDir,
+        [ValidateSet('create', 'join')]
+        [string]$Step,
+        [string[]]$XPaths,
+        [System.Security.SecureString[]]$Passwords,
+        [int]$TimeoutMinutes
+    )
+    $xmlPath = Join-Path -Path $WorkDir -ChildPath ('sso-{0}.xml' -f $Step)
+    $logPath = Join-Path -Path $WorkDir -ChildPath ('sso-{0}.log' -f $Step)
+    $workDirCreated = $false
+    try {
+        New-ProtectedDirectory -Path $WorkDir
+        $workDirCreated = $true
+        Use-PlainSecret -Secret $Passwords -Action {
+            param(
+                [string[]]$Plain
+            )
+            foreach ($index in 0..($XPaths.Count - 1)) {
+                Set-XmlNodeText -Document $Document -XPath $XPaths[$index] -Value $Plain[$index]
+            }
+            $Document.Save($xmlPath)
+            foreach ($xpath in $XPaths) {
+                Set-XmlNodeText -Document $Document -XPath $xpath -Value ''
+            }
+            Invoke-ConfigurationExe -XmlPath $xmlPath -LogPath $logPath -Secrets $Plain -TimeoutMinutes $TimeoutMinutes
+        }
+    }
+    finally {
+        if ($workDirCreated) {
+            Remove-SecretFolder -Path $WorkDir
+        }
+    }
+}
+
+function Get-ConfiguredSsoState {
+    # After a Configuration.exe run that reported success: the node's SSO configuration, which must name
+    # Server/Database (the verdict is the exit code plus what the node holds afterwards, never the log).
+    param(
+        [string]$Server,
+        [string]$Database
+    )
+    $state = Get-SsoConfigState
+    if ($null -eq $state -or $state['server'] -ne $Server -or $state['database'] -ne $Database) {
+        throw ('Configuration.exe reported success but {0} is not configured for {1}/{2}.' -f $env:COMPUTERNAME, $Server, $Database)
+    }
+    $state
 }

@@ -1,10 +1,21 @@
 # EssoInterop: the Enterprise SSO installation folder (ENTSSO.exe's folder, else the documented default) and
 # Microsoft.EnterpriseSingleSignOn.Interop.dll loaded from it, never a pinned version.
 #
-# Why one place: the scripts that call ESSO's administration objects (Backup, Restore, Get-NodeFacts) or run its
-# tools (ssomanage.exe) must find the same installation, and refuse alike (ESSO-016) when it is missing.
+# Why one place: the scripts that call ESSO's administration objects (Backup, Restore, Get-NodeFacts), run its
+# tools (ssomanage.exe) or change its service must find the same installation, and refuse alike (ESSO-016) when it
+# is missing.
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
+
+function Get-EntSsoService {
+    # The ENTSSO service's Win32_Service entry (StartName, StartMode, State), refusing (ESSO-016) a node where
+    # Enterprise SSO is not installed.
+    $service = Get-CimInstance -ClassName Win32_Service -Filter "Name='ENTSSO'"
+    if ($null -eq $service) {
+        throw ('ESSO-016 Enterprise SSO (the ENTSSO service) is not installed on {0}.' -f $env:COMPUTERNAME)
+    }
+    $service
+}
 
 function Get-EssoFolder {
     # The Enterprise SSO installation folder: where the ENTSSO service's ENTSSO.exe lives, else the documented
@@ -39,38 +50,5 @@ function Import-EssoInterop {
             throw ('ESSO-016 Enterprise SSO is not installed on {0}: {1} is missing.' -f $env:COMPUTERNAME, $dll)
         }
         Add-Type -LiteralPath $dll
-    }
-}
-
-function Save-MasterSecretBackup {
-    # ISSOConfigSS.BackupSecret(file, password, reminder) from the interop assembly (as skastberg/biztalkps
-    # SSOAdminOMWrapper.psm1 calls it; `ssoconfig -backupSecret` prompts and is never used). The password is
-    # plaintext only in memory (SecureStringToBSTR, ZeroFreeBSTR in finally). Backup-MasterSecret writes the file,
-    # and Install-SsoSystem writes it again when a run that created the secret stopped before the backup existed
-    # (issue 14: the next run finishes what the interrupted one started).
-    param(
-        [string]$File,
-        [System.Security.SecureString]$Password,
-        [string]$Reminder
-    )
-    Import-EssoInterop
-    $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-    $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
-    $flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-    $bstr = [IntPtr]::Zero
-    try {
-        $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($Password)
-        $null = $interface.InvokeMember(
-            'BackupSecret',
-            $flags,
-            $null,
-            $configOm,
-            @($File, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr), $Reminder)
-        )
-    }
-    finally {
-        if ($bstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-        }
     }
 }

@@ -3,7 +3,8 @@
 # subkey, through the EssoRegistryTime type compiled on first use).
 #
 # Why one place: Get-NodeFacts reports these ids, Install/Backup/Restore decide on them, and the provider compares
-# them across nodes; they must all be read and normalised (lower-case 'D' GUIDs) the same way.
+# them across nodes; they must all be read and normalised (lower-case 'D' GUIDs) the same way. Needs EssoRegistry
+# (Use-EssoRegistryKey).
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
@@ -11,29 +12,21 @@ function Get-SsossMsids {
     # The GUID subkeys of HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS (both registry views): the master secret ids
     # this node holds. Normalised to lower-case 'D' format so that every script and the provider compare alike.
     $ids = New-Object -TypeName 'System.Collections.Generic.List[string]'
-    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
-        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
-        try {
-            $key = $base.OpenSubKey('SOFTWARE\Microsoft\ENTSSO\SSOSS')
-            if ($null -ne $key) {
-                try {
-                    foreach ($name in $key.GetSubKeyNames()) {
-                        $guid = [guid]::Empty
-                        if ([guid]::TryParse($name, [ref]$guid)) {
-                            $text = $guid.ToString('D')
-                            if (-not $ids.Contains($text)) {
-                                [void]$ids.Add($text)
-                            }
-                        }
-                    }
-                }
-                finally {
-                    $key.Close()
-                }
-            }
+    $names = @(
+        Use-EssoRegistryKey -SubKey 'SOFTWARE\Microsoft\ENTSSO\SSOSS' -Action {
+            param(
+                $Key
+            )
+            $Key.GetSubKeyNames()
         }
-        finally {
-            $base.Close()
+    )
+    foreach ($name in $names) {
+        $guid = [guid]::Empty
+        if ([guid]::TryParse($name, [ref]$guid)) {
+            $text = $guid.ToString('D')
+            if (-not $ids.Contains($text)) {
+                [void]$ids.Add($text)
+            }
         }
     }
     $ids.Sort()
@@ -83,38 +76,35 @@ function Get-CurrentMsid {
     # current and the previous secret; the value names inside the subkeys are [NOT CONFIRMED], so only the
     # subkeys' last write times are compared). Returns $null when the node holds no secret.
     Import-EssoRegistryTime
-    $newest = $null
-    $newestTime = [datetime]::MinValue
-    foreach ($view in @([Microsoft.Win32.RegistryView]::Registry64, [Microsoft.Win32.RegistryView]::Registry32)) {
-        $base = [Microsoft.Win32.RegistryKey]::OpenBaseKey([Microsoft.Win32.RegistryHive]::LocalMachine, $view)
-        try {
-            $key = $base.OpenSubKey('SOFTWARE\Microsoft\ENTSSO\SSOSS')
-            if ($null -ne $key) {
-                try {
-                    foreach ($name in $key.GetSubKeyNames()) {
-                        $guid = [guid]::Empty
-                        if ([guid]::TryParse($name, [ref]$guid)) {
-                            $subKey = $key.OpenSubKey($name)
-                            try {
-                                $written = [EssoRegistryTime]::LastWriteUtc($subKey)
-                            }
-                            finally {
-                                $subKey.Close()
-                            }
-                            if ($null -eq $newest -or $written -gt $newestTime) {
-                                $newest = $guid.ToString('D')
-                                $newestTime = $written
-                            }
-                        }
+    $secrets = @(
+        Use-EssoRegistryKey -SubKey 'SOFTWARE\Microsoft\ENTSSO\SSOSS' -Action {
+            param(
+                $Key
+            )
+            foreach ($name in $Key.GetSubKeyNames()) {
+                $guid = [guid]::Empty
+                if ([guid]::TryParse($name, [ref]$guid)) {
+                    $entry = $Key.OpenSubKey($name)
+                    try {
+                        $written = [EssoRegistryTime]::LastWriteUtc($entry)
                     }
-                }
-                finally {
-                    $key.Close()
+                    finally {
+                        $entry.Close()
+                    }
+                    @{
+                        msid = $guid.ToString('D')
+                        written = $written
+                    }
                 }
             }
         }
-        finally {
-            $base.Close()
+    )
+    $newest = $null
+    $newestTime = [datetime]::MinValue
+    foreach ($secret in $secrets) {
+        if ($null -eq $newest -or $secret['written'] -gt $newestTime) {
+            $newest = $secret['msid']
+            $newestTime = $secret['written']
         }
     }
     return $newest

@@ -22,3 +22,11 @@ function Test-NlbPresent {
     }
     return $false
 }
+
+function Assert-NoNlb {
+    # Refuses a node with Network Load Balancing before anything changes (ESSO-001, design rule 1; the seed's
+    # caution: the master secret server cannot be on an NLB cluster).
+    if (Test-NlbPresent) {
+        throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
+    }
+}

@@ -8,6 +8,22 @@
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
+function New-InheritedAllowRule {
+    # An Allow rule for one SID that files and subfolders inherit (ContainerInherit, ObjectInherit).
+    param(
+        [string]$Sid,
+        [System.Security.AccessControl.FileSystemRights]$Rights
+    )
+    $identity = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $Sid
+    New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList @(
+        $identity,
+        $Rights,
+        [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit',
+        [System.Security.AccessControl.PropagationFlags]::None,
+        [System.Security.AccessControl.AccessControlType]::Allow
+    )
+}
+
 function New-AdminOnlyDirectorySecurity {
     # SYSTEM and BUILTIN\Administrators full control, inheritance from the parent disabled; with ReaderSid, that one
     # account may also read (the ENTSSO service account, for the backup a restore reads; issue 9 A12).
@@ -16,28 +32,11 @@ function New-AdminOnlyDirectorySecurity {
     )
     $security = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
     $security.SetAccessRuleProtection($true, $false)
-    $inherit = [System.Security.AccessControl.InheritanceFlags]'ContainerInherit, ObjectInherit'
     foreach ($sid in @('S-1-5-18', 'S-1-5-32-544')) {
-        $identity = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $sid
-        $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList @(
-            $identity,
-            [System.Security.AccessControl.FileSystemRights]::FullControl,
-            $inherit,
-            [System.Security.AccessControl.PropagationFlags]::None,
-            [System.Security.AccessControl.AccessControlType]::Allow
-        )
-        $security.AddAccessRule($rule)
+        $security.AddAccessRule((New-InheritedAllowRule -Sid $sid -Rights ([System.Security.AccessControl.FileSystemRights]::FullControl)))
     }
     if (-not [string]::IsNullOrEmpty($ReaderSid)) {
-        $reader = New-Object -TypeName System.Security.Principal.SecurityIdentifier -ArgumentList $ReaderSid
-        $readRule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList @(
-            $reader,
-            [System.Security.AccessControl.FileSystemRights]::ReadAndExecute,
-            $inherit,
-            [System.Security.AccessControl.PropagationFlags]::None,
-            [System.Security.AccessControl.AccessControlType]::Allow
-        )
-        $security.AddAccessRule($readRule)
+        $security.AddAccessRule((New-InheritedAllowRule -Sid $ReaderSid -Rights ([System.Security.AccessControl.FileSystemRights]::ReadAndExecute)))
     }
     return $security
 }
