@@ -22,6 +22,7 @@ from provider.remote import (
     sim_checks,
     sim_cluster,
     sim_configuration,
+    sim_domain,
     sim_facts,
     sim_files,
     sim_handlers,
@@ -41,6 +42,7 @@ _MODULES: dict[str, ModuleType] = {
     module.__name__.rsplit(".", 1)[-1]: module
     for module in (
         sim_model,
+        sim_domain,
         sim_checks,
         sim_facts,
         sim_handlers,
