@@ -17,7 +17,7 @@ Here live the rules of docs/design.md that apply to all of them:
   ``settled_fingerprint``, decides what is recorded for a secret, everywhere.
 * The connection (target, transport, WinRM credentials) comes from the stack config handed to
   ``configure()``, never from inputs: changing it never replaces anything or touches a node by itself.
-  It runs under the stack's ``CallPolicy`` (remote/base.py): only configured nodes are reached, and a
+  It runs under the stack's ``CallPolicy`` (remote/policy.py): only configured nodes are reached, and a
   disruptive script runs only with ``allowDisruption``.
 * Each step a provider takes is recorded in a redacted ``steps`` output and printed on stderr; with the quiet
   input ``essoRun`` (never diffed) it also shows live on the resource's status line, and every remote call is
