@@ -39,47 +39,24 @@ Where: ``model`` (element IDs, ``SsoConfigXml``), ``build`` (the three files), `
 from __future__ import annotations
 
 from provider.ssoxml.build import _split_account as _split_account
-from provider.ssoxml.build import build_create_xml, build_join_xml, build_update_secret_server_xml
-from provider.ssoxml.model import (
-    ADMIN_GROUP_ID,
-    AFFILIATE_ADMIN_GROUP_ID,
-    BACKUP_FILE_ID,
-    BACKUP_PASSWORD_CONFIRM_ID,
-    BACKUP_PASSWORD_ID,
-    BACKUP_REMINDER_ID,
-    CREATE_GUID,
-    FEATURE_NAME,
-    INSTALLED_FEATURES,
-    JOIN_GUID,
-    PASSWORD_XPATHS,
-    QUESTION_ID,
-    SERVICE_ID,
-    SQL_ID,
-    SsoConfigXml,
-    SsoXmlError,
-)
-from provider.ssoxml.parse import parse_sso_xml, parse_update_xml
-
-__all__ = [
-    "ADMIN_GROUP_ID",
-    "AFFILIATE_ADMIN_GROUP_ID",
-    "BACKUP_FILE_ID",
-    "BACKUP_PASSWORD_CONFIRM_ID",
-    "BACKUP_PASSWORD_ID",
-    "BACKUP_REMINDER_ID",
-    "CREATE_GUID",
-    "FEATURE_NAME",
-    "INSTALLED_FEATURES",
-    "JOIN_GUID",
-    "PASSWORD_XPATHS",
-    "QUESTION_ID",
-    "SERVICE_ID",
-    "SQL_ID",
-    "SsoConfigXml",
-    "SsoXmlError",
-    "build_create_xml",
-    "build_join_xml",
-    "build_update_secret_server_xml",
-    "parse_sso_xml",
-    "parse_update_xml",
-]
+from provider.ssoxml.build import build_create_xml as build_create_xml
+from provider.ssoxml.build import build_join_xml as build_join_xml
+from provider.ssoxml.build import build_update_secret_server_xml as build_update_secret_server_xml
+from provider.ssoxml.model import ADMIN_GROUP_ID as ADMIN_GROUP_ID
+from provider.ssoxml.model import AFFILIATE_ADMIN_GROUP_ID as AFFILIATE_ADMIN_GROUP_ID
+from provider.ssoxml.model import BACKUP_FILE_ID as BACKUP_FILE_ID
+from provider.ssoxml.model import BACKUP_PASSWORD_CONFIRM_ID as BACKUP_PASSWORD_CONFIRM_ID
+from provider.ssoxml.model import BACKUP_PASSWORD_ID as BACKUP_PASSWORD_ID
+from provider.ssoxml.model import BACKUP_REMINDER_ID as BACKUP_REMINDER_ID
+from provider.ssoxml.model import CREATE_GUID as CREATE_GUID
+from provider.ssoxml.model import FEATURE_NAME as FEATURE_NAME
+from provider.ssoxml.model import INSTALLED_FEATURES as INSTALLED_FEATURES
+from provider.ssoxml.model import JOIN_GUID as JOIN_GUID
+from provider.ssoxml.model import PASSWORD_XPATHS as PASSWORD_XPATHS
+from provider.ssoxml.model import QUESTION_ID as QUESTION_ID
+from provider.ssoxml.model import SERVICE_ID as SERVICE_ID
+from provider.ssoxml.model import SQL_ID as SQL_ID
+from provider.ssoxml.model import SsoConfigXml as SsoConfigXml
+from provider.ssoxml.model import SsoXmlError as SsoXmlError
+from provider.ssoxml.parse import parse_sso_xml as parse_sso_xml
+from provider.ssoxml.parse import parse_update_xml as parse_update_xml
