@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
+from provider.remote.sim_domain import IP_ADDRESS, MSDTC, NETWORK_NAME, sam_of, sql_host
 from provider.remote.world import (
     Cluster,
     ClusterGroup,
@@ -22,24 +23,57 @@ from provider.remote.world import (
 if TYPE_CHECKING:
     from provider.spec import ClusterSpec
 
-from provider.remote.sim_domain import IP_ADDRESS, MSDTC, NETWORK_NAME, sam_of, sql_host
+
+class WorldNames(TypedDict, total=False):
+    """The names a demo world is built with; each one left out is the seed's example (``DEMO_NAMES``)."""
+
+    network_name: str
+    role: str
+    domain: str
+    service_account: str
+    configuring_account: str
+    sql: str
+    cluster_name: str
+
+
+DEMO_NAMES: WorldNames = {
+    "network_name": "BIZTALKSSO",
+    "role": "SSO",
+    "domain": "CONTOSO",
+    "service_account": "CONTOSO\\svc-entsso",
+    "configuring_account": "CONTOSO\\esso-config",
+    "sql": "SQL01",
+    "cluster_name": "SSOCLUSTER",
+}
+
+
+def named(names: WorldNames) -> WorldNames:
+    """``names`` with the seed's example for each name left out (every key present)."""
+    return {**DEMO_NAMES, **names}
+
+
+def world_names(spec: ClusterSpec) -> WorldNames:
+    """The names of the world a stack's configuration describes (one mapping for every world builder)."""
+    return {
+        "network_name": spec.cluster.network_name,
+        "role": spec.cluster.role,
+        "domain": spec.domain.name,
+        "service_account": spec.sso.service_account,
+        "configuring_account": spec.sso.configuring_account,
+        "sql": spec.database.server,
+    }
+
 
 # ------------------------------------------------------------------------------------------ worlds
 
 
-def demo_world(
-    nodes: Sequence[str] = ("SSO01", "SSO02"),
-    network_name: str = "BIZTALKSSO",
-    role: str = "SSO",
-    domain: str = "CONTOSO",
-    service_account: str = "CONTOSO\\svc-entsso",
-    configuring_account: str = "CONTOSO\\esso-config",
-    sql: str = "SQL01",
-    cluster_name: str = "SSOCLUSTER",
-) -> World:
+def demo_world(nodes: Sequence[str] = ("SSO01", "SSO02"), **given: Unpack[WorldNames]) -> World:
     """The seed's preconditions and nothing more: ESSO installed but unconfigured, no SSO groups yet,
     a cluster with a clustered MSDTC (unique CID) and the role with an IP Address and a Network Name.
     """
+    chosen = named(given)
+    network_name, role, cluster_name = chosen["network_name"], chosen["role"], chosen["cluster_name"]
+    service_account, configuring_account = chosen["service_account"], chosen["configuring_account"]
     names = list(nodes)
     users = {sam_of(a): DomainUser(sam=sam_of(a)) for a in (service_account, configuring_account)}
     world_nodes = {n: Node(name=n, dtc_cid=str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{n}.local-dtc"))) for n in names}
@@ -72,10 +106,10 @@ def demo_world(
         cycled_on=dict.fromkeys(names, False),
     )
     return World(
-        domain=Domain(name=domain, users=users),
+        domain=Domain(name=chosen["domain"], users=users),
         nodes=world_nodes,
         cluster=cluster,
-        sql_servers=[sql_host(sql)],
+        sql_servers=[sql_host(chosen["sql"])],
     )
 
 
@@ -86,12 +120,4 @@ def world_for(spec: ClusterSpec) -> World:
         from provider.remote.sim_existing import existing_world_for  # it builds on this module
 
         return existing_world_for(spec)
-    return demo_world(
-        nodes=list(spec.cluster.nodes),
-        network_name=spec.cluster.network_name,
-        role=spec.cluster.role,
-        domain=spec.domain.name,
-        service_account=spec.sso.service_account,
-        configuring_account=spec.sso.configuring_account,
-        sql=spec.database.server,
-    )
+    return demo_world(list(spec.cluster.nodes), **world_names(spec))
