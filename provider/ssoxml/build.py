@@ -63,6 +63,12 @@ def _name_value(parent: etree._Element, name_id: str, display: str, description:
     _sub(name, "Value")
 
 
+def _nt_credential(parent: etree._Element, credential_id: str, display: str, description: str, group: str) -> None:
+    """One SSO group: an ``<NTCredential>`` holding the group (DOMAIN\\group) as its ``<NTAccount>``."""
+    credential = _sub(parent, "NTCredential", ID=credential_id, DisplayName=display, Description=description)
+    _sub(credential, "NTAccount", group, **_NTACCOUNT_ATTRS)
+
+
 def _build(
     *,
     mode: Literal["Create", "Join"],
@@ -96,22 +102,20 @@ def _build(
         Default="Create",
     )
     create = _sub(question, "Answer", Value="Create", GUID=CREATE_GUID)
-    admin = _sub(
+    _nt_credential(
         create,
-        "NTCredential",
-        ID=ADMIN_GROUP_ID,
-        DisplayName="SSO Administrator(s)",
-        Description="This is the Administrator of the Enterprise Single Sign-On (SSO) system.",
+        ADMIN_GROUP_ID,
+        "SSO Administrator(s)",
+        "This is the Administrator of the Enterprise Single Sign-On (SSO) system.",
+        admin_group,
     )
-    _sub(admin, "NTAccount", admin_group, **_NTACCOUNT_ATTRS)
-    affiliate = _sub(
+    _nt_credential(
         create,
-        "NTCredential",
-        ID=AFFILIATE_ADMIN_GROUP_ID,
-        DisplayName="SSO Affiliate Administrator(s)",
-        Description="The SSO Affiliate Administrator must be able to create Affiliate Applications.",
+        AFFILIATE_ADMIN_GROUP_ID,
+        "SSO Affiliate Administrator(s)",
+        "The SSO Affiliate Administrator must be able to create Affiliate Applications.",
+        affiliate_admin_group,
     )
-    _sub(affiliate, "NTAccount", affiliate_admin_group, **_NTACCOUNT_ATTRS)
     backup = _sub(
         create,
         "FILE",

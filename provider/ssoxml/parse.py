@@ -118,20 +118,20 @@ def parse_update_xml(text: str) -> str:
         if element.tail is not None and element.tail.strip():
             raise SsoXmlError(f"text after <{tag}> is not allowed")
 
+    def only_child(element: etree._Element, tag: str, why: str) -> etree._Element:
+        """The one child of ``<tag>``, which holds no text of its own; ``why`` when it holds more or none."""
+        if element.text is not None and element.text.strip():
+            raise SsoXmlError(f"text inside <{tag}> is not allowed")
+        if len(element) != 1:
+            raise SsoXmlError(why)
+        return element[0]
+
     plain(root, "sso")
     if root.getprevious() is not None or root.getnext() is not None:
         raise SsoXmlError("nothing but <sso> is allowed at the top level")
-    if root.text is not None and root.text.strip():
-        raise SsoXmlError("text inside <sso> is not allowed")
-    if len(root) != 1:
-        raise SsoXmlError("<sso> must hold exactly one child, <globalInfo>")
-    info = root[0]
+    info = only_child(root, "sso", "<sso> must hold exactly one child, <globalInfo>")
     plain(info, "globalInfo")
-    if info.text is not None and info.text.strip():
-        raise SsoXmlError("text inside <globalInfo> is not allowed")
-    if len(info) != 1:
-        raise SsoXmlError("<globalInfo> must hold only <secretServer> (design rule 6)")
-    secret_server = info[0]
+    secret_server = only_child(info, "globalInfo", "<globalInfo> must hold only <secretServer> (design rule 6)")
     plain(secret_server, "secretServer")
     if len(secret_server):
         raise SsoXmlError("<secretServer> must hold only text")
