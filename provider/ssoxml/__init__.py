@@ -1,4 +1,4 @@
-r""" "The XML files Enterprise SSO is configured with: Configuration.exe silent XML and the ssomanage update file.
+r"""The XML files Enterprise SSO is configured with: Configuration.exe silent XML and the ssomanage update file.
 
 Why here and with lxml: the values (server, database, account, group names, paths) come from stack
 configuration and may hold any character; building a tree and serialising it escapes them, where
