@@ -3,7 +3,7 @@
 How, so that the plan IS what ``up`` does:
 
 1. Read the facts over the stack's own transport, through ``ReadOnlyRemote``: it sends fact scripts only and
-   refuses any script whose contract says it changes something (``provider/contracts.py``), before sending.
+   refuses any script whose contract says it changes something (``provider/contracts/``), before sending.
 2. Evaluate every precondition the providers check, with the providers' own check functions
    (``provider/resources/preflight.py``), each as an entry instead of the first refusal.
 3. Seed a simulator world from those facts (``twin.twin_world``) and run the real providers, in the
