@@ -67,6 +67,11 @@ class ClusterInputs(Inputs):
             "admin_group": spec.sso.admin_group,
         }
 
+    @staticmethod
+    def database_fields(spec: ClusterSpec) -> dict[str, Any]:
+        """``server`` and ``database`` for the inputs that name the SSO database (one mapping for all of them)."""
+        return {"server": spec.database.server, "database": spec.database.name}
+
     @property
     def qualified_admin_group(self) -> str:
         return f"{self.domain}\\{self.admin_group}"
