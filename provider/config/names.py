@@ -36,13 +36,18 @@ def split_account(account: str) -> tuple[str, str]:
     return (domain, user) if sep else ("", account)
 
 
-def _netbios_problem(value: str, what: str, dotted_hint: str, *, host: bool) -> str | None:
-    """Why ``value`` is not a NetBIOS name (computer or domain; a computer's is also a host name), or None."""
+def _text_problem(value: str, what: str, empty_hint: str, allowed: str) -> str | None:
+    """What every name is checked for first: empty, a control character, a character outside ``allowed``."""
     if not value:
-        return f"is empty: give the {what} (1-15 characters)"
+        return f"is empty: {empty_hint}"
     if why := control_problem(value, what):
         return why
-    if why := non_ascii_problem(value, what, "ASCII letters, digits and hyphens"):
+    return non_ascii_problem(value, what, allowed)
+
+
+def _netbios_problem(value: str, what: str, dotted_hint: str, *, host: bool) -> str | None:
+    """Why ``value`` is not a NetBIOS name (computer or domain; a computer's is also a host name), or None."""
+    if why := _text_problem(value, what, f"give the {what} (1-15 characters)", "ASCII letters, digits and hyphens"):
         return why
     if "." in value:
         return f"{quoted(value)} contains a dot: {dotted_hint}"
@@ -92,11 +97,9 @@ def domain_problem(value: str) -> str | None:
 
 
 def _sam_like_problem(value: str, what: str, limit: int) -> str | None:
-    if not value:
-        return f"is empty: give the {what}"
-    if why := control_problem(value, what):
-        return why
-    if why := non_ascii_problem(value, what, "ASCII characters, as in the account's pre-Windows 2000 name"):
+    if why := _text_problem(
+        value, what, f"give the {what}", "ASCII characters, as in the account's pre-Windows 2000 name"
+    ):
         return why
     bad = "".join(sorted({c for c in value if c in _SAM_FORBIDDEN}))
     if bad:

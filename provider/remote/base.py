@@ -13,6 +13,9 @@ real nodes over pypsrp. Both validate what a script returns with that script's r
 
 The last two are a ``CallPolicy`` the provider sets from the stack (``EssoProvider.remote``). A Remote built
 by hand (tests, the simulator's command line) acts as told: its default policy restricts nothing.
+
+Where: the policy and the node-name rules live in ``policy``, the bounds on a node's answer and their checks
+in ``results``; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,19 +23,28 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.remote.policy import CallPolicy as CallPolicy
+from provider.remote.policy import host_problem as host_problem
+from provider.remote.policy import node_key as node_key
+from provider.remote.policy import shown as shown
 from provider.remote.recorder import Recorder
+from provider.remote.results import _ENVELOPE_CHARS
+from provider.remote.results import DEFAULT_CHUNK_BYTES as DEFAULT_CHUNK_BYTES
+from provider.remote.results import MAX_FETCH_BYTES as MAX_FETCH_BYTES
+from provider.remote.results import MAX_RESULT_CHARS as MAX_RESULT_CHARS
+from provider.remote.results import MAX_RESULT_DEPTH as MAX_RESULT_DEPTH
+from provider.remote.results import checked_chunk as checked_chunk
+from provider.remote.results import encoded_chars as encoded_chars
+from provider.remote.results import parse_result as parse_result
+from provider.remote.results import result_size_problem as result_size_problem
 
 if TYPE_CHECKING:
     from provider.remote.cache import FactsCache
@@ -40,17 +52,6 @@ if TYPE_CHECKING:
 P = TypeVar("P", bound=contracts.Params)
 R = TypeVar("R", bound=contracts.Result)
 T = TypeVar("T")
-
-# Bytes of file data per chunk: base64 grows it by 4/3 and the envelope (153,600 bytes by default)
-# also carries the CLIXML wrapping, so 64 KiB of data stays well inside one message.
-DEFAULT_CHUNK_BYTES = 64 * 1024
-
-# Reads from a node are bounded (issue 13, M6): what a node answers decides nothing about how much this
-# machine holds. The only file fetched is a master secret backup, a few KB; a script result is a small
-# hashtable (the largest is one file chunk, bounded by the length asked for).
-MAX_FETCH_BYTES = 1024 * 1024
-MAX_RESULT_CHARS = 1024 * 1024
-MAX_RESULT_DEPTH = 32
 
 
 class TransientRemoteError(EssoError):
@@ -63,82 +64,6 @@ class TransientRemoteError(EssoError):
     def __init__(self, code: str, detail: str, *, node: str, step: str, may_have_run: bool) -> None:
         super().__init__(code, detail, node=node, step=step)
         self.may_have_run = may_have_run
-
-
-def node_key(name: str) -> str | None:
-    """How computer names compare (the config refuses a repeat ignoring case): upper case, ASCII only.
-
-    Non-ASCII names have no key: a look-alike (a long s upper-cases to 'S', a dotless i to 'I') can
-    never fold onto a configured name.
-    """
-    return name.upper() if name.isascii() else None
-
-
-# Characters that can move a URL's host, port or path (``evil.example:8443/x#``), or a line in a log.
-_NOT_IN_A_HOST = re.compile(r"[@:/\\#?%\s\x00-\x1f\x7f-\x9f]")
-
-
-def host_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a host a Remote connects to, whatever the policy (issue 13, H1), or None."""
-    if not name:
-        return "is empty"
-    if len(name) > 253:
-        return "is longer than a DNS name can be"
-    if _NOT_IN_A_HOST.search(name):
-        return "contains a character that would change the address (@ : / \\ # ? % a space or a control character)"
-    return None
-
-
-def shown(name: str) -> str:
-    """A host name as an error may print it: control characters escaped, length bounded."""
-    text = name.encode("unicode_escape").decode("ascii")
-    return repr(text if len(text) <= 80 else text[:80] + "...")
-
-
-@dataclass(frozen=True)
-class CallPolicy:
-    """What the stack lets a Remote do: which hosts it may reach, whether disruptive scripts run.
-
-    ``nodes=None`` reaches any host and ``allow_disruption=True`` runs anything: the policy of a Remote built
-    by hand. Providers always run under ``CallPolicy.for_stack``.
-    """
-
-    allow_disruption: bool = True
-    nodes: tuple[str, ...] | None = None
-
-    @classmethod
-    def for_stack(cls, *, nodes: Iterable[str], allow_disruption: bool) -> CallPolicy:
-        return cls(allow_disruption=allow_disruption, nodes=tuple(dict.fromkeys(nodes)))
-
-    def target(self, node: str, *, step: str) -> str:
-        """The configured spelling of ``node``; ESSO-070 when it names no configured node (issue 13, H1), or
-        could not be a host at all (refused even by a Remote built by hand)."""
-        why = host_problem(node)
-        if why is None and self.nodes is None:
-            return node
-        if why is None:
-            key = node_key(node)
-            for configured in self.nodes or ():
-                if key is not None and key == node_key(configured):
-                    return configured
-        reasons = [why] if why else []
-        if self.nodes is not None:
-            reasons.append(f"is not one of cluster.nodes ({', '.join(self.nodes)})")
-        raise EssoError(
-            "ESSO-070",
-            f"{step} was to run on {shown(node)}, which {' and '.join(reasons)}; nothing was sent to it.",
-            step=step,
-        )
-
-    def require_disruption(self, what: str, *, node: str | None, step: str) -> None:
-        """ESSO-019 unless the stack sets allowDisruption: the one place that decides it."""
-        if not self.allow_disruption:
-            raise EssoError(
-                "ESSO-019",
-                f"{what}; the stack does not set allowDisruption.",
-                node=node,
-                step=step,
-            )
 
 
 class Remote(ABC):
@@ -351,104 +276,3 @@ class Remote(ABC):
                 step="fetch-file",
             )
         return content
-
-
-def parse_result(node: str, script: contracts.Script[Any, R], raw: Any, *, limit: int = MAX_RESULT_CHARS) -> R:
-    """Validate raw script output against the script's result model (ESSO-037 on a mismatch).
-
-    A result larger than ``limit`` characters, or nested deeper than ``MAX_RESULT_DEPTH``, is refused
-    first (ESSO-081): no script of this tool returns one, so a node that does is not answered in kind.
-    """
-    why = result_size_problem(raw, limit)
-    if why:
-        raise EssoError(
-            "ESSO-081",
-            f"{script.name} on {node} returned {why}; nothing of it was used.",
-            node=node,
-            step=script.name,
-        )
-    try:
-        return script.result.model_validate(raw)
-    except ValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in err["loc"]) or "(root)" for err in exc.errors())
-        raise EssoError(
-            "ESSO-037",
-            f"{script.name} on {node} returned output that does not match its contract (fields: {fields}).",
-            node=node,
-            step=script.name,
-        ) from None
-
-
-# Room for the rest of a file chunk's result (size, sha256, keys) beyond its base64 text.
-_ENVELOPE_CHARS = 4096
-
-
-def encoded_chars(length: int) -> int:
-    """How many base64 characters ``length`` bytes take."""
-    return 4 * ((max(length, 0) + 2) // 3)
-
-
-def checked_chunk(
-    node: str,
-    path: str,
-    chunk: contracts.FileChunk,
-    first: contracts.FileChunk,
-    *,
-    offset: int,
-    length: int,
-    limit: int,
-) -> bytes:
-    """One chunk's bytes, or ESSO-080 when the node answered more, or otherwise, than was asked for."""
-
-    def refuse(why: str) -> EssoError:
-        return EssoError("ESSO-080", f"{path} on {node}: {why}; nothing was kept.", node=node, step="fetch-file")
-
-    if chunk.size < 0 or chunk.size > limit:
-        raise refuse(f"the node reports {chunk.size} bytes, more than the {limit} this read allows")
-    if (chunk.size, chunk.sha256) != (first.size, first.sha256):
-        raise refuse("the size or SHA-256 the node reports changed between chunks")
-    if len(chunk.data_base64) > encoded_chars(length):
-        raise refuse(f"a chunk holds more than the {length} bytes asked for")
-    try:
-        data = base64.b64decode(chunk.data_base64, validate=True)
-    except ValueError:
-        raise refuse("a chunk is not canonical base64") from None
-    if len(data) > length or offset + len(data) > chunk.size:
-        raise refuse(f"a chunk of {len(data)} bytes at offset {offset} exceeds what was asked for or the file size")
-    return data
-
-
-def result_size_problem(raw: Any, limit: int) -> str | None:
-    """Why ``raw`` is too large to parse (characters of its keys and values, or its nesting), or None.
-
-    Iterative and stops at the limit, so an answer of any size costs no more than ``limit`` to judge.
-    """
-    total = 0
-    stack: list[tuple[Any, int]] = [(raw, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_RESULT_DEPTH:
-            return f"a result nested deeper than {MAX_RESULT_DEPTH} levels"
-        if isinstance(value, str | bytes):
-            total += len(value)
-        elif isinstance(value, dict):
-            total += 1 + len(value)  # counted before anything is stacked: a huge container stops here
-            if total > limit:
-                break
-            for key, item in value.items():
-                stack.append((key, depth + 1))
-                stack.append((item, depth + 1))
-        elif isinstance(value, list | tuple):
-            total += 1 + len(value)
-            if total > limit:
-                break
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            total += value.bit_length() // 3 + 1
-        else:
-            total += 1
-        if total > limit:
-            break
-    if total > limit:
-        return f"more than {limit} characters, the most a result of this call may hold"
-    return None

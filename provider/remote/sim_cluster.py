@@ -43,6 +43,8 @@ def _resource_facts(r: ClusterResource) -> contracts.ClusterResourceFacts:
 
 
 def _existing(ctx: Ctx, name: str) -> ClusterResource:
+    """A cluster script on a member node about a resource that must exist (ESSO-017, ESSO-035)."""
+    _require_member(ctx)
     resource = sim_model.find_resource(ctx.world, name)
     if resource is None:
         ctx.fail("ESSO-035", f"the cluster resource {name} was not found.")
@@ -180,7 +182,6 @@ def set_sso_possible_owners(
     ctx: Ctx, p: contracts.PossibleOwnersParams
 ) -> contracts.ChangeResult[contracts.PossibleOwnersState]:
     world = ctx.world
-    _require_member(ctx)
     resource = _existing(ctx, p.resource_name)
     members = {n.lower(): n for n in world.cluster.nodes}
     unknown = [o for o in p.owners if o.lower() not in members]
@@ -246,7 +247,6 @@ def restart_sso_cluster_resource(
 ) -> contracts.ChangeResult[contracts.ResourceState]:
     """Stop-/Start-ClusterResource on the owner; records the cycle that a restore there needs (rule 9)."""
     world = ctx.world
-    _require_member(ctx)
     resource = _existing(ctx, p.resource_name)
     owner = sim_model.owner_of(world, resource)
     if owner is None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from provider.errors import EssoError
 from provider.remote import sim_model
+from provider.remote.sim_worlds import WorldNames, named, world_names
 from provider.remote.world import (
     AffiliateCredential,
     DomainGroup,
@@ -39,29 +40,18 @@ def existing_world(
     nodes: Sequence[str] = ("SSO01", "SSO02"),
     *,
     server: str = DEFAULT_SERVER,
-    network_name: str = "BIZTALKSSO",
-    role: str = "SSO",
-    domain: str = "CONTOSO",
-    service_account: str = "CONTOSO\\svc-entsso",
-    configuring_account: str = "CONTOSO\\esso-config",
-    sql: str = "SQL01",
     database: str = "SSODB",
     admin_group: str = "SSO Administrators",
     affiliate_admin_group: str = "SSO Affiliate Administrators",
     applications: Sequence[tuple[str, str]] = DEMO_APPLICATIONS,
+    **given: Unpack[WorldNames],
 ) -> World:
     """The demo cluster (ESSO installed, unconfigured) beside a standalone master secret server ``server`` that
     created the SSO system years ago: the database names it, it holds the MSID, ENTSSO runs there, and the
     database holds affiliate credentials encrypted under that MSID."""
-    world = sim_model.demo_world(
-        nodes=nodes,
-        network_name=network_name,
-        role=role,
-        domain=domain,
-        service_account=service_account,
-        configuring_account=configuring_account,
-        sql=sql,
-    )
+    chosen = named(given)
+    service_account, configuring_account, sql = chosen["service_account"], chosen["configuring_account"], chosen["sql"]
+    world = sim_model.demo_world(nodes, **chosen)
     msid = sim_model.new_msid()
     members = [sim_model.sam_of(service_account), sim_model.sam_of(configuring_account)]
     world.domain.groups[admin_group] = DomainGroup(name=admin_group, members=members)
@@ -98,17 +88,12 @@ def existing_world(
 def existing_world_for(spec: ClusterSpec, server: str | None = None) -> World:
     """The existing-system world a stack describes; ``server`` defaults to existingSystem.masterSecretServer."""
     return existing_world(
-        nodes=list(spec.cluster.nodes),
+        list(spec.cluster.nodes),
         server=server or spec.existing_system.master_secret_server or DEFAULT_SERVER,
-        network_name=spec.cluster.network_name,
-        role=spec.cluster.role,
-        domain=spec.domain.name,
-        service_account=spec.sso.service_account,
-        configuring_account=spec.sso.configuring_account,
-        sql=spec.database.server,
         database=spec.database.name,
         admin_group=spec.sso.admin_group,
         affiliate_admin_group=spec.sso.affiliate_admin_group,
+        **world_names(spec),
     )
 
 

@@ -3,208 +3,61 @@
 Why apart from the handlers: the same questions ("does this token carry SSO Administrators?", "is the
 clustered ENTSSO registered under the network name?") are asked by several scripts, by
 ``client_can_reach_secret_server`` and by tests. Keeping them here keeps every handler short and
-makes each rule of docs/design.md live in one function. Also builds the worlds a stack starts from.
+makes each rule of docs/design.md live in one function.
+
+Where: this module keeps the cluster questions and what clients see; ``sim_domain`` holds ``Ctx``, names,
+accounts, tokens, rights and a node's SSO database, ``sim_worlds`` the worlds a stack starts from. Both are
+re-exported here, so ``sim_model.find_node`` and the like keep working.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 from provider import contracts
-from provider.config.names import split_account
 from provider.errors import EssoError
+from provider.remote.sim_domain import ENTSSO as ENTSSO
+from provider.remote.sim_domain import GENERIC_SERVICE as GENERIC_SERVICE
+from provider.remote.sim_domain import IP_ADDRESS as IP_ADDRESS
+from provider.remote.sim_domain import MSDTC as MSDTC
+from provider.remote.sim_domain import NETWORK_NAME as NETWORK_NAME
+from provider.remote.sim_domain import RPC_NO_ENDPOINTS as RPC_NO_ENDPOINTS
+from provider.remote.sim_domain import STATUS_CLUSTER as STATUS_CLUSTER
+from provider.remote.sim_domain import STATUS_RUNNING as STATUS_RUNNING
+from provider.remote.sim_domain import Ctx as Ctx
+from provider.remote.sim_domain import Interrupted as Interrupted
+from provider.remote.sim_domain import PostconditionError as PostconditionError
+from provider.remote.sim_domain import current_groups as current_groups
+from provider.remote.sim_domain import domain_of as domain_of
+from provider.remote.sim_domain import effective_logon_right as effective_logon_right
+from provider.remote.sim_domain import find_domain_group as find_domain_group
+from provider.remote.sim_domain import find_node as find_node
+from provider.remote.sim_domain import find_user as find_user
+from provider.remote.sim_domain import has_logon_right as has_logon_right
+from provider.remote.sim_domain import holds_current_msid as holds_current_msid
+from provider.remote.sim_domain import holds_through as holds_through
+from provider.remote.sim_domain import is_member as is_member
+from provider.remote.sim_domain import issue_token as issue_token
+from provider.remote.sim_domain import new_msid as new_msid
+from provider.remote.sim_domain import node_database as node_database
+from provider.remote.sim_domain import path_key as path_key
+from provider.remote.sim_domain import sam_of as sam_of
+from provider.remote.sim_domain import same_account as same_account
+from provider.remote.sim_domain import sql_host as sql_host
+from provider.remote.sim_domain import token_has_group as token_has_group
+from provider.remote.sim_domain import under as under
+from provider.remote.sim_worlds import demo_world as demo_world
+from provider.remote.sim_worlds import world_for as world_for
 from provider.remote.world import (
-    Cluster,
     ClusterGroup,
     ClusterResource,
-    Domain,
-    DomainGroup,
-    DomainUser,
-    LogonToken,
     Node,
     SsoDatabase,
     World,
 )
 
 if TYPE_CHECKING:
-    from provider.spec import ClusterSpec
-
-ENTSSO = "ENTSSO"
-# The resource type names, one spelling for the scripts' contract, the preflight and the simulator.
-GENERIC_SERVICE = contracts.GENERIC_SERVICE
-NETWORK_NAME = contracts.NETWORK_NAME
-IP_ADDRESS = contracts.IP_ADDRESS
-MSDTC = contracts.MSDTC
-RPC_NO_ENDPOINTS = "0x800706D9"
-STATUS_RUNNING = 0x2
-STATUS_CLUSTER = 0x20
-
-
-@dataclass
-class Ctx:
-    """One script invocation: the world it acts on, the node it runs on, who runs it, over what transport."""
-
-    world: World
-    node: Node
-    script: contracts.Script[Any, Any]
-    identity: str
-    second_hop: bool
-    interrupt: str | None = None  # an injected ``interrupt`` fault's phase: the script stops there
-
-    def phase(self, name: str) -> None:
-        """A point between two steps of a multi-step change script (``Script.phases``): an injected ``interrupt``
-        at this phase stops the script here, keeping what it already changed (issue 14, point 3)."""
-        if name not in self.script.phases:
-            raise AssertionError(f"{self.script.name} declares no phase {name!r}")
-        if self.interrupt == name:
-            raise Interrupted(name)
-
-    def fail(self, code: str, detail: str) -> NoReturn:
-        raise EssoError(code, detail, node=self.node.name, step=self.script.name)
-
-    def fail_after_change(self, code: str, detail: str) -> NoReturn:
-        """A script's post-condition failed: what it did stays done (Windows has no rollback), then it throws."""
-        raise PostconditionError(code, detail, node=self.node.name, step=self.script.name)
-
-
-class Interrupted(Exception):  # noqa: N818 (a signal, not an error the product sees)
-    """Raised at an injected ``interrupt`` phase: the simulator keeps the world as the script left it there."""
-
-    def __init__(self, phase: str) -> None:
-        super().__init__(phase)
-        self.phase = phase
-
-
-class PostconditionError(EssoError):
-    """An ESSO refusal raised after the script acted: the simulator keeps the world as the script left it."""
-
-
-# ------------------------------------------------------------------------------------------- names
-
-
-def sam_of(account: str) -> str:
-    """The sAMAccountName of DOMAIN\\user (or of a bare name)."""
-    return split_account(account)[1]
-
-
-def domain_of(account: str, default: str) -> str:
-    return split_account(account)[0] if "\\" in account else default
-
-
-def same_account(a: str, b: str, domain: str) -> bool:
-    """Two account spellings name the same principal (case-insensitive, domain defaulted)."""
-    return (domain_of(a, domain).lower(), sam_of(a).lower()) == (domain_of(b, domain).lower(), sam_of(b).lower())
-
-
-def path_key(path: str) -> str:
-    """Windows paths are case-insensitive: files and folders are stored under this key."""
-    return path.replace("/", "\\").rstrip("\\").lower()
-
-
-def under(key: str, folder_key: str) -> bool:
-    return key.startswith(folder_key + "\\")
-
-
-def sql_host(server: str) -> str:
-    """host of host[\\instance][,port]."""
-    return server.split("\\", 1)[0].split(",", 1)[0].strip()
-
-
-def find_node(world: World, name: str) -> Node | None:
-    for key, node in world.nodes.items():
-        if key.lower() == name.lower():
-            return node
-    return None
-
-
-# ------------------------------------------------------------------------------------------ domain
-
-
-def find_domain_group(world: World, name: str) -> DomainGroup | None:
-    wanted = sam_of(name).lower()
-    for key, group in world.domain.groups.items():
-        if key.lower() == wanted or group.name.lower() == wanted:
-            return group
-    return None
-
-
-def find_user(world: World, account: str) -> DomainUser | None:
-    if domain_of(account, world.domain.name).lower() != world.domain.name.lower():
-        return None
-    wanted = sam_of(account).lower()
-    for key, user in world.domain.users.items():
-        if key.lower() == wanted or user.sam.lower() == wanted:
-            return user
-    return None
-
-
-def is_member(world: World, group_name: str, account: str) -> bool:
-    group = find_domain_group(world, group_name)
-    if group is None or find_user(world, account) is None:
-        return False
-    return sam_of(account).lower() in {m.lower() for m in group.members}
-
-
-def current_groups(world: World, account: str) -> list[str]:
-    """The domain groups the account belongs to now (what a newly issued token carries)."""
-    if find_user(world, account) is None:
-        return []
-    who = sam_of(account).lower()
-    return sorted(g.name for g in world.domain.groups.values() if who in {m.lower() for m in g.members})
-
-
-def issue_token(world: World, node: Node, identity: str) -> LogonToken:
-    """A logon session opens: its token carries the memberships of this moment, and no later ones (rule 13)."""
-    world.clock += 1
-    token = LogonToken(identity=identity, groups=current_groups(world, identity), issued_at=world.clock)
-    node.tokens[identity] = token
-    return token
-
-
-def token_has_group(world: World, node: Node, identity: str, group: str) -> bool:
-    if "\\" in group and domain_of(group, world.domain.name).lower() != world.domain.name.lower():
-        return False
-    token = node.tokens.get(identity)
-    return token is not None and sam_of(group).lower() in {g.lower() for g in token.groups}
-
-
-def effective_logon_right(node: Node) -> list[str]:
-    """A Group Policy that defines 'Log on as a service' replaces the local list (reference §10.2)."""
-    return node.gpo_logon_right if node.gpo_logon_right is not None else node.logon_right
-
-
-def holds_through(world: World, holder: str, account: str) -> bool:
-    """The holder is the account itself or a domain group it is in now (an S4U token's groups; issue 9 A6)."""
-    if same_account(holder, account, world.domain.name):
-        return True
-    group = find_domain_group(world, holder)
-    return group is not None and is_member(world, group.name, account)
-
-
-def has_logon_right(world: World, node: Node, account: str) -> bool:
-    return any(holds_through(world, a, account) for a in effective_logon_right(node))
-
-
-# --------------------------------------------------------------------------------------------- SSO
-
-
-def node_database(world: World, node: Node) -> SsoDatabase | None:
-    if not node.sso_server or not node.sso_database:
-        return None
-    return world.databases.get(world.db_key(node.sso_server, node.sso_database))
-
-
-def new_msid() -> str:
-    """A new master secret id (the GUID subkey name under SSOSS)."""
-    return str(uuid.uuid4())
-
-
-def holds_current_msid(world: World, node: Node) -> bool:
-    db = node_database(world, node)
-    return db is not None and db.msid.lower() in {m.lower() for m in node.ssoss}
+    pass
 
 
 # ----------------------------------------------------------------------------------------- cluster
@@ -417,76 +270,3 @@ def require_client_reach(world: World) -> None:
     ok, why = client_can_reach_secret_server(world)
     if not ok:
         raise EssoError("ESSO-010" if RPC_NO_ENDPOINTS in why else "ESSO-026", why, step="client-check")
-
-
-# ------------------------------------------------------------------------------------------ worlds
-
-
-def demo_world(
-    nodes: Sequence[str] = ("SSO01", "SSO02"),
-    network_name: str = "BIZTALKSSO",
-    role: str = "SSO",
-    domain: str = "CONTOSO",
-    service_account: str = "CONTOSO\\svc-entsso",
-    configuring_account: str = "CONTOSO\\esso-config",
-    sql: str = "SQL01",
-    cluster_name: str = "SSOCLUSTER",
-) -> World:
-    """The seed's preconditions and nothing more: ESSO installed but unconfigured, no SSO groups yet,
-    a cluster with a clustered MSDTC (unique CID) and the role with an IP Address and a Network Name.
-    """
-    names = list(nodes)
-    users = {sam_of(a): DomainUser(sam=sam_of(a)) for a in (service_account, configuring_account)}
-    world_nodes = {n: Node(name=n, dtc_cid=str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{n}.local-dtc"))) for n in names}
-    owners = list(names)
-
-    def res(name: str, kind: str, group: str, **parameters: str | int) -> ClusterResource:
-        return ClusterResource(
-            name=name, type=kind, group=group, state="Online", parameters=dict(parameters), possible_owners=owners
-        )
-
-    resources = [
-        res("Cluster IP Address", IP_ADDRESS, "Cluster Group", Address="10.0.0.10"),
-        res("Cluster Name", NETWORK_NAME, "Cluster Group", Name=cluster_name, DnsName=cluster_name),
-        res("MSDTC-IP", IP_ADDRESS, "MSDTC", Address="10.0.0.11"),
-        res("MSDTC-Name", NETWORK_NAME, "MSDTC", Name=f"{cluster_name}-DTC", DnsName=f"{cluster_name}-DTC"),
-        res("MSDTC", MSDTC, "MSDTC", CID=str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{cluster_name}.clustered-dtc"))),
-        res(f"{role}-IP", IP_ADDRESS, role, Address="10.0.0.12"),
-        res(f"{role}-NetName", NETWORK_NAME, role, Name=network_name, DnsName=network_name),
-    ]
-    resources[1].dependencies = ["Cluster IP Address"]
-    resources[3].dependencies = ["MSDTC-IP"]
-    resources[4].dependencies = ["MSDTC-Name"]
-    resources[6].dependencies = [f"{role}-IP"]
-    groups = {g: ClusterGroup(name=g, owner_node=names[0], state="Online") for g in ("Cluster Group", "MSDTC", role)}
-    cluster = Cluster(
-        name=cluster_name,
-        nodes=dict.fromkeys(names, "Up"),
-        groups=groups,
-        resources={r.name: r for r in resources},
-        cycled_on=dict.fromkeys(names, False),
-    )
-    return World(
-        domain=Domain(name=domain, users=users),
-        nodes=world_nodes,
-        cluster=cluster,
-        sql_servers=[sql_host(sql)],
-    )
-
-
-def world_for(spec: ClusterSpec) -> World:
-    """The demo world a stack's configuration describes (its nodes, names, accounts and SQL Server); a stack
-    that adopts from a live master secret server starts beside that server's existing SSO system."""
-    if spec.existing_system.master_secret_server is not None:
-        from provider.remote.sim_existing import existing_world_for  # it builds on this module
-
-        return existing_world_for(spec)
-    return demo_world(
-        nodes=list(spec.cluster.nodes),
-        network_name=spec.cluster.network_name,
-        role=spec.cluster.role,
-        domain=spec.domain.name,
-        service_account=spec.sso.service_account,
-        configuring_account=spec.sso.configuring_account,
-        sql=spec.database.server,
-    )

@@ -36,6 +36,11 @@ def _group_name(value: str) -> str:
     return value.rsplit("\\", 1)[-1].strip().lower()
 
 
+def _refusal(code: str, detail: str, node: str | None = None) -> EssoError:
+    """An adoption refusal: each is raised before any change, and its message says so."""
+    return EssoError(code, f"{detail}; nothing was changed.", node=node, step="adopt")
+
+
 def same_account(a: str, b: str) -> bool:
     """Two DOMAIN\\user spellings of one account (case-insensitive)."""
     try:
@@ -61,7 +66,7 @@ def check_groups(inputs: AdoptionInputs, database: contracts.SsoDatabaseFacts) -
         if actual and _group_name(actual) != _group_name(wanted):
             problems.append(f"{key} is {wanted!r} but the SSO system uses {actual!r}")
     if problems:
-        raise EssoError("ESSO-091", "; ".join(problems) + "; nothing was changed.", step="adopt")
+        raise _refusal("ESSO-091", "; ".join(problems))
 
 
 def check_cluster_node(inputs: AdoptionInputs, node: str, facts: contracts.NodeFacts) -> None:
@@ -72,21 +77,19 @@ def check_cluster_node(inputs: AdoptionInputs, node: str, facts: contracts.NodeF
     if config is None:
         return
     if not same_system(config, inputs):
-        raise EssoError(
+        raise _refusal(
             "ESSO-005",
             f"the node is configured for the SSO system {config.server}/{config.database}, not "
-            f"{inputs.server}/{inputs.database}; nothing was changed.",
-            node=node,
-            step="adopt",
+            f"{inputs.server}/{inputs.database}",
+            node,
         )
     account = facts.entsso.account
     if account and not same_account(account, inputs.service_account):
-        raise EssoError(
+        raise _refusal(
             "ESSO-091",
             f"ENTSSO on this node, joined to the system by hand, logs on as {account}, not sso.serviceAccount "
-            f"{inputs.service_account}; nothing was changed.",
-            node=node,
-            step="adopt",
+            f"{inputs.service_account}",
+            node,
         )
 
 
@@ -101,38 +104,27 @@ def check_current_server(
             if facts.sso_config
             else "no SSO system"
         )
-        raise EssoError(
-            "ESSO-092",
-            f"{server} is configured for {where}, not {inputs.server}/{inputs.database}; nothing was changed.",
-            node=server,
-            step="adopt",
-        )
+        raise _refusal("ESSO-092", f"{server} is configured for {where}, not {inputs.server}/{inputs.database}", server)
     named = database.secret_server or ""
     if named.lower() != server.lower():
-        raise EssoError(
+        raise _refusal(
             "ESSO-092",
             f"the SSO database names {named or 'no server'} as its master secret server, not {server}: set "
-            f"existingSystem.masterSecretServer to {named or 'that server'}; nothing was changed.",
-            node=server,
-            step="adopt",
+            f"existingSystem.masterSecretServer to {named or 'that server'}",
+            server,
         )
     account = facts.entsso.account
     if account and not same_account(account, inputs.service_account):
-        raise EssoError(
+        raise _refusal(
             "ESSO-091",
             f"the SSO system's service account (ENTSSO on {server}) is {account}, but sso.serviceAccount is "
-            f"{inputs.service_account}: every node must join with the system's account; nothing was changed.",
-            node=server,
-            step="adopt",
+            f"{inputs.service_account}: every node must join with the system's account",
+            server,
         )
     held = list(facts.ssoss_msids)
     msid = database.msid or (held[-1] if len(held) == 1 else None)
     if msid is None or msid.lower() not in {m.lower() for m in held}:
-        raise EssoError(
-            "ESSO-092",
-            f"{server} does not hold the master secret the database uses (MSID {msid or 'unknown'}); nothing was "
-            "changed.",
-            node=server,
-            step="adopt",
+        raise _refusal(
+            "ESSO-092", f"{server} does not hold the master secret the database uses (MSID {msid or 'unknown'})", server
         )
     return msid

@@ -17,58 +17,41 @@ Here live the rules of docs/design.md that apply to all of them:
   ``settled_fingerprint``, decides what is recorded for a secret, everywhere.
 * The connection (target, transport, WinRM credentials) comes from the stack config handed to
   ``configure()``, never from inputs: changing it never replaces anything or touches a node by itself.
-  It runs under the stack's ``CallPolicy`` (remote/base.py): only configured nodes are reached, and a
+  It runs under the stack's ``CallPolicy`` (remote/policy.py): only configured nodes are reached, and a
   disruptive script runs only with ``allowDisruption``.
 * Each step a provider takes is recorded in a redacted ``steps`` output and printed on stderr; with the quiet
   input ``essoRun`` (never diffed) it also shows live on the resource's status line, and every remote call is
   appended to the stack's run record (``provider/operate/progress.py``, ``provider/remote/recorder.py``).
+
+Where: the inputs models live in ``cluster_inputs``, the connection, the steps and the run record in
+``connection`` (the ``Connection`` mixin); this module keeps the engine contract and ``registration``.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, cast
 
 import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
     ResourceProvider,
     UpdateResult,
 )
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import SecretStr, ValidationError
 
-from provider import contracts
-from provider.config.rules import (
-    AdminGroupName,
-    ClusterNodes,
-    DomainAccount,
-    NetbiosDomain,
-    NetworkName,
-    RoleName,
-    password_problem,
-)
-from provider.errors import EssoError
-from provider.operate.progress import QUIET_KEY, RunContext, live_log
-from provider.remote.base import CallPolicy, Remote
-from provider.remote.cache import Operation
-from provider.remote.recorder import FileRecorder, Recorder, stack_log
-from provider.remote.recorder import Operation as CallKind
-from provider.resources import preflight
+from provider.config.rules import password_problem
+from provider.operate.progress import QUIET_KEY
+from provider.resources.cluster_inputs import ClusterInputs, Inputs
+from provider.resources.connection import CONCURRENCY_ENV, DEFAULT_CONCURRENCY, Connection, concurrency_setting
 from provider.resources.fingerprints import (
     PBKDF2_ROUNDS,
-    KeyRing,
     fingerprint,
     fingerprint_key,
     fingerprint_matches,
@@ -79,119 +62,8 @@ from provider.resources.fingerprints import (
 )
 from provider.resources.observed import Observed
 from provider.resources.steps import Steps, has_unknowns, now_utc
-from provider.spec import CONFIG_KEYS, ClusterSpec, load_spec
-
-CONCURRENCY_ENV = "ESSO_CONCURRENCY"
-DEFAULT_CONCURRENCY = 4
-
-
-def concurrency_setting(value: str | None) -> int:
-    """How many independent per-node calls run at once: ``ESSO_CONCURRENCY`` in the provider host's
-    environment (the stack file's key set belongs to provider/config), 1-32, default 4; 1 runs them in turn."""
-    if value is None or not value.strip():
-        return DEFAULT_CONCURRENCY
-    number = int(value) if value.strip().isdigit() else 0
-    if not 1 <= number <= 32:
-        raise EssoError(
-            "ESSO-040",
-            f"{CONCURRENCY_ENV} is {value[:20]!r}: give a whole number from 1 to 32 (how many nodes are read "
-            f"or changed at once; default {DEFAULT_CONCURRENCY}), e.g. {CONCURRENCY_ENV}=4, or unset it.",
-            step="configure",
-        )
-    return number
-
-
-class Inputs(BaseModel):
-    """A resource's inputs: camelCase on the wire, validated in ``check()``."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, hide_input_in_errors=True
-    )
-
-    def props(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, mode="json")
-
-    def problems(self) -> list[tuple[str, str]]:
-        """Rules beyond types, as (camelCase key, message); the spec's own rule functions decide."""
-        return []
-
-
-class ClusterInputs(Inputs):
-    """What every resource needs to run the preflight: the nodes, the role, the names that identify them.
-
-    The fields are the stack model's rule types (provider/config/rules.py): check() applies the same
-    rules, with the same messages, that the stack file passed.
-    """
-
-    domain: NetbiosDomain
-    nodes: ClusterNodes
-    role: RoleName
-    network_name: NetworkName
-    service_account: DomainAccount
-    admin_group: AdminGroupName
-    # transport.acceptWeakerTransport, recorded only (review M3): a weakened transport shows in preview --diff.
-    accept_weaker_transport: tuple[Literal["http", "certValidation", "encryption"], ...] = ()
-
-    @staticmethod
-    def cluster_fields(spec: ClusterSpec) -> dict[str, Any]:
-        return {
-            "accept_weaker_transport": tuple(spec.transport.accept_weaker_transport),
-            "domain": spec.domain.name,
-            "nodes": list(spec.cluster.nodes),
-            "role": spec.cluster.role,
-            "network_name": spec.cluster.network_name,
-            "service_account": spec.sso.service_account,
-            "admin_group": spec.sso.admin_group,
-        }
-
-    @property
-    def qualified_admin_group(self) -> str:
-        return f"{self.domain}\\{self.admin_group}"
-
-    @property
-    def configured_nodes(self) -> tuple[str, ...]:
-        """The hosts this resource may reach (its CallPolicy): the configured nodes, and its own node."""
-        own = getattr(self, "node", None)
-        return (*self.nodes, *([own] if isinstance(own, str) else []))
-
-    def node_facts(self, remote: Remote, node: str) -> contracts.NodeFacts:
-        """Get-NodeFacts on ``node`` for this resource's service account and SSO Administrators group."""
-        return preflight.node_facts(
-            remote, node, service_account=self.service_account, admin_group=self.qualified_admin_group
-        )
-
-    def all_node_facts(self, remote: Remote) -> dict[str, contracts.NodeFacts]:
-        """Every configured node's facts, read in parallel (the reads behind outputs)."""
-        return preflight.gather_node_facts(
-            remote, self.nodes, service_account=self.service_account, admin_group=self.qualified_admin_group
-        )
-
-    def fresh_token_facts(
-        self, remote: Remote, node: str, verified: preflight.Verified | None = None
-    ) -> contracts.NodeFacts:
-        """Node facts from a session whose token carries SSO Administrators (rule 13), reusing what the
-        preflight read in this session when it read this node."""
-        return preflight.fresh_token_facts(
-            remote,
-            node,
-            service_account=self.service_account,
-            admin_group=self.qualified_admin_group,
-            known=verified.nodes.get(node) if verified else None,
-        )
-
-    def preflight(self, remote: Remote) -> preflight.Verified:
-        return preflight.verify_preconditions(
-            remote,
-            nodes=self.nodes,
-            service_account=self.service_account,
-            admin_group=self.qualified_admin_group,
-            role=self.role,
-            network_name=self.network_name,
-        )
-
 
 InputsT = TypeVar("InputsT", bound=Inputs)
-_CALL = threading.local()  # the resource, operation and status line of the provider call on this thread
 ObservedT = TypeVar("ObservedT", bound=Observed)
 
 
@@ -207,7 +79,7 @@ class Prior(Generic[InputsT, ObservedT]):
 # ------------------------------------------------------------------------------------------ provider
 
 
-class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
+class TypedProvider(Connection, ResourceProvider, Generic[InputsT, ObservedT]):
     """The shared engine contract, typed by a resource's inputs and observation. Subclasses set the class
     attributes and implement converge/observe/drift/remove."""
 
@@ -227,123 +99,6 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
     @classmethod
     def observed_keys(cls) -> tuple[str, ...]:
         return cls.observed_model.output_keys()
-
-    # ---- connection --------------------------------------------------------------------------
-    def configure(self, req: ConfigureRequest) -> None:
-        """Take the live stack configuration (credentials, transport, allowDisruption) from the engine, and join
-        the host's operation: every provider the host configures from the same Configure shares its facts cache
-        (provider/remote/cache.py says why that is one engine operation)."""
-        values = {k: v for k in CONFIG_KEYS if (v := req.config.get(k)) not in (None, "")}
-        self._spec = load_spec(values)
-        concurrency = concurrency_setting(os.environ.get(CONCURRENCY_ENV))
-        token = getattr(req.config, "_props", None)  # the host's Configure payload, one object per Configure
-        self._operation: Operation | None = Operation.for_host(token if token is not None else req.config)
-        self._operation.concurrency = concurrency
-
-    def use_spec(self, spec: ClusterSpec, operation: Operation | None = None) -> None:
-        """Set the live configuration directly (tests, and the program's in-process mocks). Without an
-        ``operation`` every read goes to the nodes, calls run in turn, and fingerprints derive afresh."""
-        self._spec = spec
-        self._operation = operation
-
-    @property
-    def operation(self) -> Operation | None:
-        """The engine operation this provider serves (None outside a provider host)."""
-        return getattr(self, "_operation", None)
-
-    @property
-    def key_ring(self) -> KeyRing:
-        """The operation's fingerprint keys (one derivation per secret); outside a host, a new ring per call
-        (nothing unpicklable is kept on a provider the program serializes)."""
-        return self.operation.keys if self.operation is not None else KeyRing()
-
-    @property
-    def spec(self) -> ClusterSpec:
-        spec: ClusterSpec | None = getattr(self, "_spec", None)
-        if spec is None:
-            raise EssoError(
-                "ESSO-040",
-                f"{self.resource}: the provider received no stack configuration (configure() was not called).",
-            )
-        return spec
-
-    @contextmanager
-    def remote(self, inputs: ClusterInputs, *also: str) -> Iterator[Remote]:
-        """A connection under the stack's policy: it reaches only the configured nodes (the stack's, this
-        resource's, and ``also``: hosts its state recorded, such as the creator node) and runs a disruptive
-        script only with allowDisruption."""
-        from provider.remote.factory import connect
-
-        remote = connect(self.spec, project_dir=Path(os.getcwd()))
-        remote.recorder = self._call_recorder()
-        remote.policy = CallPolicy.for_stack(
-            nodes=(*self.spec.cluster.nodes, *inputs.configured_nodes, *also),
-            allow_disruption=self.spec.allow_disruption,
-        )
-        if self.operation is not None:
-            remote.cache = self.operation.cache
-            remote.concurrency = self.operation.concurrency
-        try:
-            yield remote
-        finally:
-            remote.close()
-
-    # ---- progress and the record (issue 18) -----------------------------------------------------
-    recorder: Recorder | None = None  # set by a caller that keeps the calls itself (``esso plan``'s twin)
-
-    def _begin(self, operation: CallKind, props: Mapping[str, Any]) -> Steps:
-        """Note which resource and operation the calls that follow belong to; Steps that also show live.
-
-        Per thread: the SDK host shares one provider object among the resources of its class and serves
-        requests on several threads (a refresh reads them in parallel)."""
-        _CALL.operation = operation
-        _CALL.context = context = RunContext.from_props(dict(props))
-        steps = Steps(self.resource)
-        _CALL.live = log = live_log(context)
-        if log is not None:
-            steps.live = log.status
-        return steps
-
-    def _call_recorder(self) -> Recorder | None:
-        """The recorder of this call's Remote: the caller's, or the stack's log file when the stack is known."""
-        operation: CallKind = getattr(_CALL, "operation", "other")
-        context: RunContext | None = getattr(_CALL, "context", None)
-        recorder = self.recorder
-        if recorder is None and context is not None:
-            try:
-                path = stack_log(Path(os.getcwd()), context.stack)  # the host's cwd is the project
-            except ValueError:
-                path = None
-            if path is not None:
-                recorder = FileRecorder(path, operation=operation, resource=self.resource)
-        if recorder is not None:
-            recorder.operation, recorder.resource = operation, self.resource
-            log = getattr(_CALL, "live", None)
-            if log is not None:
-                recorder.listeners = [lambda node, script: log.status(f"{node} {script} running")]
-        return recorder
-
-    def service_account_password(self) -> SecretStr:
-        """The ENTSSO account's password, from the live stack config (inputs hold only its fingerprint)."""
-        return self.spec.service_account_password
-
-    def backup_password(self) -> SecretStr:
-        """The master secret backup password: the stack's secret, or else the escrow's Secrets Manager entry."""
-        if self.spec.backup_password is not None:
-            return self.spec.backup_password
-        section = self.spec.escrow
-        if section.password_secret_id:
-            from provider.backup_password import backup_password_from_secrets_manager
-
-            return backup_password_from_secrets_manager(section.password_secret_id, section.region)
-        raise EssoError("ESSO-040", "no backup password: set backupPassword or escrow.passwordSecretId.")
-
-    def require_disruption(self, what: str, node: str | None) -> None:
-        """ESSO-019 before a step that would need a disruptive script later, or in diff() where no Remote
-        exists (the rule's home is ``CallPolicy.require_disruption``)."""
-        CallPolicy(allow_disruption=self.spec.allow_disruption).require_disruption(
-            f"{self.resource} must {what}", node=node, step=what
-        )
 
     # ---- engine contract ---------------------------------------------------------------------
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -555,6 +310,8 @@ def registration(
 
 
 __all__ = [
+    "CONCURRENCY_ENV",
+    "DEFAULT_CONCURRENCY",
     "PBKDF2_ROUNDS",
     "ClusterInputs",
     "EssoProvider",
@@ -563,6 +320,7 @@ __all__ = [
     "Prior",
     "Steps",
     "TypedProvider",
+    "concurrency_setting",
     "fingerprint",
     "fingerprint_key",
     "fingerprint_matches",

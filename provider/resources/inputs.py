@@ -25,8 +25,7 @@ class EscrowInputs(ClusterInputs):
     def escrow_fields(spec: ClusterSpec) -> dict[str, Any]:
         return {
             "escrow": spec.escrow.model_dump(by_alias=True, mode="json"),
-            "server": spec.database.server,
-            "database": spec.database.name,
+            **EscrowInputs.database_fields(spec),
         }
 
     def escrow_store(self, *, simulator: bool) -> Escrow:

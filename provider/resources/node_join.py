@@ -43,9 +43,8 @@ class NodeJoinInputs(ClusterInputs):
     def from_spec(cls, spec: ClusterSpec, node: str) -> NodeJoinInputs:
         return cls(
             **cls.cluster_fields(spec),
+            **cls.database_fields(spec),
             node=node,
-            server=spec.database.server,
-            database=spec.database.name,
             resource_name=spec.cluster.resource_name,
         )
 

@@ -27,12 +27,7 @@ class SecretServerNameInputs(ClusterInputs):
 
     @classmethod
     def from_spec(cls, spec: ClusterSpec) -> SecretServerNameInputs:
-        return cls(
-            **cls.cluster_fields(spec),
-            server=spec.database.server,
-            database=spec.database.name,
-            resource_name=spec.cluster.resource_name,
-        )
+        return cls(**cls.cluster_fields(spec), **cls.database_fields(spec), resource_name=spec.cluster.resource_name)
 
 
 class SecretServerNameObserved(Observed):

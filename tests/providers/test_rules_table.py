@@ -52,7 +52,7 @@ def test_each_of_the_designs_thirteen_rules_has_a_row_with_a_home_a_model_and_a_
 @pytest.mark.parametrize(
     ("path", "name"),
     [
-        ("provider/remote/base.py", "CallPolicy.no_such_method"),
+        ("provider/remote/policy.py", "CallPolicy.no_such_method"),
         ("provider/nowhere.py", None),
         ("tests/providers/test_call_policy.py", "test_that_does_not_exist"),
     ],

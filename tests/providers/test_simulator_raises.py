@@ -18,7 +18,18 @@ import pytest
 
 from provider import contracts
 from provider.errors import CATALOGUE, KNOWN_WINDOWS_ERRORS
-from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model, sim_rotation
+from provider.remote import (
+    sim_checks,
+    sim_cluster,
+    sim_configuration,
+    sim_domain,
+    sim_facts,
+    sim_files,
+    sim_handlers,
+    sim_model,
+    sim_rotation,
+    sim_ssomanage,
+)
 from provider.remote.script_source import assembled
 from provider.remote.simulator import HANDLERS
 from tests.support.pwsh import PwshScript
@@ -26,23 +37,38 @@ from tests.support.pwsh import PwshScript
 IMPLICIT = {"ESSO-035", "ESSO-041"}
 NAMES = sorted(contracts.SCRIPTS)
 
-# How the simulator modules name one another in code: the module a bare or dotted call resolves in.
+# The simulator modules by the name code uses for them (``sim_model.find_node``), and a name to its home module.
 _MODULES: dict[str, ModuleType] = {
-    "m": sim_model,
-    "h": sim_handlers,
-    "cl": sim_cluster,
-    "f": sim_files,
-    "rot": sim_rotation,
+    module.__name__.rsplit(".", 1)[-1]: module
+    for module in (
+        sim_model,
+        sim_domain,
+        sim_checks,
+        sim_facts,
+        sim_handlers,
+        sim_configuration,
+        sim_ssomanage,
+        sim_cluster,
+        sim_files,
+        sim_rotation,
+    )
 }
+
+
+def _home(module_name: str, name: str) -> str:
+    """The module that defines ``name`` (a re-export resolves to where the function really lives)."""
+    short = module_name.rsplit(".", 1)[-1]
+    found = getattr(_MODULES[short], name, None) if short in _MODULES else None
+    return str(getattr(found, "__module__", short)).rsplit(".", 1)[-1]
 
 
 def _function_table() -> dict[tuple[str, str], tuple[set[str], set[tuple[str, str]]]]:
     """(module, function) -> (the ESSO ids it passes to ctx.fail, the simulator functions it calls)."""
     table: dict[tuple[str, str], tuple[set[str], set[tuple[str, str]]]] = {}
-    for module in (sim_model, sim_handlers, sim_cluster, sim_files, sim_rotation):
+    for module in _MODULES.values():
         tree = ast.parse(inspect.getsource(module))
         imported = {
-            alias.asname or alias.name: node.module.rsplit(".", 1)[-1]
+            alias.asname or alias.name: _home(node.module, alias.name)
             for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("provider.remote.sim_")
             for alias in node.names
@@ -60,7 +86,7 @@ def _function_table() -> dict[tuple[str, str], tuple[set[str], set[tuple[str, st
                     target = imported.get(func.id, module.__name__.rsplit(".", 1)[-1])
                     calls.add((target, func.id))
                 elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in _MODULES:
-                    calls.add((_MODULES[func.value.id].__name__.rsplit(".", 1)[-1], func.attr))
+                    calls.add((_home(_MODULES[func.value.id].__name__, func.attr), func.attr))
             table[(module.__name__.rsplit(".", 1)[-1], fn.name)] = (codes, calls)
     return table
 
@@ -126,5 +152,5 @@ class TestTheComparisonCanFail:
 
     def test_a_refusal_reached_through_a_helper_is_found(self) -> None:
         # install_sso_system fails with ESSO-002 only through _check_group_kind: the closure must follow the call
-        assert "ESSO-002" not in TABLE[("sim_handlers", "install_sso_system")][0]
+        assert "ESSO-002" not in TABLE[("sim_configuration", "install_sso_system")][0]
         assert "ESSO-002" in simulated_codes("Install-SsoSystem")

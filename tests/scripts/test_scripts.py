@@ -1,4 +1,4 @@
-"""Every .ps1 parses, obeys the script rules, and matches its contract in provider/contracts.py.
+"""Every .ps1 parses, obeys the script rules, and matches its contract in provider/contracts/.
 
 The scripts are parsed, never executed (docs/design.md "Scope"): tree-sitter-pwsh reads the syntax, and the contract is
 proven on the tree. What is checked is what a node receives: the script assembled with its ``#esso:include``

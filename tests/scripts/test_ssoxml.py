@@ -1,4 +1,4 @@
-"""provider/ssoxml.py: the Configuration.exe silent XML and the ssomanage update file.
+"""provider/ssoxml/: the Configuration.exe silent XML and the ssomanage update file.
 
 Proves: builders round-trip through the parsers; no password ever appears (every password node is present
 and empty, and a sentinel value passed anywhere never shows up where a password would be); any characters

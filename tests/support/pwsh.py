@@ -1,7 +1,7 @@
 """Static reading of the project's PowerShell scripts with tree-sitter-pwsh (no PowerShell needed).
 
 Why: the scripts are parsed but never executed here (docs/design.md "Scope"), so the contract between a
-script and ``provider/contracts.py`` is proven on the syntax tree: the ``param()`` block's names and
+script and ``provider/contracts/`` is proven on the syntax tree: the ``param()`` block's names and
 types, the one output hashtable's keys (nested hashtables resolved through variables and local
 functions), and the rules every script obeys (no ``try`` without ``catch``/``finally``, no PowerShell 7
 syntax, no bare calls that would leak objects into the output stream).

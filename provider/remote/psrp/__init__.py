@@ -14,61 +14,33 @@ The public names of the former module ``provider/remote/psrp.py`` are re-exporte
 
 from __future__ import annotations
 
-from provider.remote.psrp.config import (
-    DEFAULT_MAX_ENVELOPE_SIZE,
-    Endpoint,
-    Resolver,
-    check_host,
-    default_port,
-    dns_resolver,
-    kerberos_available,
-    validate_transport,
-    warn_weaker_transport,
-    wsman_kwargs,
-)
-from provider.remote.psrp.deadlines import default_deadline
-from provider.remote.psrp.faults import (
-    ERROR_CATEGORIES,
-    TRANSIENT_HTTP_STATUS,
-    WSMAN_ACCESS_DENIED,
-    WSMAN_OPERATION_TIMEOUT,
-    WSMAN_SHELL_NOT_FOUND,
-)
-from provider.remote.psrp.logs import TRANSPORT_LOGGERS, quiet_transport_loggers
-from provider.remote.psrp.pool import POOL_IDLE_TIMEOUT_S, _quiet_wsman, close_pools, node_lock, open_pool_count
-from provider.remote.psrp.remote import PsrpRemote
-from provider.remote.psrp.sizing import chunk_bytes_for, script_text
-from provider.remote.psrp.wire import normalise_result, to_plain
+from provider.remote.psrp.config import DEFAULT_MAX_ENVELOPE_SIZE as DEFAULT_MAX_ENVELOPE_SIZE
+from provider.remote.psrp.config import Endpoint as Endpoint
+from provider.remote.psrp.config import Resolver as Resolver
+from provider.remote.psrp.config import check_host as check_host
+from provider.remote.psrp.config import default_port as default_port
+from provider.remote.psrp.config import dns_resolver as dns_resolver
+from provider.remote.psrp.config import kerberos_available as kerberos_available
+from provider.remote.psrp.config import validate_transport as validate_transport
+from provider.remote.psrp.config import warn_weaker_transport as warn_weaker_transport
+from provider.remote.psrp.config import wsman_kwargs as wsman_kwargs
+from provider.remote.psrp.deadlines import default_deadline as default_deadline
+from provider.remote.psrp.faults import ERROR_CATEGORIES as ERROR_CATEGORIES
+from provider.remote.psrp.faults import TRANSIENT_HTTP_STATUS as TRANSIENT_HTTP_STATUS
+from provider.remote.psrp.faults import WSMAN_ACCESS_DENIED as WSMAN_ACCESS_DENIED
+from provider.remote.psrp.faults import WSMAN_OPERATION_TIMEOUT as WSMAN_OPERATION_TIMEOUT
+from provider.remote.psrp.faults import WSMAN_SHELL_NOT_FOUND as WSMAN_SHELL_NOT_FOUND
+from provider.remote.psrp.logs import TRANSPORT_LOGGERS as TRANSPORT_LOGGERS
+from provider.remote.psrp.logs import quiet_transport_loggers as quiet_transport_loggers
+from provider.remote.psrp.pool import POOL_IDLE_TIMEOUT_S as POOL_IDLE_TIMEOUT_S
+from provider.remote.psrp.pool import _quiet_wsman as _quiet_wsman
+from provider.remote.psrp.pool import close_pools as close_pools
+from provider.remote.psrp.pool import node_lock as node_lock
+from provider.remote.psrp.pool import open_pool_count as open_pool_count
+from provider.remote.psrp.remote import PsrpRemote as PsrpRemote
+from provider.remote.psrp.sizing import chunk_bytes_for as chunk_bytes_for
+from provider.remote.psrp.sizing import script_text as script_text
+from provider.remote.psrp.wire import normalise_result as normalise_result
+from provider.remote.psrp.wire import to_plain as to_plain
 
 quiet_transport_loggers()  # on import too: a DEBUG root logger never sees a token, even before a session
-
-__all__ = [
-    "DEFAULT_MAX_ENVELOPE_SIZE",
-    "ERROR_CATEGORIES",
-    "POOL_IDLE_TIMEOUT_S",
-    "TRANSIENT_HTTP_STATUS",
-    "TRANSPORT_LOGGERS",
-    "WSMAN_ACCESS_DENIED",
-    "WSMAN_OPERATION_TIMEOUT",
-    "WSMAN_SHELL_NOT_FOUND",
-    "Endpoint",
-    "PsrpRemote",
-    "Resolver",
-    "_quiet_wsman",
-    "check_host",
-    "chunk_bytes_for",
-    "close_pools",
-    "default_deadline",
-    "default_port",
-    "dns_resolver",
-    "kerberos_available",
-    "node_lock",
-    "normalise_result",
-    "open_pool_count",
-    "quiet_transport_loggers",
-    "script_text",
-    "to_plain",
-    "validate_transport",
-    "warn_weaker_transport",
-    "wsman_kwargs",
-]
