@@ -106,7 +106,7 @@ def install_sso_system(ctx: Ctx, p: contracts.InstallSsoParams) -> contracts.Ins
             changed = False
             if read_file(node, backup_file) is None:
                 # as the script: the secret exists but the run that created it stopped before its backup was
-                # written (issue 14); back it up again with the stack's password (Save-MasterSecretBackup)
+                # written (issue 14); back it up again with the stack's password (Invoke-SsoSecretMethod -Previous)
                 if not backup_pw:
                     ctx.fail("ESSO-035", "the master secret backup needs a password.")
                 write_file(node, backup_file, _backup_blob(db.msid, backup_pw, xml.reminder))

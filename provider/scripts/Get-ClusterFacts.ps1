@@ -16,7 +16,7 @@
     - every resource of type "Distributed Transaction Coordinator" in the cluster, with its CID under the
       parameter key "CID" ($null where it cannot be read).
     Each type's parameters are one literal hashtable whose keys are exactly the contract's model for that type
-    (provider/contracts.py PARAMETERS_BY_TYPE), so a misspelt key fails parsing (ESSO-037).
+    (provider/contracts/facts.py PARAMETERS_BY_TYPE), so a misspelt key fails parsing (ESSO-037).
 
     Sources:
     - A clustered DTC's CID is the subkey of HKLM\Cluster\Resources\<resource id>\MSDTCPRIVATE\CID whose
@@ -68,7 +68,7 @@ function Get-ParameterValues {
 
 function ConvertTo-ResourceParameters {
     # The private properties read for the resource's type, one literal hashtable per type so that its keys are
-    # the contract's (provider/contracts.py PARAMETERS_BY_TYPE); a property the resource lacks is $null.
+    # the contract's (provider/contracts/facts.py PARAMETERS_BY_TYPE); a property the resource lacks is $null.
     param(
         $Resource,
         [string]$TypeName

@@ -23,7 +23,7 @@
     - There is no documented per-feature silent unconfigure; this removes what makes the node a member of the SSO
       system (its database pointer) and keeps ENTSSO from starting.
     - The result's "after" is {server: '', database: ''}: the contract's SsoConfigState has no "unconfigured"
-      value (see the report on contracts.py).
+      value (provider/contracts/facts.py).
 #>
 [CmdletBinding()]
 param(
