@@ -12,7 +12,10 @@ Re-encryption: "Master Secret Server" (learn.microsoft.com biztalk/core/master-s
 both secrets and re-encrypts every credential, and documents no signal that it has finished. [INFERRED] The SSO
 database reports the MSID its encrypted rows use (Get-SsoDatabaseFacts); the rotation waits until it reports the
 new MSID, and treats anything else as "not finished" (the safe reading: no role moves to a node with only the new
-secret while credentials are still under the old one).
+secret while credentials are still under the old one). A database that reports no MSID (no encrypted row can be
+read) proves nothing either way: it is "not finished" during the wait (ESSO-101 at the bound, naming it), and
+before generation it refuses the rotation (ESSO-100), because the wait could never end and the restores could not
+tell the new secret from the old by the database.
 
 A fault at any step converges on the next ``up``: state keeps the previous rotation label until the end, the node
 keeps the generated secret, New-MasterSecret never generates twice for one recorded MSID, and an escrowed backup
@@ -28,7 +31,7 @@ from pydantic import SecretStr
 
 from provider import contracts
 from provider.errors import EssoError
-from provider.escrow import Escrow, same_msid, sha256_hex
+from provider.escrow import Escrow, EscrowNotWritableError, same_msid, sha256_hex
 from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight
 from provider.resources.base import Prior, Steps, fingerprint, now_utc
@@ -176,7 +179,15 @@ def _preconditions(
                 step=STEP,
             )
     database = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
-    if database.msid and not same_msid(database.msid, old):
+    if not database.msid:
+        raise EssoError(
+            "ESSO-100",
+            f"the SSO database {inputs.server}/{inputs.database} reports no MSID (no encrypted row): the end of "
+            "re-encryption, and which secret each node must hold, could not be proven. Rotate once the SSO system "
+            "stores a credential (BizTalk's configuration stores some). Nothing was changed.",
+            step=STEP,
+        )
+    if not same_msid(database.msid, old):
         raise EssoError(
             "ESSO-100",
             f"the SSO database uses MSID {database.msid}, state records {old}: run `pulumi up --refresh` first. "
@@ -201,6 +212,16 @@ def _preconditions(
             "rotation: run `pulumi up --refresh` so sso-system escrows it again. Nothing was changed.",
             step=STEP,
         )
+    try:
+        escrow.probe_writable(kept, password)  # the new secret's backup must have somewhere to go (issue 17)
+    except EscrowNotWritableError as exc:
+        raise EssoError(
+            "ESSO-100",
+            f"the escrow ({escrow.describe()}) cannot be written ({exc}); the new secret's backup would have nowhere "
+            "to go. Give the identity that runs pulumi write access to it (local: the folder; S3: s3:PutObject in "
+            "the stack's namespace and kms:GenerateDataKey on the key) and run up again. Nothing was changed.",
+            step=STEP,
+        ) from None
 
 
 def _role_home(remote: Remote, inputs: SsoSystemInputs, steps: Steps) -> None:
@@ -227,15 +248,22 @@ def _await_reencryption(
             # and nothing after the wait sees the facts read before it (provider/remote/cache.py)
             remote.cache.changed(home, contracts.GET_SSO_DATABASE_FACTS)  # forgets the database scope
         database = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
-        if database.msid is None or same_msid(database.msid, new):
-            why = "re-encrypted" if database.msid else "the database reports no MSID: nothing is encrypted"
-            steps.add(home, "await-reencryption", False, f"{why} after {polls} read(s)")
+        if same_msid(database.msid, new):
+            steps.add(home, "await-reencryption", False, f"re-encrypted after {polls} read(s)")
             return
         if time.monotonic() >= deadline:
+            # No MSID is not "finished": the rows that carried the old MSID are gone or cannot be read, and
+            # nothing proves they are under the new secret (module docstring, "Re-encryption").
+            reports = (
+                f"still reports MSID {database.msid}"
+                if database.msid
+                else "reports no MSID (no encrypted row can be read, so nothing proves re-encryption)"
+            )
             raise EssoError(
                 "ESSO-101",
-                f"after {REENCRYPT_TIMEOUT_S:.0f}s the SSO database still reports MSID {database.msid}, not the new "
-                f"{new}.",
+                f"after {REENCRYPT_TIMEOUT_S:.0f}s the SSO database {inputs.server}/{inputs.database} {reports}, "
+                f"not the new {new}; no role moved. Check the master secret server's Application log (ENTSSO) and "
+                "run up again once the database reports the new MSID.",
                 node=home,
                 step="await-reencryption",
             )
