@@ -31,14 +31,15 @@ from pydantic import SecretStr
 
 from provider import contracts
 from provider.errors import EssoError
-from provider.escrow import Escrow, EscrowNotWritableError, same_msid, sha256_hex
+from provider.escrow import Escrow, EscrowNotWritableError, same_msid
 from provider.remote.base import Remote, TransientRemoteError, node_key
-from provider.resources import preflight
+from provider.resources import preflight, sso_escrow
 from provider.resources.base import Prior, Steps, fingerprint, now_utc
 from provider.resources.cluster_ops import move_role, owner_of_role
+from provider.resources.sso_models import SsoSystemInputs, SsoSystemObserved
 
 if TYPE_CHECKING:
-    from provider.resources.sso_system import SsoSystemInputs, SsoSystemObserved, SsoSystemProvider
+    from provider.resources.sso_system import SsoSystemProvider
 
 __all__ = ["REENCRYPT_TIMEOUT_S", "rotate", "rotation_asked", "rotation_backup_path"]
 
@@ -67,8 +68,6 @@ def rotate(
     steps: Steps,
 ) -> SsoSystemObserved:
     """Generate, back up and escrow a new master secret on nodes[0], then wait for re-encryption."""
-    from provider.resources.sso_system import SsoSystemObserved
-
     assert inputs.rotation is not None
     label = inputs.rotation
     home = inputs.nodes[0]
@@ -86,19 +85,14 @@ def rotate(
             _preconditions(remote, inputs, facts, old, prior, escrow, password)
         steps.add(home, "preflight", False, "rotation: every node, the clustered ENTSSO and the escrow")
         _role_home(remote, inputs, steps)
-        record = None
-        if resuming and current is not None:
-            try:
-                found = escrow.recorded(current, password)
-                record = escrow.find(current, found.sha256, found.location)
-            except (EssoError, ValueError):
-                record = None
+        record = sso_escrow.recorded_backup(escrow, current, password) if resuming and current else None
+        new_file = rotation_backup_path(inputs.backup_path, label)
         if record is None:
             made = remote.run(
                 home,
                 contracts.NEW_MASTER_SECRET,
                 contracts.NewSecretParams(
-                    backup_file=rotation_backup_path(inputs.backup_path, label),
+                    backup_file=new_file,
                     backup_password=password,
                     reminder=inputs.backup_reminder,
                     expected_msid=old,
@@ -106,15 +100,19 @@ def rotate(
             )
             what = "a new master secret" if made.changed else "backed up the secret an earlier run generated"
             steps.add(home, contracts.NEW_MASTER_SECRET.name, made.changed, what)
-            data = remote.fetch_file(home, made.after.file)
-            steps.add(home, "fetch-backup", False)
-            if sha256_hex(data) != made.after.sha256:
-                raise EssoError(
-                    "ESSO-022", f"the backup fetched from {home} is not the file New-MasterSecret wrote.", step=STEP
-                )
-            kept = escrow.find(made.after.msid, sha256_hex(data))
-            record = kept if kept is not None else escrow.store(made.after.msid, data)
-            steps.add(home, "escrow-backup", kept is None, f"the previous backup stays: {escrow.describe()}")
+            record = sso_escrow.escrow_from_node(
+                remote,
+                escrow,
+                home,
+                made.after.file,
+                made.after.msid,
+                steps,
+                expected_sha256=made.after.sha256,
+                note="the previous backup stays: ",
+            )
+        else:  # resumed after the new backup was escrowed: a file a faulted run left is swept (M4)
+            sso_escrow.clear_from_node(remote, escrow, record, home, new_file, steps)
+        _sweep_stack_backup(remote, escrow, inputs, prior, steps)
         escrow.record_in_use(record, password)  # what the restores copy from now on
         _await_reencryption(provider, remote, inputs, record.msid, steps)
         return SsoSystemObserved(
@@ -133,6 +131,21 @@ def rotate(
             previous_msid=old,
             previous_escrow_location=prior.observed.escrow_location,
         )
+
+
+def _sweep_stack_backup(
+    remote: Remote,
+    escrow: Escrow,
+    inputs: SsoSystemInputs,
+    prior: Prior[SsoSystemInputs, SsoSystemObserved],
+    steps: Steps,
+) -> None:
+    """The stack's own backup file (``backup.path``) on nodes[0], which a stack built before backups left the
+    node still holds: removed once the escrow gives back the previous secret's backup (the way back)."""
+    old, sha = prior.observed.escrowed_msid, prior.observed.backup_sha256
+    kept = escrow.find(old, sha, prior.observed.escrow_location) if old and sha else None
+    if kept is not None:
+        sso_escrow.clear_from_node(remote, escrow, kept, inputs.nodes[0], inputs.backup_path, steps)
 
 
 def _key(node: str) -> str:
