@@ -115,16 +115,11 @@ def rotate(
         _sweep_stack_backup(remote, escrow, inputs, prior, steps)
         escrow.record_in_use(record, password)  # what the restores copy from now on
         _await_reencryption(provider, remote, inputs, record.msid, steps)
-        return SsoSystemObserved(
-            msid=record.msid,
-            escrowed_msid=record.msid,
-            backup_sha256=record.sha256,
-            escrow_location=record.location,
-            created_by=prior.observed.created_by,
-            database_exists=True,
-            backup_in_use_fingerprint=fingerprint(password.get_secret_value()),
-            backup_password_current=True,
-            escrow_recorded=True,
+        return SsoSystemObserved.escrowed(
+            record.msid,
+            record,
+            fingerprint(password.get_secret_value()),
+            prior.observed.created_by,
             adopted_from=prior.observed.adopted_from,
             rotated_for=label,
             rotated_at=now_utc(),

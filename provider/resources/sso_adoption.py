@@ -88,18 +88,8 @@ def adopt(provider: SsoSystemProvider, inputs: SsoSystemInputs, steps: Steps) ->
             steps.add(home, "read-provided-backup", False, "the operator's backup, on the machine that runs Pulumi")
             record = sso_escrow.keep(escrow, msid, data, home, steps)
         escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
-        return SsoSystemObserved(
-            msid=msid,
-            escrowed_msid=record.msid,
-            backup_sha256=record.sha256,
-            escrow_location=record.location,
-            created_by=inputs.existing_server,
-            database_exists=True,
-            backup_in_use_fingerprint=fingerprint(password.get_secret_value()),
-            backup_password_current=True,
-            escrow_recorded=True,
-            adopted_from=source,
-        )
+        in_use = fingerprint(password.get_secret_value())
+        return SsoSystemObserved.escrowed(msid, record, in_use, inputs.existing_server, adopted_from=source)
 
 
 def _backup_on_server(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from provider.escrow import EscrowRecord
 from provider.resources.base import Observed, Prior
 from provider.resources.inputs import EscrowInputs
 from provider.spec import ClusterSpec
@@ -66,6 +67,25 @@ class SsoSystemObserved(Observed):
     rotated_at: str | None = None  # when the last rotation finished (UTC)
     previous_msid: str | None = None  # the master secret the last rotation replaced
     previous_escrow_location: str | None = None  # where its backup stays in the escrow (the way back)
+
+    @classmethod
+    def escrowed(
+        cls, msid: str, record: EscrowRecord, in_use: str | None, created_by: str | None, **rest: str | None
+    ) -> SsoSystemObserved:
+        """The state once a backup of ``msid`` is escrowed as ``record`` and recorded for restores, opening with
+        the password whose fingerprint is ``in_use``; ``rest`` are the adoption and rotation fields."""
+        return cls(
+            msid=msid,
+            escrowed_msid=record.msid,
+            backup_sha256=record.sha256,
+            escrow_location=record.location,
+            created_by=created_by,
+            database_exists=True,
+            backup_in_use_fingerprint=in_use,
+            backup_password_current=True,
+            escrow_recorded=True,
+            **rest,
+        )
 
     def _rotated(
         self, inputs: SsoSystemInputs, prior: Prior[SsoSystemInputs, SsoSystemObserved] | None

@@ -116,18 +116,10 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 sso_escrow.clear_from_node(remote, escrow, record, serving, backup_file, steps)
                 in_use = in_use or fingerprint(password.get_secret_value())
             escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
-            return SsoSystemObserved(
-                msid=msid,
-                escrowed_msid=record.msid,
-                backup_sha256=record.sha256,
-                escrow_location=record.location,
-                created_by=(prior.observed.created_by if prior else None) or recorded,
-                database_exists=True,
-                backup_in_use_fingerprint=in_use,
-                backup_password_current=True,
-                escrow_recorded=True,
-                adopted_from=prior.observed.adopted_from if prior else None,
-            )._rotated(inputs, prior)
+            created_by = (prior.observed.created_by if prior else None) or recorded
+            adopted_from = prior.observed.adopted_from if prior else None
+            observed = SsoSystemObserved.escrowed(msid, record, in_use, created_by, adopted_from=adopted_from)
+            return observed._rotated(inputs, prior)
 
     def observe(self, inputs: SsoSystemInputs, recorded: SsoSystemObserved) -> SsoSystemObserved | None:
         order = [inputs.node, *[n for n in inputs.nodes if n != inputs.node]]

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from provider.escrow import EscrowNotWritableError, LocalEscrow, S3Escrow
 from provider.escrow.folder import Folder
-from tests.escrow.conftest import ALL_BLOCKED, BUCKET, MSID, NAMESPACE, REGION, all_versions, make_bucket
+from tests.escrow.conftest import BUCKET, MSID, NAMESPACE, REGION, all_versions, make_bucket, make_locked_bucket
 
 BACKUP = b"\x01\x02ESSO master secret backup\x00" * 64
 PASSWORD = SecretStr("Backup-Sentinel-Pass-1!")
@@ -59,17 +59,7 @@ def test_a_writable_bucket_passes_and_the_record_still_authenticates(s3: Any, km
 
 
 def test_an_object_lock_bucket_passes_without_a_delete(s3: Any, kms_key_arn: str) -> None:
-    s3.create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}, ObjectLockEnabledForBucket=True
-    )
-    s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration=dict(ALL_BLOCKED))
-    s3.put_object_lock_configuration(
-        Bucket=BUCKET,
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
-        },
-    )
+    make_locked_bucket(s3)
     escrow = S3Escrow(BUCKET, "esso", kms_key_arn, REGION, namespace=NAMESPACE)
     record = escrow.store(MSID, BACKUP)
     escrow.probe_writable(record, PASSWORD)
