@@ -107,6 +107,7 @@ def rotate(
                 made.after.file,
                 made.after.msid,
                 steps,
+                password=password,
                 expected_sha256=made.after.sha256,
                 note="the previous backup stays: ",
             )

@@ -81,7 +81,7 @@ def adopt(provider: SsoSystemProvider, inputs: SsoSystemInputs, steps: Steps) ->
         if inputs.existing_server:
             msid = _backup_on_server(remote, inputs, inputs.existing_server, database, password, steps)
             record = sso_escrow.escrow_from_node(
-                remote, escrow, inputs.existing_server, inputs.backup_path, msid, steps
+                remote, escrow, inputs.existing_server, inputs.backup_path, msid, steps, password=password
             )
         else:
             msid, data = _provided_backup(inputs, database)

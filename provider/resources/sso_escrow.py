@@ -84,11 +84,14 @@ def escrow_from_node(
     msid: str,
     steps: Steps,
     *,
+    password: SecretStr,
     expected_sha256: str | None = None,
     note: str = "",
 ) -> EscrowRecord:
-    """Fetch the backup at ``path`` on ``node``, escrow it, read it back, and remove it from the node."""
+    """Fetch the backup at ``path`` on ``node``, escrow it, record it as the one restores copy (so a run that
+    stops before the removal finds it again by the escrow's record), read it back, and remove it from the node."""
     data = fetch(remote, node, path, steps, expected_sha256)
     record = keep(escrow, msid, data, node, steps, note)
+    escrow.record_in_use(record, password)
     clear_from_node(remote, escrow, record, node, path, steps)
     return record

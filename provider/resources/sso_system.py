@@ -109,7 +109,9 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                     remote, serving, backup_file, password, inputs.backup_reminder, overwrite=rebackup, steps=steps
                 )
                 # adopts only the bytes just taken from the node; the file leaves the node once read back (M4)
-                record = sso_escrow.escrow_from_node(remote, escrow, serving, backup_file, msid, steps)
+                record = sso_escrow.escrow_from_node(
+                    remote, escrow, serving, backup_file, msid, steps, password=password
+                )
                 in_use = fingerprint(password.get_secret_value())
             else:
                 # the sweep: a file a run stopped before removing, or one Install-SsoSystem wrote again (M4)
