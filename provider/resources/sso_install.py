@@ -53,8 +53,9 @@ def install(
     timeout_minutes: int,
     steps: Steps,
     verified: preflight.Verified,
-) -> tuple[str, str]:
-    """Seed steps 5-12 on the creating node (adopts a node already configured for this system)."""
+) -> tuple[str, str, bool]:
+    """Seed steps 5-12 on the creating node (adopts a node already configured for this system): the MSID, the
+    backup file, and whether Configuration.exe just wrote that backup with the stack's password (a new system)."""
     inputs.fresh_token_facts(remote, node, verified)
     xml = ssoxml.build_create_xml(
         server=inputs.server,
@@ -88,7 +89,7 @@ def install(
             node=node,
             step=contracts.INSTALL_SSO_SYSTEM.name,
         )
-    return installed.msid, installed.backup_file
+    return installed.msid, installed.backup_file, installed.changed
 
 
 def serving_node(remote: Remote, inputs: SsoSystemInputs, recorded: str) -> str:

@@ -79,7 +79,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             if prior is None:
                 self._refuse_existing_database(remote, inputs, verified.nodes.get(recorded), recorded)
             if serving.lower() == recorded.lower() and not (prior and prior.observed.adopted_from):
-                msid, backup_file = sso_install.install(
+                msid, backup_file, written = sso_install.install(
                     remote,
                     inputs,
                     recorded,
@@ -94,6 +94,7 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 # the database and on the nodes that hold its secret.
                 escrowed = prior.observed.escrowed_msid if prior else None
                 msid, backup_file = sso_install.msid_on(remote, inputs, serving, escrowed), inputs.backup_path
+                written = False
                 why = "adopted system" if prior and prior.observed.adopted_from else f"{recorded} is unreachable"
                 steps.add(serving, "serve-from", False, f"{why}: served by a node that holds the master secret")
             in_use = prior.observed.backup_in_use_fingerprint if prior else None
@@ -105,9 +106,10 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
             elif not rebackup and same_msid(prior.observed.escrowed_msid, msid) and prior.observed.backup_sha256:
                 record = escrow.find(msid, prior.observed.backup_sha256, prior.observed.escrow_location)
             if record is None:
-                sso_escrow.take_backup(
-                    remote, serving, backup_file, password, inputs.backup_reminder, overwrite=rebackup, steps=steps
-                )
+                if not written:  # else Configuration.exe wrote it moments ago, with this password
+                    sso_escrow.take_backup(
+                        remote, serving, backup_file, password, inputs.backup_reminder, overwrite=rebackup, steps=steps
+                    )
                 # adopts only the bytes just taken from the node; the file leaves the node once read back (M4)
                 record = sso_escrow.escrow_from_node(
                     remote, escrow, serving, backup_file, msid, steps, password=password
