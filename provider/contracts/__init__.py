@@ -100,6 +100,7 @@ from provider.contracts.registry import NEW_MASTER_SECRET as NEW_MASTER_SECRET
 from provider.contracts.registry import NEW_PROTECTED_TEMP_DIR as NEW_PROTECTED_TEMP_DIR
 from provider.contracts.registry import READ_FILE_CHUNK as READ_FILE_CHUNK
 from provider.contracts.registry import REMOVE_CLUSTERED_SSO_SERVICE as REMOVE_CLUSTERED_SSO_SERVICE
+from provider.contracts.registry import REMOVE_MASTER_SECRET_BACKUP as REMOVE_MASTER_SECRET_BACKUP
 from provider.contracts.registry import REMOVE_PROTECTED_PATH as REMOVE_PROTECTED_PATH
 from provider.contracts.registry import REMOVE_SSO_DATABASE as REMOVE_SSO_DATABASE
 from provider.contracts.registry import REMOVE_SSO_NODE_CONFIGURATION as REMOVE_SSO_NODE_CONFIGURATION

@@ -199,6 +199,8 @@ NEW_PROTECTED_TEMP_DIR = Script(
 )
 WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-022",))
 REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)
+# issue 13 M4: the backup file a node holds once its bytes are escrowed and read back (docs/security.md)
+REMOVE_MASTER_SECRET_BACKUP = Script("Remove-MasterSecretBackup", PathParams, ChangeResult[PathState], changes=True)
 REMOVE_SSO_NODE_CONFIGURATION = Script(
     "Remove-SsoNodeConfiguration",
     RemoveNodeConfigParams,
@@ -247,6 +249,7 @@ SCRIPTS: dict[str, Script[Any, Any]] = {
         NEW_PROTECTED_TEMP_DIR,
         WRITE_FILE_CHUNK,
         REMOVE_PROTECTED_PATH,
+        REMOVE_MASTER_SECRET_BACKUP,
         REMOVE_SSO_NODE_CONFIGURATION,
         REMOVE_CLUSTERED_SSO_SERVICE,
         REMOVE_SSO_DATABASE,

@@ -22,6 +22,7 @@ The backup password's Secrets Manager lookup lives in :mod:`provider.backup_pass
 from provider.backup_password import backup_password_from_secrets_manager
 from provider.escrow.base import (
     Escrow,
+    EscrowNotWritableError,
     EscrowRecord,
     EscrowWarning,
     escrow_namespace,
@@ -40,6 +41,7 @@ __all__ = [
     "FILE_MODE",
     "PUBLIC_ACCESS_FLAGS",
     "Escrow",
+    "EscrowNotWritableError",
     "EscrowRecord",
     "EscrowWarning",
     "LocalEscrow",

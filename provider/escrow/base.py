@@ -34,6 +34,19 @@ class EscrowWarning(UserWarning):
     """Something a person should know about the escrow that does not stop the run."""
 
 
+class EscrowNotWritableError(Exception):
+    """The escrow refused a probe write (:meth:`Escrow.probe_writable`); the text says what failed, never a secret."""
+
+
+def reason(exc: BaseException) -> str:
+    """What a failed write said: an EssoError's detail, an OSError's strerror and path, else the text."""
+    if isinstance(exc, EssoError):
+        return f"{exc.code}: {exc.detail}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
+
+
 class EscrowRecord(BaseModel):
     """One escrowed backup: what it is (MSID, SHA-256, size), where it is, and when it was stored."""
 
@@ -115,11 +128,8 @@ class Escrow(ABC):
             return None, "does not authenticate"
         return found, "ok"
 
-    def record_in_use(self, record: EscrowRecord, password: SecretStr) -> bool:
-        """Write the record that ``record`` is the backup restores copy; True when it was (re)written."""
-        current, _ = self._manifest(record.msid, password)
-        if current is not None and (current.sha256, current.location) == (record.sha256, record.location):
-            return False
+    def _record_bytes(self, record: EscrowRecord, password: SecretStr) -> bytes:
+        """The authenticated :class:`RecordedBackup` naming ``record`` (a fresh salt every time)."""
         salt = secrets.token_hex(16)
         segment = msid_segment(record.msid)
         manifest = RecordedBackup(
@@ -131,9 +141,30 @@ class Escrow(ABC):
             rounds=MANIFEST_ROUNDS,
             mac=_mac(password, salt, MANIFEST_ROUNDS, self.namespace, segment, record.sha256, record.location),
         )
-        self._write_manifest(record.msid, manifest.model_dump_json(indent=2).encode("utf-8"))
+        return manifest.model_dump_json(indent=2).encode("utf-8")
+
+    def record_in_use(self, record: EscrowRecord, password: SecretStr) -> bool:
+        """Write the record that ``record`` is the backup restores copy; True when it was (re)written."""
+        current, _ = self._manifest(record.msid, password)
+        if current is not None and (current.sha256, current.location) == (record.sha256, record.location):
+            return False
+        self._write_manifest(record.msid, self._record_bytes(record, password))
         log.info("escrow: recorded backup %s of MSID %s as the one restores copy", record.sha256, record.msid)
         return True
+
+    def probe_writable(self, record: EscrowRecord, password: SecretStr) -> str:
+        """Prove, before a change that must escrow a new backup (a rotation), that this escrow takes a write in
+        the stack's namespace; returns what was proved, raises :class:`EscrowNotWritableError` naming what failed.
+
+        Default: the record of ``record`` (the backup restores copy today) is written again. Its meaning is
+        unchanged, nothing is deleted, so it works where deletes are refused (Object Lock). Overridden where a
+        closer proof exists (local: write and delete a probe file in the namespace folder).
+        """
+        try:
+            self._write_manifest(record.msid, self._record_bytes(record, password))
+        except (OSError, EssoError) as exc:
+            raise EscrowNotWritableError(reason(exc)) from None
+        return f"wrote the record of MSID {record.msid} again in namespace {self.namespace}"
 
     def recorded(self, msid: str, password: SecretStr) -> RecordedBackup:
         """The backup sso-system recorded for ``msid`` in this namespace, authenticated (ESSO-025, ESSO-022)."""

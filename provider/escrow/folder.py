@@ -137,6 +137,10 @@ class Folder:
     def rename(self, source: str, target: str) -> None:
         os.replace(self._at(source), self._at(target), src_dir_fd=self.fd, dst_dir_fd=self.fd)
 
+    def remove(self, name: str) -> None:
+        """Unlink ``name`` in this folder (never through a link: only the entry itself goes)."""
+        os.unlink(self._at(name), dir_fd=self.fd)
+
     def write(self, name: str, data: bytes) -> None:
         """Write ``name`` (mode 0600) through a fresh temporary file in this folder, then flush the folder."""
         tmp = f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"

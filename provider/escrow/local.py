@@ -22,16 +22,18 @@ backup into the namespace and leaves the old file in place.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from provider.errors import EssoError
 from provider.escrow.base import (
     MANIFEST,
     Escrow,
+    EscrowNotWritableError,
     EscrowRecord,
     check_sha256,
     integrity_error,
@@ -41,6 +43,7 @@ from provider.escrow.base import (
     msid_segment,
     namespace_segment,
     now,
+    reason,
     sha256_hex,
     warn,
 )
@@ -125,7 +128,26 @@ class LocalEscrow(Escrow):
 
     def _open(self, msid: str, create: bool) -> Folder | None:
         """The MSID's folder in this namespace, opened safely (None when absent and not created)."""
-        segments = [*self.namespace.split("/"), msid_segment(msid)]
+        return self._walk([*self.namespace.split("/"), msid_segment(msid)], create)
+
+    def probe_writable(self, record: EscrowRecord, password: SecretStr) -> str:
+        """Write (through the same temporary-file-and-rename as a backup, 0600, flushed) and delete a probe file in
+        the namespace folder, where a new MSID's folder and backup are created: proves the folder takes new
+        entries for the user running pulumi and the disk takes a write. Nothing else is touched."""
+        name = f".write-probe-{secrets.token_hex(8)}"
+        where = Path(self.path, *self.namespace.split("/"))
+        try:
+            folder = self._walk(self.namespace.split("/"), create=True)
+            assert folder is not None  # created
+            with folder:
+                folder.write(name, b"esso-cluster escrow write probe\n")
+                folder.remove(name)
+        except (OSError, EssoError) as exc:
+            raise EscrowNotWritableError(f"{where}: {reason(exc)}") from None
+        return f"wrote and deleted a probe file in {where}"
+
+    def _walk(self, segments: list[str], create: bool) -> Folder | None:
+        """The folder ``segments`` below the root, each opened safely (None when absent and not created)."""
         current = Folder.root(Path(self.path), create)
         for name in segments:
             if current is None:

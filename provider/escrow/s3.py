@@ -23,10 +23,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from pydantic import SecretStr
+
 from provider.backup_password import aws_error_code as error_code
 from provider.escrow.base import (
     MANIFEST,
     Escrow,
+    EscrowNotWritableError,
     EscrowRecord,
     check_sha256,
     integrity_error,
@@ -133,6 +136,24 @@ class S3Escrow(Escrow):
         s3, owner = self._clients()
         verify_bucket(s3, self.bucket, owner)
         self._put(s3, owner, f"{self._folder(msid)}{MANIFEST}", data, {"msid": msid_segment(msid)})
+
+    def probe_writable(self, record: EscrowRecord, password: SecretStr) -> str:
+        """Object Lock buckets refuse deletes, so no write-and-delete: ``verify_bucket`` (the bucket exists, is
+        owned by the expected account, versioned, private, grants no other account a guarded action), then the
+        record of ``record`` written again as a new version of ``<namespace>/<msid>/recorded.json`` with SSE-KMS:
+        proves s3:PutObject in the stack's namespace and kms:GenerateDataKey on the key, as a backup's upload needs.
+        It cannot prove a policy that allows PutObject on some keys of the namespace only."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            super().probe_writable(record, password)
+        except (ClientError, BotoCoreError) as exc:
+            code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            raise EscrowNotWritableError(
+                f"PutObject into s3://{self.bucket}/{self._folder(record.msid)} failed ({code}): grant the identity "
+                "running pulumi s3:PutObject there and kms:GenerateDataKey on the escrow's KMS key"
+            ) from None
+        return f"bucket {self.bucket} verified and the record of MSID {record.msid} written again (SSE-KMS)"
 
     def _encryption_problem(self, response: dict[str, Any]) -> str | None:
         if response.get("ServerSideEncryption") != "aws:kms":

@@ -62,6 +62,7 @@ NODE_LOCAL: frozenset[str] = frozenset(
         contracts.NEW_PROTECTED_TEMP_DIR.name,
         contracts.WRITE_FILE_CHUNK.name,
         contracts.REMOVE_PROTECTED_PATH.name,
+        contracts.REMOVE_MASTER_SECRET_BACKUP.name,
     }
 )
 # Node-local changes that cannot touch the failover cluster (Configuration.exe's join writes the node's registry
@@ -77,6 +78,7 @@ CLUSTER_UNTOUCHED: frozenset[str] = frozenset(
         contracts.NEW_PROTECTED_TEMP_DIR.name,
         contracts.WRITE_FILE_CHUNK.name,
         contracts.REMOVE_PROTECTED_PATH.name,
+        contracts.REMOVE_MASTER_SECRET_BACKUP.name,
     }
 )
 assert CLUSTER_UNTOUCHED <= NODE_LOCAL

@@ -20,7 +20,7 @@ from provider.remote.sim_checks import (
     _same_system,
     _secret,
 )
-from provider.remote.sim_files import read_file, write_file
+from provider.remote.sim_files import write_file
 from provider.remote.sim_model import Ctx
 from provider.remote.sim_xml import ConfigXml, SimXmlError, parse_config_xml
 from provider.remote.world import Node, SsoDatabase, secret_digest
@@ -103,17 +103,10 @@ def install_sso_system(ctx: Ctx, p: contracts.InstallSsoParams) -> contracts.Ins
                 f"{node.name} is configured for {p.server}/{p.database} but holds no master secret (SSOSS is empty).",
             )
         if current is not None and db.msid.lower() in {x.lower() for x in node.ssoss}:
-            changed = False
-            if read_file(node, backup_file) is None:
-                # as the script: the secret exists but the run that created it stopped before its backup was
-                # written (issue 14); back it up again with the stack's password (Invoke-SsoSecretMethod -Previous)
-                if not backup_pw:
-                    ctx.fail("ESSO-035", "the master secret backup needs a password.")
-                write_file(node, backup_file, _backup_blob(db.msid, backup_pw, xml.reminder))
-                db.backup_password_digest = secret_digest(backup_pw, f"backup:{db.msid}")
-                changed = True
+            # as the script: a missing backup file is not written again (the caller removed it once escrowed,
+            # issue 13 M4, or backs the secret up with Backup-MasterSecret when its escrow lacks it, issue 14)
             return contracts.InstallSsoResult(
-                changed=changed, before=current, after=current, msid=db.msid, backup_file=backup_file
+                changed=False, before=current, after=current, msid=db.msid, backup_file=backup_file
             )
         ctx.fail(
             "ESSO-035",

@@ -71,7 +71,7 @@ from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
-from provider.remote import sim_cluster, sim_files, sim_handlers
+from provider.remote import sim_backup_file, sim_cluster, sim_files, sim_handlers
 from provider.remote import sim_rotation as rot
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
@@ -130,6 +130,7 @@ HANDLERS: dict[str, Handler] = {
     contracts.NEW_PROTECTED_TEMP_DIR.name: sim_files.new_protected_temp_dir,
     contracts.WRITE_FILE_CHUNK.name: sim_files.write_file_chunk,
     contracts.REMOVE_PROTECTED_PATH.name: sim_files.remove_protected_path,
+    contracts.REMOVE_MASTER_SECRET_BACKUP.name: sim_backup_file.remove_master_secret_backup,
     contracts.REMOVE_SSO_NODE_CONFIGURATION.name: sim_handlers.remove_sso_node_configuration,
     contracts.REMOVE_CLUSTERED_SSO_SERVICE.name: sim_cluster.remove_clustered_sso_service,
     contracts.REMOVE_SSO_DATABASE.name: sim_handlers.remove_sso_database,

@@ -12,7 +12,10 @@ Re-encryption: "Master Secret Server" (learn.microsoft.com biztalk/core/master-s
 both secrets and re-encrypts every credential, and documents no signal that it has finished. [INFERRED] The SSO
 database reports the MSID its encrypted rows use (Get-SsoDatabaseFacts); the rotation waits until it reports the
 new MSID, and treats anything else as "not finished" (the safe reading: no role moves to a node with only the new
-secret while credentials are still under the old one).
+secret while credentials are still under the old one). A database that reports no MSID (no encrypted row can be
+read) proves nothing either way: it is "not finished" during the wait (ESSO-101 at the bound, naming it), and
+before generation it refuses the rotation (ESSO-100), because the wait could never end and the restores could not
+tell the new secret from the old by the database.
 
 A fault at any step converges on the next ``up``: state keeps the previous rotation label until the end, the node
 keeps the generated secret, New-MasterSecret never generates twice for one recorded MSID, and an escrowed backup
@@ -28,14 +31,15 @@ from pydantic import SecretStr
 
 from provider import contracts
 from provider.errors import EssoError
-from provider.escrow import Escrow, same_msid, sha256_hex
+from provider.escrow import Escrow, EscrowNotWritableError, same_msid
 from provider.remote.base import Remote, TransientRemoteError, node_key
-from provider.resources import preflight
+from provider.resources import preflight, sso_escrow
 from provider.resources.base import Prior, Steps, fingerprint, now_utc
 from provider.resources.cluster_ops import move_role, owner_of_role
+from provider.resources.sso_models import SsoSystemInputs, SsoSystemObserved
 
 if TYPE_CHECKING:
-    from provider.resources.sso_system import SsoSystemInputs, SsoSystemObserved, SsoSystemProvider
+    from provider.resources.sso_system import SsoSystemProvider
 
 __all__ = ["REENCRYPT_TIMEOUT_S", "rotate", "rotation_asked", "rotation_backup_path"]
 
@@ -64,8 +68,6 @@ def rotate(
     steps: Steps,
 ) -> SsoSystemObserved:
     """Generate, back up and escrow a new master secret on nodes[0], then wait for re-encryption."""
-    from provider.resources.sso_system import SsoSystemObserved
-
     assert inputs.rotation is not None
     label = inputs.rotation
     home = inputs.nodes[0]
@@ -83,19 +85,14 @@ def rotate(
             _preconditions(remote, inputs, facts, old, prior, escrow, password)
         steps.add(home, "preflight", False, "rotation: every node, the clustered ENTSSO and the escrow")
         _role_home(remote, inputs, steps)
-        record = None
-        if resuming and current is not None:
-            try:
-                found = escrow.recorded(current, password)
-                record = escrow.find(current, found.sha256, found.location)
-            except (EssoError, ValueError):
-                record = None
+        record = sso_escrow.recorded_backup(escrow, current, password) if resuming and current else None
+        new_file = rotation_backup_path(inputs.backup_path, label)
         if record is None:
             made = remote.run(
                 home,
                 contracts.NEW_MASTER_SECRET,
                 contracts.NewSecretParams(
-                    backup_file=rotation_backup_path(inputs.backup_path, label),
+                    backup_file=new_file,
                     backup_password=password,
                     reminder=inputs.backup_reminder,
                     expected_msid=old,
@@ -103,33 +100,48 @@ def rotate(
             )
             what = "a new master secret" if made.changed else "backed up the secret an earlier run generated"
             steps.add(home, contracts.NEW_MASTER_SECRET.name, made.changed, what)
-            data = remote.fetch_file(home, made.after.file)
-            steps.add(home, "fetch-backup", False)
-            if sha256_hex(data) != made.after.sha256:
-                raise EssoError(
-                    "ESSO-022", f"the backup fetched from {home} is not the file New-MasterSecret wrote.", step=STEP
-                )
-            kept = escrow.find(made.after.msid, sha256_hex(data))
-            record = kept if kept is not None else escrow.store(made.after.msid, data)
-            steps.add(home, "escrow-backup", kept is None, f"the previous backup stays: {escrow.describe()}")
+            record = sso_escrow.escrow_from_node(
+                remote,
+                escrow,
+                home,
+                made.after.file,
+                made.after.msid,
+                steps,
+                password=password,
+                expected_sha256=made.after.sha256,
+                note="the previous backup stays: ",
+            )
+        else:  # resumed after the new backup was escrowed: a file a faulted run left is swept (M4)
+            sso_escrow.clear_from_node(remote, escrow, record, home, new_file, steps)
+        _sweep_stack_backup(remote, escrow, inputs, prior, steps)
         escrow.record_in_use(record, password)  # what the restores copy from now on
         _await_reencryption(provider, remote, inputs, record.msid, steps)
-        return SsoSystemObserved(
-            msid=record.msid,
-            escrowed_msid=record.msid,
-            backup_sha256=record.sha256,
-            escrow_location=record.location,
-            created_by=prior.observed.created_by,
-            database_exists=True,
-            backup_in_use_fingerprint=fingerprint(password.get_secret_value()),
-            backup_password_current=True,
-            escrow_recorded=True,
+        return SsoSystemObserved.escrowed(
+            record.msid,
+            record,
+            fingerprint(password.get_secret_value()),
+            prior.observed.created_by,
             adopted_from=prior.observed.adopted_from,
             rotated_for=label,
             rotated_at=now_utc(),
             previous_msid=old,
             previous_escrow_location=prior.observed.escrow_location,
         )
+
+
+def _sweep_stack_backup(
+    remote: Remote,
+    escrow: Escrow,
+    inputs: SsoSystemInputs,
+    prior: Prior[SsoSystemInputs, SsoSystemObserved],
+    steps: Steps,
+) -> None:
+    """The stack's own backup file (``backup.path``) on nodes[0], which a stack built before backups left the
+    node still holds: removed once the escrow gives back the previous secret's backup (the way back)."""
+    old, sha = prior.observed.escrowed_msid, prior.observed.backup_sha256
+    kept = escrow.find(old, sha, prior.observed.escrow_location) if old and sha else None
+    if kept is not None:
+        sso_escrow.clear_from_node(remote, escrow, kept, inputs.nodes[0], inputs.backup_path, steps)
 
 
 def _key(node: str) -> str:
@@ -176,7 +188,15 @@ def _preconditions(
                 step=STEP,
             )
     database = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
-    if database.msid and not same_msid(database.msid, old):
+    if not database.msid:
+        raise EssoError(
+            "ESSO-100",
+            f"the SSO database {inputs.server}/{inputs.database} reports no MSID (no encrypted row): the end of "
+            "re-encryption, and which secret each node must hold, could not be proven. Rotate once the SSO system "
+            "stores a credential (BizTalk's configuration stores some). Nothing was changed.",
+            step=STEP,
+        )
+    if not same_msid(database.msid, old):
         raise EssoError(
             "ESSO-100",
             f"the SSO database uses MSID {database.msid}, state records {old}: run `pulumi up --refresh` first. "
@@ -201,6 +221,16 @@ def _preconditions(
             "rotation: run `pulumi up --refresh` so sso-system escrows it again. Nothing was changed.",
             step=STEP,
         )
+    try:
+        escrow.probe_writable(kept, password)  # the new secret's backup must have somewhere to go (issue 17)
+    except EscrowNotWritableError as exc:
+        raise EssoError(
+            "ESSO-100",
+            f"the escrow ({escrow.describe()}) cannot be written ({exc}); the new secret's backup would have nowhere "
+            "to go. Give the identity that runs pulumi write access to it (local: the folder; S3: s3:PutObject in "
+            "the stack's namespace and kms:GenerateDataKey on the key) and run up again. Nothing was changed.",
+            step=STEP,
+        ) from None
 
 
 def _role_home(remote: Remote, inputs: SsoSystemInputs, steps: Steps) -> None:
@@ -227,15 +257,22 @@ def _await_reencryption(
             # and nothing after the wait sees the facts read before it (provider/remote/cache.py)
             remote.cache.changed(home, contracts.GET_SSO_DATABASE_FACTS)  # forgets the database scope
         database = preflight.database_facts(remote, inputs.nodes, inputs.server, inputs.database)
-        if database.msid is None or same_msid(database.msid, new):
-            why = "re-encrypted" if database.msid else "the database reports no MSID: nothing is encrypted"
-            steps.add(home, "await-reencryption", False, f"{why} after {polls} read(s)")
+        if same_msid(database.msid, new):
+            steps.add(home, "await-reencryption", False, f"re-encrypted after {polls} read(s)")
             return
         if time.monotonic() >= deadline:
+            # No MSID is not "finished": the rows that carried the old MSID are gone or cannot be read, and
+            # nothing proves they are under the new secret (module docstring, "Re-encryption").
+            reports = (
+                f"still reports MSID {database.msid}"
+                if database.msid
+                else "reports no MSID (no encrypted row can be read, so nothing proves re-encryption)"
+            )
             raise EssoError(
                 "ESSO-101",
-                f"after {REENCRYPT_TIMEOUT_S:.0f}s the SSO database still reports MSID {database.msid}, not the new "
-                f"{new}.",
+                f"after {REENCRYPT_TIMEOUT_S:.0f}s the SSO database {inputs.server}/{inputs.database} {reports}, "
+                f"not the new {new}; no role moved. Check the master secret server's Application log (ENTSSO) and "
+                "run up again once the database reports the new MSID.",
                 node=home,
                 step="await-reencryption",
             )

@@ -27,10 +27,9 @@
     [INFERRED]
     - Configuration.exe is found through BTSINSTALLPATH or HKLM\SOFTWARE\Microsoft\BizTalk Server\3.0 InstallPath.
     - On an already configured node msid is the most recently written SSOSS subkey; an empty SSOSS there is
-      refused (ESSO-025): a run that stopped before the secret existed is not adopted. When SSOSS holds the
-      secret but the backup file is missing (a run interrupted after Configuration.exe created the secret and
-      before the backup was written, issue 14), the secret is backed up again with BackupPassword
-      (ISSOConfigSS.BackupSecret, as Backup-MasterSecret does) and changed is true.
+      refused (ESSO-025): a run that stopped before the secret existed is not adopted. A missing backup file
+      there is not written again: the caller removes the file once escrowed (issue 13 M4) and backs the secret
+      up with Backup-MasterSecret when its escrow lacks it (issue 14: a run stopped before the backup).
     - The SSO database must not exist yet (Create also creates it): checked here before Configuration.exe runs
       (sys.databases), as the simulator does.
 #>
@@ -46,7 +45,7 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoRegistry, EssoInterop, PlainSecret, SecretBackup, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
+#esso:include EssoRegistry, EssoInterop, PlainSecret, MasterSecret, Nlb, ProtectedPath, SafeXml, ConfigurationExe, SsoDatabase
 
 $feature = "/Configuration/Feature[@Name='SSOServer,Engine']"
 $servicePasswordXPath = $feature + "/NTService[@ID='ENTSSO']/Password"
@@ -89,20 +88,9 @@ if ($null -ne $before) {
     if ($null -eq $msid) {
         throw ('ESSO-025 {0} is configured for {1}/{2} but holds no master secret (HKLM\SOFTWARE\Microsoft\ENTSSO\SSOSS is empty): an earlier Configuration.exe run stopped half way. Unconfigure Enterprise SSO on it and drop the new SSO database, then run up again.' -f $env:COMPUTERNAME, $Server, $Database)
     }
-    if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
-        # The secret exists (SSOSS holds it) but the run that created it stopped before its backup was written
-        # (issue 14): back it up now with the stack's backup password, as Configuration.exe would have.
-        $reminderNode = $document.SelectSingleNode($feature + "/Question[@ID='IsSecretServer']/Answer[@Value='Create']/Name[@ID='SSO_ID_BACKUP_SECRET_REMINDER']/Value")
-        $reminder = ''
-        if ($null -ne $reminderNode) {
-            $reminder = $reminderNode.InnerText
-        }
-        Invoke-SsoSecretMethod -Method 'BackupSecret' -File $backupFile -Password $BackupPassword -Reminder $reminder
-        if (-not (Test-Path -LiteralPath $backupFile -PathType Leaf)) {
-            throw ('ESSO-025 {0} is configured for {1}/{2} but the master secret backup {3} is missing and BackupSecret wrote none: back the secret up there (the ENTSSO MMC snap-in or Backup-MasterSecret), then run up again.' -f $env:COMPUTERNAME, $Server, $Database, $backupFile)
-        }
-        $changed = $true
-    }
+    # A missing backup file is not repaired here: once escrowed and read back the caller removes it (issue 13
+    # M4), and when its escrow does not hold this system's backup (a run stopped before the backup was written,
+    # issue 14) the caller takes one with Backup-MasterSecret.
 }
 else {
     $null = Get-EntSsoService

@@ -82,6 +82,22 @@ def make_bucket(
     return name
 
 
+def make_locked_bucket(s3: Any, name: str = BUCKET) -> str:
+    """A private bucket with Object Lock (COMPLIANCE, one year by default): no version can be deleted."""
+    s3.create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}, ObjectLockEnabledForBucket=True
+    )
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=dict(ALL_BLOCKED))
+    s3.put_object_lock_configuration(
+        Bucket=name,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+        },
+    )
+    return name
+
+
 @pytest.fixture
 def safe_bucket(s3: Any) -> str:
     return make_bucket(s3)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from provider.errors import EssoError
-from provider.escrow import EscrowWarning
+from provider.escrow import EscrowWarning, sha256_hex
 from provider.remote.base import Remote
 from provider.remote.sim_model import demo_world
 from provider.remote.simulator import Simulator
@@ -204,9 +204,14 @@ def test_a_lost_escrow_is_refilled_by_up_refresh_with_the_same_password(tmp_path
     shutil.rmtree(tmp_path / "escrow")
     refreshed, updated = refresh_and_up(procedure)
     assert refreshed["escrowRecorded"] is False
-    assert updated["backupSha256"] == system["backupSha256"]  # the node's backup file, escrowed again
-    assert Path(updated["escrowLocation"]).read_bytes()
-    assert [s["step"] for s in updated["steps"] if s["changed"]] == ["escrow-backup"]
+    # no backup file stays on a node (issue 13 M4): a new backup of the same secret is taken and escrowed
+    assert updated["msid"] == system["msid"]
+    assert sha256_hex(Path(updated["escrowLocation"]).read_bytes()) == updated["backupSha256"]
+    assert [s["step"] for s in updated["steps"] if s["changed"]] == [
+        "Backup-MasterSecret",
+        "escrow-backup",
+        "Remove-MasterSecretBackup",
+    ]
 
 
 def test_an_msid_a_node_reports_that_is_no_guid_selects_nothing(

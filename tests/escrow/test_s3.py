@@ -36,6 +36,7 @@ from tests.escrow.conftest import (
     SEGMENT,
     all_versions,
     make_bucket,
+    make_locked_bucket,
 )
 
 BACKUP = b"\x01\x02ESSO master secret backup\x00" * 64
@@ -425,17 +426,7 @@ def test_an_object_encrypted_with_another_kms_key_is_not_adopted(escrow: S3Escro
 def test_an_object_lock_bucket_keeps_backups_undeletable(
     s3: Any, kms_key_arn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    s3.create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}, ObjectLockEnabledForBucket=True
-    )
-    s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration=dict(ALL_BLOCKED))
-    s3.put_object_lock_configuration(
-        Bucket=BUCKET,
-        ObjectLockConfiguration={
-            "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
-        },
-    )
+    make_locked_bucket(s3)
     caplog.set_level(logging.INFO, logger="provider.escrow")
     escrow = S3Escrow(BUCKET, "esso", kms_key_arn, REGION, namespace=NAMESPACE)
     record = escrow.store(MSID, BACKUP)

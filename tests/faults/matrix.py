@@ -3,7 +3,8 @@ re-runs, each compared with a clean build of the same run.
 
 Why a module of its own: ``tests/providers/test_failover_faults.py`` covers the restores and joins of a first
 ``up``; this matrix covers every call of the runs in ``SCENARIOS`` (a first ``up``, an ``up`` after a change of
-network name, a password rotation, an added node, a replaced node, and ``destroy``, both the default one that keeps
+network name, a new backup password (also on a stack whose backup an earlier release left on node 1), a password
+rotation, an added node, a replaced node, and ``destroy``, both the default one that keeps
 the SSO system and the opted-in one that removes it), with every fault kind of the simulator, including
 ``interrupt`` at every phase a multi-step change script declares (``Script.phases``).
 
@@ -47,6 +48,7 @@ from typing import Any
 
 from provider.errors import EssoError
 from provider.remote import sim_model
+from provider.remote.sim_files import write_file
 from provider.remote.simulator import Simulator, SimulatorRemote, demo_world
 from provider.remote.world import World, secret_digest
 from provider.resources import fingerprints
@@ -168,6 +170,17 @@ def _built(root: Path, nodes: tuple[str, ...], **overrides: Any) -> Stack:
     return stack
 
 
+def _backup_left_prepare(root: Path, nodes: tuple[str, ...]) -> Stack:
+    """A stack an earlier release built: its master secret backup still at ``backup.path`` on nodes[0] (issue 13
+    M4), which the next backup moves aside and replaces (Backup-MasterSecret's phases) before it is removed."""
+    stack = _built(root, nodes)
+    spec = spec_for(root, nodes)
+    with Simulator(root / "world.json").edit() as world:
+        data = Path(stack.outputs("sso-system")["escrowLocation"]).read_bytes()
+        write_file(world.nodes[nodes[0]], spec.backup.path, data)
+    return stack
+
+
 def _first_prepare(root: Path, nodes: tuple[str, ...]) -> Stack:
     seeded(root, nodes)
     return Stack()
@@ -240,6 +253,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("first-up", _first_prepare, _up(), lambda n: n),
         Scenario("network-name", _rename_prepare, _up(cluster={"networkName": NEW_NETWORK_NAME}), lambda n: n),
         Scenario("backup-password", _built, _up(backupPassword=NEW_BACKUP_PASSWORD), lambda n: n),
+        Scenario("backup-left-on-node", _backup_left_prepare, _up(backupPassword=NEW_BACKUP_PASSWORD), lambda n: n),
         Scenario("password-rotation", _rotate_prepare, _up(serviceAccountPassword=ROTATED_PASSWORD), lambda n: n),
         # the master secret rotated (issue 17): a new secret on nodes[0], escrowed, restored and proven everywhere
         Scenario("master-secret-rotation", _built, _up(sso={"masterSecretRotation": "2026-Q4"}), lambda n: n),

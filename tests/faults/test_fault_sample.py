@@ -109,7 +109,7 @@ def test_a_lost_or_altered_backup_is_counted(baselines: dict[str, Baseline]) -> 
     def alter(stack: Stack, _work: Path) -> None:
         Path(str(stack.outputs("sso-system")["escrowLocation"])).write_bytes(b"not the backup")
 
-    outcome = matrix.run_cell(*_cell(baselines, "Backup-MasterSecret"), after=alter)
+    outcome = matrix.run_cell(*_cell(baselines, "Remove-MasterSecretBackup"), after=alter)
     assert outcome.backup_lost
 
 

@@ -189,18 +189,21 @@ def test_a_join_with_another_service_account_is_refused_before_configuration_exe
     assert sim.load().calls_for(node="SSO02", script="Join-SsoSystem") == joins
 
 
-def test_adopting_a_node_whose_backup_file_is_missing_backs_the_secret_up_again(driver: Any) -> None:
-    """Install-SsoSystem.ps1's adopt branch checks the backup file (issue 9 B, review F16): when the node holds
-    the secret but a run stopped before the backup was written (issue 14), the re-run writes it; the simulator too."""
+def test_adopting_a_node_whose_backup_file_is_missing_leaves_the_backup_to_backup_master_secret(driver: Any) -> None:
+    """Install-SsoSystem.ps1's adopt branch no longer writes a missing backup file (issue 13 M4: the file leaves
+    the node once escrowed, so missing is the normal case): it adopts the node unchanged. A run stopped before the
+    backup was written (issue 14) is repaired by Backup-MasterSecret, which the caller runs when its escrow lacks
+    the backup; the simulator too."""
     driver.prepare()
     installed = driver.install()
-    assert driver.install().changed is False
     with driver.sim.edit() as world:
         del world.nodes["SSO01"].files[installed.backup_file.lower()]
     again = driver.install()
-    assert again.changed is True and again.msid == installed.msid
-    assert installed.backup_file.lower() in driver.sim.load().nodes["SSO01"].files
-    assert driver.install().changed is False
+    assert again.changed is False and again.msid == installed.msid
+    assert installed.backup_file.lower() not in driver.sim.load().nodes["SSO01"].files
+    backup = driver.backup()
+    assert backup.changed is True and backup.after.msid == installed.msid
+    assert backup.after.file.lower() in driver.sim.load().nodes["SSO01"].files
 
 
 def test_a_pending_clustered_entsso_is_the_cluster_s_and_not_stopped_locally(driver: Any) -> None:
