@@ -50,7 +50,6 @@ from provider.remote import sim_model
 from provider.remote.simulator import Simulator, SimulatorRemote, demo_world
 from provider.remote.world import World, secret_digest
 from provider.resources import fingerprints
-from provider.resources.base import EssoProvider, Steps
 from provider.spec import ClusterSpec
 from tests.support.procedure import SERVICE_PASSWORD, Stack, demo_spec
 from tests.support.replacement import add_node, evict_node, fail_node
@@ -140,17 +139,6 @@ def seeded(root: Path, nodes: Sequence[str]) -> Simulator:
     return sim
 
 
-def destroy(stack: Stack, spec: ClusterSpec) -> None:
-    """``pulumi destroy``: every resource's delete in reverse registration order; a failed one stays in state."""
-    for name in list(reversed(stack.state)):
-        old = stack.state[name]
-        provider = old.cls()
-        provider.use_spec(spec)
-        assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
-        provider.remove(old.outputs, Steps(provider.resource))
-        del stack.state[name]
-
-
 @dataclass(frozen=True)
 class Scenario:
     """A run to fault: ``prepare`` builds what exists before it (in ``root``), ``run`` is the run itself."""
@@ -222,7 +210,7 @@ def _replaced(nodes: tuple[str, ...]) -> tuple[str, ...]:
 
 def _destroy(**overrides: Any) -> Callable[[Stack, Path, tuple[str, ...]], None]:
     def run(stack: Stack, root: Path, nodes: tuple[str, ...]) -> None:
-        destroy(stack, spec_for(root, nodes, **overrides))
+        stack.destroy(spec_for(root, nodes, **overrides))  # pulumi destroy: a failed delete stays in state
 
     return run
 
