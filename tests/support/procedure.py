@@ -16,6 +16,7 @@ Why not the engine harness: these tests pin what each provider does to the world
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +87,13 @@ def _registrations(spec: ClusterSpec) -> tuple[Registration, ...]:
 
 def provider_class(registration: Registration) -> type[EssoProvider]:
     """The provider class of a dynamic resource: the class of its pickled ``__provider``."""
-    blob = base64.b64decode(registration.provider_blob)
+    return _unpickled_class(registration.provider_blob)
+
+
+@functools.cache
+def _unpickled_class(provider_blob: str) -> type[EssoProvider]:
+    """Once per blob: every driver call asks for the component's resources, and unpickling is most of it."""
+    blob = base64.b64decode(provider_blob)
     provider = _deserialize(lambda: dill.loads(blob))  # noqa: S301 - our own blob
     assert isinstance(provider, TypedProvider), type(provider)
     return type(provider)
