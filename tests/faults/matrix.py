@@ -589,14 +589,15 @@ def totals(outcomes: Sequence[Outcome]) -> Totals:
 
 
 def report(outcomes: Sequence[Outcome], seconds: float) -> str:
-    lines = ["scenario          nodes  cells  one-rerun  never  differs  files  backups  no-id  absorbed  unfired"]
+    width = max([len("scenario"), *(len(o.cell.scenario) for o in outcomes)])  # the longest name sets the column
+    lines = [f"{'scenario':<{width}} nodes  cells  one-rerun  never  differs  files  backups  no-id  absorbed  unfired"]
     groups: dict[tuple[str, int], list[Outcome]] = {}
     for o in outcomes:
         groups.setdefault((o.cell.scenario, o.cell.nodes), []).append(o)
     for (scenario, nodes), group in groups.items():
         t = totals(group)
         lines.append(
-            f"{scenario:<17} {nodes:>5}  {t.cells:>5}  {t.converged_in_one:>9}  {t.never_converged:>5}  "
+            f"{scenario:<{width}} {nodes:>5}  {t.cells:>5}  {t.converged_in_one:>9}  {t.never_converged:>5}  "
             f"{t.differing:>7}  {t.files_left:>5}  {t.backups_lost:>7}  {t.without_id:>5}  {t.absorbed:>8}  "
             f"{t.not_fired:>7}"
         )
