@@ -87,8 +87,15 @@ LEDGER = Ledger()
 _current: list[tuple[str, str, int]] = []  # the call under way in this thread (phases are recorded against it)
 
 
-def install_ledger() -> None:
-    """Wrap the simulator's one call path (``SimulatorRemote.call``) and its phase points, once per process."""
+def install_ledger(*, fast_fingerprints: bool = True) -> None:
+    """Wrap the simulator's one call path (``SimulatorRemote.call``) and its phase points, once per process.
+
+    ``fast_fingerprints`` also sets the fingerprints' PBKDF2 rounds to 1 for the rest of the process; a caller
+    that keeps state across tests (``tests/engine/test_rotation.py``) sets them itself around its runs."""
+    if fast_fingerprints:
+        # Speed only: most of a run's time is the PBKDF2 of every check(); fingerprints are drawn anew by every
+        # build and left out of the comparison, so a cheap derivation changes nothing the matrix measures.
+        fingerprints.PBKDF2_ROUNDS = 1
     if getattr(SimulatorRemote.call, "_fault_matrix", False):
         return
     original_call = SimulatorRemote.call
@@ -117,9 +124,6 @@ def install_ledger() -> None:
     call._fault_matrix = True  # type: ignore[attr-defined]
     SimulatorRemote.call = call  # type: ignore[method-assign]
     sim_model.Ctx.phase = phase  # type: ignore[method-assign]
-    # Speed only: most of a run's time is the PBKDF2 of every check(); fingerprints are drawn anew by every build
-    # and left out of the comparison, so a cheap derivation changes nothing the matrix measures.
-    fingerprints.PBKDF2_ROUNDS = 1
 
 
 # --------------------------------------------------------------------------------------------- scenarios
