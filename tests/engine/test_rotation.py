@@ -18,14 +18,12 @@ so the case list is known to pytest (``-k 2n-SSO02-Restore`` picks one).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import hashlib
 import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,6 @@ import pytest
 from provider import contracts
 from provider.remote.sim_existing import sso_client_read
 from provider.remote.world import AffiliateCredential, World, secret_digest
-from provider.resources import fingerprints
 from tests.engine.world import demo_stack, new_engine, remote_calls, sim
 from tests.faults import matrix
 from tests.support.engine import Engine, EngineError, StackConfig, learn
@@ -148,23 +145,11 @@ class Recording:
         return out
 
 
-@contextlib.contextmanager
-def one_round() -> Iterator[None]:
-    """Speed only: fingerprints with one PBKDF2 round (most of a run's time is that derivation), for the
-    recording and each of its cases alike, as a fingerprint of other rounds reads as another password."""
-    saved = fingerprints.PBKDF2_ROUNDS
-    fingerprints.PBKDF2_ROUNDS = 1
-    try:
-        yield
-    finally:
-        fingerprints.PBKDF2_ROUNDS = saved
-
-
 @functools.cache
 def recording(count: int) -> Recording:
     """Build the stack, keep a snapshot, rotate it cleanly under the engine and record every call (per process)."""
-    matrix.install_ledger(fast_fingerprints=False)
-    with one_round():
+    matrix.install_ledger()
+    with matrix.fast_fingerprints():  # around the recording and each of its cases alike
         return _record(count)
 
 
@@ -223,7 +208,7 @@ def test_a_fault_at_every_step_of_a_rotation_converges_on_the_next_up(
     """The faulted ``up`` fails; the next ``up`` leaves exactly what a clean rotation leaves, the credential
     readable, both backups escrowed and none on a node; a further ``up`` makes no call."""
     record = recording(count)
-    with one_round():
+    with matrix.fast_fingerprints():
         _fault_and_converge(record, fault)
 
 

@@ -87,15 +87,23 @@ LEDGER = Ledger()
 _current: list[tuple[str, str, int]] = []  # the call under way in this thread (phases are recorded against it)
 
 
-def install_ledger(*, fast_fingerprints: bool = True) -> None:
-    """Wrap the simulator's one call path (``SimulatorRemote.call``) and its phase points, once per process.
+@contextmanager
+def fast_fingerprints() -> Iterator[None]:
+    """Speed only: fingerprints with one PBKDF2 round (most of a run's time is that derivation of every check());
+    fingerprints are drawn anew by every build and left out of the comparison, so this changes nothing measured.
 
-    ``fast_fingerprints`` also sets the fingerprints' PBKDF2 rounds to 1 for the rest of the process; a caller
-    that keeps state across tests (``tests/engine/test_rotation.py``) sets them itself around its runs."""
-    if fast_fingerprints:
-        # Speed only: most of a run's time is the PBKDF2 of every check(); fingerprints are drawn anew by every
-        # build and left out of the comparison, so a cheap derivation changes nothing the matrix measures.
-        fingerprints.PBKDF2_ROUNDS = 1
+    Scoped, not set for the process: a fingerprint of other rounds reads as another password, so a state built
+    inside is used inside, and the tests around keep the product's rounds (a host in a subprocess has them)."""
+    saved = fingerprints.PBKDF2_ROUNDS
+    fingerprints.PBKDF2_ROUNDS = 1
+    try:
+        yield
+    finally:
+        fingerprints.PBKDF2_ROUNDS = saved
+
+
+def install_ledger() -> None:
+    """Wrap the simulator's one call path (``SimulatorRemote.call``) and its phase points, once per process."""
     if getattr(SimulatorRemote.call, "_fault_matrix", False):
         return
     original_call = SimulatorRemote.call
@@ -556,7 +564,7 @@ def run_job(job: Job) -> list[Outcome]:
     """One scenario at one node count, in a folder of its own (a worker process runs one job at a time)."""
     base = Path(tempfile.mkdtemp(prefix=f"esso-faults-{job.scenario}-{job.nodes}-"))
     # the providers' step lines (thousands per job) are not the report; an exception still reaches the parent
-    with open(os.devnull, "w") as quiet, redirect_stderr(quiet):
+    with fast_fingerprints(), open(os.devnull, "w") as quiet, redirect_stderr(quiet):
         try:
             line = baseline(SCENARIOS[job.scenario], node_names(job.nodes), base)
             return [run_cell(line, cell) for cell in select(line.cells(), job.sample)]
