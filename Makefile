@@ -171,6 +171,9 @@ orders: $(STAMP)
 # rotation, an added and a replaced node, destroy; 2 and 3 nodes; every fault kind, interrupts at every phase).
 # Prints cells, converged in one re-run, differing from a clean build, files left, backups lost, errors without
 # an ESSO id; exits non-zero when a target is missed. tests/faults/test_fault_sample.py runs a sample in `make test`.
+# Then a master secret rotation under the engine harness with a fault at every recorded step, at 3 nodes too
+# (ESSO_FAULTS=all; `make test` runs every step at 2 nodes): tests/engine/test_rotation.py.
 .PHONY: faults
 faults: $(STAMP)
 	$(PY) -m tests.faults.matrix --nodes 2,3 --jobs 2
+	ESSO_FAULTS=all $(PY) -m pytest -q -p no:randomly tests/engine/test_rotation.py

@@ -13,6 +13,7 @@ costs its deletes and recreates only.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import random
@@ -22,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from provider.remote.simulator import Simulator, demo_world
-from provider.resources.base import EssoProvider
-from tests.support.procedure import Procedure, demo_spec
+from provider.spec import ClusterSpec
+from tests.support.procedure import Stack, component_resources, demo_spec
 from tests.support.replacement import projection
 
 SAMPLE = 60  # orders tried per node set in the normal test run (issue 12: at least 60)
@@ -67,26 +68,28 @@ def _factorial(n: int) -> int:
 
 @dataclass
 class Built:
-    """One fresh build: the world file's bytes, the procedure (its resources and outputs) and its projection."""
+    """One fresh build: the stack (the driver's state, tests/support/procedure.py), the world file's bytes and
+    its projection."""
 
-    procedure: Procedure
+    stack: Stack
+    spec: ClusterSpec
     world: bytes
     expected: dict[str, Any]
     nodes: tuple[str, ...]
-    state: Path
+    state: Path  # the world file
 
     @classmethod
     def build(cls, tmp_path: Path, nodes: tuple[str, ...]) -> Built:
         spec = demo_spec(tmp_path, nodes)
         sim = Simulator(tmp_path / "world.json")
         sim.seed(demo_world(nodes=list(nodes)))
-        procedure = Procedure(spec)
-        procedure.up()
-        return cls(procedure, sim.path.read_bytes(), projection(sim.load(), nodes), nodes, sim.path)
+        stack = Stack()
+        stack.up(spec)
+        return cls(stack, spec, sim.path.read_bytes(), projection(sim.load(), nodes), nodes, sim.path)
 
     def dependents(self) -> list[str]:
         """Every resource after the SSO system: each names it in ``replace_with`` (the component's rule)."""
-        names = [name for name, _, _ in self.procedure.resources()]
+        names = [name for name, _, _ in component_resources(self.spec)]
         return names[names.index("sso-system") + 1 :]
 
     def reset(self) -> None:
@@ -94,9 +97,9 @@ class Built:
         self.state.write_bytes(self.world)
 
     def delete(self, name: str) -> None:
-        """``delete()`` of one resource with its outputs from the build, as the engine calls it."""
-        cls = next(cls for n, cls, _ in self.procedure.resources() if n == name)
-        self._provider(cls).delete(name, self.procedure.outputs[name])
+        """``delete()`` of one resource with its outputs from the build, as the engine calls it; the resource
+        stays in the built state (the engine keeps it as ``PendingReplacement`` and may delete it again)."""
+        self.stack.delete(self.spec, name, pending=True)
 
     def project(self) -> dict[str, Any]:
         return projection(Simulator(self.state).load(), self.nodes)
@@ -104,20 +107,14 @@ class Built:
     def replay(self, order: Sequence[str]) -> dict[str, Any]:
         """From the built world: delete in ``order`` (each twice), recreate in the component's order; project."""
         self.reset()
-        resources = {name: (cls, inputs) for name, cls, inputs in self.procedure.resources()}
         for name in order:
             for _ in range(2):  # the second call is the engine's repeat of a PendingReplacement delete
                 self.delete(name)
-        for name in self.dependents():
-            cls, inputs = resources[name]
-            provider = self._provider(cls)
-            checked = provider.check({}, inputs)
-            assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
-            provider.create(dict(checked.inputs))
+        dependents = self.dependents()
+        rebuilt = Stack()  # the state without the deleted dependents: `up --target` creates them in order
+        rebuilt.state = {name: copy.deepcopy(r) for name, r in self.stack.state.items() if name not in dependents}
+        rebuilt.up(self.spec, targets=dependents)
         return self.project()
-
-    def _provider(self, cls: type[EssoProvider]) -> EssoProvider:
-        return self.procedure.provider(cls)
 
 
 def failures(built: Built, orders: Iterator[tuple[str, ...]]) -> tuple[int, list[str]]:

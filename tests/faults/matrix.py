@@ -52,7 +52,6 @@ from provider.remote.sim_files import write_file
 from provider.remote.simulator import Simulator, SimulatorRemote, demo_world
 from provider.remote.world import World, secret_digest
 from provider.resources import fingerprints
-from provider.resources.base import EssoProvider, Steps
 from provider.spec import ClusterSpec
 from tests.support.procedure import SERVICE_PASSWORD, Stack, demo_spec
 from tests.support.replacement import add_node, evict_node, fail_node
@@ -90,6 +89,21 @@ LEDGER = Ledger()
 _current: list[tuple[str, str, int]] = []  # the call under way in this thread (phases are recorded against it)
 
 
+@contextmanager
+def fast_fingerprints() -> Iterator[None]:
+    """Speed only: fingerprints with one PBKDF2 round (most of a run's time is that derivation of every check());
+    fingerprints are drawn anew by every build and left out of the comparison, so this changes nothing measured.
+
+    Scoped, not set for the process: a fingerprint of other rounds reads as another password, so a state built
+    inside is used inside, and the tests around keep the product's rounds (a host in a subprocess has them)."""
+    saved = fingerprints.PBKDF2_ROUNDS
+    fingerprints.PBKDF2_ROUNDS = 1
+    try:
+        yield
+    finally:
+        fingerprints.PBKDF2_ROUNDS = saved
+
+
 def install_ledger() -> None:
     """Wrap the simulator's one call path (``SimulatorRemote.call``) and its phase points, once per process."""
     if getattr(SimulatorRemote.call, "_fault_matrix", False):
@@ -120,9 +134,6 @@ def install_ledger() -> None:
     call._fault_matrix = True  # type: ignore[attr-defined]
     SimulatorRemote.call = call  # type: ignore[method-assign]
     sim_model.Ctx.phase = phase  # type: ignore[method-assign]
-    # Speed only: most of a run's time is the PBKDF2 of every check(); fingerprints are drawn anew by every build
-    # and left out of the comparison, so a cheap derivation changes nothing the matrix measures.
-    fingerprints.PBKDF2_ROUNDS = 1
 
 
 # --------------------------------------------------------------------------------------------- scenarios
@@ -140,17 +151,6 @@ def seeded(root: Path, nodes: Sequence[str]) -> Simulator:
     sim = Simulator(root / "world.json")
     sim.seed(demo_world(nodes=list(nodes)))
     return sim
-
-
-def destroy(stack: Stack, spec: ClusterSpec) -> None:
-    """``pulumi destroy``: every resource's delete in reverse registration order; a failed one stays in state."""
-    for name in list(reversed(stack.state)):
-        old = stack.state[name]
-        provider = old.cls()
-        provider.use_spec(spec)
-        assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
-        provider.remove(old.outputs, Steps(provider.resource))
-        del stack.state[name]
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def _replaced(nodes: tuple[str, ...]) -> tuple[str, ...]:
 
 def _destroy(**overrides: Any) -> Callable[[Stack, Path, tuple[str, ...]], None]:
     def run(stack: Stack, root: Path, nodes: tuple[str, ...]) -> None:
-        destroy(stack, spec_for(root, nodes, **overrides))
+        stack.destroy(spec_for(root, nodes, **overrides))  # pulumi destroy: a failed delete stays in state
 
     return run
 
@@ -578,7 +578,7 @@ def run_job(job: Job) -> list[Outcome]:
     """One scenario at one node count, in a folder of its own (a worker process runs one job at a time)."""
     base = Path(tempfile.mkdtemp(prefix=f"esso-faults-{job.scenario}-{job.nodes}-"))
     # the providers' step lines (thousands per job) are not the report; an exception still reaches the parent
-    with open(os.devnull, "w") as quiet, redirect_stderr(quiet):
+    with fast_fingerprints(), open(os.devnull, "w") as quiet, redirect_stderr(quiet):
         try:
             line = baseline(SCENARIOS[job.scenario], node_names(job.nodes), base)
             return [run_cell(line, cell) for cell in select(line.cells(), job.sample)]
@@ -615,14 +615,15 @@ def totals(outcomes: Sequence[Outcome]) -> Totals:
 
 
 def report(outcomes: Sequence[Outcome], seconds: float) -> str:
-    lines = ["scenario          nodes  cells  one-rerun  never  differs  files  backups  no-id  absorbed  unfired"]
+    width = max([len("scenario"), *(len(o.cell.scenario) for o in outcomes)])  # the longest name sets the column
+    lines = [f"{'scenario':<{width}} nodes  cells  one-rerun  never  differs  files  backups  no-id  absorbed  unfired"]
     groups: dict[tuple[str, int], list[Outcome]] = {}
     for o in outcomes:
         groups.setdefault((o.cell.scenario, o.cell.nodes), []).append(o)
     for (scenario, nodes), group in groups.items():
         t = totals(group)
         lines.append(
-            f"{scenario:<17} {nodes:>5}  {t.cells:>5}  {t.converged_in_one:>9}  {t.never_converged:>5}  "
+            f"{scenario:<{width}} {nodes:>5}  {t.cells:>5}  {t.converged_in_one:>9}  {t.never_converged:>5}  "
             f"{t.differing:>7}  {t.files_left:>5}  {t.backups_lost:>7}  {t.without_id:>5}  {t.absorbed:>8}  "
             f"{t.not_fired:>7}"
         )

@@ -28,7 +28,8 @@ NODES = matrix.node_names(2)
 def baselines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Baseline]]:
     matrix.install_ledger()
     root = tmp_path_factory.mktemp("faults")
-    yield {name: matrix.baseline(s, NODES, root / name) for name, s in matrix.SCENARIOS.items()}
+    with matrix.fast_fingerprints():  # for this module's tests, which use the baselines' states
+        yield {name: matrix.baseline(s, NODES, root / name) for name, s in matrix.SCENARIOS.items()}
 
 
 def _sample(baselines: dict[str, Baseline]) -> list[tuple[Baseline, Cell]]:

@@ -9,6 +9,7 @@ lost, then the node leaves the stack.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,9 +17,8 @@ from provider import contracts
 from provider.errors import EssoError
 from provider.remote.base import TransientRemoteError
 from provider.remote.simulator import Simulator, demo_world
-from provider.resources.node_join import NodeJoinInputs, SsoNodeJoinProvider
 from tests.support.driver import Driver
-from tests.support.procedure import SERVICE_PASSWORD, Procedure, demo_spec
+from tests.support.procedure import demo_spec
 from tests.support.replacement import Stack
 
 THREE = ("SSO01", "SSO02", "SSO03")
@@ -56,22 +56,26 @@ def test_a_join_whose_reply_was_lost_is_still_this_stacks_and_leaving_unconfigur
 def test_a_node_configured_before_the_stack_is_adopted_and_keeps_its_configuration(tmp_path: Path) -> None:
     spec = demo_spec(tmp_path, THREE)
     _seeded(tmp_path, THREE)
-    Procedure(spec).up()
+    stack = Stack()
+    stack.up(spec)
     sim = Simulator(tmp_path / "world.json")
+    stack.forget("master-secret-restore-sso03")  # the join's dependent first, as `pulumi state delete` requires
+
+    def create_join() -> dict[str, Any]:
+        """The join of SSO03 created anew (an import, or a create retried): forgotten, then up as the target."""
+        stack.forget("sso-join-sso03")
+        stack.up(spec, targets={"sso-join-sso03"})
+        return stack.outputs("sso-join-sso03")
+
     with sim.edit() as world:
         world.nodes["SSO03"].join_marker = None  # configured by hand, before this stack existed
-    provider = SsoNodeJoinProvider()
-    provider.use_spec(spec)
-    inputs = {**NodeJoinInputs.from_spec(spec, "SSO03").props(), "serviceAccountPassword": SERVICE_PASSWORD}
-    adopted = provider.create(inputs)
-    assert adopted.outs is not None and adopted.outs["joined"] is False
+    assert create_join()["joined"] is False
     with sim.edit() as world:
         world.nodes["SSO03"].join_marker = "sql01/ssodb"  # this tool's marker (any case) makes it this stack's
-    ours = provider.create(inputs)
-    assert ours.outs is not None and ours.outs["joined"] is True
+    assert create_join()["joined"] is True
     with sim.edit() as world:
         world.nodes["SSO03"].join_marker = "SQL02/OTHERDB"  # a marker for another system is not evidence
-    assert (provider.create(inputs).outs or {})["joined"] is False
+    assert create_join()["joined"] is False
 
 
 def test_the_marker_is_written_by_a_change_and_removed_only_for_its_own_system(driver: Driver) -> None:

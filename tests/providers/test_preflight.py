@@ -11,7 +11,7 @@ from provider.contracts import SCRIPTS
 from provider.errors import EssoError
 from provider.remote.simulator import Simulator
 from provider.remote.world import World
-from tests.support.procedure import Procedure, demo_spec
+from tests.support.procedure import Procedure, Stack, demo_spec
 
 CHANGE_SCRIPTS = {name for name, s in SCRIPTS.items() if s.changes}
 
@@ -113,17 +113,14 @@ def test_stale_token_without_sso_administrators_is_refused(tmp_path: Path) -> No
     spec = demo_spec(tmp_path)
     sim = Simulator(tmp_path / "world.json")
     sim.seed(spec)
-    procedure = Procedure(spec)
-    groups = procedure.resources()[0]
-    provider = procedure.provider(groups[1])
-    provider.create(groups[2])
+    stack = Stack()
+    stack.up(spec, targets={"sso-domain-groups"})  # the groups first, as the component orders them
     # Someone removes the configuring account from the group behind our back: a new token lacks it.
     with sim.edit() as world:
         group = world.domain.groups["SSO Administrators"]
         group.members = [m for m in group.members if m.lower() != "esso-config"]
-    system = procedure.resources()[1]
     before = sim.load().calls_for(script="Install-SsoSystem")
     with pytest.raises(EssoError) as err:
-        procedure.provider(system[1]).create(system[2])
+        stack.up(spec, targets={"sso-system"})
     assert err.value.code == "ESSO-004"
     assert sim.load().calls_for(script="Install-SsoSystem") == before

@@ -2,7 +2,8 @@
 
 Why: the program's graph (order, dependencies, secrets, exports) is only visible to a resource
 monitor. The mock monitor records each raw RegisterResource request; dynamic resources are created
-by unpickling their real provider, configuring it with the stack config, and calling check()+create().
+by unpickling their real provider, configuring it with the stack config (as the host does), and handing it to
+the one provider driver, ``Stack.create_with`` (check() then create(); tests/support/procedure.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pulumi.runtime._serialization import _deserialize
 from pulumi.runtime.mocks import MockMonitor
 
 from provider.spec import PROJECT
+from tests.support.procedure import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +51,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         self.stack_config = dict(stack_config)
         self.inputs: dict[str, dict[str, Any]] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
+        self.stack = Stack()  # the providers' state, as the driver keeps it
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.inputs[args.name] = args.inputs
@@ -58,11 +61,8 @@ class ProviderMocks(pulumi.runtime.Mocks):
         provider = _deserialize(lambda: dill.loads(base64.b64decode(blob)))  # noqa: S301 - our own blob
         provider.configure(ConfigureRequest(Config(self.stack_config, PROJECT)))
         props = {k: rpc.unwrap_rpc_secret(v) for k, v in args.inputs.items()}
-        checked = provider.check({}, props)
-        if checked.failures:
-            raise AssertionError([(f.property, f.reason) for f in checked.failures])
-        created = provider.create(checked.inputs)
-        outs = {**(created.outs or {}), "__provider": args.inputs["__provider"]}
+        created = self.stack.create_with(args.name, provider, props)
+        outs = {**created.outputs, "__provider": args.inputs["__provider"]}
         self.outputs[args.name] = outs
         return created.id, outs
 

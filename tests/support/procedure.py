@@ -2,8 +2,12 @@
 
 * ``component_resources(spec)``: the component's resources (name, provider class, inputs), derived from
   ``ClusteredMasterSecret`` run under mocks, never re-typed;
-* ``Stack``: ``pulumi up``/``preview`` over a provider-level state as the engine sequences them (check, diff,
-  update or create in order, then deletes in reverse); ``Procedure.up`` is a first ``Stack.up``.
+* ``Stack``: the engine's operations over a provider-level state, as the engine sequences them: ``up`` (check,
+  diff, update or create in order, then deletes in reverse; ``targets`` as ``pulumi up --target``),
+  ``preview``, ``refresh``, ``destroy``, ``delete`` of one resource, ``check`` of one resource's inputs, and
+  ``create_with`` for a provider the caller configured (the program's mocks, ``tests/support/mocks.py``);
+  ``Procedure.up`` is a first ``Stack.up``. A test that needs a resource created again (an import, a retried
+  create) ``forget``s it and runs ``up`` with it as the target.
 
 Why not the engine harness: these tests pin what each provider does to the world, fast; the engine contract
 (pickling, gRPC, state, the engine's ordering rules) has its own harness in tests/engine.
@@ -12,13 +16,15 @@ Why not the engine harness: these tests pin what each provider does to the world
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import functools
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import dill
 import pulumi
+from pulumi.dynamic import CheckResult
 from pulumi.runtime._serialization import _deserialize
 
 from components.clustered_master_secret import ClusteredMasterSecret, ProgramSecrets
@@ -81,7 +87,13 @@ def _registrations(spec: ClusterSpec) -> tuple[Registration, ...]:
 
 def provider_class(registration: Registration) -> type[EssoProvider]:
     """The provider class of a dynamic resource: the class of its pickled ``__provider``."""
-    blob = base64.b64decode(registration.provider_blob)
+    return _unpickled_class(registration.provider_blob)
+
+
+@functools.cache
+def _unpickled_class(provider_blob: str) -> type[EssoProvider]:
+    """Once per blob: every driver call asks for the component's resources, and unpickling is most of it."""
+    blob = base64.b64decode(provider_blob)
     provider = _deserialize(lambda: dill.loads(blob))  # noqa: S301 - our own blob
     assert isinstance(provider, TypedProvider), type(provider)
     return type(provider)
@@ -222,13 +234,17 @@ class Stack:
         wanted = {name for name, _, _ in program}
         return [name for name in reversed(self.state) if name not in wanted]
 
-    def up(self, spec: ClusterSpec) -> list[Event]:
-        """``pulumi up``: creates and updates in the program's order, then the deletes; returns what it did."""
+    def up(self, spec: ClusterSpec, targets: Collection[str] | None = None) -> list[Event]:
+        """``pulumi up``: creates and updates in the program's order, then the deletes; returns what it did.
+
+        With ``targets`` (``pulumi up --target``), only the named resources are created, updated or deleted."""
         events: list[Event] = []
         self.events = events
         program = component_resources(spec)
         removed = self._removed(program)
         for name, cls, inputs in program:
+            if targets is not None and name not in targets:
+                continue
             provider = self._provider(cls, spec)
             old = self.state.get(name)
             checked = provider.check(old.inputs if old else {}, inputs)
@@ -250,17 +266,70 @@ class Stack:
             assert updated.outs is not None
             old.inputs, old.outputs = news, dict(updated.outs)
             events.append(Event(name, "update", True, [], list(updated.outs.get("steps") or [])))
-        for name in removed:
-            old = self.state[name]
-            provider = self._provider(old.cls, spec)
-            # EssoProvider.delete() is remove() with a fresh Steps; calling remove() keeps the steps the engine
-            # would drop (a delete returns nothing).
-            assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
-            steps = Steps(provider.resource)
-            provider.remove(old.outputs, steps)
-            del self.state[name]
-            events.append(Event(name, "delete", True, [], steps.items))
+        events += [self.delete(spec, name) for name in removed if targets is None or name in targets]
         return events
+
+    def delete(self, spec: ClusterSpec, name: str, *, pending: bool = False) -> Event:
+        """The provider's ``delete()`` of one resource with its outputs from state; the resource leaves the state
+        unless ``pending`` (the engine keeps a dependent it deleted for a replacement as PendingReplacement, and
+        deletes it again when the run fails before recreating it). A failed delete propagates and keeps it."""
+        old = self.state[name]
+        provider = self._provider(old.cls, spec)
+        # EssoProvider.delete() is remove() with a fresh Steps; calling remove() keeps the steps the engine
+        # would drop (a delete returns nothing).
+        assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
+        steps = Steps(provider.resource)
+        provider.remove(old.outputs, steps)
+        if not pending:
+            del self.state[name]
+        return Event(name, "delete", True, [], steps.items)
+
+    def destroy(self, spec: ClusterSpec) -> list[Event]:
+        """``pulumi destroy``: every resource's delete in reverse registration order; a failed one stays."""
+        return [self.delete(spec, name) for name in list(reversed(self.state))]
+
+    def refresh(self, spec: ClusterSpec, targets: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        """``pulumi refresh`` (``--target``): ``read()`` each resource with its outputs; the state takes what was
+        read, and a resource read as gone leaves it. Returns the outputs read, by name."""
+        found: dict[str, dict[str, Any]] = {}
+        for name in list(self.state):
+            if targets is not None and name not in targets:
+                continue
+            old = self.state[name]
+            read = self._provider(old.cls, spec).read(old.id, old.outputs)
+            if not read.id:
+                del self.state[name]
+                continue
+            old.outputs = found[name] = dict(read.outs or {})
+        return found
+
+    def check(
+        self,
+        spec: ClusterSpec,
+        name: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        olds: Mapping[str, Any] | None = None,
+    ) -> CheckResult:
+        """``check()`` of one resource as the engine calls it: the component's inputs for ``name`` with ``inputs``
+        laid over them (a test's bad or unknown value), and the old inputs from state unless ``olds`` is given.
+        Pure: the state does not change."""
+        cls, registered = next((c, i) for n, c, i in component_resources(spec) if n == name)
+        old = self.state.get(name)
+        previous = dict(olds) if olds is not None else (old.inputs if old else {})
+        return self._provider(cls, spec).check(previous, {**registered, **(inputs or {})})
+
+    def create_with(self, name: str, provider: EssoProvider, inputs: Mapping[str, Any]) -> Resource:
+        """``check()`` then ``create()`` of one new resource with a provider the caller configured (the program's
+        mocks configure it from the stack's config text, as the host does); the resource joins the state."""
+        checked = provider.check({}, dict(inputs))
+        if checked.failures:
+            raise AssertionError([(f.property, f.reason) for f in checked.failures])
+        news = dict(checked.inputs)
+        created = provider.create(news)
+        resource = Resource(name, type(provider), str(created.id), news, dict(created.outs or {}))
+        self.state[name] = resource
+        return resource
 
     def _put(self, resource: Resource, program: Sequence[tuple[str, type[EssoProvider], dict[str, Any]]]) -> None:
         """Insert a new resource in program order, before any resource registered after it."""
