@@ -399,6 +399,7 @@ class RestoreParams(Params):
     backup_file: str
     backup_password: SecretStr
     expected_msid: str
+    remove_copy: bool = False  # remove the backup's per-run folder in a finally (a restore's last step)
 
 
 class SecretState(Result):

@@ -35,7 +35,7 @@ from provider.errors import EssoError
 from provider.remote.recorder import Recorder
 
 if TYPE_CHECKING:
-    from provider.remote.cache import FactsCache
+    from provider.remote.cache import FactsCache, Track
 
 P = TypeVar("P", bound=contracts.Params)
 R = TypeVar("R", bound=contracts.Result)
@@ -160,6 +160,7 @@ class Remote(ABC):
         # How many independent per-node calls may run at once (``fan_out``); 1 runs them in turn.
         self.concurrency = 1
         self.recorder: Recorder | None = None  # hears every remote call (issue 18): live progress, the run record
+        self.levels: Track | None = None  # counts sequential round trips (provider/remote/cache.py ``Levels``)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
@@ -226,12 +227,14 @@ class Remote(ABC):
             return result
         if not cacheable(script, params):
             return self._answer(node, script, params)
-        return cache.read_through(node, script, params, lambda: self._answer(node, script, params))
+        return cache.read_through(node, script, params, lambda: self._answer(node, script, params), self.levels)
 
     def _attempt(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         """Invoke, retrying a read (bounded, with backoff) after a transient failure; never a change."""
         attempt = 0
         while True:
+            if self.levels is not None:
+                self.levels.tick(node, script.name)
             try:
                 return self._recorded(node, script, params)
             except TransientRemoteError:
@@ -252,10 +255,20 @@ class Remote(ABC):
         waits for its answer or raises its error. With concurrency 1 the call runs when its answer is asked."""
         if self.concurrency <= 1:
             return call
+        track, ends = self.levels, list[int]()
+        fork = track.cursor() if track is not None else 0
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esso")
-        future = pool.submit(call)
+        future = pool.submit(call if track is None else lambda: track.branch(fork, call, ends))
         pool.shutdown(wait=False)
-        return future.result
+
+        def answer() -> T:
+            try:
+                return future.result()
+            finally:
+                if track is not None and ends:
+                    track.advance(ends[0])
+
+        return answer
 
     def fan_out(self, nodes: Iterable[str], call: Callable[[str], T]) -> dict[str, T]:
         """``call`` once per node, up to ``concurrency`` at a time: for independent per-node calls only (reads,
@@ -264,9 +277,17 @@ class Remote(ABC):
         ordered = list(dict.fromkeys(nodes))
         if self.concurrency <= 1 or len(ordered) <= 1:
             return {n: call(n) for n in ordered}
+        track, ends = self.levels, list[int]()
+        fork = track.cursor() if track is not None else 0
+
+        def branch(node: str) -> T:
+            return call(node) if track is None else track.branch(fork, lambda: call(node), ends)
+
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ordered)), thread_name_prefix="esso") as pool:
-            futures = {n: pool.submit(call, n) for n in ordered}
+            futures = {n: pool.submit(branch, n) for n in ordered}
             wait(futures.values())
+        if track is not None and ends:
+            track.advance(max(ends))
         return {n: f.result() for n, f in futures.items()}
 
     def _recorded(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:

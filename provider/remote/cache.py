@@ -29,9 +29,10 @@ The rules, each enforced here and proven by ``tests/perf``:
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import SecretStr
 
@@ -98,6 +99,79 @@ def _owners(result: contracts.Result | None) -> set[str] | None:
     return found or None
 
 
+T = TypeVar("T")
+
+
+class Levels:
+    """Sequential round-trip levels of one operation: a logical clock, so the critical path is counted, never timed.
+
+    Why: the wall time of a first ``up`` is its number of round trips one after another times the latency
+    (issue 15); counting those levels is deterministic where a timing is not. Each provider call's Remote gets a
+    ``Track`` (its cursor on this clock); a call one level after its cursor; calls in parallel branches
+    (``Remote.fan_out``, ``Remote.start``) start at the level where they were forked, and the caller goes on
+    from the latest branch end it waits for. ``done`` is the longest chain so far; the levels it grew by are
+    told per resource and per script (which calls sit on the critical path).
+    """
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.by_resource: Counter[str] = Counter()
+        self.by_script: Counter[str] = Counter()
+        self.trace: list[tuple[int, str, str]] = []  # (level, resource, "NODE/Script") of every round trip
+        self._lock = threading.Lock()
+
+    def track(self, label: str) -> Track:
+        """A new provider call's cursor: after everything this operation ran so far (the engine runs this
+        stack's resources one after another, each after the one it depends on)."""
+        with self._lock:
+            return Track(self, label, self.done)
+
+    def reached(self, level: int, label: str, node: str, script: str) -> None:
+        with self._lock:
+            self.trace.append((level, label, f"{node}/{script}"))
+            if level > self.done:
+                self.by_resource[label] += level - self.done
+                self.by_script[script] += level - self.done
+                self.done = level
+
+
+class Track:
+    """One provider call's cursor on its operation's ``Levels``; a parallel branch keeps its own per thread."""
+
+    def __init__(self, levels: Levels, label: str, start: int) -> None:
+        self.levels = levels
+        self.label = label
+        self._main = start
+        self._local = threading.local()
+
+    def cursor(self) -> int:
+        """The level the calling thread's last round trip (or its fork) ended at."""
+        found: int | None = getattr(self._local, "cursor", None)
+        return self._main if found is None else found
+
+    def advance(self, level: int) -> None:
+        """The caller waited for an answer that was ready at ``level``: it goes on from there at the earliest."""
+        if getattr(self._local, "cursor", None) is None:
+            self._main = max(self._main, level)
+        else:
+            self._local.cursor = max(self._local.cursor, level)
+
+    def tick(self, node: str, script: str) -> None:
+        """One round trip to a node, one level after the cursor."""
+        self.advance(self.cursor() + 1)
+        self.levels.reached(self.cursor(), self.label, node, script)
+
+    def branch(self, fork: int, call: Callable[[], T], ends: list[int]) -> T:
+        """Run ``call`` on this thread as a branch forked at level ``fork``; its end level goes to ``ends``."""
+        before: int | None = getattr(self._local, "cursor", None)
+        self._local.cursor = fork
+        try:
+            return call()
+        finally:
+            ends.append(self._local.cursor)
+            self._local.cursor = before
+
+
 Audit = Callable[[str, contracts.Script[Any, Any], contracts.Params, contracts.Result], None]
 
 
@@ -120,6 +194,7 @@ class FactsCache:
     misses: int = 0
     audit: Audit | None = None  # tests: called on every hit, to compare the answer with a fresh read
     _answers: dict[tuple[str, str, str], contracts.Result] = field(default_factory=dict)
+    _ready: dict[tuple[str, str, str], int] = field(default_factory=dict)  # the level each answer arrived at
     _epochs: dict[str, int] = field(default_factory=dict)  # per node, and ``*`` for cluster-wide facts
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _inflight: dict[tuple[str, str, str], threading.Event] = field(default_factory=dict)
@@ -138,14 +213,24 @@ class FactsCache:
             return self._epochs.get(scope, 0) + (0 if scope.startswith("#") else self._epochs.get(_NODES, 0))
 
     def get(
-        self, node: str, script: contracts.Script[Any, contracts.R], params: contracts.Params
+        self,
+        node: str,
+        script: contracts.Script[Any, contracts.R],
+        params: contracts.Params,
+        track: Track | None = None,
     ) -> contracts.R | None:
+        """The kept answer, or None; ``track`` goes on from the level the answer arrived at (a read begun in
+        the background may have been kept before the caller got there)."""
+        key = self._key(node, script, params)
         with self._lock:
-            found = self._answers.get(self._key(node, script, params))
+            found = self._answers.get(key)
             if found is None:
                 self.misses += 1
                 return None
             self.hits += 1
+            ready = self._ready.get(key, 0)
+        if track is not None:
+            track.advance(ready)
         if self.audit is not None:
             self.audit(node, script, params, found)
         return found.model_copy(deep=True)  # type: ignore[return-value]
@@ -156,12 +241,13 @@ class FactsCache:
         script: contracts.Script[Any, contracts.R],
         params: contracts.Params,
         read: Callable[[], contracts.R],
+        track: Track | None = None,
     ) -> contracts.R:
         """The cached answer, or ``read()`` once: concurrent asks for the same facts (the engine runs a
         refresh's Reads in parallel) wait for the read in flight instead of sending their own."""
         key = self._key(node, script, params)
         while True:
-            known = self.get(node, script, params)
+            known = self.get(node, script, params, track)
             if known is not None:
                 return known
             with self._lock:
@@ -173,7 +259,7 @@ class FactsCache:
         try:
             epoch = self.epoch(node, script)
             answer = read()
-            self.put(node, script, params, answer, epoch)
+            self.put(node, script, params, answer, epoch, ready=track.cursor() if track is not None else 0)
             return answer
         finally:
             with self._lock:
@@ -187,12 +273,16 @@ class FactsCache:
         params: contracts.Params,
         answer: contracts.Result,
         epoch: int,
+        *,
+        ready: int = 0,
     ) -> None:
-        """Keep ``answer`` unless a change forgot these facts while it was being read."""
+        """Keep ``answer`` (it arrived at level ``ready``) unless a change forgot these facts while it was read."""
         if self.epoch(node, script) != epoch:
             return
+        key = self._key(node, script, params)
         with self._lock:
-            self._answers[self._key(node, script, params)] = answer.model_copy(deep=True)
+            self._answers[key] = answer.model_copy(deep=True)
+            self._ready[key] = ready
 
     def changed(self, node: str, script: contracts.Script[Any, Any], result: contracts.Result | None = None) -> None:
         """A change script ran on ``node`` (``result``), or failed and may have run (None): forget what it can
@@ -237,6 +327,7 @@ class Operation:
     concurrency: int = 4
     token: object | None = None  # the host's Configure payload this operation belongs to (kept alive: see above)
     keys: KeyRing = field(default_factory=KeyRing)  # fingerprints: one key derivation per secret per operation
+    levels: Levels = field(default_factory=Levels)  # the operation's critical path in round trips (the bench)
 
     audit: ClassVar[Audit | None] = None  # tests: the audit every new operation's cache gets
     _current: ClassVar[Operation | None] = None  # class-level: the operation of the last Configure seen in this process

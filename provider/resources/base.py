@@ -283,6 +283,7 @@ class TypedProvider(ResourceProvider, Generic[InputsT, ObservedT]):
         if self.operation is not None:
             remote.cache = self.operation.cache
             remote.concurrency = self.operation.concurrency
+            remote.levels = self.operation.levels.track(f"{self.resource} {getattr(inputs, 'node', '')}".strip())
         try:
             yield remote
         finally:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -34,6 +35,17 @@ from provider.resources.inputs import EscrowInputs
 from provider.spec import ClusterSpec
 
 BACKUP_NAME = "SSOSecret.bak"
+
+
+def _nothing() -> None:
+    """A background step that was not started: waiting for it does nothing."""
+
+
+def _settle(*waits: Callable[[], None]) -> None:
+    """Wait for background steps while another error is on its way out: theirs would only hide it."""
+    for wait in waits:
+        with contextlib.suppress(Exception):
+            wait()
 
 
 class RestoreInputs(EscrowInputs):
@@ -86,6 +98,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         node = inputs.node
         before = prior.observed if prior else RestoreObserved()
         with self.remote(inputs) as remote:
+            sweep: Callable[[], None] = _nothing
             msid = self._current_msid(remote, inputs)
             facts = inputs.node_facts(remote, node)
             restored = msid.lower() not in {m.lower() for m in facts.ssoss_msids}
@@ -100,27 +113,36 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 steps.add(node, contracts.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
                 if prior is None or self.proof_pending(before, inputs) or (before.msid or "").lower() != msid.lower():
                     # an earlier attempt may have failed after copying the backup: its folder has a known name
-                    # (also after a rotation, whose restore state still names the previous MSID)
-                    self._sweep(remote, inputs, msid, steps)
+                    # (also after a rotation, whose restore state still names the previous MSID); swept beside
+                    # the proof (node-local files, nothing the proof reads), and waited for before the call ends
+                    sweep = remote.start(lambda: self._sweep(remote, inputs, msid, steps))
             verified_at = before.failover_verified_at
             verified = list(before.verified_nodes)
             pending = self.proof_owed(inputs, before, msid=msid, restored=restored, created=prior is None)
             proved = False
-            if pending:
-                verified_at = prove_node(
-                    remote,
-                    node,
-                    nodes=inputs.nodes,
-                    role=inputs.role,
-                    resource=inputs.resource_name,
-                    msid=msid,
-                    service_account=inputs.service_account,
-                    admin_group=inputs.qualified_admin_group,
-                    steps=steps,
-                )
-                proved = verified_at is not None
-                pending = not proved
-                verified = [node] if proved else []
+            prefetch = self._prefetch_database(remote, inputs) if pending else _nothing
+            try:
+                if pending:
+                    verified_at = prove_node(
+                        remote,
+                        node,
+                        nodes=inputs.nodes,
+                        role=inputs.role,
+                        resource=inputs.resource_name,
+                        msid=msid,
+                        service_account=inputs.service_account,
+                        admin_group=inputs.qualified_admin_group,
+                        steps=steps,
+                        role_here=restored,
+                    )
+                    proved = verified_at is not None
+                    pending = not proved
+                    verified = [node] if proved else []
+            except BaseException:
+                _settle(sweep, prefetch)  # the proof's error is the one to report
+                raise
+            prefetch()
+            sweep()
             role_here = restored or proved
             owner = self._place_role(remote, inputs, msid, steps, role_here=role_here)
             return RestoreObserved(
@@ -168,6 +190,24 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 )
                 return node
         return self._send_role_home(remote, inputs, steps)
+
+    def _prefetch_database(self, remote: Remote, inputs: RestoreInputs) -> Callable[[], None]:
+        """Read the database facts the next node's restore starts with beside this node's proof (issue 15: one
+        round trip less per node). This restore forgot them (Restore-MasterSecret reaches SQL Server); the
+        read goes into the operation's cache, and a failure here is the next restore's to report."""
+        following = self._next_node(inputs)
+        if following is None or remote.cache is None:
+            return _nothing
+        others = [n for n in inputs.nodes if node_key(n) != node_key(following)]
+        read = remote.start(
+            lambda: preflight.database_facts(remote, [*others, following], inputs.server, inputs.database)
+        )
+
+        def wait() -> None:
+            with contextlib.suppress(EssoError):
+                read()
+
+        return wait
 
     @staticmethod
     def _next_node(inputs: RestoreInputs) -> str | None:
@@ -254,6 +294,12 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         left = not folder.changed
         steps.add(inputs.node, "sweep-restore-folder", left, "left by an earlier attempt" if left else "none left")
 
+    @staticmethod
+    def _remove(remote: Remote, node: str, folder: str, steps: Steps) -> None:
+        """Remove-ProtectedPath on this restore's folder and the backup copy in it."""
+        removed = remote.run(node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder))
+        steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, removed.changed)
+
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
@@ -266,12 +312,22 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             raise EssoError(exc.code, exc.detail, node=node, step="restore") from None
         except ValueError as exc:  # an MSID a node reported that is no GUID never becomes an escrow path
             raise EssoError("ESSO-025", f"{exc}: nothing was restored.", node=node, step="restore") from None
-        move_role(remote, role=inputs.role, node=node, steps=steps)
-        cycled = remote.run(
-            node, contracts.RESTART_SSO_CLUSTER_RESOURCE, contracts.ResourceParams(resource_name=inputs.resource_name)
-        )
-        steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
-        folder = self._folder(remote, inputs, msid).after.path
+        # the protected folder is made while the role moves and ENTSSO cycles (node-local files, nothing the
+        # cluster reads): one round trip less per node (issue 15); a failed move or cycle removes it again
+        made = remote.start(lambda: self._folder(remote, inputs, msid))
+        try:
+            move_role(remote, role=inputs.role, node=node, steps=steps)
+            cycled = remote.run(
+                node,
+                contracts.RESTART_SSO_CLUSTER_RESOURCE,
+                contracts.ResourceParams(resource_name=inputs.resource_name),
+            )
+            steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+        except BaseException:
+            _settle(lambda: self._remove(remote, node, made().after.path, steps))
+            raise
+        folder = made().after.path
+        done = False
         try:
             path = f"{folder}\\{BACKUP_NAME}"
             remote.send_file(node, path, data)
@@ -279,12 +335,16 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             restored = remote.run(
                 node,
                 contracts.RESTORE_MASTER_SECRET,
-                contracts.RestoreParams(backup_file=path, backup_password=password, expected_msid=msid),
+                contracts.RestoreParams(
+                    backup_file=path, backup_password=password, expected_msid=msid, remove_copy=True
+                ),
             )
             steps.add(node, contracts.RESTORE_MASTER_SECRET.name, restored.changed)
+            steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, True, "the copy's folder, by Restore-MasterSecret")
+            done = True
         finally:
-            removed = remote.run(node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder))
-            steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, removed.changed)
+            if not done:  # Restore-MasterSecret removes its copy in a finally; this sweeps what a failure left
+                self._remove(remote, node, folder, steps)
         return recorded.location
 
     def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:

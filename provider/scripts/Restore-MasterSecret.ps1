@@ -14,6 +14,12 @@
     not Online on this node (ESSO-011, rule 9: the role must be here and the resource cycled first; the provider
     sequences the cycle); a missing backup file (ESSO-025). After the restore ExpectedMsid must be present, else
     the backup or its password does not match (ESSO-012).
+
+    RemoveCopy: the backup copy's per-run folder (New-ProtectedTempDir.ps1) is removed in a finally, whether
+    the restore succeeded or not, so the copy never outlives the restore (seed step 4; docs/design.md
+    "Secrets"). It folds the separate Remove-ProtectedPath.ps1 call into the restore (issue 15: one round trip
+    less per node); that script stays the provider's sweep after a failed run. A folder that is not a per-run
+    folder is refused before anything changes.
 #>
 [CmdletBinding()]
 param(
@@ -26,12 +32,20 @@ param(
 
     [Parameter(Mandatory = $true)]
     [ValidateNotNullOrEmpty()]
-    [string]$ExpectedMsid
+    [string]$ExpectedMsid,
+
+    [Parameter(Mandatory = $true)]
+    [bool]$RemoveCopy
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include EssoInterop, MasterSecret, Nlb, Cluster
+#esso:include EssoInterop, MasterSecret, Nlb, Cluster, ProtectedPath
+
+$copyFolder = $null
+if ($RemoveCopy) {
+    $copyFolder = Resolve-ProtectedPath -Path (Split-Path -Path $BackupFile -Parent)
+}
 
 $expected = [guid]::Empty
 if (-not [guid]::TryParse($ExpectedMsid, [ref]$expected)) {
@@ -39,55 +53,65 @@ if (-not [guid]::TryParse($ExpectedMsid, [ref]$expected)) {
 }
 $expectedText = $expected.ToString('D')
 
-$before = @{
-    msids = @(Get-SsossMsids)
-}
-$changed = $false
-if ($before['msids'] -contains $expectedText) {
-    $after = $before
-}
-else {
-    if (Test-NlbPresent) {
-        throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
-    }
-    foreach ($resource in @(Get-EntSsoClusterResource)) {
-        if ([string]$resource.OwnerNode.Name -ne $env:COMPUTERNAME -or [string]$resource.State -ne 'Online') {
-            throw ('ESSO-011 The ENTSSO cluster resource {0} is {1} on {2}; move the role here and cycle it offline/online before restoring.' -f $resource.Name, $resource.State, $resource.OwnerNode.Name)
-        }
-    }
-    if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {
-        throw ('ESSO-025 The master secret backup {0} is not on {1}.' -f $BackupFile, $env:COMPUTERNAME)
-    }
-
-    Import-EssoInterop
-    $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
-    $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
-    $flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
-    $bstr = [IntPtr]::Zero
-    try {
-        $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
-        $null = $interface.InvokeMember(
-            'RestoreSecret',
-            $flags,
-            $null,
-            $configOm,
-            @($BackupFile, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr))
-        )
-    }
-    catch {
-        throw ('ESSO-012 RestoreSecret failed on {0}: {1}' -f $env:COMPUTERNAME, $_.Exception.GetBaseException().Message)
-    }
-    finally {
-        if ($bstr -ne [IntPtr]::Zero) {
-            [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
-        }
-    }
-    $changed = $true
-    $after = @{
+try {
+    $before = @{
         msids = @(Get-SsossMsids)
     }
-    if ($after['msids'] -notcontains $expectedText) {
-        throw ('ESSO-012 The backup restored on {0} does not hold the master secret {1} (the node holds {2}).' -f $env:COMPUTERNAME, $expectedText, ($after['msids'] -join ', '))
+    $changed = $false
+    if ($before['msids'] -contains $expectedText) {
+        $after = $before
+    }
+    else {
+        if (Test-NlbPresent) {
+            throw ('ESSO-001 {0} has Network Load Balancing; it cannot hold the master secret.' -f $env:COMPUTERNAME)
+        }
+        foreach ($resource in @(Get-EntSsoClusterResource)) {
+            if ([string]$resource.OwnerNode.Name -ne $env:COMPUTERNAME -or [string]$resource.State -ne 'Online') {
+                throw ('ESSO-011 The ENTSSO cluster resource {0} is {1} on {2}; move the role here and cycle it offline/online before restoring.' -f $resource.Name, $resource.State, $resource.OwnerNode.Name)
+            }
+        }
+        if (-not (Test-Path -LiteralPath $BackupFile -PathType Leaf)) {
+            throw ('ESSO-025 The master secret backup {0} is not on {1}.' -f $BackupFile, $env:COMPUTERNAME)
+        }
+
+        Import-EssoInterop
+        $configOm = New-Object -TypeName 'Microsoft.EnterpriseSingleSignOn.Interop.SSOConfigOM'
+        $interface = 'Microsoft.EnterpriseSingleSignOn.Interop.ISSOConfigSS' -as [type]
+        $flags = [System.Reflection.BindingFlags]::InvokeMethod -bor [System.Reflection.BindingFlags]::Instance
+        $bstr = [IntPtr]::Zero
+        try {
+            $bstr = [System.Runtime.InteropServices.Marshal]::SecureStringToBSTR($BackupPassword)
+            $null = $interface.InvokeMember(
+                'RestoreSecret',
+                $flags,
+                $null,
+                $configOm,
+                @($BackupFile, [System.Runtime.InteropServices.Marshal]::PtrToStringBSTR($bstr))
+            )
+        }
+        catch {
+            throw ('ESSO-012 RestoreSecret failed on {0}: {1}' -f $env:COMPUTERNAME, $_.Exception.GetBaseException().Message)
+        }
+        finally {
+            if ($bstr -ne [IntPtr]::Zero) {
+                [System.Runtime.InteropServices.Marshal]::ZeroFreeBSTR($bstr)
+            }
+        }
+        $changed = $true
+        $after = @{
+            msids = @(Get-SsossMsids)
+        }
+        if ($after['msids'] -notcontains $expectedText) {
+            throw ('ESSO-012 The backup restored on {0} does not hold the master secret {1} (the node holds {2}).' -f $env:COMPUTERNAME, $expectedText, ($after['msids'] -join ', '))
+        }
+    }
+}
+finally {
+    if ($null -ne $copyFolder -and (Test-Path -LiteralPath $copyFolder)) {
+        Remove-Item -LiteralPath $copyFolder -Recurse -Force
+        if (Test-Path -LiteralPath $copyFolder) {
+            throw ('{0} still exists after removing the backup copy.' -f $copyFolder)
+        }
     }
 }
 
