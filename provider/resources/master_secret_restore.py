@@ -312,39 +312,41 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             raise EssoError(exc.code, exc.detail, node=node, step="restore") from None
         except ValueError as exc:  # an MSID a node reported that is no GUID never becomes an escrow path
             raise EssoError("ESSO-025", f"{exc}: nothing was restored.", node=node, step="restore") from None
-        # the protected folder is made while the role moves and ENTSSO cycles (node-local files, nothing the
-        # cluster reads): one round trip less per node (issue 15); a failed move or cycle removes it again
-        made = remote.start(lambda: self._folder(remote, inputs, msid))
-        try:
-            move_role(remote, role=inputs.role, node=node, steps=steps)
-            cycled = remote.run(
-                node,
-                contracts.RESTART_SSO_CLUSTER_RESOURCE,
-                contracts.ResourceParams(resource_name=inputs.resource_name),
-            )
-            steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
-        except BaseException:
-            _settle(lambda: self._remove(remote, node, made().after.path, steps))
-            raise
-        folder = made().after.path
+        # Seed step 4 (copy the backup to the node) runs beside steps 2-3 (move the role there, cycle ENTSSO): the
+        # copy is node-local files in a protected folder, which the cluster never reads, and the restore (steps
+        # 5-6) waits for both. Two round trips less per node (issue 15).
+        made: list[str] = []
+
+        def stage() -> None:
+            made.append(self._folder(remote, inputs, msid).after.path)
+            remote.send_file(node, f"{made[0]}\\{BACKUP_NAME}", data)
+
+        staged = remote.start(stage)
         done = False
         try:
-            path = f"{folder}\\{BACKUP_NAME}"
-            remote.send_file(node, path, data)
+            try:
+                move_role(remote, role=inputs.role, node=node, steps=steps)
+                cycled = remote.run(
+                    node,
+                    contracts.RESTART_SSO_CLUSTER_RESOURCE,
+                    contracts.ResourceParams(resource_name=inputs.resource_name),
+                )
+                steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+            except BaseException:
+                _settle(staged)  # the move's or the cycle's error is the one to report
+                raise
+            staged()
             steps.add(node, "copy-backup", True, "to a folder only Administrators and the service account can read")
-            restored = remote.run(
-                node,
-                contracts.RESTORE_MASTER_SECRET,
-                contracts.RestoreParams(
-                    backup_file=path, backup_password=password, expected_msid=msid, remove_copy=True
-                ),
+            params = contracts.RestoreParams(
+                backup_file=f"{made[0]}\\{BACKUP_NAME}", backup_password=password, expected_msid=msid, remove_copy=True
             )
+            restored = remote.run(node, contracts.RESTORE_MASTER_SECRET, params)
             steps.add(node, contracts.RESTORE_MASTER_SECRET.name, restored.changed)
             steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, True, "the copy's folder, by Restore-MasterSecret")
             done = True
         finally:
-            if not done:  # Restore-MasterSecret removes its copy in a finally; this sweeps what a failure left
-                self._remove(remote, node, folder, steps)
+            if not done and made:  # Restore-MasterSecret removes its copy in a finally; this sweeps what a failure left
+                _settle(lambda: self._remove(remote, node, made[0], steps))
         return recorded.location
 
     def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:
