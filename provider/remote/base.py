@@ -32,10 +32,11 @@ from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.remote.levels import Track, bounded_levels
 from provider.remote.recorder import Recorder
 
 if TYPE_CHECKING:
-    from provider.remote.cache import FactsCache, Track
+    from provider.remote.cache import FactsCache
 
 P = TypeVar("P", bound=contracts.Params)
 R = TypeVar("R", bound=contracts.Result)
@@ -277,17 +278,18 @@ class Remote(ABC):
         ordered = list(dict.fromkeys(nodes))
         if self.concurrency <= 1 or len(ordered) <= 1:
             return {n: call(n) for n in ordered}
-        track, ends = self.levels, list[int]()
+        width = min(self.concurrency, len(ordered))
+        track, ends = self.levels, {n: list[int]() for n in ordered}
         fork = track.cursor() if track is not None else 0
 
         def branch(node: str) -> T:
-            return call(node) if track is None else track.branch(fork, lambda: call(node), ends)
+            return call(node) if track is None else track.branch(fork, lambda: call(node), ends[node])
 
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ordered)), thread_name_prefix="esso") as pool:
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="esso") as pool:
             futures = {n: pool.submit(branch, n) for n in ordered}
             wait(futures.values())
-        if track is not None and ends:
-            track.advance(max(ends))
+        if track is not None:
+            track.advance(fork + bounded_levels([max(ends[n], default=fork) - fork for n in ordered], width))
         return {n: f.result() for n, f in futures.items()}
 
     def _recorded(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:

@@ -26,6 +26,7 @@ import pulumi.dynamic as dyn
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.escrow.base import Escrow, RecordedBackup
 from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight
 from provider.resources.base import Observed, Prior, Steps, TypedProvider, registration
@@ -109,7 +110,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 restored_from = before.restored_from
                 escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
                 with contextlib.suppress(EssoError, ValueError):
-                    restored_from = escrow.recorded(msid, self.backup_password()).location
+                    restored_from = self._escrow_record(escrow, msid).location
                 steps.add(node, contracts.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
                 if prior is None or self.proof_pending(before, inputs) or (before.msid or "").lower() != msid.lower():
                     # an earlier attempt may have failed after copying the backup: its folder has a known name
@@ -256,12 +257,11 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         if database.msid:
             return database.msid
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        password = self.backup_password()
         for other in [*others, inputs.node]:  # the node itself may hold it already (the creator does)
             facts = self._facts_or_none(remote, inputs, other)
             for candidate in facts.ssoss_msids if facts else []:
                 with contextlib.suppress(EssoError, ValueError):
-                    escrow.recorded(candidate, password)
+                    self._escrow_record(escrow, candidate)
                     return candidate
         raise EssoError(
             "ESSO-025",
@@ -270,6 +270,19 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             node=inputs.node,
             step="restore",
         )
+
+    def _escrow_record(self, escrow: Escrow, msid: str) -> RecordedBackup:
+        """sso-system's authenticated record of ``msid``'s backup, checked once per operation: the check derives a
+        PBKDF2 key (~0.1 s, once per restore before issue 15, on the critical path), and sso-system writes the
+        record before any restore of the operation runs. A failed check is not kept."""
+        operation = self.operation
+        if operation is None:
+            return escrow.recorded(msid, self.backup_password())
+        key = (f"{type(escrow).__name__} {escrow.namespace} {escrow.describe()}", msid.lower())
+        found = operation.escrow_records.get(key)
+        if found is None:
+            found = operation.escrow_records[key] = escrow.recorded(msid, self.backup_password())
+        return found
 
     @staticmethod
     def run_id(inputs: RestoreInputs, msid: str) -> str:
@@ -306,7 +319,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         password = self.backup_password()
         try:
             # exactly the backup sso-system recorded (SHA-256, and on S3 the version), in this stack's namespace
-            recorded = escrow.recorded(msid, password)
+            recorded = self._escrow_record(escrow, msid)
             data = escrow.fetch(msid, recorded.sha256, recorded.location)  # verifies the SHA-256
         except EssoError as exc:
             raise EssoError(exc.code, exc.detail, node=node, step="restore") from None

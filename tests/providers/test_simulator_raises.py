@@ -18,7 +18,7 @@ import pytest
 
 from provider import contracts
 from provider.errors import CATALOGUE, KNOWN_WINDOWS_ERRORS
-from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model, sim_rotation
+from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model, sim_restore_chain, sim_rotation
 from provider.remote.script_source import assembled
 from provider.remote.simulator import HANDLERS
 from tests.support.pwsh import PwshScript
@@ -33,13 +33,14 @@ _MODULES: dict[str, ModuleType] = {
     "cl": sim_cluster,
     "f": sim_files,
     "rot": sim_rotation,
+    **{module.__name__.rsplit(".", 1)[-1]: module for module in (sim_model, sim_handlers, sim_cluster, sim_files)},
 }
 
 
 def _function_table() -> dict[tuple[str, str], tuple[set[str], set[tuple[str, str]]]]:
     """(module, function) -> (the ESSO ids it passes to ctx.fail, the simulator functions it calls)."""
     table: dict[tuple[str, str], tuple[set[str], set[tuple[str, str]]]] = {}
-    for module in (sim_model, sim_handlers, sim_cluster, sim_files, sim_rotation):
+    for module in (sim_model, sim_handlers, sim_cluster, sim_files, sim_rotation, sim_restore_chain):
         tree = ast.parse(inspect.getsource(module))
         imported = {
             alias.asname or alias.name: node.module.rsplit(".", 1)[-1]
