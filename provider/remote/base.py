@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
-from provider.remote.levels import Track, bounded_levels
+from provider.remote.levels import Track
 from provider.remote.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ class Remote(ABC):
             futures = {n: pool.submit(branch, n) for n in ordered}
             wait(futures.values())
         if track is not None:
-            track.advance(fork + bounded_levels([max(ends[n], default=fork) - fork for n in ordered], width))
+            track.joined(fork, [max(ends[n], default=fork) for n in ordered], width)
         return {n: f.result() for n, f in futures.items()}
 
     def _recorded(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:

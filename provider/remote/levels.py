@@ -14,6 +14,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+QUEUED = "(queued behind ESSO_CONCURRENCY)"  # the levels a fan-out waited for a free worker, in ``by_script``
+
 
 def bounded_levels(durations: Sequence[int], width: int) -> int:
     """Levels that branches of the given lengths take on ``width`` workers, dealt out in order (``fan_out``'s
@@ -79,6 +81,17 @@ class Track:
             self._main = max(self._main, level)
         else:
             self._local.cursor = max(self._local.cursor, level)
+
+    def joined(self, fork: int, ends: Sequence[int], width: int) -> None:
+        """A fan-out forked at ``fork`` has ended: its branches ended at ``ends`` (in the order they were dealt
+        out), run at most ``width`` at a time. The caller goes on from the last one; the levels they waited for a
+        free worker (``ESSO_CONCURRENCY``) count on the critical path as such."""
+        ran = max(ends, default=fork)
+        bound = fork + bounded_levels([end - fork for end in ends], width)
+        self.advance(ran)
+        if bound > ran:
+            self.advance(bound)
+            self.levels.reached(bound, self.label, "*", QUEUED)
 
     def tick(self, node: str, script: str) -> None:
         """One round trip to a node, one level after the cursor."""

@@ -1,0 +1,96 @@
+"""The folded restore chain (issue 15): Restore-MasterSecret -RemoveCopy removes the backup's folder itself, in a
+finally, so the copy never outlives the restore, and refuses a folder that is not a per-run folder before it acts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from provider import contracts
+from provider.errors import EssoError
+from provider.remote.script_source import assembled
+from provider.remote.simulator import Simulator
+from tests.support.driver import Driver
+
+
+def _staged(driver: Driver, node: str = "SSO02") -> tuple[bytes, str]:
+    """A configured cluster, the role on ``node`` and cycled, the backup copied into a protected folder there."""
+    data = driver.configure()
+    driver.move(node)
+    driver.cycle(node)
+    made = driver.run(
+        node, contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id="r1", reader=driver.SERVICE)
+    )
+    path = f"{made.after.path}\\SSOSecret.bak"
+    driver.remote.send_file(node, path, data)
+    return data, path
+
+
+def _params(driver: Driver, path: str, *, password: str | None = None) -> contracts.RestoreParams:
+    msid = driver.database().msid
+    assert msid
+    return contracts.RestoreParams(
+        backup_file=path, backup_password=SecretStr(password or driver.BACKUP_PW), expected_msid=msid, remove_copy=True
+    )
+
+
+def _left(driver: Driver, node: str) -> list[str]:
+    world = Simulator(driver.state).load().nodes[node]
+    return [*world.protected_dirs, *(k for k in world.files if "esso-" in k)]
+
+
+def test_the_restore_removes_its_copy_when_it_succeeds(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    _, path = _staged(driver)
+    assert _left(driver, "SSO02")
+    restored = driver.run("SSO02", contracts.RESTORE_MASTER_SECRET, _params(driver, path))
+    assert restored.changed and driver.database().msid in restored.after.msids
+    assert _left(driver, "SSO02") == []
+
+
+def test_a_failed_restore_removes_its_copy_too_and_reports_its_own_error(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    _, path = _staged(driver)
+    with pytest.raises(EssoError) as err:
+        driver.run("SSO02", contracts.RESTORE_MASTER_SECRET, _params(driver, path, password="not-the-password-1!"))
+    assert err.value.code == "ESSO-012"
+    assert _left(driver, "SSO02") == []
+    assert driver.database().msid not in driver.facts("SSO02").ssoss_msids
+
+
+def test_a_backup_outside_a_per_run_folder_is_refused_before_the_restore(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    _staged(driver)
+    outside = "C:\\Program Files\\Common Files\\Enterprise Single Sign-On\\SSOSecret.bak"
+    with pytest.raises(EssoError) as err:
+        driver.run("SSO02", contracts.RESTORE_MASTER_SECRET, _params(driver, outside))
+    assert err.value.code == "ESSO-035"
+    assert driver.database().msid not in driver.facts("SSO02").ssoss_msids
+
+
+def test_the_script_removes_the_copy_in_a_finally_after_checking_the_folder_first() -> None:
+    """The PowerShell side of the same contract: the folder is resolved (Resolve-ProtectedPath) before the restore,
+    and removed in the finally around it."""
+    text = assembled(contracts.RESTORE_MASTER_SECRET.name)
+    body = text[text.index("$copyFolder = $null") :]
+    resolve = body.index("Resolve-ProtectedPath -Path (Split-Path -Path $BackupFile -Parent)")
+    restore = body.index("'RestoreSecret'")
+    final = body.index("finally {\n    if ($null -ne $copyFolder")
+    assert resolve < restore < final
+    assert "Remove-Item -LiteralPath $copyFolder -Recurse -Force" in body[final:]
+
+
+def test_a_first_up_leaves_no_copy_on_any_node(tmp_path: Path) -> None:
+    from bench.bench import Stack
+
+    stack = Stack(tmp_path, 3)
+    calls = stack.up()
+    world = stack.sim.load()
+    for name, node in world.nodes.items():
+        assert node.protected_dirs == [], name
+        assert not any("esso-" in key for key in node.files), name
+    # the copy is removed by the restore itself: Remove-ProtectedPath runs only as the creator's sweep
+    assert sum(v for k, v in calls.items() if k.endswith("/Remove-ProtectedPath")) == 1
+    assert calls["SSO01/Remove-ProtectedPath"] == 1
