@@ -378,6 +378,7 @@ class StartModeState(Result):
 class MoveRoleParams(Params):
     role_name: str
     node: str
+    cycle_resource: str = ""  # the ENTSSO resource cycled offline/online once the role is on node (restore step 3)
 
 
 class RoleState(Result):
@@ -409,6 +410,10 @@ class SecretState(Result):
 class TempDirParams(Params):
     run_id: str
     reader: str = ""  # DOMAIN\user that may also read the folder (the ENTSSO service account); '' for none
+    # a small file written into the folder in the same call (the restore's backup copy, one envelope); '' for none
+    file_name: str = ""
+    data_base64: str = ""
+    expected_sha256: str = ""  # the file's SHA-256 after writing: else it is deleted and ESSO-022 raised
 
 
 class PathState(Result):
@@ -583,8 +588,8 @@ MOVE_SSO_ROLE = Script(
     changes=True,
     disruptive=True,
     scope="cluster",
-    raises=("ESSO-009", "ESSO-013", "ESSO-017"),
-    phases=("moved-offline",),
+    raises=("ESSO-009", "ESSO-013", "ESSO-017", "ESSO-026"),
+    phases=("moved-offline", "offline"),  # "offline": the cycle's Stop-ClusterResource done (CycleResource)
 )
 RESTART_SSO_CLUSTER_RESOURCE = Script(
     "Restart-SsoClusterResource",
@@ -605,7 +610,7 @@ RESTORE_MASTER_SECRET = Script(
     raises=("ESSO-001", "ESSO-011", "ESSO-012", "ESSO-016", "ESSO-025"),
 )
 NEW_PROTECTED_TEMP_DIR = Script(
-    "New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True, raises=("ESSO-003",)
+    "New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True, raises=("ESSO-003", "ESSO-022")
 )
 WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-022",))
 REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)

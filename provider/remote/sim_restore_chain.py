@@ -3,15 +3,21 @@
 Why a module of its own: the restore chain was folded for fewer sequential round trips, and sim_handlers.py is
 shared by every script. Restore-MasterSecret.ps1 with ``-RemoveCopy`` removes the per-run folder that holds the
 backup copy in a ``finally``, whether RestoreSecret succeeded or not (seed "To restore the master secret on the
-second cluster node", step 4: the copy does not outlive the restore; docs/design.md "Secrets").
+second cluster node", step 4: the copy does not outlive the restore; docs/design.md "Secrets"). Move-SsoRole.ps1
+with ``-CycleResource`` takes the ENTSSO resource offline and online once the role is on the node (steps 2-3 in one
+call). New-ProtectedTempDir.ps1 with ``-FileName`` writes a small file into the folder it made (step 4 in one call).
 """
 
 from __future__ import annotations
 
+import re
+
 from provider import contracts
 from provider.errors import EssoError
-from provider.remote import sim_files, sim_handlers, sim_model
+from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model
 from provider.remote.sim_model import Ctx
+
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # New-ProtectedTempDir.ps1's ValidatePattern on FileName
 
 
 def copy_folder(backup_file: str) -> str:
@@ -37,3 +43,41 @@ def restore_master_secret(ctx: Ctx, p: contracts.RestoreParams) -> contracts.Cha
         ctx.fail_after_change(exc.code, exc.detail)  # raised after the finally below: the world keeps the removal
     finally:
         sim_files.remove_protected_path(ctx, contracts.PathParams(path=folder))
+
+
+def move_sso_role(ctx: Ctx, p: contracts.MoveRoleParams) -> contracts.ChangeResult[contracts.RoleState]:
+    """Move-SsoRole.ps1: the role Online on the node, then (``cycle_resource``) the resource's offline/online cycle
+    there, as Restart-SsoClusterResource.ps1 does it (its "offline" phase, its ESSO-026). A resource that does not
+    exist is refused before the role moves."""
+    if p.cycle_resource and sim_model.find_resource(ctx.world, p.cycle_resource) is None:
+        ctx.fail("ESSO-035", f"the cluster resource {p.cycle_resource} was not found; the role was not moved.")
+    moved = sim_cluster.move_sso_role(ctx, p)
+    if not p.cycle_resource:
+        return moved
+    sim_cluster.restart_sso_cluster_resource(ctx, contracts.ResourceParams(resource_name=p.cycle_resource))
+    group = sim_model.find_cluster_group(ctx.world, p.role_name)
+    assert group is not None  # the move found it
+    after = contracts.RoleState(owner_node=group.owner_node, state=group.state)
+    return contracts.ChangeResult[contracts.RoleState](changed=True, before=moved.before, after=after)
+
+
+def new_protected_temp_dir(ctx: Ctx, p: contracts.TempDirParams) -> contracts.ChangeResult[contracts.PathState]:
+    """New-ProtectedTempDir.ps1: the folder, then (``file_name``) the file written into it and checked against its
+    SHA-256 as Write-FileChunk.ps1's final chunk does (deleted and ESSO-022 on a mismatch)."""
+    made = sim_files.new_protected_temp_dir(ctx, p)
+    if not p.file_name:
+        return made
+    if not _FILE_NAME.match(p.file_name) or ".." in p.file_name:
+        ctx.fail("ESSO-035", f"the file name {p.file_name} is not a plain name.")
+    chunk = contracts.WriteFileChunkParams(
+        path=f"{made.after.path}\\{p.file_name}",
+        data_base64=p.data_base64,
+        offset=0,
+        final=True,
+        expected_sha256=p.expected_sha256,
+    )
+    try:
+        sim_files.write_file_chunk(ctx, chunk)
+    except EssoError as exc:
+        ctx.fail_after_change(exc.code, exc.detail)  # the folder stays made, as on Windows
+    return contracts.ChangeResult[contracts.PathState](changed=True, before=made.before, after=made.after)

@@ -16,6 +16,7 @@ refresh and the next ``up`` all see it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 from collections.abc import Callable
@@ -291,10 +292,21 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         key = "\n".join([inputs.server, inputs.database, inputs.node, msid]).lower()
         return "restore-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
-    def _folder(self, remote: Remote, inputs: RestoreInputs, msid: str) -> contracts.ChangeResult[contracts.PathState]:
-        """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt."""
+    def _folder(
+        self, remote: Remote, inputs: RestoreInputs, msid: str, data: bytes | None = None
+    ) -> contracts.ChangeResult[contracts.PathState]:
+        """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt; with
+        ``data`` (one envelope at most) the backup copy is written into it in the same call."""
         # ENTSSO's service account may read the copy; nobody else but SYSTEM and Administrators (issue 9 A12)
         made = contracts.TempDirParams(run_id=self.run_id(inputs, msid), reader=inputs.service_account)
+        if data is not None:
+            made = contracts.TempDirParams(
+                run_id=made.run_id,
+                reader=made.reader,
+                file_name=BACKUP_NAME,
+                data_base64=base64.b64encode(data).decode("ascii"),
+                expected_sha256=hashlib.sha256(data).hexdigest(),
+            )
         return remote.run(inputs.node, contracts.NEW_PROTECTED_TEMP_DIR, made)
 
     def _sweep(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> None:
@@ -325,12 +337,15 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             raise EssoError(exc.code, exc.detail, node=node, step="restore") from None
         except ValueError as exc:  # an MSID a node reported that is no GUID never becomes an escrow path
             raise EssoError("ESSO-025", f"{exc}: nothing was restored.", node=node, step="restore") from None
-        # Seed step 4 (copy the backup to the node) runs beside steps 2-3 (move the role there, cycle ENTSSO): the
-        # copy is node-local files in a protected folder, which the cluster never reads, and the restore (steps
-        # 5-6) waits for both. Two round trips less per node (issue 15).
+        # Seed step 4 (copy the backup to the node) runs beside steps 2-3 (move the role there, cycle ENTSSO, one
+        # Move-SsoRole call): the copy is node-local files in a protected folder, which the cluster never reads,
+        # and the restore (steps 5-6) waits for both. Three round trips less per node (issue 15).
         made: list[str] = []
 
         def stage() -> None:
+            if len(data) <= remote.chunk_bytes:  # folder and copy in one call (a backup is a few KB)
+                made.append(self._folder(remote, inputs, msid, data).after.path)
+                return
             made.append(self._folder(remote, inputs, msid).after.path)
             remote.send_file(node, f"{made[0]}\\{BACKUP_NAME}", data)
 
@@ -338,13 +353,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         done = False
         try:
             try:
-                move_role(remote, role=inputs.role, node=node, steps=steps)
-                cycled = remote.run(
-                    node,
-                    contracts.RESTART_SSO_CLUSTER_RESOURCE,
-                    contracts.ResourceParams(resource_name=inputs.resource_name),
-                )
-                steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
+                move_role(remote, role=inputs.role, node=node, steps=steps, cycle=inputs.resource_name)
             except BaseException:
                 _settle(staged)  # the move's or the cycle's error is the one to report
                 raise

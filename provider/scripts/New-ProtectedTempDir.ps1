@@ -16,8 +16,14 @@
     so the backup can be read whether ISSOConfigSS.RestoreSecret reads it in the caller's process or in ENTSSO
     (undocumented; review ps_fidelity F12). The folder stays under %windir%\Temp rather than the ESSO folder the
     seed names (restore step 4): there the file transfer's path checks apply unchanged, and the folder and the
-    copy are removed after the restore (Remove-ProtectedPath.ps1 in a finally). Which folder RestoreSecret
-    needs could not be decided from documentation.
+    copy are removed after the restore (Restore-MasterSecret.ps1 -RemoveCopy in its finally; Remove-ProtectedPath.ps1
+    sweeps what a failed run left). Which folder RestoreSecret needs could not be decided from documentation.
+
+    FileName (a plain name, or '' for none): the file is written into the folder in the same call from DataBase64
+    (created or replaced; it inherits the folder's ACL), and its SHA-256 (Get-FileHash) must equal ExpectedSha256,
+    else it is deleted and the script fails with ESSO-022, as Write-FileChunk.ps1's final chunk does. The restore
+    sends its backup copy (seed step 4, a few KB) this way: one call instead of this script and then
+    Write-FileChunk.ps1 (issue 15: one round trip less per restored node); larger files still go in chunks.
 #>
 [CmdletBinding()]
 param(
@@ -27,12 +33,25 @@ param(
 
     [Parameter(Mandatory = $true)]
     [AllowEmptyString()]
-    [string]$Reader
+    [string]$Reader,
+
+    [Parameter(Mandatory = $true)]
+    [AllowEmptyString()]
+    [ValidatePattern('^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')]
+    [string]$FileName,
+
+    [Parameter(Mandatory = $true)]
+    [AllowEmptyString()]
+    [string]$DataBase64,
+
+    [Parameter(Mandatory = $true)]
+    [AllowEmptyString()]
+    [string]$ExpectedSha256
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include ProtectedPath, LogonRight
+#esso:include ProtectedPath, LogonRight, FileHash
 
 if ($RunId.Contains('..')) {
     throw ('RunId {0} must not contain "..".' -f $RunId)
@@ -73,6 +92,19 @@ else {
 }
 if (-not (Test-AdminOnlyAcl -Path $path -ReaderSid $readerSid)) {
     throw ('The ACL of {0} is not Administrators-only.' -f $path)
+}
+if ($FileName -ne '') {
+    if ($FileName.Contains('..')) {
+        throw ('FileName {0} must not contain "..".' -f $FileName)
+    }
+    $file = Join-Path -Path $path -ChildPath $FileName
+    [System.IO.File]::WriteAllBytes($file, [Convert]::FromBase64String($DataBase64))
+    $sha256 = Get-Sha256 -Path $file
+    if ($sha256 -ne $ExpectedSha256.ToLowerInvariant()) {
+        Remove-Item -LiteralPath $file -Force
+        throw ('ESSO-022 {0} has SHA-256 {1} after writing, not the expected {2}; the file was deleted.' -f $file, $sha256, $ExpectedSha256)
+    }
+    $changed = $true
 }
 
 @{
