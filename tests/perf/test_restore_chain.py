@@ -3,6 +3,8 @@ finally, so the copy never outlives the restore, and refuses a folder that is no
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,101 @@ def test_a_first_up_leaves_no_copy_on_any_node(tmp_path: Path) -> None:
     # the copy is removed by the restore itself: Remove-ProtectedPath runs only as the creator's sweep
     assert sum(v for k, v in calls.items() if k.endswith("/Remove-ProtectedPath")) == 1
     assert calls["SSO01/Remove-ProtectedPath"] == 1
+
+
+def test_the_folder_and_the_copy_are_made_in_one_call(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    data = driver.configure()
+    params = contracts.TempDirParams(
+        run_id="r2",
+        reader=driver.SERVICE,
+        file_name="SSOSecret.bak",
+        data_base64=base64.b64encode(data).decode("ascii"),
+        expected_sha256=hashlib.sha256(data).hexdigest(),
+    )
+    made = driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params)
+    path = f"{made.after.path}\\SSOSecret.bak"
+    assert made.changed and driver.remote.fetch_file("SSO02", path) == data
+    world = Simulator(driver.state).load().nodes["SSO02"]
+    assert all(f.admin_only_acl for k, f in world.files.items() if "esso-r2" in k)  # the folder's ACL, inherited
+    assert driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params).changed  # the copy is written again
+
+
+def test_a_copy_whose_hash_differs_is_deleted_and_reported(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    data = driver.configure()
+    params = contracts.TempDirParams(
+        run_id="r3",
+        reader=driver.SERVICE,
+        file_name="SSOSecret.bak",
+        data_base64=base64.b64encode(data).decode("ascii"),
+        expected_sha256=hashlib.sha256(b"other").hexdigest(),
+    )
+    with pytest.raises(EssoError) as err:
+        driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params)
+    assert err.value.code == "ESSO-022"
+    assert not any("esso-r3\\" in key for key in Simulator(driver.state).load().nodes["SSO02"].files)
+
+
+def test_a_file_name_that_is_not_a_plain_name_is_refused(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    driver.configure()
+    params = contracts.TempDirParams(run_id="r4", file_name="..\\x.bak", data_base64="", expected_sha256="")
+    with pytest.raises(EssoError) as err:
+        driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params)
+    assert err.value.code == "ESSO-035"
+
+
+def test_the_move_cycles_the_resource_so_the_restore_may_follow(tmp_path: Path) -> None:
+    """Seed steps 2-3 in one Move-SsoRole call: the role on the node and ENTSSO cycled there (rule 9)."""
+    driver = Driver(tmp_path)
+    data = driver.configure()
+    moved = driver.run(
+        "SSO02",
+        contracts.MOVE_SSO_ROLE,
+        contracts.MoveRoleParams(role_name=driver.ROLE, node="SSO02", cycle_resource=driver.RESOURCE),
+    )
+    assert moved.changed and moved.after.owner_node == "SSO02" and moved.after.state == "Online"
+    assert Simulator(driver.state).load().cluster.cycled_on["SSO02"]
+    assert driver.restore("SSO02", data).changed
+    # already there: the cycle alone is still a change
+    again = driver.run(
+        "SSO02",
+        contracts.MOVE_SSO_ROLE,
+        contracts.MoveRoleParams(role_name=driver.ROLE, node="SSO02", cycle_resource=driver.RESOURCE),
+    )
+    assert again.changed
+
+
+def test_a_move_without_the_cycle_leaves_the_restore_refused(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    data = driver.configure()
+    driver.move("SSO02")
+    with pytest.raises(EssoError) as err:
+        driver.restore("SSO02", data)
+    assert err.value.code == "ESSO-011"
+
+
+def test_a_cycle_resource_that_does_not_exist_is_refused_before_the_role_moves(tmp_path: Path) -> None:
+    driver = Driver(tmp_path)
+    driver.configure()
+    owner = driver.cluster().role
+    assert owner is not None
+    with pytest.raises(EssoError) as err:
+        driver.run(
+            "SSO02",
+            contracts.MOVE_SSO_ROLE,
+            contracts.MoveRoleParams(role_name=driver.ROLE, node="SSO02", cycle_resource="No Such Resource"),
+        )
+    assert err.value.code == "ESSO-035"
+    after = driver.cluster().role
+    assert after is not None and after.owner_node == owner.owner_node
+
+
+def test_the_move_script_checks_the_resource_first_and_cycles_after_the_move() -> None:
+    text = assembled(contracts.MOVE_SSO_ROLE.name)
+    body = text[text.index("Assert-ClusterMember\n$targets") :]
+    check = body.index("(Get-ResourceState -Name $CycleResource)['exists']")
+    move = body.index("Move-ClusterGroup -Name $RoleName")
+    cycle = body.index("Invoke-EntSsoResourceCycle -Name $CycleResource")
+    assert check < move < cycle
