@@ -2,6 +2,12 @@
 sequence — role online and moved to the node, ENTSSO offline/online there, the escrowed backup copied
 to a protected temporary folder, the secret restored, the folder removed, then failover proven on that node.
 
+Every seed step stays, in three sequential round trips per node (issue 15; was eight): Move-SsoRole -CycleResource
+(steps 1-3) beside New-ProtectedTempDir -FileName (step 4: the folder and the copy; node-local files the cluster never
+reads), then Restore-MasterSecret -RemoveCopy (steps 5-6; the copy removed in its finally, Remove-ProtectedPath only
+sweeps what a failed run left), then the proof's cluster and node reads side by side (step 7), with the next
+restore's database read beside them. Restores stay one node after another, as the seed does them.
+
 Keyed on "the node holds the database's MSID", not on the backup's hash: a node that already holds
 it is adopted without a restore. Every move and cycle needs ``allowDisruption`` (``Remote.run`` refuses
 them otherwise); on the adopt path, which any update of a restore takes, the role is sent home only when the
