@@ -410,10 +410,6 @@ class SecretState(Result):
 class TempDirParams(Params):
     run_id: str
     reader: str = ""  # DOMAIN\user that may also read the folder (the ENTSSO service account); '' for none
-    # a small file written into the folder in the same call (the restore's backup copy, one envelope); '' for none
-    file_name: str = ""
-    data_base64: str = ""
-    expected_sha256: str = ""  # the file's SHA-256 after writing: else it is deleted and ESSO-022 raised
 
 
 class PathState(Result):
@@ -431,6 +427,10 @@ class WriteFileChunkParams(Params):
     offset: int
     final: bool
     expected_sha256: str  # checked on the final chunk
+    # with the first chunk: the per-run folder esso-<run_id> made here (as New-ProtectedTempDir makes it, ``reader``
+    # may read it), and ``path`` the file's plain name in it; '' for none
+    run_id: str = ""
+    reader: str = ""
 
 
 class WrittenFile(Result):
@@ -610,9 +610,11 @@ RESTORE_MASTER_SECRET = Script(
     raises=("ESSO-001", "ESSO-011", "ESSO-012", "ESSO-016", "ESSO-025"),
 )
 NEW_PROTECTED_TEMP_DIR = Script(
-    "New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True, raises=("ESSO-003", "ESSO-022")
+    "New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True, raises=("ESSO-003",)
 )
-WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-022",))
+WRITE_FILE_CHUNK = Script(
+    "Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-003", "ESSO-022")
+)
 REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)
 REMOVE_SSO_NODE_CONFIGURATION = Script(
     "Remove-SsoNodeConfiguration",

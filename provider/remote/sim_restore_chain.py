@@ -5,7 +5,7 @@ shared by every script. Restore-MasterSecret.ps1 with ``-RemoveCopy`` removes th
 backup copy in a ``finally``, whether RestoreSecret succeeded or not (seed "To restore the master secret on the
 second cluster node", step 4: the copy does not outlive the restore; docs/design.md "Secrets"). Move-SsoRole.ps1
 with ``-CycleResource`` takes the ENTSSO resource offline and online once the role is on the node (steps 2-3 in one
-call). New-ProtectedTempDir.ps1 with ``-FileName`` writes a small file into the folder it made (step 4 in one call).
+call). Write-FileChunk.ps1 with ``-RunId`` makes the per-run folder with the first chunk (step 4 in one call).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from provider.errors import EssoError
 from provider.remote import sim_cluster, sim_files, sim_handlers, sim_model
 from provider.remote.sim_model import Ctx
 
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # New-ProtectedTempDir.ps1's ValidatePattern on FileName
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # Write-FileChunk.ps1's check of Path with RunId
 
 
 def copy_folder(backup_file: str) -> str:
@@ -61,23 +61,17 @@ def move_sso_role(ctx: Ctx, p: contracts.MoveRoleParams) -> contracts.ChangeResu
     return contracts.ChangeResult[contracts.RoleState](changed=True, before=moved.before, after=after)
 
 
-def new_protected_temp_dir(ctx: Ctx, p: contracts.TempDirParams) -> contracts.ChangeResult[contracts.PathState]:
-    """New-ProtectedTempDir.ps1: the folder, then (``file_name``) the file written into it and checked against its
-    SHA-256 as Write-FileChunk.ps1's final chunk does (deleted and ESSO-022 on a mismatch)."""
-    made = sim_files.new_protected_temp_dir(ctx, p)
-    if not p.file_name:
-        return made
-    if not _FILE_NAME.match(p.file_name) or ".." in p.file_name:
-        ctx.fail("ESSO-035", f"the file name {p.file_name} is not a plain name.")
-    chunk = contracts.WriteFileChunkParams(
-        path=f"{made.after.path}\\{p.file_name}",
-        data_base64=p.data_base64,
-        offset=0,
-        final=True,
-        expected_sha256=p.expected_sha256,
-    )
+def write_file_chunk(ctx: Ctx, p: contracts.WriteFileChunkParams) -> contracts.WrittenFile:
+    """Write-FileChunk.ps1: with ``run_id`` (first chunk only) the per-run folder made or checked as
+    New-ProtectedTempDir.ps1 does, and ``path`` a plain file name in it; then the chunk as before. The folder stays
+    made when the write then fails (a mismatched copy is deleted, ESSO-022), as on Windows."""
+    if not p.run_id:
+        return sim_files.write_file_chunk(ctx, p)
+    if p.offset != 0 or not _FILE_NAME.match(p.path) or ".." in p.path:
+        ctx.fail("ESSO-035", f"with a run id, {p.path} must be a plain file name, written from offset 0.")
+    made = sim_files.new_protected_temp_dir(ctx, contracts.TempDirParams(run_id=p.run_id, reader=p.reader))
+    chunk = p.model_copy(update={"path": f"{made.after.path}\\{p.path}", "run_id": "", "reader": ""})
     try:
-        sim_files.write_file_chunk(ctx, chunk)
+        return sim_files.write_file_chunk(ctx, chunk)
     except EssoError as exc:
-        ctx.fail_after_change(exc.code, exc.detail)  # the folder stays made, as on Windows
-    return contracts.ChangeResult[contracts.PathState](changed=True, before=made.before, after=made.after)
+        ctx.fail_after_change(exc.code, exc.detail)

@@ -298,22 +298,43 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         key = "\n".join([inputs.server, inputs.database, inputs.node, msid]).lower()
         return "restore-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
-    def _folder(
-        self, remote: Remote, inputs: RestoreInputs, msid: str, data: bytes | None = None
-    ) -> contracts.ChangeResult[contracts.PathState]:
-        """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt; with
-        ``data`` (one envelope at most) the backup copy is written into it in the same call."""
+    def _folder(self, remote: Remote, inputs: RestoreInputs, msid: str) -> contracts.ChangeResult[contracts.PathState]:
+        """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt."""
         # ENTSSO's service account may read the copy; nobody else but SYSTEM and Administrators (issue 9 A12)
         made = contracts.TempDirParams(run_id=self.run_id(inputs, msid), reader=inputs.service_account)
-        if data is not None:
-            made = contracts.TempDirParams(
-                run_id=made.run_id,
-                reader=made.reader,
-                file_name=BACKUP_NAME,
-                data_base64=base64.b64encode(data).decode("ascii"),
-                expected_sha256=hashlib.sha256(data).hexdigest(),
-            )
         return remote.run(inputs.node, contracts.NEW_PROTECTED_TEMP_DIR, made)
+
+    def _copy(self, remote: Remote, inputs: RestoreInputs, msid: str, data: bytes) -> str:
+        """Seed step 4: the backup copied into this restore's protected folder; returns the folder.
+
+        A backup is a few KB: one Write-FileChunk -RunId call makes the folder (as New-ProtectedTempDir does) and
+        writes the copy (issue 15); a larger one goes into a folder made first, in chunks (``send_file``). Either
+        way the node checks the copy's SHA-256, and so does this."""
+        if len(data) > remote.chunk_bytes:
+            folder = self._folder(remote, inputs, msid).after.path
+            remote.send_file(inputs.node, f"{folder}\\{BACKUP_NAME}", data)
+            return folder
+        digest = hashlib.sha256(data).hexdigest()
+        chunk = contracts.WriteFileChunkParams(
+            path=BACKUP_NAME,
+            data_base64=base64.b64encode(data).decode("ascii"),
+            offset=0,
+            final=True,
+            expected_sha256=digest,
+            run_id=self.run_id(inputs, msid),
+            reader=inputs.service_account,
+        )
+        written = remote.run(inputs.node, contracts.WRITE_FILE_CHUNK, chunk)
+        folder, _, name = written.path.rpartition("\\")
+        if name.lower() != BACKUP_NAME.lower() or written.size != len(data) or written.sha256 != digest:
+            raise EssoError(
+                "ESSO-022",
+                f"{written.path} holds {written.size} bytes with SHA-256 {written.sha256}, expected {BACKUP_NAME} "
+                f"with {len(data)} bytes and {digest}.",
+                node=inputs.node,
+                step="copy-backup",
+            )
+        return folder
 
     def _sweep(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> None:
         """Remove the folder (and the backup copy in it) an interrupted attempt of this restore may have left.
@@ -349,11 +370,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         made: list[str] = []
 
         def stage() -> None:
-            if len(data) <= remote.chunk_bytes:  # folder and copy in one call (a backup is a few KB)
-                made.append(self._folder(remote, inputs, msid, data).after.path)
-                return
-            made.append(self._folder(remote, inputs, msid).after.path)
-            remote.send_file(node, f"{made[0]}\\{BACKUP_NAME}", data)
+            made.append(self._copy(remote, inputs, msid, data))
 
         staged = remote.start(stage)
         done = False
@@ -373,8 +390,15 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, True, "the copy's folder, by Restore-MasterSecret")
             done = True
         finally:
-            if not done and made:  # Restore-MasterSecret removes its copy in a finally; this sweeps what a failure left
-                _settle(lambda: self._remove(remote, node, made[0], steps))
+            if not done:  # Restore-MasterSecret removes its copy in a finally; this sweeps what a failure left
+                folder = made[0] if made else None
+                _settle(
+                    lambda: (
+                        self._sweep(remote, inputs, msid, steps)
+                        if folder is None
+                        else self._remove(remote, node, folder, steps)
+                    )
+                )
         return recorded.location
 
     def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:

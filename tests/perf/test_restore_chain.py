@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -98,47 +99,56 @@ def test_a_first_up_leaves_no_copy_on_any_node(tmp_path: Path) -> None:
     assert calls["SSO01/Remove-ProtectedPath"] == 1
 
 
+def _first_chunk(driver: Driver, data: bytes, run_id: str, *, name: str = "SSOSecret.bak", digest: str = "") -> Any:
+    params = contracts.WriteFileChunkParams(
+        path=name,
+        data_base64=base64.b64encode(data).decode("ascii"),
+        offset=0,
+        final=True,
+        expected_sha256=digest or hashlib.sha256(data).hexdigest(),
+        run_id=run_id,
+        reader=driver.SERVICE,
+    )
+    return driver.run("SSO02", contracts.WRITE_FILE_CHUNK, params)
+
+
 def test_the_folder_and_the_copy_are_made_in_one_call(tmp_path: Path) -> None:
     driver = Driver(tmp_path)
     data = driver.configure()
-    params = contracts.TempDirParams(
-        run_id="r2",
-        reader=driver.SERVICE,
-        file_name="SSOSecret.bak",
-        data_base64=base64.b64encode(data).decode("ascii"),
-        expected_sha256=hashlib.sha256(data).hexdigest(),
+    written = _first_chunk(driver, data, "r2")
+    assert written.size == len(data) and written.sha256 == hashlib.sha256(data).hexdigest()
+    assert driver.remote.fetch_file("SSO02", written.path) == data
+    folder = written.path.rpartition("\\")[0]
+    made = driver.run(
+        "SSO02", contracts.NEW_PROTECTED_TEMP_DIR, contracts.TempDirParams(run_id="r2", reader=driver.SERVICE)
     )
-    made = driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params)
-    path = f"{made.after.path}\\SSOSecret.bak"
-    assert made.changed and driver.remote.fetch_file("SSO02", path) == data
+    assert made.after.path == folder and not made.changed  # the very folder New-ProtectedTempDir makes, its ACL too
     world = Simulator(driver.state).load().nodes["SSO02"]
-    assert all(f.admin_only_acl for k, f in world.files.items() if "esso-r2" in k)  # the folder's ACL, inherited
-    assert driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params).changed  # the copy is written again
+    assert all(f.admin_only_acl for k, f in world.files.items() if "esso-r2" in k)
+    # the restore reads it as the service account: the folder's one reader (issue 9 A12)
+    driver.move("SSO02")
+    driver.cycle("SSO02")
+    assert driver.run("SSO02", contracts.RESTORE_MASTER_SECRET, _params(driver, written.path)).changed
+    assert _left(driver, "SSO02") == []
 
 
 def test_a_copy_whose_hash_differs_is_deleted_and_reported(tmp_path: Path) -> None:
     driver = Driver(tmp_path)
     data = driver.configure()
-    params = contracts.TempDirParams(
-        run_id="r3",
-        reader=driver.SERVICE,
-        file_name="SSOSecret.bak",
-        data_base64=base64.b64encode(data).decode("ascii"),
-        expected_sha256=hashlib.sha256(b"other").hexdigest(),
-    )
     with pytest.raises(EssoError) as err:
-        driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params)
+        _first_chunk(driver, data, "r3", digest=hashlib.sha256(b"other").hexdigest())
     assert err.value.code == "ESSO-022"
     assert not any("esso-r3\\" in key for key in Simulator(driver.state).load().nodes["SSO02"].files)
 
 
-def test_a_file_name_that_is_not_a_plain_name_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["..\\x.bak", "C:\\Windows\\Temp\\esso-r4\\x.bak"])
+def test_with_a_run_id_the_path_must_be_a_plain_name(tmp_path: Path, name: str) -> None:
     driver = Driver(tmp_path)
     driver.configure()
-    params = contracts.TempDirParams(run_id="r4", file_name="..\\x.bak", data_base64="", expected_sha256="")
     with pytest.raises(EssoError) as err:
-        driver.run("SSO02", contracts.NEW_PROTECTED_TEMP_DIR, params)
+        _first_chunk(driver, b"x", "r4", name=name)
     assert err.value.code == "ESSO-035"
+    assert _left(driver, "SSO02") == []
 
 
 def test_the_move_cycles_the_resource_so_the_restore_may_follow(tmp_path: Path) -> None:
