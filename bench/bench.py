@@ -7,11 +7,12 @@ Each size runs the demo stack (simulator target) through the imitation engine (t
 drives the SDK's real dynamic provider host over gRPC in process:
 
 1. latency 0: a first ``up``, a ``preview``, a no-change ``up`` and a ``refresh``; calls counted by the simulator
-   (``World.calls``), CPU time of the preview;
+   (``World.calls``), CPU time of the preview; the first ``up``'s sequential round-trip levels, counted by the
+   operation's logical clock (``provider.remote.levels.Levels``: deterministic, unlike a time), per resource and
+   per script, and the same at ESSO_CONCURRENCY = N;
 2. a fresh world at each uniform latency (``--latency-ms``, default 200 ms per call as the issue states it, then
    50 ms): the first ``up``'s wall time over the procedure's critical path, M(N) = 5N + 10 sequential round trips
-   (the performance review §3); beside it the first ``up``'s own sequential round-trip levels, counted by the
-   operation's logical clock (``provider.remote.cache.Levels``), per resource and per script;
+   (the performance review §3);
 3. a fresh world under the Windows-like latency profile (``provider.remote.simulator.WINDOWS_LIKE``, scaled by
    ``--scale``): the first ``up``'s wall time, where joins, role moves and cycles weigh what they weigh.
 
@@ -37,6 +38,7 @@ if str(ROOT) not in sys.path:
 from provider.remote import simulator  # noqa: E402
 from provider.remote.cache import Operation  # noqa: E402
 from provider.remote.simulator import Simulator, demo_world  # noqa: E402
+from provider.resources.base import CONCURRENCY_ENV  # noqa: E402
 from tests.engine.world import SECRETS  # noqa: E402
 from tests.support.engine import Engine, StackConfig, learn  # noqa: E402
 
@@ -66,6 +68,7 @@ class Size:
     levels: int = 0  # sequential round-trip levels of the first up (the operation's logical clock)
     levels_by_resource: Counter[str] = field(default_factory=Counter)
     levels_by_script: Counter[str] = field(default_factory=Counter)
+    levels_unbounded: int = 0  # the same first up's levels with ESSO_CONCURRENCY = N (no fan-out waits for a worker)
     wall_uniform: dict[int, float] = field(default_factory=dict)  # latency ms -> wall seconds
     wall_profile: float = 0.0
 
@@ -111,6 +114,20 @@ class Stack:
         return self.counted(lambda: self.engine.up(learn(self.config)))
 
 
+def levels_at_concurrency(folder: Path, n: int) -> int:
+    """A first up's sequential levels when every per-node fan-out runs all nodes at once (ESSO_CONCURRENCY = N)."""
+    configured = os.environ.get(CONCURRENCY_ENV)
+    os.environ[CONCURRENCY_ENV] = str(n)
+    try:
+        Stack(folder, n).up()
+    finally:
+        if configured is None:
+            os.environ.pop(CONCURRENCY_ENV, None)
+        else:
+            os.environ[CONCURRENCY_ENV] = configured
+    return Operation._current.levels.done if Operation._current is not None else -1
+
+
 def measure(n: int, scratch: Path, latencies: Sequence[int], scale: float) -> Size:
     size = Size(n)
     stack = Stack(scratch / f"n{n}-counts", n)
@@ -118,6 +135,7 @@ def measure(n: int, scratch: Path, latencies: Sequence[int], scale: float) -> Si
     if Operation._current is not None:  # the first up's operation: its critical path in round trips
         levels = Operation._current.levels
         size.levels, size.levels_by_resource, size.levels_by_script = levels.done, levels.by_resource, levels.by_script
+    size.levels_unbounded = levels_at_concurrency(scratch / f"n{n}-wide", n)
     program = learn(stack.config)
     cpu = time.process_time()
     size.preview = sum(stack.counted(lambda: stack.engine.preview(program)).values())
@@ -165,7 +183,8 @@ def report(sizes: list[Size], latencies: Sequence[int], scale: float, concurrenc
     rows.append(["refresh: calls", *[s.refresh for s in sizes], "<= N+3 = 11"])
     rows.append(["preview: CPU seconds", *[f"{s.preview_cpu:.2f}" for s in sizes], "half of 0.4-0.8"])
     rows.append(["preview: PBKDF2 derivations (was 2+2N)", *[s.preview_derivations for s in sizes], "2"])
-    rows.append(["first up: sequential round-trip levels", *[s.levels for s in sizes], "~75"])
+    rows.append(["first up: sequential round-trip levels", *[s.levels for s in sizes], "<= ~75 (1.5 M)"])
+    rows.append(["  the same at ESSO_CONCURRENCY = N", *[s.levels_unbounded for s in sizes], ""])
     rows.append(["critical path M = 5N+10 [calls]", *[critical_path(s.n) for s in sizes], ""])
     rows.append(["levels / M", *[f"{s.levels / critical_path(s.n):.2f}" for s in sizes], ""])
     for latency_ms in latencies:
@@ -205,7 +224,7 @@ def report(sizes: list[Size], latencies: Sequence[int], scale: float, concurrenc
             f"N={s.n}, first up, levels per resource: " + ", ".join(f"{k} {v}" for k, v in s.levels_by_resource.items())
         )
         out.append(
-            f"N={s.n}, first up, levels per script:   "
+            f"N={s.n}, first up, levels per script (a tie goes to the call that got there first): "
             + ", ".join(f"{k} {v}" for k, v in s.levels_by_script.most_common())
         )
     return "\n".join(out)
@@ -222,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=0.01, help="factor on the Windows-like latency profile")
     parser.add_argument("--concurrency", type=int, default=4, help="ESSO_CONCURRENCY for the provider host")
     args = parser.parse_args(argv)
-    os.environ["ESSO_CONCURRENCY"] = str(args.concurrency)
+    os.environ[CONCURRENCY_ENV] = str(args.concurrency)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     latencies = [int(ms) for ms in args.latency_ms.split(",") if ms.strip()]
     with tempfile.TemporaryDirectory(prefix="esso-bench-") as scratch:
