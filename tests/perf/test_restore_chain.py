@@ -76,13 +76,22 @@ def test_a_backup_outside_a_per_run_folder_is_refused_before_the_restore(tmp_pat
 def test_the_script_removes_the_copy_in_a_finally_after_checking_the_folder_first() -> None:
     """The PowerShell side of the same contract: the folder is resolved (Resolve-ProtectedPath) before the restore,
     and removed in the finally around it."""
-    text = assembled(contracts.RESTORE_MASTER_SECRET.name)
-    body = text[text.index("$copyFolder = $null") :]
-    resolve = body.index("Resolve-ProtectedPath -Path (Split-Path -Path $BackupFile -Parent)")
-    restore = body.index("'RestoreSecret'")
-    final = body.index("finally {\n    if ($null -ne $copyFolder")
-    assert resolve < restore < final
-    assert "Remove-Item -LiteralPath $copyFolder -Recurse -Force" in body[final:]
+    _in_order(
+        contracts.RESTORE_MASTER_SECRET.name,
+        "$copyFolder = $null",
+        "Resolve-ProtectedPath -Path (Split-Path -Path $BackupFile -Parent)",
+        "'RestoreSecret'",
+        "finally {\n    if ($null -ne $copyFolder",
+        "Remove-Item -LiteralPath $copyFolder -Recurse -Force",
+    )
+
+
+def _in_order(script: str, *needles: str) -> None:
+    """Each needle occurs in the assembled script, after the one before it."""
+    text = assembled(script)
+    at = 0
+    for needle in needles:
+        at = text.index(needle, at)
 
 
 def test_a_first_up_leaves_no_copy_on_any_node(tmp_path: Path) -> None:
@@ -198,9 +207,10 @@ def test_a_cycle_resource_that_does_not_exist_is_refused_before_the_role_moves(t
 
 
 def test_the_move_script_checks_the_resource_first_and_cycles_after_the_move() -> None:
-    text = assembled(contracts.MOVE_SSO_ROLE.name)
-    body = text[text.index("Assert-ClusterMember\n$targets") :]
-    check = body.index("(Get-ResourceState -Name $CycleResource)['exists']")
-    move = body.index("Move-ClusterGroup -Name $RoleName")
-    cycle = body.index("Invoke-EntSsoResourceCycle -Name $CycleResource")
-    assert check < move < cycle
+    _in_order(
+        contracts.MOVE_SSO_ROLE.name,
+        "Assert-ClusterMember\n$targets",
+        "(Get-ResourceState -Name $CycleResource)['exists']",
+        "Move-ClusterGroup -Name $RoleName",
+        "Invoke-EntSsoResourceCycle -Name $CycleResource",
+    )
