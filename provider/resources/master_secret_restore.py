@@ -3,10 +3,10 @@ sequence — role online and moved to the node, ENTSSO offline/online there, the
 to a protected temporary folder, the secret restored, the folder removed, then failover proven on that node.
 
 Every seed step stays, in three sequential round trips per node (issue 15; was eight): Move-SsoRole -CycleResource
-(steps 1-3) beside New-ProtectedTempDir -FileName (step 4: the folder and the copy; node-local files the cluster never
-reads), then Restore-MasterSecret -RemoveCopy (steps 5-6; the copy removed in its finally, Remove-ProtectedPath only
-sweeps what a failed run left), then the proof's cluster and node reads side by side (step 7), with the next
-restore's database read beside them. Restores stay one node after another, as the seed does them.
+(steps 1-3) beside Write-FileChunk -RunId (step 4: the protected folder and the copy in one call; node-local files the
+cluster never reads), then Restore-MasterSecret -RemoveCopy (steps 5-6; the copy removed in its finally,
+Remove-ProtectedPath only sweeps what a failed run left), then the proof's cluster and node reads side by side
+(step 7), with the next restore's database read beside them. Restores stay one node after another, as the seed does.
 
 Keyed on "the node holds the database's MSID", not on the backup's hash: a node that already holds
 it is adopted without a restore. Every move and cycle needs ``allowDisruption`` (``Remote.run`` refuses
