@@ -372,13 +372,15 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         def stage() -> None:
             made.append(self._copy(remote, inputs, msid, data))
 
-        staged = remote.start(stage)
+        beside = remote.concurrency > 1  # in turn (ESSO_CONCURRENCY 1): the copy after the move, never after a failure
+        staged = remote.start(stage) if beside else stage
         done = False
         try:
             try:
                 move_role(remote, role=inputs.role, node=node, steps=steps, cycle=inputs.resource_name)
             except BaseException:
-                _settle(staged)  # the move's or the cycle's error is the one to report
+                if beside:
+                    _settle(staged)  # the move's or the cycle's error is the one to report
                 raise
             staged()
             steps.add(node, "copy-backup", True, "to a folder only Administrators and the service account can read")

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from provider import contracts
 from provider.errors import EssoError
 from provider.remote.script_source import assembled
-from provider.remote.simulator import Simulator
+from provider.remote.simulator import Simulator, demo_world
 from tests.support.driver import Driver
 
 
@@ -214,3 +214,47 @@ def test_the_move_script_checks_the_resource_first_and_cycles_after_the_move() -
         "Move-ClusterGroup -Name $RoleName",
         "Invoke-EntSsoResourceCycle -Name $CycleResource",
     )
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_failed_move_leaves_no_copy_and_the_next_up_converges(tmp_path: Path, concurrency: int) -> None:
+    """The copy is staged beside the move (concurrency > 1) or after it (1); a move that fails leaves nothing on the
+    node either way, and in turn the copy is never even written."""
+    from provider.remote.cache import Operation
+    from tests.support.procedure import Stack as ProviderStack
+    from tests.support.procedure import demo_spec
+
+    spec = demo_spec(tmp_path, ("SSO01", "SSO02"))
+    sim = Simulator(tmp_path / "world.json")
+    sim.seed(demo_world(nodes=["SSO01", "SSO02"]))
+    stack = ProviderStack()
+
+    def up() -> None:
+        operation = Operation(concurrency=concurrency)
+        original = ProviderStack._provider
+
+        def provider(cls: Any, spec: Any) -> Any:
+            made = original(cls, spec)
+            made.use_spec(spec, operation)
+            return made
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ProviderStack, "_provider", staticmethod(provider))
+            stack.up(spec)
+
+    sim.inject("SSO02", "Move-SsoRole", "error")
+    with pytest.raises(EssoError):
+        up()
+    world = sim.load()
+    assert _left_in(world, "SSO02") == []
+    writes = world.calls_for(node="SSO02", script="Write-FileChunk")
+    assert writes == (0 if concurrency == 1 else 1)
+    up()
+    world = sim.load()
+    assert _left_in(world, "SSO02") == [] and world.databases
+    assert any(m in world.nodes["SSO02"].ssoss for m in world.nodes["SSO01"].ssoss)
+
+
+def _left_in(world: Any, node: str) -> list[str]:
+    found = world.nodes[node]
+    return [*found.protected_dirs, *(k for k in found.files if "esso-" in k)]
