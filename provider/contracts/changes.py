@@ -144,6 +144,7 @@ class StartModeState(Result):
 class MoveRoleParams(Params):
     role_name: str
     node: str
+    cycle_resource: str = ""  # the ENTSSO resource cycled offline/online once the role is on node (restore step 3)
 
 
 class RoleState(Result):
@@ -165,6 +166,7 @@ class RestoreParams(Params):
     backup_file: str
     backup_password: SecretStr
     expected_msid: str
+    remove_copy: bool = False  # remove the backup's per-run folder in a finally (a restore's last step)
 
 
 class SecretState(Result):
@@ -191,6 +193,10 @@ class WriteFileChunkParams(Params):
     offset: int
     final: bool
     expected_sha256: str  # checked on the final chunk
+    # with the first chunk: the per-run folder esso-<run_id> made here (as New-ProtectedTempDir makes it, ``reader``
+    # may read it), and ``path`` the file's plain name in it; '' for none
+    run_id: str = ""
+    reader: str = ""
 
 
 class WrittenFile(Result):

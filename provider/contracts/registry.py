@@ -173,8 +173,8 @@ MOVE_SSO_ROLE = Script(
     changes=True,
     disruptive=True,
     scope="cluster",
-    raises=("ESSO-009", "ESSO-013", "ESSO-017"),
-    phases=("moved-offline",),
+    raises=("ESSO-009", "ESSO-013", "ESSO-017", "ESSO-026"),
+    phases=("moved-offline", "offline"),  # "offline": the cycle's Stop-ClusterResource done (CycleResource)
 )
 RESTART_SSO_CLUSTER_RESOURCE = Script(
     "Restart-SsoClusterResource",
@@ -197,7 +197,9 @@ RESTORE_MASTER_SECRET = Script(
 NEW_PROTECTED_TEMP_DIR = Script(
     "New-ProtectedTempDir", TempDirParams, ChangeResult[PathState], changes=True, raises=("ESSO-003",)
 )
-WRITE_FILE_CHUNK = Script("Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-022",))
+WRITE_FILE_CHUNK = Script(
+    "Write-FileChunk", WriteFileChunkParams, WrittenFile, changes=True, raises=("ESSO-003", "ESSO-022")
+)
 REMOVE_PROTECTED_PATH = Script("Remove-ProtectedPath", PathParams, ChangeResult[PathState], changes=True)
 # issue 13 M4: the backup file a node holds once its bytes are escrowed and read back (docs/security.md)
 REMOVE_MASTER_SECRET_BACKUP = Script("Remove-MasterSecretBackup", PathParams, ChangeResult[PathState], changes=True)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.remote.levels import Track
 from provider.remote.policy import CallPolicy as CallPolicy
 from provider.remote.policy import host_problem as host_problem
 from provider.remote.policy import node_key as node_key
@@ -85,6 +86,7 @@ class Remote(ABC):
         # How many independent per-node calls may run at once (``fan_out``); 1 runs them in turn.
         self.concurrency = 1
         self.recorder: Recorder | None = None  # hears every remote call (issue 18): live progress, the run record
+        self.levels: Track | None = None  # counts sequential round trips (provider/remote/cache.py ``Levels``)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every implementation's ``renew_logon`` opens a session only on a host the policy allows, as ``run``
@@ -151,12 +153,14 @@ class Remote(ABC):
             return result
         if not cacheable(script, params):
             return self._answer(node, script, params)
-        return cache.read_through(node, script, params, lambda: self._answer(node, script, params))
+        return cache.read_through(node, script, params, lambda: self._answer(node, script, params), self.levels)
 
     def _attempt(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:
         """Invoke, retrying a read (bounded, with backoff) after a transient failure; never a change."""
         attempt = 0
         while True:
+            if self.levels is not None:
+                self.levels.tick(node, script.name)
             try:
                 return self._recorded(node, script, params)
             except TransientRemoteError:
@@ -177,10 +181,20 @@ class Remote(ABC):
         waits for its answer or raises its error. With concurrency 1 the call runs when its answer is asked."""
         if self.concurrency <= 1:
             return call
+        track, ends = self.levels, list[int]()
+        fork = track.cursor() if track is not None else 0
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="esso")
-        future = pool.submit(call)
+        future = pool.submit(call if track is None else lambda: track.branch(fork, call, ends))
         pool.shutdown(wait=False)
-        return future.result
+
+        def answer() -> T:
+            try:
+                return future.result()
+            finally:
+                if track is not None and ends:
+                    track.advance(ends[0])
+
+        return answer
 
     def fan_out(self, nodes: Iterable[str], call: Callable[[str], T]) -> dict[str, T]:
         """``call`` once per node, up to ``concurrency`` at a time: for independent per-node calls only (reads,
@@ -189,9 +203,18 @@ class Remote(ABC):
         ordered = list(dict.fromkeys(nodes))
         if self.concurrency <= 1 or len(ordered) <= 1:
             return {n: call(n) for n in ordered}
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ordered)), thread_name_prefix="esso") as pool:
-            futures = {n: pool.submit(call, n) for n in ordered}
+        width = min(self.concurrency, len(ordered))
+        track, ends = self.levels, {n: list[int]() for n in ordered}
+        fork = track.cursor() if track is not None else 0
+
+        def branch(node: str) -> T:
+            return call(node) if track is None else track.branch(fork, lambda: call(node), ends[node])
+
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="esso") as pool:
+            futures = {n: pool.submit(branch, n) for n in ordered}
             wait(futures.values())
+        if track is not None:
+            track.joined(fork, [max(ends[n], default=fork) for n in ordered], width)
         return {n: f.result() for n, f in futures.items()}
 
     def _recorded(self, node: str, script: contracts.Script[Any, Any], params: contracts.Params) -> Any:

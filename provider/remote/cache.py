@@ -31,12 +31,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
 from provider import contracts
+from provider.remote.levels import Levels, Track
 from provider.resources.fingerprints import KeyRing
+
+if TYPE_CHECKING:
+    from provider.escrow.base import RecordedBackup
+
+__all__ = ["FactsCache", "Levels", "Operation", "Track", "cacheable"]
 
 # Read scripts whose answer does not depend on the node that runs them: cached once per operation, by scope.
 SCOPES: dict[str, str] = {
@@ -122,6 +128,7 @@ class FactsCache:
     misses: int = 0
     audit: Audit | None = None  # tests: called on every hit, to compare the answer with a fresh read
     _answers: dict[tuple[str, str, str], contracts.Result] = field(default_factory=dict)
+    _ready: dict[tuple[str, str, str], int] = field(default_factory=dict)  # the level each answer arrived at
     _epochs: dict[str, int] = field(default_factory=dict)  # per node, and ``*`` for cluster-wide facts
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _inflight: dict[tuple[str, str, str], threading.Event] = field(default_factory=dict)
@@ -140,14 +147,24 @@ class FactsCache:
             return self._epochs.get(scope, 0) + (0 if scope.startswith("#") else self._epochs.get(_NODES, 0))
 
     def get(
-        self, node: str, script: contracts.Script[Any, contracts.R], params: contracts.Params
+        self,
+        node: str,
+        script: contracts.Script[Any, contracts.R],
+        params: contracts.Params,
+        track: Track | None = None,
     ) -> contracts.R | None:
+        """The kept answer, or None; ``track`` goes on from the level the answer arrived at (a read begun in
+        the background may have been kept before the caller got there)."""
+        key = self._key(node, script, params)
         with self._lock:
-            found = self._answers.get(self._key(node, script, params))
+            found = self._answers.get(key)
             if found is None:
                 self.misses += 1
                 return None
             self.hits += 1
+            ready = self._ready.get(key, 0)
+        if track is not None:
+            track.advance(ready)
         if self.audit is not None:
             self.audit(node, script, params, found)
         return found.model_copy(deep=True)  # type: ignore[return-value]
@@ -158,12 +175,13 @@ class FactsCache:
         script: contracts.Script[Any, contracts.R],
         params: contracts.Params,
         read: Callable[[], contracts.R],
+        track: Track | None = None,
     ) -> contracts.R:
         """The cached answer, or ``read()`` once: concurrent asks for the same facts (the engine runs a
         refresh's Reads in parallel) wait for the read in flight instead of sending their own."""
         key = self._key(node, script, params)
         while True:
-            known = self.get(node, script, params)
+            known = self.get(node, script, params, track)
             if known is not None:
                 return known
             with self._lock:
@@ -175,7 +193,7 @@ class FactsCache:
         try:
             epoch = self.epoch(node, script)
             answer = read()
-            self.put(node, script, params, answer, epoch)
+            self.put(node, script, params, answer, epoch, ready=track.cursor() if track is not None else 0)
             return answer
         finally:
             with self._lock:
@@ -189,12 +207,16 @@ class FactsCache:
         params: contracts.Params,
         answer: contracts.Result,
         epoch: int,
+        *,
+        ready: int = 0,
     ) -> None:
-        """Keep ``answer`` unless a change forgot these facts while it was being read."""
+        """Keep ``answer`` (it arrived at level ``ready``) unless a change forgot these facts while it was read."""
         if self.epoch(node, script) != epoch:
             return
+        key = self._key(node, script, params)
         with self._lock:
-            self._answers[self._key(node, script, params)] = answer.model_copy(deep=True)
+            self._answers[key] = answer.model_copy(deep=True)
+            self._ready[key] = ready
 
     def changed(self, node: str, script: contracts.Script[Any, Any], result: contracts.Result | None = None) -> None:
         """A change script ran on ``node`` (``result``), or failed and may have run (None): forget what it can
@@ -239,6 +261,10 @@ class Operation:
     concurrency: int = 4
     token: object | None = None  # the host's Configure payload this operation belongs to (kept alive: see above)
     keys: KeyRing = field(default_factory=KeyRing)  # fingerprints: one key derivation per secret per operation
+    levels: Levels = field(default_factory=Levels)  # the operation's critical path in round trips (the bench)
+    # sso-system's authenticated escrow records, by (escrow, MSID): each check derives a PBKDF2 key (~0.1 s), and
+    # every restore of the operation checks the same record, which sso-system wrote before any restore ran
+    escrow_records: dict[tuple[str, str], RecordedBackup] = field(default_factory=dict)
 
     audit: ClassVar[Audit | None] = None  # tests: the audit every new operation's cache gets
     _current: ClassVar[Operation | None] = None  # class-level: the operation of the last Configure seen in this process

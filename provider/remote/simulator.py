@@ -71,7 +71,7 @@ from pydantic import ValidationError
 
 from provider import contracts
 from provider.errors import EssoError
-from provider.remote import sim_backup_file, sim_cluster, sim_files, sim_handlers
+from provider.remote import sim_backup_file, sim_cluster, sim_files, sim_handlers, sim_restore_chain
 from provider.remote import sim_rotation as rot
 from provider.remote.base import Remote, TransientRemoteError
 from provider.remote.sim_model import (
@@ -124,11 +124,11 @@ HANDLERS: dict[str, Handler] = {
     contracts.SET_SSO_POSSIBLE_OWNERS.name: sim_cluster.set_sso_possible_owners,
     contracts.SET_ENTSSO_START_MODE.name: sim_handlers.set_entsso_start_mode,
     contracts.SET_ENTSSO_LOGON.name: sim_handlers.set_entsso_logon,
-    contracts.MOVE_SSO_ROLE.name: sim_cluster.move_sso_role,
+    contracts.MOVE_SSO_ROLE.name: sim_restore_chain.move_sso_role,
     contracts.RESTART_SSO_CLUSTER_RESOURCE.name: sim_cluster.restart_sso_cluster_resource,
-    contracts.RESTORE_MASTER_SECRET.name: sim_handlers.restore_master_secret,
+    contracts.RESTORE_MASTER_SECRET.name: sim_restore_chain.restore_master_secret,
     contracts.NEW_PROTECTED_TEMP_DIR.name: sim_files.new_protected_temp_dir,
-    contracts.WRITE_FILE_CHUNK.name: sim_files.write_file_chunk,
+    contracts.WRITE_FILE_CHUNK.name: sim_restore_chain.write_file_chunk,
     contracts.REMOVE_PROTECTED_PATH.name: sim_files.remove_protected_path,
     contracts.REMOVE_MASTER_SECRET_BACKUP.name: sim_backup_file.remove_master_secret_backup,
     contracts.REMOVE_SSO_NODE_CONFIGURATION.name: sim_handlers.remove_sso_node_configuration,

@@ -55,7 +55,11 @@ def set_owners(
     steps.add(via, contracts.SET_SSO_POSSIBLE_OWNERS.name, result.changed)
 
 
-def move_role(remote: Remote, *, role: str, node: str, steps: Steps) -> None:
-    """Move-SsoRole to ``node`` (disruptive: Remote.run refuses it without allowDisruption)."""
-    moved = remote.run(node, contracts.MOVE_SSO_ROLE, contracts.MoveRoleParams(role_name=role, node=node))
+def move_role(remote: Remote, *, role: str, node: str, steps: Steps, cycle: str = "") -> None:
+    """Move-SsoRole to ``node`` (disruptive: Remote.run refuses it without allowDisruption); with ``cycle`` (the
+    ENTSSO resource's name) the same call then cycles it offline/online there, as a restore needs (seed step 3)."""
+    params = contracts.MoveRoleParams(role_name=role, node=node, cycle_resource=cycle)
+    moved = remote.run(node, contracts.MOVE_SSO_ROLE, params)
     steps.add(node, contracts.MOVE_SSO_ROLE.name, moved.changed)
+    if cycle:
+        steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, True, "in the same call as the move")

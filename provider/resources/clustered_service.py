@@ -133,11 +133,12 @@ class ClusteredSsoServiceProvider(TypedProvider[ClusteredServiceInputs, Clustere
             return observed
 
     def _facts(self, remote: Remote, inputs: ClusteredServiceInputs) -> ClusteredServiceObserved | None:
+        nodes = remote.start(lambda: inputs.all_node_facts(remote))  # beside the cluster's facts (issue 15)
         cluster = preflight.cluster_facts(remote, inputs.nodes, inputs.role)
+        facts = nodes()
         resource = preflight.sso_resource(cluster, inputs.resource_name)
         if resource is None:
             return None
-        facts = inputs.all_node_facts(remote)
         owner = cluster.role.owner_node.lower() if cluster.role and resource.state == "Online" else None
         # 0x800706D9 (reference section 8): ENTSSO running where the cluster does not run it
         outside = [n for n, f in facts.items() if f.entsso.state == "Running" and n.lower() != owner]

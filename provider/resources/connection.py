@@ -116,6 +116,7 @@ class Connection:
         if self.operation is not None:
             remote.cache = self.operation.cache
             remote.concurrency = self.operation.concurrency
+            remote.levels = self.operation.levels.track(f"{self.resource} {getattr(inputs, 'node', '')}".strip())
         try:
             yield remote
         finally:

@@ -87,8 +87,9 @@ class SsoDomainGroupsProvider(TypedProvider[DomainGroupsInputs, DomainGroupsObse
             return self._facts(remote, inputs)
 
     def _facts(self, remote: Remote, inputs: DomainGroupsInputs) -> DomainGroupsObserved:
+        nodes = remote.start(lambda: inputs.all_node_facts(remote))  # beside the groups' facts (issue 15)
         groups = remote.run(inputs.nodes[0], contracts.GET_DOMAIN_GROUP_FACTS, inputs.group_params())
-        granted = [n for n, f in inputs.all_node_facts(remote).items() if f.logon_right.granted]
+        granted = [n for n, f in nodes().items() if f.logon_right.granted]
         return DomainGroupsObserved(
             admin_group_members=sorted(m.lower() for m in groups.admin_group.members),
             logon_right_nodes=granted,

@@ -47,8 +47,15 @@ def verify_node(
 ) -> None:
     """Rule 10 on one node that currently owns the role (``cluster``: facts already read since the last
     change, so they are not read twice)."""
+
+    def read_facts() -> contracts.NodeFacts:
+        return preflight.node_facts(remote, node, service_account=service_account, admin_group=admin_group)
+
+    # the node's facts are read beside the cluster's (one round trip, not two: issue 15); both after any move
+    pending = remote.start(read_facts)
     if cluster is None:
         cluster = preflight.cluster_facts(remote, [node, *nodes], role)
+    facts = pending()
     found = preflight.sso_resource(cluster, resource)
     owner = cluster.role.owner_node if cluster.role else None
     if found is None or found.state != "Online" or (owner or "").lower() != node.lower():
@@ -56,7 +63,6 @@ def verify_node(
         raise EssoError(
             "ESSO-013", f"the ENTSSO resource is {state} and the role is on {owner}.", node=node, step=PROOF_STEP
         )
-    facts = preflight.node_facts(remote, node, service_account=service_account, admin_group=admin_group)
     if msid.lower() not in {m.lower() for m in facts.ssoss_msids}:
         raise EssoError(
             "ESSO-013",
@@ -85,14 +91,25 @@ def prove_node(
     service_account: str,
     admin_group: str,
     steps: Steps,
+    role_here: bool = False,
 ) -> str | None:
     """Prove failover to ``node`` (rule 10) and return the time of the proof.
 
     The role is moved there only when it is not already Online there. When that move is needed and the stack
     does not allow disruption, nothing moves and None is returned: the proof stays pending, and the caller
     records it so the next ``up`` runs it. A node that fails the proof raises (ESSO-013, ESSO-026).
+    ``role_here``: the caller has just put the role on ``node`` (a restore), so the node's facts the proof
+    reads are fetched into the operation's cache beside the cluster's (one round trip, not two; issue 15);
+    were the role elsewhere after all, the move forgets them and the proof reads them again.
     """
+    warm = None
+    if role_here and remote.cache is not None:
+        warm = remote.start(
+            lambda: preflight.node_facts(remote, node, service_account=service_account, admin_group=admin_group)
+        )
     cluster = preflight.cluster_facts(remote, [node, *nodes], role)
+    if warm is not None:
+        warm()
     here = role_is_online_on(remote, cluster, node, resource)
     if not here:
         if not remote.policy.allow_disruption:

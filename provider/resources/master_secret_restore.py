@@ -2,6 +2,12 @@
 sequence — role online and moved to the node, ENTSSO offline/online there, the escrowed backup copied
 to a protected temporary folder, the secret restored, the folder removed, then failover proven on that node.
 
+Every seed step stays, in three sequential round trips per node (issue 15; was eight): Move-SsoRole -CycleResource
+(steps 1-3) beside Write-FileChunk -RunId (step 4: the protected folder and the copy in one call; node-local files the
+cluster never reads), then Restore-MasterSecret -RemoveCopy (steps 5-6; the copy removed in its finally,
+Remove-ProtectedPath only sweeps what a failed run left), then the proof's cluster and node reads side by side
+(step 7), with the next restore's database read beside them. Restores stay one node after another, as the seed does.
+
 Keyed on "the node holds the database's MSID", not on the backup's hash: a node that already holds
 it is adopted without a restore. Every move and cycle needs ``allowDisruption`` (``Remote.run`` refuses
 them otherwise); on the adopt path, which any update of a restore takes, the role is sent home only when the
@@ -16,8 +22,10 @@ refresh and the next ``up`` all see it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -25,6 +33,7 @@ import pulumi.dynamic as dyn
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.escrow.base import Escrow, RecordedBackup
 from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight
 from provider.resources.base import Observed, Prior, Steps, TypedProvider, registration
@@ -34,6 +43,17 @@ from provider.resources.inputs import EscrowInputs
 from provider.spec import ClusterSpec
 
 BACKUP_NAME = "SSOSecret.bak"
+
+
+def _nothing() -> None:
+    """A background step that was not started: waiting for it does nothing."""
+
+
+def _settle(*waits: Callable[[], None]) -> None:
+    """Wait for background steps while another error is on its way out: theirs would only hide it."""
+    for wait in waits:
+        with contextlib.suppress(Exception):
+            wait()
 
 
 class RestoreInputs(EscrowInputs):
@@ -86,6 +106,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         node = inputs.node
         before = prior.observed if prior else RestoreObserved()
         with self.remote(inputs) as remote:
+            sweep: Callable[[], None] = _nothing
             msid = self._current_msid(remote, inputs)
             facts = inputs.node_facts(remote, node)
             restored = msid.lower() not in {m.lower() for m in facts.ssoss_msids}
@@ -96,31 +117,40 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 restored_from = before.restored_from
                 escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
                 with contextlib.suppress(EssoError, ValueError):
-                    restored_from = escrow.recorded(msid, self.backup_password()).location
+                    restored_from = self._escrow_record(escrow, msid).location
                 steps.add(node, contracts.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
                 if prior is None or self.proof_pending(before, inputs) or (before.msid or "").lower() != msid.lower():
                     # an earlier attempt may have failed after copying the backup: its folder has a known name
-                    # (also after a rotation, whose restore state still names the previous MSID)
-                    self._sweep(remote, inputs, msid, steps)
+                    # (also after a rotation, whose restore state still names the previous MSID); swept beside
+                    # the proof (node-local files, nothing the proof reads), and waited for before the call ends
+                    sweep = remote.start(lambda: self._sweep(remote, inputs, msid, steps))
             verified_at = before.failover_verified_at
             verified = list(before.verified_nodes)
             pending = self.proof_owed(inputs, before, msid=msid, restored=restored, created=prior is None)
             proved = False
-            if pending:
-                verified_at = prove_node(
-                    remote,
-                    node,
-                    nodes=inputs.nodes,
-                    role=inputs.role,
-                    resource=inputs.resource_name,
-                    msid=msid,
-                    service_account=inputs.service_account,
-                    admin_group=inputs.qualified_admin_group,
-                    steps=steps,
-                )
-                proved = verified_at is not None
-                pending = not proved
-                verified = [node] if proved else []
+            prefetch = self._prefetch_database(remote, inputs) if pending else _nothing
+            try:
+                if pending:
+                    verified_at = prove_node(
+                        remote,
+                        node,
+                        nodes=inputs.nodes,
+                        role=inputs.role,
+                        resource=inputs.resource_name,
+                        msid=msid,
+                        service_account=inputs.service_account,
+                        admin_group=inputs.qualified_admin_group,
+                        steps=steps,
+                        role_here=restored,
+                    )
+                    proved = verified_at is not None
+                    pending = not proved
+                    verified = [node] if proved else []
+            except BaseException:
+                _settle(sweep, prefetch)  # the proof's error is the one to report
+                raise
+            prefetch()
+            sweep()
             role_here = restored or proved
             owner = self._place_role(remote, inputs, msid, steps, role_here=role_here)
             return RestoreObserved(
@@ -169,6 +199,24 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 return node
         return self._send_role_home(remote, inputs, steps)
 
+    def _prefetch_database(self, remote: Remote, inputs: RestoreInputs) -> Callable[[], None]:
+        """Read the database facts the next node's restore starts with beside this node's proof (issue 15: one
+        round trip less per node). This restore forgot them (Restore-MasterSecret reaches SQL Server); the
+        read goes into the operation's cache, and a failure here is the next restore's to report."""
+        following = self._next_node(inputs)
+        if following is None or remote.cache is None:
+            return _nothing
+        others = [n for n in inputs.nodes if node_key(n) != node_key(following)]
+        read = remote.start(
+            lambda: preflight.database_facts(remote, [*others, following], inputs.server, inputs.database)
+        )
+
+        def wait() -> None:
+            with contextlib.suppress(EssoError):
+                read()
+
+        return wait
+
     @staticmethod
     def _next_node(inputs: RestoreInputs) -> str | None:
         """The configured node after this one (restores run in the configured order), or None for the last."""
@@ -216,12 +264,11 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         if database.msid:
             return database.msid
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
-        password = self.backup_password()
         for other in [*others, inputs.node]:  # the node itself may hold it already (the creator does)
             facts = self._facts_or_none(remote, inputs, other)
             for candidate in facts.ssoss_msids if facts else []:
                 with contextlib.suppress(EssoError, ValueError):
-                    escrow.recorded(candidate, password)
+                    self._escrow_record(escrow, candidate)
                     return candidate
         raise EssoError(
             "ESSO-025",
@@ -230,6 +277,19 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             node=inputs.node,
             step="restore",
         )
+
+    def _escrow_record(self, escrow: Escrow, msid: str) -> RecordedBackup:
+        """sso-system's authenticated record of ``msid``'s backup, checked once per operation: the check derives a
+        PBKDF2 key (~0.1 s, once per restore before issue 15, on the critical path), and sso-system writes the
+        record before any restore of the operation runs. A failed check is not kept."""
+        operation = self.operation
+        if operation is None:
+            return escrow.recorded(msid, self.backup_password())
+        key = (f"{type(escrow).__name__} {escrow.namespace} {escrow.describe()}", msid.lower())
+        found = operation.escrow_records.get(key)
+        if found is None:
+            found = operation.escrow_records[key] = escrow.recorded(msid, self.backup_password())
+        return found
 
     @staticmethod
     def run_id(inputs: RestoreInputs, msid: str) -> str:
@@ -244,6 +304,38 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         made = contracts.TempDirParams(run_id=self.run_id(inputs, msid), reader=inputs.service_account)
         return remote.run(inputs.node, contracts.NEW_PROTECTED_TEMP_DIR, made)
 
+    def _copy(self, remote: Remote, inputs: RestoreInputs, msid: str, data: bytes) -> str:
+        """Seed step 4: the backup copied into this restore's protected folder; returns the folder.
+
+        A backup is a few KB: one Write-FileChunk -RunId call makes the folder (as New-ProtectedTempDir does) and
+        writes the copy (issue 15); a larger one goes into a folder made first, in chunks (``send_file``). Either
+        way the node checks the copy's SHA-256, and so does this."""
+        if len(data) > remote.chunk_bytes:
+            folder = self._folder(remote, inputs, msid).after.path
+            remote.send_file(inputs.node, f"{folder}\\{BACKUP_NAME}", data)
+            return folder
+        digest = hashlib.sha256(data).hexdigest()
+        chunk = contracts.WriteFileChunkParams(
+            path=BACKUP_NAME,
+            data_base64=base64.b64encode(data).decode("ascii"),
+            offset=0,
+            final=True,
+            expected_sha256=digest,
+            run_id=self.run_id(inputs, msid),
+            reader=inputs.service_account,
+        )
+        written = remote.run(inputs.node, contracts.WRITE_FILE_CHUNK, chunk)
+        folder, _, name = written.path.rpartition("\\")
+        if name.lower() != BACKUP_NAME.lower() or written.size != len(data) or written.sha256 != digest:
+            raise EssoError(
+                "ESSO-022",
+                f"{written.path} holds {written.size} bytes with SHA-256 {written.sha256}, expected {BACKUP_NAME} "
+                f"with {len(data)} bytes and {digest}.",
+                node=inputs.node,
+                step="copy-backup",
+            )
+        return folder
+
     def _sweep(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> None:
         """Remove the folder (and the backup copy in it) an interrupted attempt of this restore may have left.
 
@@ -254,37 +346,61 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         left = not folder.changed
         steps.add(inputs.node, "sweep-restore-folder", left, "left by an earlier attempt" if left else "none left")
 
+    @staticmethod
+    def _remove(remote: Remote, node: str, folder: str, steps: Steps) -> None:
+        """Remove-ProtectedPath on this restore's folder and the backup copy in it."""
+        removed = remote.run(node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder))
+        steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, removed.changed)
+
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
         password = self.backup_password()
         try:
             # exactly the backup sso-system recorded (SHA-256, and on S3 the version), in this stack's namespace
-            recorded = escrow.recorded(msid, password)
+            recorded = self._escrow_record(escrow, msid)
             data = escrow.fetch(msid, recorded.sha256, recorded.location)  # verifies the SHA-256
         except EssoError as exc:
             raise EssoError(exc.code, exc.detail, node=node, step="restore") from None
         except ValueError as exc:  # an MSID a node reported that is no GUID never becomes an escrow path
             raise EssoError("ESSO-025", f"{exc}: nothing was restored.", node=node, step="restore") from None
-        move_role(remote, role=inputs.role, node=node, steps=steps)
-        cycled = remote.run(
-            node, contracts.RESTART_SSO_CLUSTER_RESOURCE, contracts.ResourceParams(resource_name=inputs.resource_name)
-        )
-        steps.add(node, contracts.RESTART_SSO_CLUSTER_RESOURCE.name, cycled.changed)
-        folder = self._folder(remote, inputs, msid).after.path
+        # Seed step 4 (copy the backup to the node) runs beside steps 2-3 (move the role there, cycle ENTSSO, one
+        # Move-SsoRole call): the copy is node-local files in a protected folder, which the cluster never reads,
+        # and the restore (steps 5-6) waits for both. Three round trips less per node (issue 15).
+        made: list[str] = []
+
+        def stage() -> None:
+            made.append(self._copy(remote, inputs, msid, data))
+
+        beside = remote.concurrency > 1  # in turn (ESSO_CONCURRENCY 1): the copy after the move, never after a failure
+        staged = remote.start(stage) if beside else stage
+        done = False
         try:
-            path = f"{folder}\\{BACKUP_NAME}"
-            remote.send_file(node, path, data)
+            try:
+                move_role(remote, role=inputs.role, node=node, steps=steps, cycle=inputs.resource_name)
+            except BaseException:
+                if beside:
+                    _settle(staged)  # the move's or the cycle's error is the one to report
+                raise
+            staged()
             steps.add(node, "copy-backup", True, "to a folder only Administrators and the service account can read")
-            restored = remote.run(
-                node,
-                contracts.RESTORE_MASTER_SECRET,
-                contracts.RestoreParams(backup_file=path, backup_password=password, expected_msid=msid),
+            params = contracts.RestoreParams(
+                backup_file=f"{made[0]}\\{BACKUP_NAME}", backup_password=password, expected_msid=msid, remove_copy=True
             )
+            restored = remote.run(node, contracts.RESTORE_MASTER_SECRET, params)
             steps.add(node, contracts.RESTORE_MASTER_SECRET.name, restored.changed)
+            steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, True, "the copy's folder, by Restore-MasterSecret")
+            done = True
         finally:
-            removed = remote.run(node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder))
-            steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, removed.changed)
+            if not done:  # Restore-MasterSecret removes its copy in a finally; this sweeps what a failure left
+                folder = made[0] if made else None
+                _settle(
+                    lambda: (
+                        self._sweep(remote, inputs, msid, steps)
+                        if folder is None
+                        else self._remove(remote, node, folder, steps)
+                    )
+                )
         return recorded.location
 
     def observe(self, inputs: RestoreInputs, recorded: RestoreObserved) -> RestoreObserved | None:

@@ -16,8 +16,9 @@
     so the backup can be read whether ISSOConfigSS.RestoreSecret reads it in the caller's process or in ENTSSO
     (undocumented; review ps_fidelity F12). The folder stays under %windir%\Temp rather than the ESSO folder the
     seed names (restore step 4): there the file transfer's path checks apply unchanged, and the folder and the
-    copy are removed after the restore (Remove-ProtectedPath.ps1 in a finally). Which folder RestoreSecret
-    needs could not be decided from documentation.
+    copy are removed after the restore (Restore-MasterSecret.ps1 -RemoveCopy in its finally; Remove-ProtectedPath.ps1
+    sweeps what a failed run left). Which folder RestoreSecret needs could not be decided from documentation. The
+    folder is made by lib/RunFolder.ps1, which Write-FileChunk.ps1 -RunId shares.
 #>
 [CmdletBinding()]
 param(
@@ -27,54 +28,18 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include ProtectedPath, LogonRight
+#esso:include ProtectedPath, LogonRight, RunFolder
 
-if ($RunId.Contains('..')) {
-    throw ('RunId {0} must not contain "..".' -f $RunId)
-}
-$path = Join-Path -Path $env:windir -ChildPath ('Temp\esso-{0}' -f $RunId)
-$readerSid = $null
-if ($Reader -ne '') {
-    $readerSid = Resolve-AccountSid -Name $Reader
-    if ($null -eq $readerSid) {
-        throw ('ESSO-003 The account {0} does not resolve to a SID on {1}.' -f $Reader, $env:COMPUTERNAME)
-    }
-}
-
-$before = @{
-    path = $path
-    exists = [bool](Test-Path -LiteralPath $path -PathType Container)
-}
-$changed = $false
-if ($before['exists']) {
-    $item = Get-Item -LiteralPath $path -Force
-    if (($item.Attributes -band [System.IO.FileAttributes]::ReparsePoint) -ne 0) {
-        throw ('Refusing {0}: it is a reparse point.' -f $path)
-    }
-    $owner = (Get-Acl -LiteralPath $path).GetOwner([System.Security.Principal.SecurityIdentifier]).Value
-    $me = [System.Security.Principal.WindowsIdentity]::GetCurrent().User.Value
-    if (@('S-1-5-18', 'S-1-5-32-544', $me) -notcontains $owner) {
-        throw ('Refusing {0}: it is owned by {1}, not by SYSTEM, Administrators or the caller.' -f $path, $owner)
-    }
-    if (-not (Test-AdminOnlyAcl -Path $path -ReaderSid $readerSid) -or (Get-ProtectedFolderReader -Path $path) -ne $readerSid) {
-        $directory = New-Object -TypeName System.IO.DirectoryInfo -ArgumentList $path
-        $directory.SetAccessControl((New-AdminOnlyDirectorySecurity -ReaderSid $readerSid))
-        $changed = $true
-    }
-}
-else {
-    $null = [System.IO.Directory]::CreateDirectory($path, (New-AdminOnlyDirectorySecurity -ReaderSid $readerSid))
-    $changed = $true
-}
-if (-not (Test-AdminOnlyAcl -Path $path -ReaderSid $readerSid)) {
-    throw ('The ACL of {0} is not Administrators-only.' -f $path)
-}
+$made = Initialize-ProtectedRunFolder -RunId $RunId -Reader $Reader
 
 @{
-    changed = $changed
-    before = $before
+    changed = [bool]$made['changed']
+    before = @{
+        path = [string]$made['path']
+        exists = [bool]$made['existed']
+    }
     after = @{
-        path = $path
+        path = [string]$made['path']
         exists = $true
     }
 }

@@ -19,21 +19,12 @@ param(
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include Cluster, ClusterResource
+#esso:include Cluster, ClusterResource, ResourceCycle
 
 Assert-ClusterMember
 $before = Get-ResourceState -Name $ResourceName
-if (-not $before['exists']) {
-    throw ('The cluster resource {0} does not exist.' -f $ResourceName)
-}
-if ($before['state'] -ne 'Offline') {
-    $null = Stop-ClusterResource -Name $ResourceName -Wait 300
-}
-$null = Start-ClusterResource -Name $ResourceName -Wait 300
+Invoke-EntSsoResourceCycle -Name $ResourceName
 $after = Get-ResourceState -Name $ResourceName
-if ($after['state'] -ne 'Online') {
-    throw ('ESSO-026 The cluster resource {0} is {1} on {2} after the offline/online cycle.' -f $ResourceName, $after['state'], $after['ownerNode'])
-}
 
 @{
     changed = $true

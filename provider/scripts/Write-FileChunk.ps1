@@ -10,8 +10,14 @@
     Changes: Offset 0 creates or truncates the file; any other Offset must equal the file's current length (no
     gaps, no overlaps) and appends there. On Final, the file's SHA-256 (Get-FileHash) must equal ExpectedSha256,
     else the file is deleted and the script fails with ESSO-022. Only paths inside %windir%\Temp\esso-<id>
-    (New-ProtectedTempDir.ps1, Administrators-only ACL, no reparse points) are written. Returns the size and the
-    SHA-256 of the whole file so far.
+    (New-ProtectedTempDir.ps1, Administrators-only ACL, no reparse points) are written. Returns the path, the size
+    and the SHA-256 of the whole file so far.
+
+    RunId (or '' for none), with the first chunk only: the per-run folder %windir%\Temp\esso-<RunId> is made here
+    when absent, or checked, exactly as New-ProtectedTempDir.ps1 makes it (lib/RunFolder.ps1; Reader may also
+    read it), and Path is the file's plain name in it. The restore sends its backup copy (seed step 4, a few KB, one
+    chunk) this way: one call instead of New-ProtectedTempDir.ps1 and then this script (issue 15: one round trip
+    less per restored node).
 #>
 [CmdletBinding()]
 param(
@@ -19,13 +25,25 @@ param(
     [Parameter(Mandatory)] [AllowEmptyString()] [string]$DataBase64,
     [Parameter(Mandatory)] [ValidateRange(0, 2147483647)] [int]$Offset,
     [Parameter(Mandatory)] [bool]$Final,
-    [Parameter(Mandatory)] [AllowEmptyString()] [string]$ExpectedSha256
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$ExpectedSha256,
+    [Parameter(Mandatory)] [AllowEmptyString()] [ValidatePattern('^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')] [string]$RunId,
+    [Parameter(Mandatory)] [AllowEmptyString()] [string]$Reader
 )
 
 $ErrorActionPreference = 'Stop'
 
-#esso:include ProtectedPath, FileHash
+#esso:include ProtectedPath, FileHash, LogonRight, RunFolder
 
+if ($RunId -ne '') {
+    if ($Offset -ne 0) {
+        throw ('RunId {0} goes with the first chunk (offset 0) only.' -f $RunId)
+    }
+    if ($Path -notmatch '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' -or $Path.Contains('..')) {
+        throw ('With RunId, Path {0} must be a plain file name.' -f $Path)
+    }
+    $made = Initialize-ProtectedRunFolder -RunId $RunId -Reader $Reader
+    $Path = Join-Path -Path $made['path'] -ChildPath $Path
+}
 $full = Resolve-ProtectedPath -Path $Path
 $folder = Resolve-ProtectedPath -Path (Split-Path -Path $full -Parent)
 if (-not (Test-Path -LiteralPath $folder -PathType Container)) {

@@ -2,11 +2,12 @@
 
 On the simulator, through the providers as the engine sequences them (``tests.support.replacement``): a node is
 replaced, so a restore must copy the escrowed backup to the new node. What reaches the node is captured at
-``Remote.send_file``.
+``Remote.send_file`` and at the one-chunk copy a restore writes with its folder (Write-FileChunk -RunId).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from provider import contracts
 from provider.errors import EssoError
 from provider.escrow import EscrowWarning, sha256_hex
 from provider.remote.base import Remote
@@ -28,15 +30,23 @@ NAMESPACE = "contoso/biztalksso"  # the demo stack's cluster
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
-    """(node, path, SHA-256) of every file sent to a node."""
+    """(node, path, SHA-256) of every file sent to a node: whole files through ``send_file``, and the one-chunk
+    copy a restore writes together with its folder (Write-FileChunk -RunId, issue 15)."""
     seen: list[tuple[str, str, str]] = []
     real = Remote.send_file
+    real_run = Remote.run
 
     def spy(self: Remote, node: str, path: str, data: bytes) -> str:
         seen.append((node, path, hashlib.sha256(data).hexdigest()))
         return real(self, node, path, data)
 
+    def run_spy(self: Remote, node: str, script: Any, params: Any) -> Any:
+        if isinstance(params, contracts.WriteFileChunkParams) and params.run_id:
+            seen.append((node, params.path, hashlib.sha256(base64.b64decode(params.data_base64)).hexdigest()))
+        return real_run(self, node, script, params)
+
     monkeypatch.setattr(Remote, "send_file", spy)
+    monkeypatch.setattr(Remote, "run", run_spy)
     return seen
 
 

@@ -19,6 +19,7 @@ import pytest
 from provider import contracts
 from provider.errors import CATALOGUE, KNOWN_WINDOWS_ERRORS
 from provider.remote import (
+    sim_backup_file,
     sim_checks,
     sim_cluster,
     sim_configuration,
@@ -27,6 +28,7 @@ from provider.remote import (
     sim_files,
     sim_handlers,
     sim_model,
+    sim_restore_chain,
     sim_rotation,
     sim_ssomanage,
 )
@@ -51,6 +53,8 @@ _MODULES: dict[str, ModuleType] = {
         sim_cluster,
         sim_files,
         sim_rotation,
+        sim_restore_chain,
+        sim_backup_file,
     )
 }
 

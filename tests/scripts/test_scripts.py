@@ -374,7 +374,11 @@ param(
     [string]$RoleName,
 
     [Parameter(Mandatory = $true)]
-    [string]$Node
+    [string]$Node,
+
+    [Parameter(Mandatory = $true)]
+    [AllowEmptyString()]
+    [string]$CycleResource
 )
 
 $ErrorActionPreference = 'Stop'
