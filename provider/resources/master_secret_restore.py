@@ -22,9 +22,7 @@ refresh and the next ``up`` all see it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -35,14 +33,12 @@ from provider import contracts
 from provider.errors import EssoError
 from provider.escrow.base import Escrow, RecordedBackup
 from provider.remote.base import Remote, TransientRemoteError, node_key
-from provider.resources import preflight
+from provider.resources import preflight, restore_copy
 from provider.resources.base import Observed, Prior, Steps, TypedProvider, registration
 from provider.resources.cluster_ops import move_role
 from provider.resources.failover import prove_node
 from provider.resources.inputs import EscrowInputs
 from provider.spec import ClusterSpec
-
-BACKUP_NAME = "SSOSecret.bak"
 
 
 def _nothing() -> None:
@@ -123,7 +119,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                     # an earlier attempt may have failed after copying the backup: its folder has a known name
                     # (also after a rotation, whose restore state still names the previous MSID); swept beside
                     # the proof (node-local files, nothing the proof reads), and waited for before the call ends
-                    sweep = remote.start(lambda: self._sweep(remote, inputs, msid, steps))
+                    sweep = remote.start(lambda: restore_copy.sweep(remote, inputs, msid, steps))
             verified_at = before.failover_verified_at
             verified = list(before.verified_nodes)
             pending = self.proof_owed(inputs, before, msid=msid, restored=restored, created=prior is None)
@@ -291,67 +287,6 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             found = operation.escrow_records[key] = escrow.recorded(msid, self.backup_password())
         return found
 
-    @staticmethod
-    def run_id(inputs: RestoreInputs, msid: str) -> str:
-        """The restore's folder id: the same for every attempt of this node's restore of this secret, so a later
-        run finds a folder an interrupted one left (issue 14), and never the same for two systems or nodes."""
-        key = "\n".join([inputs.server, inputs.database, inputs.node, msid]).lower()
-        return "restore-" + hashlib.sha256(key.encode()).hexdigest()[:32]
-
-    def _folder(self, remote: Remote, inputs: RestoreInputs, msid: str) -> contracts.ChangeResult[contracts.PathState]:
-        """New-ProtectedTempDir with this restore's id: the folder, made now or left by an earlier attempt."""
-        # ENTSSO's service account may read the copy; nobody else but SYSTEM and Administrators (issue 9 A12)
-        made = contracts.TempDirParams(run_id=self.run_id(inputs, msid), reader=inputs.service_account)
-        return remote.run(inputs.node, contracts.NEW_PROTECTED_TEMP_DIR, made)
-
-    def _copy(self, remote: Remote, inputs: RestoreInputs, msid: str, data: bytes) -> str:
-        """Seed step 4: the backup copied into this restore's protected folder; returns the folder.
-
-        A backup is a few KB: one Write-FileChunk -RunId call makes the folder (as New-ProtectedTempDir does) and
-        writes the copy (issue 15); a larger one goes into a folder made first, in chunks (``send_file``). Either
-        way the node checks the copy's SHA-256, and so does this."""
-        if len(data) > remote.chunk_bytes:
-            folder = self._folder(remote, inputs, msid).after.path
-            remote.send_file(inputs.node, f"{folder}\\{BACKUP_NAME}", data)
-            return folder
-        digest = hashlib.sha256(data).hexdigest()
-        chunk = contracts.WriteFileChunkParams(
-            path=BACKUP_NAME,
-            data_base64=base64.b64encode(data).decode("ascii"),
-            offset=0,
-            final=True,
-            expected_sha256=digest,
-            run_id=self.run_id(inputs, msid),
-            reader=inputs.service_account,
-        )
-        written = remote.run(inputs.node, contracts.WRITE_FILE_CHUNK, chunk)
-        folder, _, name = written.path.rpartition("\\")
-        if name.lower() != BACKUP_NAME.lower() or written.size != len(data) or written.sha256 != digest:
-            raise EssoError(
-                "ESSO-022",
-                f"{written.path} holds {written.size} bytes with SHA-256 {written.sha256}, expected {BACKUP_NAME} "
-                f"with {len(data)} bytes and {digest}.",
-                node=inputs.node,
-                step="copy-backup",
-            )
-        return folder
-
-    def _sweep(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> None:
-        """Remove the folder (and the backup copy in it) an interrupted attempt of this restore may have left.
-
-        Its path comes from New-ProtectedTempDir (the node decides %windir%), so the sweep makes it when absent;
-        either way it is removed, and the step says whether an earlier attempt had left it."""
-        folder = self._folder(remote, inputs, msid)
-        remote.run(inputs.node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder.after.path))
-        left = not folder.changed
-        steps.add(inputs.node, "sweep-restore-folder", left, "left by an earlier attempt" if left else "none left")
-
-    @staticmethod
-    def _remove(remote: Remote, node: str, folder: str, steps: Steps) -> None:
-        """Remove-ProtectedPath on this restore's folder and the backup copy in it."""
-        removed = remote.run(node, contracts.REMOVE_PROTECTED_PATH, contracts.PathParams(path=folder))
-        steps.add(node, contracts.REMOVE_PROTECTED_PATH.name, removed.changed)
-
     def _restore(self, remote: Remote, inputs: RestoreInputs, msid: str, steps: Steps) -> str:
         node = inputs.node
         escrow = inputs.escrow_store(simulator=self.spec.target == "simulator")
@@ -370,7 +305,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         made: list[str] = []
 
         def stage() -> None:
-            made.append(self._copy(remote, inputs, msid, data))
+            made.append(restore_copy.copy_backup(remote, inputs, msid, data))
 
         beside = remote.concurrency > 1  # in turn (ESSO_CONCURRENCY 1): the copy after the move, never after a failure
         staged = remote.start(stage) if beside else stage
@@ -385,7 +320,10 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             staged()
             steps.add(node, "copy-backup", True, "to a folder only Administrators and the service account can read")
             params = contracts.RestoreParams(
-                backup_file=f"{made[0]}\\{BACKUP_NAME}", backup_password=password, expected_msid=msid, remove_copy=True
+                backup_file=f"{made[0]}\\{restore_copy.BACKUP_NAME}",
+                backup_password=password,
+                expected_msid=msid,
+                remove_copy=True,
             )
             restored = remote.run(node, contracts.RESTORE_MASTER_SECRET, params)
             steps.add(node, contracts.RESTORE_MASTER_SECRET.name, restored.changed)
@@ -396,9 +334,9 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 folder = made[0] if made else None
                 _settle(
                     lambda: (
-                        self._sweep(remote, inputs, msid, steps)
+                        restore_copy.sweep(remote, inputs, msid, steps)
                         if folder is None
-                        else self._remove(remote, node, folder, steps)
+                        else restore_copy.remove_folder(remote, node, folder, steps)
                     )
                 )
         return recorded.location
