@@ -21,7 +21,7 @@ from provider.resources import preflight
 from provider.resources.base import Steps, now_utc
 from provider.resources.cluster_ops import move_role, owner_of_role
 
-__all__ = ["PROOF_STEP", "move_role", "prove_node", "role_is_online_on", "verify_failover", "verify_node"]
+__all__ = ["PROOF_STEP", "move_role", "prove_node", "role_is_online_on", "verify_node"]
 
 PROOF_STEP = "verify-failover"
 
@@ -129,42 +129,3 @@ def prove_node(
     )
     steps.add(node, PROOF_STEP, False, "ENTSSO online, MSID held, clustered secret server")
     return now_utc()
-
-
-def verify_failover(
-    remote: Remote,
-    *,
-    visit: Sequence[str],
-    home: str,
-    role: str,
-    resource: str,
-    msid: str,
-    service_account: str,
-    admin_group: str,
-    steps: Steps,
-) -> list[str]:
-    """Prove every node of ``visit`` in turn and leave the role on ``home``: the seed's step 7 for a whole
-    cluster at once (an operator's check, or a caller that proves several nodes). The restores do not use it:
-    each proves its own node (``prove_node``). Refuses (ESSO-019) when a proof needs a move the stack does not
-    allow, rather than leaving the caller a partial list."""
-    verified: list[str] = []
-    for node in visit:
-        if (
-            prove_node(
-                remote,
-                node,
-                nodes=visit,
-                role=role,
-                resource=resource,
-                msid=msid,
-                service_account=service_account,
-                admin_group=admin_group,
-                steps=steps,
-            )
-            is None
-        ):
-            remote.policy.require_disruption(f"proving failover to {node} moves the role", node=node, step=PROOF_STEP)
-        verified.append(node)
-    if not verified or node_key(verified[-1]) != node_key(home):
-        move_role(remote, role=role, node=home, steps=steps)
-    return verified

@@ -14,10 +14,7 @@ from typing import Any
 import pytest
 
 from provider.errors import EssoError
-from provider.remote.base import CallPolicy
 from provider.remote.simulator import Simulator, SimulatorRemote, demo_world
-from provider.resources.base import Steps
-from provider.resources.failover import verify_failover
 from tests.providers.test_procedure import assert_final_world
 from tests.support.procedure import Procedure, demo_spec
 from tests.support.replacement import Stack
@@ -112,32 +109,4 @@ def test_without_the_proof_the_role_still_goes_home_once(tmp_path: Path) -> None
     for node in nodes:
         restore = outputs[f"master-secret-restore-{node.lower()}"]
         assert (restore["failoverVerifiedAt"], restore["failoverPending"]) == (None, False)
-    assert sim.load().cluster.groups["SSO"].owner_node == "SSO01"
-
-
-def test_proving_a_whole_cluster_at_once_moves_the_role_once_per_other_node(tmp_path: Path) -> None:
-    """verify_failover (the seed's step 7 for every node, as an operator's check): the role is already on
-    SSO01, so it moves to SSO02, SSO03 and home; without allowDisruption it refuses before the first move."""
-    nodes = _nodes(3)
-    outputs, sim = _build(tmp_path, nodes)
-    spec = demo_spec(tmp_path, nodes)
-    kwargs: dict[str, Any] = {
-        "visit": list(nodes),
-        "home": "SSO01",
-        "role": "SSO",
-        "resource": spec.cluster.resource_name,
-        "msid": outputs["sso-system"]["msid"],
-        "service_account": spec.sso.service_account,
-        "admin_group": "CONTOSO\\SSO Administrators",
-        "steps": Steps("test"),
-    }
-    calm = SimulatorRemote(tmp_path / "world.json")
-    calm.policy = CallPolicy(allow_disruption=False)
-    moves = sim.load().calls_for(script="Move-SsoRole")
-    with pytest.raises(EssoError) as err:
-        verify_failover(calm, **kwargs)
-    assert (err.value.code, err.value.node) == ("ESSO-019", "SSO02")
-    assert sim.load().calls_for(script="Move-SsoRole") == moves
-    assert verify_failover(SimulatorRemote(tmp_path / "world.json"), **kwargs) == list(nodes)
-    assert sim.load().calls_for(script="Move-SsoRole") == moves + 3
     assert sim.load().cluster.groups["SSO"].owner_node == "SSO01"
