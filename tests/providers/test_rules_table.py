@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "rules.md"
-REFERENCE = re.compile(r"`((?:provider|tests|components|docs)/[^`\s:]+)(?:::([A-Za-z_][\w.]*))?`")
+REFERENCE = re.compile(r"`((?:provider|tests|components|docs)/[^`\s:]+)(?:::([A-Za-z_][\w.-]*))?`")
 
 
 def references(text: str) -> list[tuple[str, str | None]]:
@@ -24,6 +24,9 @@ def problem(path: str, name: str | None) -> str | None:
     if name is None:
         return None
     source = file.read_text(encoding="utf-8")
+    if path.endswith(".ps1"):  # a PowerShell function of a script or a lib/ fragment
+        found = re.search(rf"^function {re.escape(name)}\b", source, re.M | re.I)
+        return None if found else f"{path} defines no function {name}"
     if path.startswith("tests/") and name.startswith("test_"):
         return None if re.search(rf"^def {re.escape(name)}\(", source, re.M) else f"{path} has no test {name}"
     missing = [part for part in name.split(".") if not re.search(rf"\b(?:def|class) {re.escape(part)}\b", source)]
