@@ -211,10 +211,12 @@ class Stack:
             return [n for n in self.state if n == "master-secret-restore-" + name.removeprefix("sso-join-")]
         return []
 
-    def preview(self, spec: ClusterSpec) -> list[Event]:
-        """``pulumi preview --diff``: check and diff only (both pure), nothing created, changed or deleted."""
+    def preview(self, spec: ClusterSpec, *, program_spec: ClusterSpec | None = None) -> list[Event]:
+        """``pulumi preview --diff``: check and diff only (both pure), nothing created, changed or deleted.
+
+        ``program_spec``, as in ``up``."""
         plan: list[Event] = []
-        program = component_resources(spec)
+        program = component_resources(program_spec or spec)
         for name, cls, inputs in program:
             provider = self._provider(cls, spec)
             old = self.state.get(name)
@@ -234,13 +236,22 @@ class Stack:
         wanted = {name for name, _, _ in program}
         return [name for name in reversed(self.state) if name not in wanted]
 
-    def up(self, spec: ClusterSpec, targets: Collection[str] | None = None) -> list[Event]:
+    def up(
+        self,
+        spec: ClusterSpec,
+        targets: Collection[str] | None = None,
+        *,
+        program_spec: ClusterSpec | None = None,
+    ) -> list[Event]:
         """``pulumi up``: creates and updates in the program's order, then the deletes; returns what it did.
 
-        With ``targets`` (``pulumi up --target``), only the named resources are created, updated or deleted."""
+        With ``targets`` (``pulumi up --target``), only the named resources are created, updated or deleted.
+        ``program_spec``: the spec the program registers its inputs from when it differs from the configuration
+        the providers read (a password held in Secrets Manager changed: the stack's inputs stay, what the
+        providers read does not)."""
         events: list[Event] = []
         self.events = events
-        program = component_resources(spec)
+        program = component_resources(program_spec or spec)
         removed = self._removed(program)
         for name, cls, inputs in program:
             if targets is not None and name not in targets:
