@@ -173,6 +173,7 @@ class Event:
     changes: bool = False
     replaces: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    stables: list[str] = field(default_factory=list)  # preview: the outputs the diff says an update keeps
 
     def changed_steps(self) -> list[tuple[str, str]]:
         return [(s["node"], s["step"]) for s in self.steps if s.get("changed")]
@@ -228,7 +229,7 @@ class Stack:
                 continue
             diff = provider.diff(old.id, old.outputs, checked.inputs)
             op: Op = "update" if diff.changes else "same"
-            plan.append(Event(name, op, bool(diff.changes), list(diff.replaces or [])))
+            plan.append(Event(name, op, bool(diff.changes), list(diff.replaces or []), stables=list(diff.stables or [])))
         plan += [Event(name, "delete") for name in self._removed(program)]
         return plan
 
