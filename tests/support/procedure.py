@@ -229,7 +229,9 @@ class Stack:
                 continue
             diff = provider.diff(old.id, old.outputs, checked.inputs)
             op: Op = "update" if diff.changes else "same"
-            plan.append(Event(name, op, bool(diff.changes), list(diff.replaces or []), stables=list(diff.stables or [])))
+            plan.append(
+                Event(name, op, bool(diff.changes), list(diff.replaces or []), stables=list(diff.stables or []))
+            )
         plan += [Event(name, "delete") for name in self._removed(program)]
         return plan
 
