@@ -29,7 +29,7 @@ from pulumi.dynamic import CheckResult
 from pulumi.runtime._serialization import _deserialize
 
 from components.clustered_master_secret import ClusteredMasterSecret, ProgramSecrets
-from provider.resources.base import EssoProvider, Steps, TypedProvider
+from provider.resources.base import EssoProvider, TypedProvider
 from provider.spec import ClusterSpec, load_spec
 from tests.support.engine_program import Registration, run_under_mocks
 from tests.support.engine_wire import strip_secrets
@@ -304,10 +304,11 @@ class Stack:
         deletes it again when the run fails before recreating it). A failed delete propagates and keeps it."""
         old = self.state[name]
         provider = self._provider(old.cls, spec)
-        # EssoProvider.delete() is remove() with a fresh Steps; calling remove() keeps the steps the engine
-        # would drop (a delete returns nothing).
+        # EssoProvider.delete() is _begin("delete") then remove(): the same two calls here keep the steps the
+        # engine would drop (a delete returns nothing), and the call's operation and run context are delete's
+        # (the run record names the operation).
         assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
-        steps = Steps(provider.resource)
+        steps = provider._begin("delete", old.outputs)
         provider.remove(old.outputs, steps)
         if not pending:
             del self.state[name]
