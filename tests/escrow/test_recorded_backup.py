@@ -22,7 +22,8 @@ from provider.escrow import EscrowWarning, sha256_hex
 from provider.remote.base import Remote
 from provider.remote.sim_model import demo_world
 from provider.remote.simulator import Simulator
-from tests.support.procedure import Procedure, demo_spec
+from provider.spec import ClusterSpec
+from tests.support.procedure import demo_spec
 from tests.support.replacement import Stack, add_node, evict_node, fail_node
 
 NAMESPACE = "contoso/biztalksso"  # the demo stack's cluster
@@ -143,30 +144,24 @@ def test_a_stack_never_restores_another_stacks_backup_from_a_shared_escrow(
 # ------------------------------------------- the record restores read: noticed by refresh, written by up
 
 
-def refresh_and_up(procedure: Procedure) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``pulumi up --refresh`` for sso-system: read(), diff() on what read found, update()."""
-    cls, inputs = next((c, i) for n, c, i in procedure.resources() if n == "sso-system")
-    provider = procedure.provider(cls)
-    read = provider.read("SQL01/SSODB", procedure.outputs["sso-system"])
-    assert read.outs is not None
-    refreshed = dict(read.outs)
-    diff = provider.diff("SQL01/SSODB", refreshed, inputs)
-    if not diff.changes:
-        return refreshed, refreshed
-    updated = provider.update("SQL01/SSODB", refreshed, inputs)
-    assert updated.outs is not None
-    return refreshed, dict(updated.outs)
+def refresh_and_up(stack: Stack, spec: ClusterSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``pulumi up --refresh --target sso-system``: read(), then diff() on what read found, and update() if it
+    differs; returns what read found and the outputs after the up."""
+    refreshed = stack.refresh(spec, targets={"sso-system"})["sso-system"]
+    stack.up(spec, targets={"sso-system"})
+    return refreshed, stack.outputs("sso-system")
 
 
 def test_a_lost_record_is_noticed_by_refresh_and_written_again_by_up(tmp_path: Path) -> None:
-    procedure = Procedure(demo_spec(tmp_path))
-    procedure.up()
-    system = procedure.outputs["sso-system"]
+    spec = demo_spec(tmp_path)
+    stack = Stack()
+    stack.up(spec)
+    system = stack.outputs("sso-system")
     assert system["escrowRecorded"] is True
     manifest = Path(system["escrowLocation"]).parent / "recorded.json"
     manifest.unlink()
 
-    refreshed, updated = refresh_and_up(procedure)
+    refreshed, updated = refresh_and_up(stack, spec)
     assert refreshed["escrowRecorded"] is False
     assert updated["escrowRecorded"] is True
     assert updated["backupSha256"] == system["backupSha256"]  # the same backup, recorded again
@@ -181,7 +176,8 @@ def test_a_stack_upgraded_from_an_escrow_without_namespaces_keeps_its_backup(
     Network Name, no record). `pulumi up --refresh` copies the backup state recorded into the namespace
     (by its exact SHA-256) and records it; the old file is kept; a new node is then restored from it."""
     stack = Stack()
-    stack.up(demo_spec(tmp_path))
+    spec = demo_spec(tmp_path)
+    stack.up(spec)
     system = dict(stack.outputs("sso-system"))
     segment = system["msid"].strip("{}").lower()
     legacy = tmp_path / "escrow" / segment
@@ -192,15 +188,12 @@ def test_a_stack_upgraded_from_an_escrow_without_namespaces_keeps_its_backup(
     shutil.rmtree(tmp_path / "escrow" / "contoso")
     stack.state["sso-system"].outputs["escrowLocation"] = str(legacy / f"{system['backupSha256']}.bak")
 
-    procedure = Procedure(demo_spec(tmp_path))
-    procedure.outputs = {name: r.outputs for name, r in stack.state.items()}
     with pytest.warns(EscrowWarning, match="kept before escrows had namespaces"):
-        refreshed, updated = refresh_and_up(procedure)
+        refreshed, updated = refresh_and_up(stack, spec)
     assert refreshed["escrowRecorded"] is False
     assert updated["backupSha256"] == system["backupSha256"]
     assert updated["escrowLocation"] == system["escrowLocation"]  # the namespaced copy
     assert (legacy / f"{system['backupSha256']}.bak").exists()  # never moved, never lost
-    stack.state["sso-system"].outputs = updated
 
     sent.clear()
     replace_node_2(stack, Simulator(tmp_path / "world.json"), tmp_path)
@@ -208,11 +201,12 @@ def test_a_stack_upgraded_from_an_escrow_without_namespaces_keeps_its_backup(
 
 
 def test_a_lost_escrow_is_refilled_by_up_refresh_with_the_same_password(tmp_path: Path) -> None:
-    procedure = Procedure(demo_spec(tmp_path))
-    procedure.up()
-    system = procedure.outputs["sso-system"]
+    spec = demo_spec(tmp_path)
+    stack = Stack()
+    stack.up(spec)
+    system = stack.outputs("sso-system")
     shutil.rmtree(tmp_path / "escrow")
-    refreshed, updated = refresh_and_up(procedure)
+    refreshed, updated = refresh_and_up(stack, spec)
     assert refreshed["escrowRecorded"] is False
     # no backup file stays on a node (issue 13 M4): a new backup of the same secret is taken and escrowed
     assert updated["msid"] == system["msid"]

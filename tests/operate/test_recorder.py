@@ -39,14 +39,8 @@ def test_refresh_and_destroy_are_recorded_with_their_operation(tmp_path: Path, m
     Simulator(tmp_path / "world.json").seed(spec)
     stack = Stack()
     stack.up(spec)
-    for resource in stack.state.values():
-        provider = resource.cls()
-        provider.use_spec(spec)
-        provider.read(resource.id, resource.outputs)
-    resource = stack.state["clustered-sso-service"]
-    provider = resource.cls()
-    provider.use_spec(spec)
-    provider.delete(resource.id, resource.outputs)
+    stack.refresh(spec)
+    stack.delete(spec, "clustered-sso-service")
     records = read_log(stack_log(tmp_path, "demo"))
     operations = [r.operation for r in records]
     assert operations.index("create") < operations.index("read") < operations.index("delete")

@@ -21,7 +21,7 @@ from provider.remote.world import World
 from provider.resources.sso_system import SsoSystemProvider
 from provider.spec import ClusterSpec, check_stack_file, load_stack_file
 from tests.providers.test_procedure import assert_final_world
-from tests.support.procedure import BACKUP_PASSWORD, Procedure, demo_spec
+from tests.support.procedure import BACKUP_PASSWORD, Procedure, Stack, demo_spec, ops
 
 SERVER = "BTS01"
 # Scripts that may change something before the SSO system's checks run: the domain groups resource comes
@@ -222,30 +222,29 @@ def test_an_update_of_an_adopted_system_never_creates(tmp_path: Path) -> None:
     """A rotated backup password re-backs up the adopted system from a node that holds it: no Create."""
     spec, world = seeded(tmp_path)
     msid = world.databases["sql01/ssodb"].msid
-    procedure = Procedure(spec)
-    olds = procedure.up()["sso-system"]
+    stack = Stack()
+    stack.up(spec)
     rotated = demo_spec(tmp_path, existingSystem={"masterSecretServer": SERVER}, backupPassword="Bak-Rotated-51c2$")
-    provider = Procedure(rotated).provider(SsoSystemProvider)
-    news = {**procedure.resources()[1][2], "backupPassword": "Bak-Rotated-51c2$"}
-    result = provider.update("SQL01/SSODB", olds, provider.check(olds, news).inputs)
-    assert result.outs is not None
-    assert result.outs["adoptedFrom"] == f"server:{SERVER}" and result.outs["msid"] == msid
-    steps = [(s["node"], s["step"], s["changed"]) for s in result.outs["steps"]]
+    assert ops(stack.up(rotated, targets={"sso-system"})) == {"sso-system": "update"}
+    result = stack.outputs("sso-system")
+    assert result["adoptedFrom"] == f"server:{SERVER}" and result["msid"] == msid
+    steps = [(s["node"], s["step"], s["changed"]) for s in result["steps"]]
     assert ("SSO01", "serve-from", False) in steps and ("SSO01", contracts.BACKUP_MASTER_SECRET.name, True) in steps
     assert world_of(spec).load().calls_for(script=contracts.INSTALL_SSO_SYSTEM.name) == 0
 
 
 def test_destroy_keeps_an_adopted_system(tmp_path: Path) -> None:
     spec, _ = seeded(tmp_path, policy={"protectSsoSystem": False, "onDestroy": "remove"})
-    outputs = Procedure(spec).up()
-    provider = Procedure(spec).provider(SsoSystemProvider)
-    provider.delete("SQL01/SSODB", outputs["sso-system"])
+    stack = Stack()
+    stack.up(spec)
+    system = stack.outputs("sso-system")
+    assert ops([stack.delete(spec, "sso-system")]) == {"sso-system": "delete"}
     after = world_of(spec).load()
     assert "sql01/ssodb" in after.databases
     assert after.calls_for(script=contracts.REMOVE_SSO_DATABASE.name) == 0
     assert after.calls_for(script=contracts.REMOVE_SSO_NODE_CONFIGURATION.name) == 0
-    assert Path(outputs["sso-system"]["escrowLocation"]).exists()
-    assert outputs["sso-system"]["msid"] in after.nodes[SERVER].ssoss
+    assert Path(system["escrowLocation"]).exists()
+    assert system["msid"] in after.nodes[SERVER].ssoss
 
 
 def test_the_simulated_client_loses_data_sealed_under_another_secret(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from provider.remote.sim_files import write_file
 from provider.remote.simulator import Simulator, SimulatorRemote
 from provider.remote.world import World
 from provider.resources import fingerprints
-from provider.resources.sso_system import SsoSystemProvider
 from provider.spec import ClusterSpec
 from tests.support.procedure import Stack, demo_spec, ops
 
@@ -104,12 +103,8 @@ def test_refresh_and_drift_do_not_miss_the_removed_file(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
     stack.up(spec)
     before = sim.load()
-    system = stack.state["sso-system"]
-    provider = SsoSystemProvider()
-    provider.use_spec(spec)
-    read = provider.read(system.id, system.outputs)
-    assert read.outs is not None
-    assert provider.diff(system.id, dict(read.outs), system.inputs).changes is False
+    assert stack.refresh(spec, targets={"sso-system"})["sso-system"]  # read, and the state takes it
+    assert next(e for e in stack.preview(spec) if e.name == "sso-system").changes is False
     assert set(ops(stack.up(spec)).values()) == {"same"}  # and a second up makes no change call
     after = sim.load()
     changing = {k for k, n in after.calls.items() if n != before.calls.get(k) and c.SCRIPTS[k.split("/")[1]].changes}

@@ -17,7 +17,8 @@ from provider.resources.cluster_ops import any_up, move_role
 from provider.resources.clustered_service import ClusteredSsoServiceProvider
 from provider.resources.master_secret_restore import MasterSecretRestoreProvider
 from provider.resources.secret_server_name import SecretServerNameProvider
-from tests.support.procedure import Procedure, demo_spec
+from provider.spec import ClusterSpec
+from tests.support.procedure import Stack, demo_spec
 from tests.support.replacement import add_node
 
 NODES = ("SSO01", "SSO02")
@@ -155,39 +156,44 @@ def _rogue_member_first(sim: Simulator) -> None:
         world.cluster.nodes = {"SSO03": "Up", **{n: s for n, s in world.cluster.nodes.items() if n != "SSO03"}}
 
 
-def _provider_inputs(procedure: Procedure, name: str) -> tuple[Any, dict[str, Any]]:
-    cls, inputs = next((c, i) for n, c, i in procedure.resources() if n == name)
-    return procedure.provider(cls), inputs
+def _built(tmp_path: Path) -> tuple[Stack, ClusterSpec, Simulator]:
+    """The stack, up on NODES."""
+    spec = demo_spec(tmp_path, NODES)
+    stack = Stack()
+    stack.up(spec)
+    return stack, spec, Simulator(tmp_path / "world.json")
+
+
+def _refreshed_update(stack: Stack, spec: ClusterSpec, name: str) -> dict[str, Any]:
+    """``pulumi refresh --target name`` then ``pulumi up --target name``: the drift the test made is read, and
+    the update repairs it; returns the outputs the update gave."""
+    stack.refresh(spec, targets={name})
+    (event,) = stack.up(spec, targets={name})
+    assert event.op == "update", event
+    return stack.outputs(name)
 
 
 def test_a_cluster_member_that_is_not_configured_gets_no_script(tmp_path: Path) -> None:
-    procedure = Procedure(demo_spec(tmp_path, NODES))
-    procedure.up()
-    sim = Simulator(tmp_path / "world.json")
+    stack, spec, sim = _built(tmp_path)
     _rogue_member_first(sim)
     with sim.edit() as world:
         next(r for r in world.cluster.resources.values() if r.type == "Generic Service").possible_owners = ["SSO01"]
-    provider, inputs = _provider_inputs(procedure, "clustered-sso-service")
-    assert isinstance(provider, ClusteredSsoServiceProvider)
-    updated = provider.update("x", procedure.outputs["clustered-sso-service"], inputs)
-    assert updated.outs is not None
-    assert sorted(updated.outs["possibleOwners"]) == ["SSO01", "SSO02"]
+    assert stack.state["clustered-sso-service"].cls is ClusteredSsoServiceProvider
+    updated = _refreshed_update(stack, spec, "clustered-sso-service")
+    assert sorted(updated["possibleOwners"]) == ["SSO01", "SSO02"]
     assert sim.load().calls_for(node="SSO03") == 0
 
 
 def test_a_role_owner_that_is_not_configured_is_refused_by_name(tmp_path: Path) -> None:
-    procedure = Procedure(demo_spec(tmp_path, NODES))
-    procedure.up()
-    sim = Simulator(tmp_path / "world.json")
+    stack, spec, sim = _built(tmp_path)
     _rogue_member_first(sim)
     with sim.edit() as world:
         world.cluster.groups["SSO"].owner_node = "SSO03"
         (database,) = world.databases.values()
         database.secret_server = "SSO02"
-    provider, inputs = _provider_inputs(procedure, "secret-server-name")
-    assert isinstance(provider, SecretServerNameProvider)
+    assert stack.state["secret-server-name"].cls is SecretServerNameProvider
     with pytest.raises(EssoError) as err:
-        provider.update("x", procedure.outputs["secret-server-name"], inputs)
+        _refreshed_update(stack, spec, "secret-server-name")
     assert err.value.code == "ESSO-070"
     assert "'SSO03'" in err.value.detail
     assert sim.load().calls_for(node="SSO03") == 0
@@ -195,41 +201,35 @@ def test_a_role_owner_that_is_not_configured_is_refused_by_name(tmp_path: Path) 
 
 def test_updating_an_adopted_restore_does_not_move_the_role_without_allow_disruption(tmp_path: Path) -> None:
     """The adopt path (any update of a restore) sent the role home with no allowDisruption check."""
-    built = Procedure(demo_spec(tmp_path, NODES))
-    built.up()
-    sim = Simulator(tmp_path / "world.json")
-    calm = Procedure(demo_spec(tmp_path, NODES, allowDisruption=False))
+    stack, built, sim = _built(tmp_path)
+    calm = demo_spec(tmp_path, NODES, allowDisruption=False)
     move_role(SimulatorRemote(tmp_path / "world.json"), role="SSO", node="SSO02", steps=Steps("test"))
     moves = sim.load().calls_for(script="Move-SsoRole")
-    provider, inputs = _provider_inputs(calm, "master-secret-restore-sso02")
-    assert isinstance(provider, MasterSecretRestoreProvider)
-    updated = provider.update("SSO02", built.outputs["master-secret-restore-sso02"], inputs)
-    assert updated.outs is not None
+    assert stack.state["master-secret-restore-sso02"].cls is MasterSecretRestoreProvider
+    stack.update(calm, "master-secret-restore-sso02")
+    updated = stack.outputs("master-secret-restore-sso02")
     assert sim.load().calls_for(script="Move-SsoRole") == moves
     assert sim.load().cluster.groups["SSO"].owner_node == "SSO02"
-    assert updated.outs["ownerNode"] == "SSO02"
-    assert ("Move-SsoRole", False) in [(s["step"], s["changed"]) for s in updated.outs["steps"]]
+    assert updated["ownerNode"] == "SSO02"
+    assert ("Move-SsoRole", False) in [(s["step"], s["changed"]) for s in updated["steps"]]
     # with allowDisruption the same update sends the role home
-    provider, inputs = _provider_inputs(built, "master-secret-restore-sso02")
-    again = provider.update("SSO02", dict(updated.outs), inputs)
-    assert again.outs is not None and again.outs["ownerNode"] == "SSO01"
+    stack.update(built, "master-secret-restore-sso02")
+    again = stack.outputs("master-secret-restore-sso02")
+    assert again["ownerNode"] == "SSO01"
     assert sim.load().cluster.groups["SSO"].owner_node == "SSO01"
 
 
 def test_a_repair_that_needs_a_cycle_is_refused_before_it_is_applied(tmp_path: Path) -> None:
     """Applied without its cycle, the repair would read back correct and clients keep failing (rule 8)."""
-    Procedure(demo_spec(tmp_path, NODES)).up()
-    sim = Simulator(tmp_path / "world.json")
+    stack, _, sim = _built(tmp_path)
     with sim.edit() as world:
         service = next(r for r in world.cluster.resources.values() if r.type == "Generic Service")
         assert service.state == "Online"
         service.parameters["UseNetworkName"] = 0
-    calm = Procedure(demo_spec(tmp_path, NODES, allowDisruption=False))
-    provider, inputs = _provider_inputs(calm, "clustered-sso-service")
-    olds = provider.read("x", {**inputs, "networkNameResource": None}).outs
+    calm = demo_spec(tmp_path, NODES, allowDisruption=False)
     before = sim.load().calls_for(script="Set-ClusteredSsoService")
     with pytest.raises(EssoError) as err:
-        provider.update("x", dict(olds or {}), inputs)
+        _refreshed_update(stack, calm, "clustered-sso-service")
     assert (err.value.code, err.value.step) == ("ESSO-019", "Set-ClusteredSsoService")
     assert sim.load().calls_for(script="Set-ClusteredSsoService") == before
     service = next(r for r in sim.load().cluster.resources.values() if r.type == "Generic Service")

@@ -21,10 +21,8 @@ from moto import mock_aws
 from provider.errors import EssoError
 from provider.escrow import LocalEscrow, S3Escrow
 from provider.remote.simulator import Simulator, client_can_reach_secret_server
-from provider.resources.node_join import SsoNodeJoinProvider
-from provider.resources.sso_system import SsoSystemInputs, SsoSystemProvider
 from provider.spec import ClusterSpec
-from tests.support.procedure import SERVICE_PASSWORD, Procedure, demo_spec
+from tests.support.procedure import Procedure, demo_spec
 from tests.support.replacement import Event, Stack, add_node, evict_node, fail_node, ops, projection
 
 REGION = "eu-west-1"
@@ -99,10 +97,9 @@ def test_replacing_a_failed_node_creates_only_its_join_and_restore(
     assert ok, why  # the survivors keep serving while the node is replaced
 
     # Before eviction: the dead node's join cannot be deleted, and the error says to evict it.
-    join = SsoNodeJoinProvider()
-    join.use_spec(_spec(tmp_path, nodes))
     with pytest.raises(EssoError) as err:
-        join.delete(dead, stack.outputs(f"sso-join-{dead.lower()}"))
+        stack.delete(_spec(tmp_path, nodes), f"sso-join-{dead.lower()}")
+    assert f"sso-join-{dead.lower()}" in stack.state  # a failed delete keeps it
     assert err.value.code == "ESSO-021"
     assert err.value.node == dead
     assert "Remove-ClusterNode" in str(err.value)
@@ -267,21 +264,14 @@ def test_after_losing_node_1_a_new_backup_password_backs_up_from_a_node_that_hol
     evict_node(sim, "SSO01")
     add_node(sim, "SSO05")
     spec = _spec(tmp_path, ("SSO02", "SSO05"), backupPassword=NEW_BACKUP_PASSWORD)
-    provider = SsoSystemProvider()
-    provider.use_spec(spec)
-    raw = {
-        **SsoSystemInputs.from_spec(spec).props(),
-        "serviceAccountPassword": SERVICE_PASSWORD,
-        "backupPassword": NEW_BACKUP_PASSWORD,
-    }
-    news = provider.check(stack.state["sso-system"].inputs, raw).inputs  # as the engine: fingerprints only
-    diff = provider.diff("sso-system", olds, news)
-    assert diff.changes and not diff.replaces
-    updated = provider.update("sso-system", olds, news)
-    assert updated.outs is not None
-    assert updated.outs["createdBy"] == "SSO01"
-    assert updated.outs["msid"] == olds["msid"]
-    assert updated.outs["backupSha256"] != olds["backupSha256"]
+    planned = next(e for e in stack.preview(spec) if e.name == "sso-system")
+    assert planned.changes and not planned.replaces
+    (event,) = stack.up(spec, targets={"sso-system"})
+    assert event.op == "update"
+    updated = stack.outputs("sso-system")
+    assert updated["createdBy"] == "SSO01"
+    assert updated["msid"] == olds["msid"]
+    assert updated["backupSha256"] != olds["backupSha256"]
     assert _calls(sim, "Backup-MasterSecret", "SSO02") == 1
 
 

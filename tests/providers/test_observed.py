@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
@@ -16,7 +15,7 @@ from provider.resources.master_secret_restore import MasterSecretRestore, Master
 from provider.resources.node_join import SsoNodeJoin, SsoNodeJoinProvider
 from provider.resources.secret_server_name import SecretServerName, SecretServerNameProvider
 from provider.resources.sso_system import SsoSystem, SsoSystemProvider
-from tests.support.procedure import Procedure, demo_spec
+from tests.support.procedure import Procedure, Stack, demo_spec
 
 PAIRS: list[tuple[type[pulumi.dynamic.Resource], type[EssoProvider]]] = [
     (SsoDomainGroups, SsoDomainGroupsProvider),
@@ -79,15 +78,14 @@ def test_every_output_of_a_build_is_declared(tmp_path: Path) -> None:
 
 
 def test_diff_names_the_outputs_an_update_never_changes(tmp_path: Path) -> None:
-    procedure = Procedure(demo_spec(tmp_path))
-    outputs = procedure.up()
-    cls, inputs = next((c, i) for n, c, i in procedure.resources() if n == "sso-system")
-    provider = procedure.provider(cls)
-    same = provider.diff("x", outputs["sso-system"], inputs)
+    spec = demo_spec(tmp_path, policy={"protectSsoSystem": False})  # a protected system refuses the replace
+    stack = Stack()
+    stack.up(spec)
+    same = next(e for e in stack.preview(spec) if e.name == "sso-system")
     assert same.changes is False
-    assert {"createdBy", "node", "server", "database"} <= set(same.stables or [])
-    renamed: dict[str, Any] = {**inputs, "database": "SSODB2", "protect": False}
-    replaced = provider.diff("x", {**outputs["sso-system"], "protect": False}, renamed)
+    assert {"createdBy", "node", "server", "database"} <= set(same.stables)
+    renamed = demo_spec(tmp_path, database={"name": "SSODB2"}, policy={"protectSsoSystem": False})
+    replaced = next(e for e in stack.preview(renamed) if e.name == "sso-system")
     assert replaced.replaces == ["database"] and not replaced.stables
 
 

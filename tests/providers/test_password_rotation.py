@@ -11,7 +11,7 @@ from provider.remote.simulator import Simulator, SimulatorRemote, client_can_rea
 from provider.remote.world import secret_digest
 from provider.resources.base import Steps
 from provider.resources.failover import move_role
-from tests.support.procedure import Procedure, demo_spec
+from tests.support.procedure import Procedure, Stack, demo_spec, ops
 
 NEW_PASSWORD = "Rotated-Svc-Sentinel-42!"
 NODES = ("SSO01", "SSO02")
@@ -42,23 +42,21 @@ def test_a_password_changed_only_in_ad_breaks_the_next_failover(tmp_path: Path) 
 
 
 def test_up_with_the_new_password_updates_every_nodes_service_logon(tmp_path: Path) -> None:
-    procedure = Procedure(demo_spec(tmp_path, NODES))
-    procedure.up()
+    stack = Stack()
+    stack.up(demo_spec(tmp_path, NODES))
     sim = Simulator(tmp_path / "world.json")
     _change_password_in_ad(sim, NEW_PASSWORD)
-    rotated = Procedure(demo_spec(tmp_path, NODES, serviceAccountPassword=NEW_PASSWORD))
-    for node in NODES:
-        name = f"sso-join-{node.lower()}"
-        cls, inputs = next((c, i) for n, c, i in rotated.resources() if n == name)
-        provider = rotated.provider(cls)
-        olds = procedure.outputs[name]
-        diff = provider.diff(node, olds, inputs)
-        assert diff.changes is True and not diff.replaces  # a password is never a replacement
-        updated = provider.update(node, olds, inputs)
-        assert updated.outs is not None
-        steps = [(s["step"], s["changed"]) for s in updated.outs["steps"]]
+    rotated = demo_spec(tmp_path, NODES, serviceAccountPassword=NEW_PASSWORD)
+    joins = [f"sso-join-{node.lower()}" for node in NODES]
+    planned = {e.name: e for e in stack.preview(rotated)}
+    for name in joins:
+        assert planned[name].changes is True and not planned[name].replaces  # a password is never a replacement
+    events = stack.up(rotated, targets=joins)
+    assert ops(events) == dict.fromkeys(joins, "update")
+    for name in joins:
+        steps = [(s["step"], s["changed"]) for s in stack.outputs(name)["steps"]]
         assert ("Set-EntSsoLogon", True) in steps
-        assert NEW_PASSWORD not in str(updated.outs)
+        assert NEW_PASSWORD not in str(stack.outputs(name))
     assert sim.load().calls_for(script="Set-EntSsoLogon") == len(NODES)
     # the next failover starts ENTSSO with the new password, and clients are served
     _fail_over(tmp_path, "SSO02")
@@ -68,14 +66,13 @@ def test_up_with_the_new_password_updates_every_nodes_service_logon(tmp_path: Pa
 
 
 def test_a_wrong_new_password_is_refused_and_named_without_its_value(tmp_path: Path) -> None:
-    procedure = Procedure(demo_spec(tmp_path, NODES))
-    procedure.up()
+    stack = Stack()
+    stack.up(demo_spec(tmp_path, NODES))
     sim = Simulator(tmp_path / "world.json")
     _change_password_in_ad(sim, NEW_PASSWORD)
     typo = "Rotated-Svc-Typo-99!"
-    wrong = Procedure(demo_spec(tmp_path, NODES, serviceAccountPassword=typo))
-    cls, inputs = next((c, i) for n, c, i in wrong.resources() if n == "sso-join-sso02")
+    wrong = demo_spec(tmp_path, NODES, serviceAccountPassword=typo)
     with pytest.raises(EssoError) as err:
-        wrong.provider(cls).update("SSO02", procedure.outputs["sso-join-sso02"], inputs)
+        stack.up(wrong, targets={"sso-join-sso02"})
     assert "logon failure" in str(err.value)
     assert typo not in str(err.value) and NEW_PASSWORD not in str(err.value)

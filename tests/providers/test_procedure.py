@@ -10,7 +10,7 @@ from provider.errors import EssoError
 from provider.remote.simulator import Simulator, SimulatorRemote, client_can_reach_secret_server
 from provider.resources.base import Steps
 from provider.resources.failover import prove_node
-from tests.support.procedure import Procedure, demo_spec
+from tests.support.procedure import Procedure, Stack, demo_spec, ops, seed_order
 
 
 def assert_final_world(sim: Simulator, nodes: list[str], network_name: str = "BIZTALKSSO") -> None:
@@ -100,37 +100,30 @@ def test_the_procedure_works_when_the_database_reports_no_msid(tmp_path: Path, n
     """If the SSO database records the MSID only on encrypted rows ([INFERRED] from the SSOX schema), restores
     take the current MSID from a node that holds it and that the escrow has a backup of."""
     spec = demo_spec(tmp_path, nodes)
-    procedure = Procedure(spec)
-    names = [name for name, _, _ in procedure.resources()]
+    stack = Stack()
+    names = seed_order(tmp_path, nodes)
     first_restore = names.index("master-secret-restore-sso01")
     # run up to the restores, then make the database stop reporting its MSID
-    for name, cls, inputs in procedure.resources()[:first_restore]:
-        result = procedure.provider(cls).create(inputs)
-        procedure.outputs[name] = dict(result.outs or {})
+    assert set(ops(stack.up(spec, targets=names[:first_restore])).values()) == {"create"}
     sim = Simulator(tmp_path / "world.json")
     with sim.edit() as world:
         for database in world.databases.values():
             database.reports_msid = False
-    for name, cls, inputs in procedure.resources()[first_restore:]:
-        result = procedure.provider(cls).create(inputs)
-        procedure.outputs[name] = dict(result.outs or {})
+    assert ops(stack.up(spec, targets=names[first_restore:])) == dict.fromkeys(names[first_restore:], "create")
     assert_final_world(sim, list(nodes))
-    msid = procedure.outputs["sso-system"]["msid"]
-    assert all(procedure.outputs[f"master-secret-restore-{n.lower()}"]["msid"] == msid for n in nodes)
+    msid = stack.outputs("sso-system")["msid"]
+    assert all(stack.outputs(f"master-secret-restore-{n.lower()}")["msid"] == msid for n in nodes)
 
 
 def test_a_join_reuses_the_preflights_node_facts_for_its_token_check(tmp_path: Path) -> None:
     """preflight.Verified is passed down: the join reads each node once in the preflight, and its own node once
     more after the change (its observation), never a third time for the token check (rule 13)."""
     spec = demo_spec(tmp_path)
-    procedure = Procedure(spec)
+    stack = Stack()
     sim = Simulator(tmp_path / "world.json")
-    for name, cls, inputs in procedure.resources():
-        if name == "sso-join-sso02":
-            before = sim.load().calls_for(script="Get-NodeFacts")
-            result = procedure.provider(cls).create(inputs)
-            assert result.outs is not None and result.outs["joined"] is True
-            assert sim.load().calls_for(script="Get-NodeFacts") - before == len(spec.cluster.nodes) + 1
-            return
-        procedure.outputs[name] = dict(procedure.provider(cls).create(inputs).outs or {})
-    raise AssertionError("no join of SSO02")
+    names = seed_order(tmp_path)
+    stack.up(spec, targets=names[: names.index("sso-join-sso02")])
+    before = sim.load().calls_for(script="Get-NodeFacts")
+    assert ops(stack.up(spec, targets={"sso-join-sso02"})) == {"sso-join-sso02": "create"}
+    assert stack.outputs("sso-join-sso02")["joined"] is True
+    assert sim.load().calls_for(script="Get-NodeFacts") - before == len(spec.cluster.nodes) + 1

@@ -17,7 +17,8 @@ from provider.remote.simulator import Simulator, client_can_reach_secret_server
 from provider.remote.world import DomainGroup
 from provider.resources.clustered_service import ClusteredSsoServiceProvider
 from provider.resources.node_join import SsoNodeJoinProvider
-from tests.support.procedure import Procedure, demo_spec
+from provider.spec import ClusterSpec
+from tests.support.procedure import Stack, demo_spec
 
 
 def _code(call: Any, *args: Any, **kwargs: Any) -> str:
@@ -53,41 +54,38 @@ def test_other_dependencies_are_kept_and_another_network_name_gives_way(driver: 
     assert kept.changed is False and kept.after.dependencies == ["SSO-IP", driver.NETNAME_RESOURCE]
 
 
-def _procedure(tmp_path: Path, **overrides: Any) -> Procedure:
-    procedure = Procedure(demo_spec(tmp_path, **overrides))
-    procedure.up()
-    return procedure
+def _stack(tmp_path: Path) -> tuple[Stack, ClusterSpec]:
+    """The demo stack, up."""
+    spec = demo_spec(tmp_path)
+    stack = Stack()
+    stack.up(spec)
+    return stack, spec
 
 
 def test_drift_accepts_dependencies_a_person_added(tmp_path: Path) -> None:
-    procedure = _procedure(tmp_path)
+    stack, spec = _stack(tmp_path)
     with Simulator(tmp_path / "world.json").edit() as world:
         service = next(r for r in world.cluster.resources.values() if r.type == "Generic Service")
         service.dependencies.append("SSO-IP")
-    provider = procedure.provider(ClusteredSsoServiceProvider)
-    read = provider.read("clustered-sso-service", procedure.outputs["clustered-sso-service"])
-    assert read.outs is not None and "SSO-IP" in read.outs["dependencies"]
-    outs = dict(read.outs)
+    outs = stack.refresh(spec, targets={"clustered-sso-service"})["clustered-sso-service"]
+    assert "SSO-IP" in outs["dependencies"]
+    provider = ClusteredSsoServiceProvider()  # drift() is pure: the subject here, not a driver call
     assert "dependencies" not in provider.drift(provider.recorded(outs), provider.stored_inputs(outs))
 
 
 def test_a_repair_that_needs_a_cycle_is_refused_before_it_is_made(tmp_path: Path) -> None:
     """Without allowDisruption the online resource is left as it is: no repair applied and never cycled."""
-    procedure = _procedure(tmp_path)
+    stack, spec = _stack(tmp_path)
     sim = Simulator(tmp_path / "world.json")
     with sim.edit() as world:
         service = next(r for r in world.cluster.resources.values() if r.type == "Generic Service")
         service.parameters["UseNetworkName"] = 0
-    strict = Procedure(demo_spec(tmp_path, allowDisruption=False))
-    provider = strict.provider(ClusteredSsoServiceProvider)
-    inputs = next(i for n, _c, i in strict.resources() if n == "clustered-sso-service")
-    olds = procedure.outputs["clustered-sso-service"]
-    assert _code(provider.update, "clustered-sso-service", olds, inputs) == "ESSO-019"
+    strict = demo_spec(tmp_path, allowDisruption=False)
+    assert _code(stack.update, strict, "clustered-sso-service") == "ESSO-019"
     service = next(r for r in sim.load().cluster.resources.values() if r.type == "Generic Service")
     assert service.parameters["UseNetworkName"] == 0 and not service.needs_cycle
-    allowed = procedure.provider(ClusteredSsoServiceProvider)
-    updated = allowed.update("clustered-sso-service", olds, inputs)
-    assert updated.outs is not None and updated.outs["useNetworkName"] == 1
+    stack.update(spec, "clustered-sso-service")
+    assert stack.outputs("clustered-sso-service")["useNetworkName"] == 1
     ok, why = client_can_reach_secret_server(sim.load())
     assert ok, why
 
@@ -174,17 +172,15 @@ def test_the_owner_is_refused_while_the_clustered_entsso_is_not_offline(driver: 
 
 def test_a_join_with_another_service_account_is_refused_before_configuration_exe(tmp_path: Path) -> None:
     """Rule 5 on real nodes (issue 9 B): the provider compares with the account ENTSSO runs as elsewhere."""
-    procedure = _procedure(tmp_path)
+    stack, _ = _stack(tmp_path)
     sim = Simulator(tmp_path / "world.json")
     with sim.edit() as world:
         world.nodes["SSO02"].sso_server = world.nodes["SSO02"].sso_database = None
     joins = sim.load().calls_for(node="SSO02", script="Join-SsoSystem")
-    other = Procedure(demo_spec(tmp_path, sso={"serviceAccount": "CONTOSO\\svc-other"}))
-    provider = other.provider(SsoNodeJoinProvider)
-    inputs = next(i for n, _c, i in other.resources() if n == "sso-join-sso02")
-    olds = procedure.outputs["sso-join-sso02"]
+    other = demo_spec(tmp_path, sso={"serviceAccount": "CONTOSO\\svc-other"})
+    assert stack.state["sso-join-sso02"].cls is SsoNodeJoinProvider
     with pytest.raises(EssoError) as err:
-        provider.update("sso-join-sso02", olds, inputs)
+        stack.update(other, "sso-join-sso02")
     assert err.value.code == "ESSO-006" and "svc-entsso" in str(err.value)
     assert sim.load().calls_for(node="SSO02", script="Join-SsoSystem") == joins
 
@@ -286,7 +282,7 @@ def test_the_restore_copy_is_readable_by_the_service_account_only_besides_admini
 
 
 def test_the_provider_s_restore_copy_names_the_service_account_and_is_removed(tmp_path: Path) -> None:
-    _procedure(tmp_path)
+    _stack(tmp_path)
     node = Simulator(tmp_path / "world.json").load().nodes["SSO02"]
     assert node.protected_dirs == [] and node.dir_readers == {}
     assert not any("esso-" in key for key in node.files)

@@ -4,7 +4,8 @@
   ``ClusteredMasterSecret`` run under mocks, never re-typed;
 * ``Stack``: the engine's operations over a provider-level state, as the engine sequences them: ``up`` (check,
   diff, update or create in order, then deletes in reverse; ``targets`` as ``pulumi up --target``),
-  ``preview``, ``refresh``, ``destroy``, ``delete`` of one resource, ``check`` of one resource's inputs, and
+  ``preview``, ``refresh``, ``destroy``, ``delete`` and ``update`` of one resource (``update`` whatever ``diff`` says,
+  for a test of ``update()`` itself), ``check`` of one resource's inputs, and
   ``create_with`` for a provider the caller configured (the program's mocks, ``tests/support/mocks.py``);
   ``Procedure.up`` is a first ``Stack.up``. A test that needs a resource created again (an import, a retried
   create) ``forget``s it and runs ``up`` with it as the target.
@@ -28,7 +29,7 @@ from pulumi.dynamic import CheckResult
 from pulumi.runtime._serialization import _deserialize
 
 from components.clustered_master_secret import ClusteredMasterSecret, ProgramSecrets
-from provider.resources.base import EssoProvider, Steps, TypedProvider
+from provider.resources.base import EssoProvider, TypedProvider
 from provider.spec import ClusterSpec, load_spec
 from tests.support.engine_program import Registration, run_under_mocks
 from tests.support.engine_wire import strip_secrets
@@ -172,6 +173,7 @@ class Event:
     changes: bool = False
     replaces: list[str] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    stables: list[str] = field(default_factory=list)  # preview: the outputs the diff says an update keeps
 
     def changed_steps(self) -> list[tuple[str, str]]:
         return [(s["node"], s["step"]) for s in self.steps if s.get("changed")]
@@ -211,10 +213,12 @@ class Stack:
             return [n for n in self.state if n == "master-secret-restore-" + name.removeprefix("sso-join-")]
         return []
 
-    def preview(self, spec: ClusterSpec) -> list[Event]:
-        """``pulumi preview --diff``: check and diff only (both pure), nothing created, changed or deleted."""
+    def preview(self, spec: ClusterSpec, *, program_spec: ClusterSpec | None = None) -> list[Event]:
+        """``pulumi preview --diff``: check and diff only (both pure), nothing created, changed or deleted.
+
+        ``program_spec``, as in ``up``."""
         plan: list[Event] = []
-        program = component_resources(spec)
+        program = component_resources(program_spec or spec)
         for name, cls, inputs in program:
             provider = self._provider(cls, spec)
             old = self.state.get(name)
@@ -225,7 +229,9 @@ class Stack:
                 continue
             diff = provider.diff(old.id, old.outputs, checked.inputs)
             op: Op = "update" if diff.changes else "same"
-            plan.append(Event(name, op, bool(diff.changes), list(diff.replaces or [])))
+            plan.append(
+                Event(name, op, bool(diff.changes), list(diff.replaces or []), stables=list(diff.stables or []))
+            )
         plan += [Event(name, "delete") for name in self._removed(program)]
         return plan
 
@@ -234,13 +240,22 @@ class Stack:
         wanted = {name for name, _, _ in program}
         return [name for name in reversed(self.state) if name not in wanted]
 
-    def up(self, spec: ClusterSpec, targets: Collection[str] | None = None) -> list[Event]:
+    def up(
+        self,
+        spec: ClusterSpec,
+        targets: Collection[str] | None = None,
+        *,
+        program_spec: ClusterSpec | None = None,
+    ) -> list[Event]:
         """``pulumi up``: creates and updates in the program's order, then the deletes; returns what it did.
 
-        With ``targets`` (``pulumi up --target``), only the named resources are created, updated or deleted."""
+        With ``targets`` (``pulumi up --target``), only the named resources are created, updated or deleted.
+        ``program_spec``: the spec the program registers its inputs from when it differs from the configuration
+        the providers read (a password held in Secrets Manager changed: the stack's inputs stay, what the
+        providers read does not)."""
         events: list[Event] = []
         self.events = events
-        program = component_resources(spec)
+        program = component_resources(program_spec or spec)
         removed = self._removed(program)
         for name, cls, inputs in program:
             if targets is not None and name not in targets:
@@ -262,12 +277,26 @@ class Stack:
                 old.inputs = news  # a "same" step records the new inputs and keeps the outputs
                 events.append(Event(name, "same"))
                 continue
-            updated = provider.update(old.id, old.outputs, news)
-            assert updated.outs is not None
-            old.inputs, old.outputs = news, dict(updated.outs)
-            events.append(Event(name, "update", True, [], list(updated.outs.get("steps") or [])))
+            events.append(self._update(provider, old, news))
         events += [self.delete(spec, name) for name in removed if targets is None or name in targets]
         return events
+
+    @staticmethod
+    def _update(provider: EssoProvider, old: Resource, news: dict[str, Any]) -> Event:
+        updated = provider.update(old.id, old.outputs, news)
+        assert updated.outs is not None
+        old.inputs, old.outputs = news, dict(updated.outs)
+        return Event(old.name, "update", True, [], list(updated.outs.get("steps") or []))
+
+    def update(self, spec: ClusterSpec, name: str) -> Event:
+        """The provider's ``update()`` of one resource in state, with its outputs from state and the program's
+        checked inputs, whatever ``diff()`` says: for a test whose subject is ``update()`` itself (the engine
+        would reach it through an input change the test has no reason to make). The state takes the outputs."""
+        old = self.state[name]
+        provider = self._provider(old.cls, spec)
+        checked = self.check(spec, name)
+        assert not checked.failures, [(f.property, f.reason) for f in checked.failures]
+        return self._update(provider, old, dict(checked.inputs))
 
     def delete(self, spec: ClusterSpec, name: str, *, pending: bool = False) -> Event:
         """The provider's ``delete()`` of one resource with its outputs from state; the resource leaves the state
@@ -275,10 +304,11 @@ class Stack:
         deletes it again when the run fails before recreating it). A failed delete propagates and keeps it."""
         old = self.state[name]
         provider = self._provider(old.cls, spec)
-        # EssoProvider.delete() is remove() with a fresh Steps; calling remove() keeps the steps the engine
-        # would drop (a delete returns nothing).
+        # EssoProvider.delete() is _begin("delete") then remove(): the same two calls here keep the steps the
+        # engine would drop (a delete returns nothing), and the call's operation and run context are delete's
+        # (the run record names the operation).
         assert type(provider).delete is EssoProvider.delete, f"{old.cls.__name__} overrides delete()"
-        steps = Steps(provider.resource)
+        steps = provider._begin("delete", old.outputs)
         provider.remove(old.outputs, steps)
         if not pending:
             del self.state[name]
