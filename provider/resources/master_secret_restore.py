@@ -36,7 +36,7 @@ from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight, restore_copy
 from provider.resources.base import Observed, Prior, Steps, TypedProvider, registration
 from provider.resources.cluster_ops import move_role
-from provider.resources.failover import prove_node
+from provider.resources.failover import Proof, prove_node
 from provider.resources.inputs import EscrowInputs
 from provider.spec import ClusterSpec
 
@@ -127,18 +127,15 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             prefetch = self._prefetch_database(remote, inputs) if pending else _nothing
             try:
                 if pending:
-                    verified_at = prove_node(
-                        remote,
-                        node,
+                    proof = Proof(
                         nodes=inputs.nodes,
                         role=inputs.role,
                         resource=inputs.resource_name,
                         msid=msid,
                         service_account=inputs.service_account,
                         admin_group=inputs.qualified_admin_group,
-                        steps=steps,
-                        role_here=restored,
                     )
+                    verified_at = prove_node(remote, node, proof, steps=steps, role_here=restored)
                     proved = verified_at is not None
                     pending = not proved
                     verified = [node] if proved else []

@@ -9,7 +9,7 @@ import pytest
 from provider.errors import EssoError
 from provider.remote.simulator import Simulator, SimulatorRemote, client_can_reach_secret_server
 from provider.resources.base import Steps
-from provider.resources.failover import prove_node
+from provider.resources.failover import Proof, prove_node
 from tests.support.procedure import Procedure, Stack, demo_spec, ops, seed_order
 
 
@@ -64,17 +64,15 @@ def test_verification_fails_when_a_node_lost_its_master_secret(tmp_path: Path) -
         world.nodes["SSO03"].ssoss.clear()
     remote = SimulatorRemote(tmp_path / "world.json", second_hop=True, identity="CONTOSO\\esso-config")
     with pytest.raises(EssoError) as err:
-        prove_node(
-            remote,
-            "SSO03",
+        proof = Proof(
             nodes=nodes,
             role="SSO",
             resource=spec.cluster.resource_name,
             msid=outputs["sso-system"]["msid"],
             service_account=spec.sso.service_account,
             admin_group="CONTOSO\\SSO Administrators",
-            steps=Steps("test"),
         )
+        prove_node(remote, "SSO03", proof, steps=Steps("test"))
     assert err.value.code == "ESSO-013"
     assert err.value.node == "SSO03"
 
