@@ -22,9 +22,7 @@
 #>
 [CmdletBinding()]
 param(
-    [Parameter(Mandatory = $true)]
-    [ValidateNotNullOrEmpty()]
-    [string]$Path
+    [Parameter(Mandatory)] [ValidateNotNullOrEmpty()] [string]$Path
 )
 
 $ErrorActionPreference = 'Stop'

@@ -195,6 +195,13 @@ def test_a_secret_becomes_plaintext_in_one_place() -> None:
     assert places == ["lib/PlainSecret.ps1"]
 
 
+def test_every_param_block_is_written_one_way() -> None:
+    """Every script declares its parameters as Microsoft's docs do, ``[Parameter(Mandatory)]`` (one parameter a
+    line): one style to read, and a script written the old long way stands out in review."""
+    long_form = [f"{name}.ps1" for name in NAMES if re.search(r"Mandatory\s*=\s*\$true", source(name), re.I)]
+    assert long_form == []
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_no_block_runner_hides_a_variable_its_block_reads(name: str) -> None:
     assert hidden_variables(PwshScript(assembled(name)), _runners()) == []
