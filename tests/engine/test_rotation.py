@@ -11,9 +11,8 @@ rotation is a new call in the record, and so a new case, with no edit here.
 
 2 nodes run every step in the normal test run (29 cases at the time of writing, about 25 s: each starts from a
 snapshot of the built stack, not a new build); 3 nodes every step when ``ESSO_FAULTS=all`` (``make faults``, 40),
-otherwise
-each change on the third node with its reply lost (``_sampled``). The record is made when the module is collected,
-so the case list is known to pytest (``-k 2n-SSO02-Restore`` picks one).
+otherwise each change on the third node with its reply lost (``_sampled``). The record is made when the module is
+collected, so the case list is known to pytest (``-k 2n-SSO02-Restore`` picks one).
 """
 
 from __future__ import annotations
