@@ -15,7 +15,6 @@ the world and the state taken just before the resources under test.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from provider.resources.base import Prior, Steps
 from provider.resources.master_secret_restore import MasterSecretRestoreProvider
 from provider.resources.node_join import SsoNodeJoinProvider
 from provider.spec import ClusterSpec
+from tests.faults import matrix
 from tests.support.procedure import demo_spec
 from tests.support.replacement import Stack, projection
 
@@ -136,32 +136,7 @@ def _snapshot(
     start = len(ledger.calls)
     stack.up(spec)
     cells = [(i - start, c.script) for i, c in enumerate(ledger.calls) if i >= start and c.label.startswith(prefixes)]
-    return Snapshot(world, state, escrow, sim.load(), _outputs(stack, sim.load(), root), cells)
-
-
-def _outputs(stack: Stack, world: World, root: Path) -> dict[str, Any]:
-    """The stack's outputs without what every build draws anew (MSID, hashes, salts, times, folders, steps)."""
-    (database,) = world.databases.values()
-    tokens = {database.msid: "<msid>", str(root): "<root>"}
-
-    def norm(key: str, value: Any) -> Any:
-        if key.endswith("Fingerprint") or key == "backupSha256":
-            return "<random>" if value else value
-        if key == "failoverVerifiedAt":
-            return bool(value)
-        if isinstance(value, str):
-            for token, name in tokens.items():
-                value = re.sub(re.escape(token), name, value, flags=re.IGNORECASE)
-            return re.sub(r"[0-9a-f]{64}", "<sha>", value)
-        if isinstance(value, list):
-            return [norm("", v) for v in value]
-        if isinstance(value, dict):
-            return {k: norm(k, v) for k, v in value.items()}
-        return value
-
-    return {
-        name: {k: norm(k, v) for k, v in r.outputs.items() if k != "steps"} for name, r in sorted(stack.state.items())
-    }
+    return Snapshot(world, state, escrow, sim.load(), matrix.normal_outputs(stack, sim.load(), root), cells)
 
 
 def _files(world: World, nodes: tuple[str, ...]) -> dict[str, Any]:
@@ -199,7 +174,7 @@ def _run_cell(tmp_path: Path, ledger: Ledger, snap: Snapshot, nodes: tuple[str, 
         problems.append("world")
     if _files(world, nodes) != _files(snap.clean_world, nodes):
         problems.append(f"files {_files(world, nodes)}")
-    outputs = _outputs(stack, world, root)
+    outputs = matrix.normal_outputs(stack, world, root)
     for name in sorted(set(outputs) | set(snap.clean_outputs)):
         if outputs.get(name) != snap.clean_outputs.get(name):
             problems.append(f"outputs of {name}: {outputs.get(name)} != {snap.clean_outputs.get(name)}")
