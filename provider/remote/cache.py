@@ -265,6 +265,9 @@ class Operation:
     # sso-system's authenticated escrow records, by (escrow, MSID): each check derives a PBKDF2 key (~0.1 s), and
     # every restore of the operation checks the same record, which sso-system wrote before any restore ran
     escrow_records: dict[tuple[str, str], RecordedBackup] = field(default_factory=dict)
+    # the backup password read from Secrets Manager, by (secret id, region): one GetSecretValue per operation, not
+    # one per caller (every restore, the escrow record checks, sso-system)
+    secrets_manager: dict[tuple[str, str | None], SecretStr] = field(default_factory=dict)
 
     audit: ClassVar[Audit | None] = None  # tests: the audit every new operation's cache gets
     _current: ClassVar[Operation | None] = None  # class-level: the operation of the last Configure seen in this process

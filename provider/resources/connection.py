@@ -169,7 +169,11 @@ class Connection:
         if section.password_secret_id:
             from provider.backup_password import backup_password_from_secrets_manager
 
-            return backup_password_from_secrets_manager(section.password_secret_id, section.region)
+            key = (section.password_secret_id, section.region)
+            known = self.operation.secrets_manager if self.operation is not None else {}
+            if key not in known:
+                known[key] = backup_password_from_secrets_manager(*key)
+            return known[key]
         raise EssoError("ESSO-040", "no backup password: set backupPassword or escrow.passwordSecretId.")
 
     def require_disruption(self, what: str, node: str | None) -> None:

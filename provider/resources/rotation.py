@@ -112,9 +112,9 @@ def rotate(
                 note="the previous backup stays: ",
             )
         else:  # resumed after the new backup was escrowed: a file a faulted run left is swept (M4)
+            escrow.record_in_use(record, password)  # what the restores copy from now on (escrow_from_node does it)
             sso_escrow.clear_from_node(remote, escrow, record, home, new_file, steps)
         _sweep_stack_backup(remote, escrow, inputs, prior, steps)
-        escrow.record_in_use(record, password)  # what the restores copy from now on
         _await_reencryption(provider, remote, inputs, record.msid, steps)
         return SsoSystemObserved.escrowed(
             record.msid,

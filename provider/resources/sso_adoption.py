@@ -87,7 +87,7 @@ def adopt(provider: SsoSystemProvider, inputs: SsoSystemInputs, steps: Steps) ->
             msid, data = _provided_backup(inputs, database)
             steps.add(home, "read-provided-backup", False, "the operator's backup, on the machine that runs Pulumi")
             record = sso_escrow.keep(escrow, msid, data, home, steps)
-        escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
+            escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
         in_use = fingerprint(password.get_secret_value())
         return SsoSystemObserved.escrowed(msid, record, in_use, inputs.existing_server, adopted_from=source)
 

@@ -116,10 +116,10 @@ class SsoSystemProvider(TypedProvider[SsoSystemInputs, SsoSystemObserved]):
                 )
                 in_use = fingerprint(password.get_secret_value())
             else:
+                escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
                 # the sweep: a file a run stopped before removing, or one Install-SsoSystem wrote again (M4)
                 sso_escrow.clear_from_node(remote, escrow, record, serving, backup_file, steps)
                 in_use = in_use or fingerprint(password.get_secret_value())
-            escrow.record_in_use(record, password)  # what restores copy: exactly this backup (M1)
             created_by = (prior.observed.created_by if prior else None) or recorded
             adopted_from = prior.observed.adopted_from if prior else None
             observed = SsoSystemObserved.escrowed(msid, record, in_use, created_by, adopted_from=adopted_from)

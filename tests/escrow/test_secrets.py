@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -13,6 +14,7 @@ from pydantic import SecretStr
 
 from provider.backup_password import backup_password_from_secrets_manager
 from provider.errors import EssoError
+from provider.spec import ClusterSpec
 from tests.escrow.conftest import REGION
 from tests.support.secrets_scan import find_secret
 
@@ -166,3 +168,27 @@ def test_the_old_import_path_still_works() -> None:
     from provider import escrow
 
     assert escrow.backup_password_from_secrets_manager is backup_password_from_secrets_manager
+
+
+def test_one_operation_reads_the_secret_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every restore and escrow check asks for the backup password; Secrets Manager answers once per operation."""
+    import provider.backup_password as backup_password_module
+    from provider.remote.cache import Operation
+    from provider.resources.master_secret_restore import MasterSecretRestoreProvider
+
+    reads: list[tuple[str, str | None]] = []
+
+    def read(secret_id: str, region: str | None) -> SecretStr:
+        reads.append((secret_id, region))
+        return SecretStr("from-secrets-manager")
+
+    monkeypatch.setattr(backup_password_module, "backup_password_from_secrets_manager", read)
+    escrow = SimpleNamespace(password_secret_id="esso/backup", region="eu-west-1")
+    spec = cast(ClusterSpec, SimpleNamespace(backup_password=None, escrow=escrow))
+    provider = MasterSecretRestoreProvider()
+    provider.use_spec(spec, Operation())
+    assert [provider.backup_password().get_secret_value() for _ in range(3)] == ["from-secrets-manager"] * 3
+    assert reads == [("esso/backup", "eu-west-1")]
+    provider.use_spec(spec, Operation())  # a new operation reads it again (the secret may have been rotated)
+    provider.backup_password()
+    assert len(reads) == 2
