@@ -37,6 +37,7 @@ from pydantic import SecretStr
 
 from provider import contracts
 from provider.remote.levels import Levels, Track
+from provider.remote.policy import node_key
 from provider.resources.fingerprints import KeyRing
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ SCOPES: dict[str, str] = {
     contracts.GET_SSO_DATABASE_FACTS.name: "#database",
     contracts.GET_DOMAIN_GROUP_FACTS.name: "#domain",
 }
-CLUSTER_WIDE: frozenset[str] = frozenset(SCOPES)
 # Reads never cached: their answer is data, not facts, and files change without a script saying so.
 NOT_CACHED: frozenset[str] = frozenset({contracts.READ_FILE_CHUNK.name})
 # Change scripts that change nothing another node's facts report: the node's own rights, its ENTSSO service
@@ -102,7 +102,7 @@ def _owners(result: contracts.Result | None) -> set[str] | None:
     for side in (getattr(result, "before", None), getattr(result, "after", None)):
         owner = getattr(side, "owner_node", None)
         if isinstance(owner, str) and owner:
-            found.add(owner.upper())
+            found.add(_node(owner))
     return found or None
 
 
@@ -110,7 +110,8 @@ Audit = Callable[[str, contracts.Script[Any, Any], contracts.Params, contracts.R
 
 
 def _node(name: str) -> str:
-    return name.upper()
+    """A node's key in the cache: as the call policy compares names (``node_key``); the raw name where none."""
+    return node_key(name) or name
 
 
 def cacheable(script: contracts.Script[Any, Any], params: contracts.Params) -> bool:

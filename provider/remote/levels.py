@@ -43,7 +43,6 @@ class Levels:
         self.done = 0
         self.by_resource: Counter[str] = Counter()
         self.by_script: Counter[str] = Counter()
-        self.trace: list[tuple[int, str, str]] = []  # (level, resource, "NODE/Script") of every round trip
         self._lock = threading.Lock()
 
     def track(self, label: str) -> Track:
@@ -52,9 +51,8 @@ class Levels:
         with self._lock:
             return Track(self, label, self.done)
 
-    def reached(self, level: int, label: str, node: str, script: str) -> None:
+    def reached(self, level: int, label: str, script: str) -> None:
         with self._lock:
-            self.trace.append((level, label, f"{node}/{script}"))
             if level > self.done:
                 self.by_resource[label] += level - self.done
                 self.by_script[script] += level - self.done
@@ -91,12 +89,12 @@ class Track:
         self.advance(ran)
         if bound > ran:
             self.advance(bound)
-            self.levels.reached(bound, self.label, "*", QUEUED)
+            self.levels.reached(bound, self.label, QUEUED)
 
     def tick(self, node: str, script: str) -> None:
         """One round trip to a node, one level after the cursor."""
         self.advance(self.cursor() + 1)
-        self.levels.reached(self.cursor(), self.label, node, script)
+        self.levels.reached(self.cursor(), self.label, script)
 
     def branch(self, fork: int, call: Callable[[], T], ends: list[int]) -> T:
         """Run ``call`` on this thread as a branch forked at level ``fork``; its end level goes to ``ends``."""
