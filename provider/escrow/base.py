@@ -15,6 +15,7 @@ import re
 import secrets
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
@@ -243,6 +244,11 @@ def msid_segment(msid: str) -> str:
 def same_msid(a: str | None, b: str | None) -> bool:
     """Whether two MSIDs name the same GUID (case and braces aside); False when either is missing."""
     return bool(a) and bool(b) and str(a).strip("{}").lower() == str(b).strip("{}").lower()
+
+
+def holds_msid(held: Iterable[str], msid: str | None) -> bool:
+    """Whether a node's SSOSS MSIDs (``held``) include ``msid``, compared as ``same_msid`` does."""
+    return any(same_msid(m, msid) for m in held)
 
 
 def check_sha256(sha256: str) -> str:

@@ -14,6 +14,7 @@ from typing import Protocol
 from provider import contracts
 from provider.config.names import split_account
 from provider.errors import EssoError
+from provider.escrow.base import holds_msid
 
 
 class AdoptionInputs(Protocol):
@@ -123,7 +124,7 @@ def check_current_server(
         )
     held = list(facts.ssoss_msids)
     msid = database.msid or (held[-1] if len(held) == 1 else None)
-    if msid is None or msid.lower() not in {m.lower() for m in held}:
+    if msid is None or not holds_msid(held, msid):
         raise _refusal(
             "ESSO-092", f"{server} does not hold the master secret the database uses (MSID {msid or 'unknown'})", server
         )

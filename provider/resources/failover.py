@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.escrow.base import holds_msid
 from provider.remote.base import Remote, node_key
 from provider.resources import preflight
 from provider.resources.base import Steps, now_utc
@@ -66,7 +67,7 @@ def verify_node(remote: Remote, node: str, proof: Proof, *, cluster: contracts.C
         raise EssoError(
             "ESSO-013", f"the ENTSSO resource is {state} and the role is on {owner}.", node=node, step=PROOF_STEP
         )
-    if proof.msid.lower() not in {m.lower() for m in facts.ssoss_msids}:
+    if not holds_msid(facts.ssoss_msids, proof.msid):
         raise EssoError(
             "ESSO-013",
             f"SSOSS on {node} does not hold the database's current master secret {proof.msid}.",

@@ -31,7 +31,7 @@ import pulumi.dynamic as dyn
 
 from provider import contracts
 from provider.errors import EssoError
-from provider.escrow.base import Escrow, RecordedBackup
+from provider.escrow.base import Escrow, RecordedBackup, holds_msid, same_msid
 from provider.remote.base import Remote, TransientRemoteError, node_key
 from provider.resources import preflight, restore_copy
 from provider.resources.base import Observed, Prior, Steps, TypedProvider, registration
@@ -105,7 +105,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             sweep: Callable[[], None] = _nothing
             msid = self._current_msid(remote, inputs)
             facts = inputs.node_facts(remote, node)
-            restored = msid.lower() not in {m.lower() for m in facts.ssoss_msids}
+            restored = not holds_msid(facts.ssoss_msids, msid)
             if restored:
                 restored_from: str | None = self._restore(remote, inputs, msid, steps)
             else:
@@ -115,7 +115,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
                 with contextlib.suppress(EssoError, ValueError):
                     restored_from = self._escrow_record(escrow, msid).location
                 steps.add(node, contracts.RESTORE_MASTER_SECRET.name, False, "the node already holds the MSID")
-                if prior is None or self.proof_pending(before, inputs) or (before.msid or "").lower() != msid.lower():
+                if prior is None or self.proof_pending(before, inputs) or not same_msid(before.msid, msid):
                     # an earlier attempt may have failed after copying the backup: its folder has a known name
                     # (also after a rotation, whose restore state still names the previous MSID); swept beside
                     # the proof (node-local files, nothing the proof reads), and waited for before the call ends
@@ -170,7 +170,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
             or before.failover_pending
             or not before.holds_msid
             or not before.failover_verified_at
-            or (before.msid or "").lower() != msid.lower()
+            or not same_msid(before.msid, msid)
         )
 
     def _place_role(
@@ -185,7 +185,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         if role_here:
             following = self._next_node(inputs)
             facts = self._facts_or_none(remote, inputs, following) if following else None
-            if facts is not None and msid.lower() not in {m.lower() for m in facts.ssoss_msids}:
+            if facts is not None and not holds_msid(facts.ssoss_msids, msid):
                 steps.add(
                     node, contracts.MOVE_SSO_ROLE.name, False, f"the role stays: {following}'s restore moves it next"
                 )
@@ -343,7 +343,7 @@ class MasterSecretRestoreProvider(TypedProvider[RestoreInputs, RestoreObserved])
         with self.remote(inputs) as remote:
             facts = inputs.node_facts(remote, inputs.node)
         msid = recorded.msid or ""
-        holds = bool(msid) and msid.lower() in {m.lower() for m in facts.ssoss_msids}
+        holds = holds_msid(facts.ssoss_msids, msid)
         update: dict[str, Any] = {"holds_msid": holds}
         if not holds:
             update.update(failover_verified_at=None, verified_nodes=[])

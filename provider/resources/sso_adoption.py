@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from provider import contracts
 from provider.errors import EssoError
+from provider.escrow.base import holds_msid, same_msid
 from provider.remote.base import Remote, TransientRemoteError
 from provider.resources import adopt as checks
 from provider.resources import preflight, sso_escrow
@@ -39,14 +40,14 @@ def retake_provided_backup(
     again, so a corrected backupFile or backupPassword replaces the escrowed backup the restores use."""
     if not inputs.existing_backup_file or not (prior.observed.adopted_from or "").startswith("backup:"):
         return False
-    msid = (prior.observed.msid or "").lower()
+    msid = prior.observed.msid
     with provider.remote(inputs) as remote:
         for node in inputs.nodes:
             try:
                 held = inputs.node_facts(remote, node).ssoss_msids
             except TransientRemoteError:
                 continue
-            if msid in {m.lower() for m in held}:
+            if holds_msid(held, msid):
                 return False
     return True
 
@@ -117,7 +118,7 @@ def _backup_on_server(
     backup = sso_escrow.take_backup(
         remote, server, inputs.backup_path, password, inputs.backup_reminder, overwrite=False, steps=steps
     )
-    if backup.after.msid.lower() != msid.lower():
+    if not same_msid(backup.after.msid, msid):
         raise EssoError(
             "ESSO-092",
             f"the backup taken on {server} holds MSID {backup.after.msid}, the database's is {msid}.",

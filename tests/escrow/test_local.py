@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from provider.errors import EssoError
-from provider.escrow import EscrowRecord, EscrowWarning, LocalEscrow
+from provider.escrow import EscrowRecord, EscrowWarning, LocalEscrow, holds_msid
 from tests.escrow.conftest import CLUSTER, MSID, NAMESPACE, OTHER_NAMESPACE, SEGMENT
 
 BACKUP = b"\x01\x02ESSO master secret backup, encrypted with its password\x00" * 40
@@ -161,6 +161,14 @@ def test_the_same_guid_in_another_case_or_without_braces_is_the_same_msid(escrow
     assert escrow.fetch(SEGMENT, record.sha256) == BACKUP
     found = escrow.find(SEGMENT.upper(), record.sha256)
     assert found is not None and found.msid == SEGMENT.upper()  # the record keeps the MSID as asked
+
+
+def test_a_node_holds_an_msid_whatever_its_case_or_braces() -> None:
+    """The resources ask one question of a node's SSOSS list (restore, proof, adoption), answered one way."""
+    held = [SEGMENT.upper(), "{11111111-2222-3333-4444-555555555555}"]
+    assert holds_msid(held, SEGMENT) and holds_msid(held, "11111111-2222-3333-4444-555555555555")
+    assert not holds_msid(held, None) and not holds_msid([], SEGMENT)
+    assert not holds_msid(held, "99999999-2222-3333-4444-555555555555")
 
 
 @pytest.mark.parametrize("msid", ["../etc", "..", ".", "a/b", "a\\b", "", "{}", "x" * 200, "a.b"])
