@@ -19,12 +19,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from provider import contracts
+from provider.config.sections import TransportSection
 
 FACT_READ_S = 120.0
 CHANGE_S = 600.0
 ROLE_MOVE_S = 900.0
-CONFIGURATION_EXE_S = 1800.0 + 300.0  # the script's own 30-minute timeout (TimeoutMinutes), then 5 to report
 CONFIGURATION_EXE_MARGIN_S = 300.0  # after Configuration.exe's own timeout: kill its tree, mask and keep its log
+# the script's own timeout (TimeoutMinutes, the stack's transport.configurationTimeoutMinutes default), then the margin
+CONFIGURATION_EXE_S: float = float(TransportSection().configuration_timeout_minutes) * 60.0 + CONFIGURATION_EXE_MARGIN_S
 
 # Scripts that run Configuration.exe.
 CONFIGURATION_EXE = frozenset({contracts.INSTALL_SSO_SYSTEM.name, contracts.JOIN_SSO_SYSTEM.name})
