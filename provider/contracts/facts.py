@@ -27,6 +27,10 @@ class SsoConfigState(Result):
     server: str
     database: str
 
+    def is_system(self, server: str, database: str) -> bool:
+        """Whether this is the SSO system ``server``/``database`` (names compare in any case, as SQL Server's do)."""
+        return (self.server.lower(), self.database.lower()) == (server.lower(), database.lower())
+
 
 class LogonRightFacts(Result):
     granted: bool  # the account, or a group in its token, holds SeServiceLogonRight on the node now

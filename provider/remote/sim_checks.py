@@ -51,7 +51,7 @@ def _config_state(node: Node) -> contracts.SsoConfigState | None:
 
 
 def _same_system(state: contracts.SsoConfigState | None, server: str, database: str) -> bool:
-    return state is not None and (state.server.lower(), state.database.lower()) == (server.lower(), database.lower())
+    return state is not None and state.is_system(server, database)
 
 
 def _check_service_password(ctx: Ctx, account: str, password: str) -> None:

@@ -51,10 +51,7 @@ def same_account(a: str, b: str) -> bool:
 
 
 def same_system(config: contracts.SsoConfigState | None, inputs: AdoptionInputs) -> bool:
-    return config is not None and (config.server.lower(), config.database.lower()) == (
-        inputs.server.lower(),
-        inputs.database.lower(),
-    )
+    return config is not None and config.is_system(inputs.server, inputs.database)
 
 
 def check_groups(inputs: AdoptionInputs, database: contracts.SsoDatabaseFacts) -> None:

@@ -120,11 +120,8 @@ class SsoNodeJoinProvider(TypedProvider[NodeJoinInputs, NodeJoinObserved]):
     @staticmethod
     def joined_by_this_tool(facts: contracts.NodeFacts, inputs: NodeJoinInputs) -> bool:
         """The node carries Join-SsoSystem's marker for this SSO system and is configured for it."""
-        system = f"{inputs.server}/{inputs.database}".lower()
-        configured = facts.sso_config is not None and (
-            f"{facts.sso_config.server}/{facts.sso_config.database}".lower() == system
-        )
-        return configured and (facts.join_marker or "").lower() == system
+        configured = facts.sso_config is not None and facts.sso_config.is_system(inputs.server, inputs.database)
+        return configured and (facts.join_marker or "").lower() == f"{inputs.server}/{inputs.database}".lower()
 
     @classmethod
     def _observed(cls, facts: contracts.NodeFacts, inputs: NodeJoinInputs, *, was_joined: bool) -> NodeJoinObserved:

@@ -195,7 +195,7 @@ def check_join_account(
         config = f.sso_config
         if other.lower() == node.lower() or config is None or not f.entsso.account:
             continue
-        if (config.server.lower(), config.database.lower()) != (server.lower(), database.lower()):
+        if not config.is_system(server, database):
             continue
         domain, user = _account_key(f.entsso.account)
         if user != want_user or (domain and want_domain and domain != want_domain):

@@ -27,10 +27,7 @@ def refuse_existing_database(
     """ESSO-090 before Create when the database already exists and the creating node does not hold its
     secret: that system must be adopted (existingSystem), never created again."""
     config = facts.sso_config if facts else None
-    same = config is not None and (config.server.lower(), config.database.lower()) == (
-        inputs.server.lower(),
-        inputs.database.lower(),
-    )
+    same = config is not None and config.is_system(inputs.server, inputs.database)
     if same and facts is not None and facts.ssoss_msids:
         return  # the creator of this system, on a run after a partial create: Install adopts it
     database = preflight.database_facts(remote, [node], inputs.server, inputs.database)
@@ -102,10 +99,7 @@ def serving_node(remote: Remote, inputs: SsoSystemInputs, recorded: str) -> str:
         except TransientRemoteError:
             continue
         config = facts.sso_config
-        same = config is not None and (config.server.lower(), config.database.lower()) == (
-            inputs.server.lower(),
-            inputs.database.lower(),
-        )
+        same = config is not None and config.is_system(inputs.server, inputs.database)
         if same and facts.ssoss_msids:
             if facts.secret_server_status.clustered:
                 return node
