@@ -23,17 +23,10 @@ $before = @{
     path = $full
     exists = [bool](Test-Path -LiteralPath $full)
 }
-$changed = $false
-if ($before['exists']) {
-    Remove-Item -LiteralPath $full -Recurse -Force
-    $changed = $true
-}
+$changed = Remove-ProtectedItem -Path $full
 $after = @{
     path = $full
-    exists = [bool](Test-Path -LiteralPath $full)
-}
-if ($after['exists']) {
-    throw ('{0} still exists after removing it.' -f $full)
+    exists = $false
 }
 
 @{

@@ -81,11 +81,8 @@ try {
     }
 }
 finally {
-    if ($null -ne $copyFolder -and (Test-Path -LiteralPath $copyFolder)) {
-        Remove-Item -LiteralPath $copyFolder -Recurse -Force
-        if (Test-Path -LiteralPath $copyFolder) {
-            throw ('{0} still exists after removing the backup copy.' -f $copyFolder)
-        }
+    if ($null -ne $copyFolder) {
+        $null = Remove-ProtectedItem -Path $copyFolder
     }
 }
 

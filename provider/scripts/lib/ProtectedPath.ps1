@@ -3,8 +3,9 @@
 # path lies inside such a folder with no reparse point on the way.
 #
 # Why one place: the answer files (Install, Join), the ssomanage input (Set-SecretServerName) and the copied
-# master secret backup (New-ProtectedTempDir, Write-FileChunk, Remove-ProtectedPath) carry secrets; docs/design.md
-# "Secrets" needs one definition of "protected" that every script enforces alike.
+# master secret backup (New-ProtectedTempDir, Write-FileChunk, Restore-MasterSecret, Remove-ProtectedPath) carry
+# secrets; docs/design.md "Secrets" needs one definition of "protected" that every script enforces alike, and one
+# removal (Remove-ProtectedItem) that fails loudly when the copy is still there.
 #
 # Spliced into a script by its '#esso:include' line (provider/remote/script_source.py). Defines functions only.
 
@@ -125,4 +126,20 @@ function Resolve-ProtectedPath {
         throw ('Refusing {0}: {1} does not have the Administrators-only ACL.' -f $Path, $top)
     }
     return $full
+}
+
+function Remove-ProtectedItem {
+    # Removes a path Resolve-ProtectedPath returned, with everything in it; true when there was something to
+    # remove. Throws when it is still there afterwards: a copy of a secret must never outlive the step that made it.
+    param(
+        [string]$Path
+    )
+    if (-not (Test-Path -LiteralPath $Path)) {
+        return $false
+    }
+    Remove-Item -LiteralPath $Path -Recurse -Force
+    if (Test-Path -LiteralPath $Path) {
+        throw ('{0} still exists after removing it.' -f $Path)
+    }
+    return $true
 }

@@ -1,8 +1,8 @@
 # SecretBackup: the master secret's password-protected backup file through ISSOConfigSS (BackupSecret,
 # RestoreSecret, GenerateSecret), the methods behind `ssoconfig -backupSecret/-restoreSecret/-generateSecret`.
 #
-# Why one place: Backup-MasterSecret, Install-SsoSystem (a backup an interrupted run never wrote, issue 14),
-# New-MasterSecret and Restore-MasterSecret hand the backup password to the same interface; the call and the
+# Why one place: Backup-MasterSecret, New-MasterSecret and Restore-MasterSecret hand the backup password to the
+# same interface (Install-SsoSystem no longer backs up: the provider runs Backup-MasterSecret); the call and the
 # password's life in memory must not differ between them. Needs EssoInterop (Import-EssoInterop) and PlainSecret
 # (Use-PlainSecret).
 #
