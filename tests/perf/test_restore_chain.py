@@ -82,7 +82,7 @@ def test_the_script_removes_the_copy_in_a_finally_after_checking_the_folder_firs
         "Resolve-ProtectedPath -Path (Split-Path -Path $BackupFile -Parent)",
         "'RestoreSecret'",
         "finally {\n    if ($null -ne $copyFolder",
-        "Remove-Item -LiteralPath $copyFolder -Recurse -Force",
+        "Remove-ProtectedItem -Path $copyFolder",  # lib/ProtectedPath.ps1: removes it, throws when it stays
     )
 
 
